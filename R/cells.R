@@ -1,0 +1,304 @@
+# The spatial_cells object: one row per cell, validated once.
+
+standard_columns <- c("cell_id", "image", "x", "y", "type")
+
+#' Build a validated table of cells
+#'
+#' `spatial_cells()` turns a data frame of segmented cells (one row per cell)
+#' into the object every immunoscape function takes. It is validated once:
+#' coordinates are finite numbers, every cell has a type, cell ids are unique
+#' within an image, and every image gets a window (the tissue region used for
+#' areas, densities and edge corrections).
+#'
+#' @param data A data frame, one row per cell.
+#' @param x,y Names of the coordinate columns.
+#' @param type Name of the column with the cell type (phenotype).
+#' @param image Name of the column identifying the image (field, core,
+#'   slide); `NULL` for a single image, named `"image1"`.
+#' @param cell_id Name of a column of cell identifiers, unique within each
+#'   image; `NULL` numbers cells 1..n within each image.
+#' @param pixel_size Microns per coordinate unit: coordinates are multiplied
+#'   by it once, here, so everything downstream is in microns.
+#' @param window The tissue window of each image: a method of
+#'   [tissue_window()] (`"convex"`, `"rectangle"`, `"concave"`), or a
+#'   polygon data frame (see [tissue_window()]), or a spatstat `owin` for a
+#'   single image. Polygon coordinates are in microns.
+#' @returns A `spatial_cells` object: a data frame with columns `cell_id`,
+#'   `image` (factor), `x`, `y` (microns), `type` (factor), then every other
+#'   column of `data` unchanged; attributes `windows` (polygon vertices per
+#'   image), `units` (`"um"`) and `pixel_size`.
+#' @seealso [read_cells()] for vendor files, [as_spatial_cells()] for
+#'   Bioconductor and spatstat objects.
+#' @export
+#' @examples
+#' df <- data.frame(
+#'     x = c(10, 40, 25, 80, 60), y = c(5, 20, 60, 30, 75),
+#'     phenotype = c("Tumor", "CD8 T", "Tumor", "CD8 T", "B cell")
+#' )
+#' cells <- spatial_cells(df, type = "phenotype")
+#' cells
+#' summary(cells)
+spatial_cells <- function(data, x = "x", y = "y", type = "type",
+                          image = NULL, cell_id = NULL, pixel_size = 1,
+                          window = "convex") {
+    call <- rlang::current_env()
+    if (inherits(data, "spatial_cells")) data <- as.data.frame(data)
+    check_data_frame(data, "data", call = call)
+    data <- as.data.frame(data, stringsAsFactors = FALSE)
+    check_column(data, x, "x", call = call)
+    check_column(data, y, "y", call = call)
+    check_column(data, type, "type", call = call)
+    check_column(data, image, "image", call = call, required = FALSE)
+    check_column(data, cell_id, "cell_id", call = call, required = FALSE)
+    if (!is.numeric(pixel_size) || length(pixel_size) != 1L ||
+        !is.finite(pixel_size) || pixel_size <= 0) {
+        stop_immunoscape(c(
+            "{.arg pixel_size} must be one positive number (microns per coordinate unit), not {.val {format(pixel_size)}}.",
+            "i" = "Use {.code pixel_size = 1} when coordinates are already in microns."
+        ), class = "argument", call = call)
+    }
+
+    xx <- data[[x]]
+    yy <- data[[y]]
+    check_coordinates(xx, x, call = call)
+    check_coordinates(yy, y, call = call)
+
+    img <- if (is.null(image)) {
+        factor(rep("image1", nrow(data)))
+    } else {
+        v <- data[[image]]
+        if (anyNA(v)) {
+            stop_immunoscape(c(
+                "Column {.val {image}} (argument {.arg image}) has {sum(is.na(v))} missing value{?s}.",
+                "i" = "Every cell must belong to an image."
+            ), class = "argument", call = call)
+        }
+        if (is.factor(v)) droplevels(v) else factor(v, levels = unique(v))
+    }
+
+    ty <- data[[type]]
+    bad_type <- is.na(ty) | (is.character(ty) & !nzchar(trimws(ty)))
+    if (is.factor(ty)) bad_type <- is.na(ty) | !nzchar(trimws(as.character(ty)))
+    if (any(bad_type)) {
+        rows <- utils::head(which(bad_type), 5L)
+        stop_immunoscape(c(
+            "Column {.val {type}} (argument {.arg type}) has {sum(bad_type)} cell{?s} without a type (row{?s} {rows}{if (sum(bad_type) > 5) ' ...'}).",
+            "i" = "Give them a type such as {.val other}, or drop them."
+        ), class = "type", call = call)
+    }
+    ty <- if (is.factor(ty)) droplevels(ty) else factor(as.character(ty))
+
+    ids <- if (is.null(cell_id)) {
+        stats::ave(seq_len(nrow(data)), img, FUN = seq_along)
+    } else {
+        data[[cell_id]]
+    }
+    if (anyNA(ids)) {
+        stop_immunoscape(c(
+            "Column {.val {cell_id}} (argument {.arg cell_id}) has missing ids.",
+            "i" = "Use {.code cell_id = NULL} to number cells within each image."
+        ), class = "cell_id", call = call)
+    }
+    dup <- duplicated(data.frame(img, ids))
+    if (any(dup)) {
+        first <- which(dup)[1]
+        stop_immunoscape(c(
+            "{sum(dup)} duplicated cell id{?s} within an image, e.g. id {.val {ids[first]}} in image {.val {as.character(img[first])}}.",
+            "i" = "Cell ids must be unique per image; use {.code cell_id = NULL} to number cells, or give the right {.arg image} column."
+        ), class = "cell_id", call = call)
+    }
+
+    used <- c(x, y, type, image, cell_id)
+    rest <- data[setdiff(names(data), used)]
+    clash <- names(rest) %in% standard_columns
+    if (any(clash)) names(rest)[clash] <- paste0(names(rest)[clash], "_input")
+
+    out <- data.frame(
+        cell_id = ids,
+        image = img,
+        x = as.numeric(xx) * pixel_size,
+        y = as.numeric(yy) * pixel_size,
+        type = ty,
+        stringsAsFactors = FALSE
+    )
+    if (ncol(rest)) out <- cbind(out, rest)
+    rownames(out) <- NULL
+    out <- new_spatial_cells(out, windows = NULL, pixel_size = pixel_size)
+    windows <- build_windows(out, window, call = call)
+    attr(out, "windows") <- windows
+    warn_outside(out)
+    out
+}
+
+new_spatial_cells <- function(df, windows, pixel_size = 1) {
+    class(df) <- c("spatial_cells", "data.frame")
+    attr(df, "windows") <- windows
+    attr(df, "units") <- "um"
+    attr(df, "pixel_size") <- pixel_size
+    df
+}
+
+# Every cell should lie in its image's window; say so if not (kept).
+warn_outside <- function(cells) {
+    inside <- cells_in_window(cells)
+    if (!all(inside)) {
+        per <- table(droplevels(cells$image[!inside]))
+        warn_immunoscape(c(
+            "{sum(!inside)} cell{?s} lie{?s/} outside the window of {length(per)} image{?s} ({.val {names(per)}}); they are kept.",
+            "i" = "Check the window polygon's coordinates (microns) or use a method such as {.val convex}."
+        ), class = "outside")
+    }
+    invisible(inside)
+}
+
+#' Convert objects to `spatial_cells`
+#'
+#' Methods for data frames (see [spatial_cells()] for the arguments),
+#' `SingleCellExperiment` / `SpatialExperiment` objects (coordinates from
+#' `spatialCoords()` or from `colData` columns) and spatstat `ppp` point
+#' patterns (marks become the type; the window is kept exactly).
+#'
+#' @param x The object to convert.
+#' @param ... Passed to [spatial_cells()] (e.g. `type`, `image`,
+#'   `pixel_size`).
+#' @returns A `spatial_cells` object.
+#' @export
+#' @examples
+#' df <- data.frame(x = runif(20, 0, 100), y = runif(20, 0, 100),
+#'                  type = sample(c("A", "B"), 20, TRUE))
+#' as_spatial_cells(df)
+as_spatial_cells <- function(x, ...) {
+    UseMethod("as_spatial_cells")
+}
+
+#' @export
+as_spatial_cells.spatial_cells <- function(x, ...) {
+    if (is.null(attr(x, "windows"))) {
+        return(as_spatial_cells.data.frame(as.data.frame(x), ...))
+    }
+    x
+}
+
+#' @export
+as_spatial_cells.data.frame <- function(x, ...) {
+    args <- list(...)
+    nm <- names(x)
+    if (is.null(args$image) && "image" %in% nm) args$image <- "image"
+    if (is.null(args$cell_id) && "cell_id" %in% nm) args$cell_id <- "cell_id"
+    do.call(spatial_cells, c(list(data = x), args))
+}
+
+#' @export
+as_spatial_cells.default <- function(x, ...) {
+    stop_immunoscape(c(
+        "Cannot convert {.obj_type_friendly {x}} to {.cls spatial_cells}.",
+        "i" = "Supported: data frames, SingleCellExperiment / SpatialExperiment, spatstat {.cls ppp}."
+    ), class = "argument")
+}
+
+#' @export
+as.data.frame.spatial_cells <- function(x, ...) {
+    attr(x, "windows") <- NULL
+    attr(x, "units") <- NULL
+    attr(x, "pixel_size") <- NULL
+    class(x) <- "data.frame"
+    x
+}
+
+#' @export
+`[.spatial_cells` <- function(x, i, j, ..., drop = TRUE) {
+    windows <- attr(x, "windows")
+    px <- attr(x, "pixel_size")
+    df <- as.data.frame(x)
+    out <- if (missing(j)) {
+        if (missing(i)) df else df[i, , drop = FALSE]
+    } else if (missing(i)) {
+        df[, j, drop = drop]
+    } else {
+        df[i, j, drop = drop]
+    }
+    if (!is.data.frame(out) || !all(standard_columns %in% names(out))) {
+        return(out)
+    }
+    rownames(out) <- NULL
+    if (!is.null(windows)) {
+        windows <- windows[windows$image %in% unique(out$image), ,
+                           drop = FALSE]
+        rownames(windows) <- NULL
+    }
+    new_spatial_cells(out, windows, px %||% 1)
+}
+
+#' @export
+split.spatial_cells <- function(x, f = x$image, drop = TRUE, ...) {
+    if (!missing(f) && !identical(f, x$image)) {
+        stop_immunoscape(
+            "{.cls spatial_cells} objects are split by image only.",
+            class = "argument"
+        )
+    }
+    lv <- levels(droplevels(x$image))
+    out <- lapply(lv, function(im) {
+        s <- x[x$image == im, ]
+        s$image <- droplevels(s$image)
+        w <- attr(s, "windows")
+        if (!is.null(w)) {
+            w$image <- factor(as.character(w$image), levels = im)
+            attr(s, "windows") <- w
+        }
+        s
+    })
+    names(out) <- lv
+    out
+}
+
+#' @export
+print.spatial_cells <- function(x, ..., n = 6L) {
+    nimg <- nlevels(droplevels(x$image))
+    types <- levels(droplevels(x$type))
+    area <- sum(window_areas(x), na.rm = TRUE) / 1e6
+    cat(sprintf("<spatial_cells> %s cells, %d image%s, %d type%s; window area %s mm^2\n",
+                format(nrow(x), big.mark = ","), nimg, if (nimg == 1) "" else "s",
+                length(types), if (length(types) == 1) "" else "s",
+                format(signif(area, 4))))
+    cat("types:", paste(utils::head(types, 12), collapse = ", "),
+        if (length(types) > 12) "...", "\n")
+    print(utils::head(as.data.frame(x), n), ...)
+    if (nrow(x) > n) cat(sprintf("# ... %s more rows\n",
+                                 format(nrow(x) - n, big.mark = ",")))
+    invisible(x)
+}
+
+#' Summaries of a `spatial_cells` object
+#'
+#' @param object A `spatial_cells` object.
+#' @param ... Unused.
+#' @returns A `summary_spatial_cells` data frame with one row per image and
+#'   type: `image`, `type`, `n` (cells), `area_mm2` (window area, mm^2) and
+#'   `density_mm2` (cells per mm^2).
+#' @export
+summary.spatial_cells <- function(object, ...) {
+    check_dots(...)
+    tab <- as.data.frame(table(image = droplevels(object$image),
+                               type = droplevels(object$type)),
+                         responseName = "n", stringsAsFactors = FALSE)
+    area <- window_areas(object) / 1e6
+    tab$area_mm2 <- unname(area[as.character(tab$image)])
+    tab$density_mm2 <- tab$n / tab$area_mm2
+    tab <- tab[order(tab$image, tab$type), , drop = FALSE]
+    rownames(tab) <- NULL
+    class(tab) <- c("summary_spatial_cells", "data.frame")
+    tab
+}
+
+#' @export
+print.summary_spatial_cells <- function(x, ...) {
+    imgs <- unique(as.character(x$image))
+    cat(sprintf("Cells per image and type (%d image%s)\n", length(imgs),
+                if (length(imgs) == 1) "" else "s"))
+    df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+    df$area_mm2 <- signif(df$area_mm2, 4)
+    df$density_mm2 <- round(df$density_mm2, 1)
+    print(df, row.names = FALSE, ...)
+    invisible(x)
+}

@@ -1,0 +1,188 @@
+# Argument checks shared by every exported function. Each names the user's
+# argument, the offending value and the fix, and raises a classed error.
+
+check_dots <- function(..., call = rlang::caller_env()) {
+    dots <- list(...)
+    if (length(dots) > 0L) {
+        nms <- names(dots) %||% rep("", length(dots))
+        shown <- ifelse(nzchar(nms), nms, "<unnamed>")
+        stop_immunoscape(c(
+            "Unknown argument{?s} in {.code ...}: {.arg {shown}}.",
+            "i" = "Check the spelling against the function's documentation."
+        ), class = "argument", call = call)
+    }
+    invisible()
+}
+
+check_data_frame <- function(x, arg = rlang::caller_arg(x),
+                             call = rlang::caller_env()) {
+    if (!is.data.frame(x)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be a data frame, not {.obj_type_friendly {x}}.",
+            "i" = "Use {.fn read_cells} for files or {.fn as_spatial_cells} for other objects."
+        ), class = "argument", call = call)
+    }
+    if (nrow(x) == 0L) {
+        stop_immunoscape(c(
+            "{.arg {arg}} has no rows.",
+            "i" = "An analysis needs at least one cell."
+        ), class = "empty", call = call)
+    }
+    invisible(x)
+}
+
+# One column name given as a string; must exist in `data`.
+check_column <- function(data, col, arg, call = rlang::caller_env(),
+                         required = TRUE) {
+    if (is.null(col)) {
+        if (required) {
+            stop_immunoscape("{.arg {arg}} must name a column.",
+                             class = "column", call = call)
+        }
+        return(invisible(NULL))
+    }
+    if (!is.character(col) || length(col) != 1L || is.na(col) || !nzchar(col)) {
+        stop_immunoscape(
+            "{.arg {arg}} must be a single column name, not {.obj_type_friendly {col}}.",
+            class = "column", call = call
+        )
+    }
+    if (!col %in% names(data)) {
+        near <- closest_names(col, names(data))
+        stop_immunoscape(c(
+            "Column {.val {col}} (argument {.arg {arg}}) is not in the data.",
+            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
+            "i" = "Columns available: {.val {utils::head(names(data), 20)}}{if (ncol(data) > 20) ' ...'}."
+        ), class = "column", call = call)
+    }
+    invisible(col)
+}
+
+closest_names <- function(x, choices, max = 3L) {
+    if (!length(choices)) return(character())
+    exact <- choices[tolower(choices) == tolower(x)]
+    if (length(exact)) return(exact)
+    d <- utils::adist(tolower(x), tolower(choices))[1, ]
+    ok <- d <= max(1, nchar(x) %/% 3)
+    ok <- ok | grepl(tolower(x), tolower(choices), fixed = TRUE)
+    utils::head(choices[ok][order(d[ok])], max)
+}
+
+check_coordinates <- function(x, arg, call = rlang::caller_env(),
+                              rows = NULL) {
+    if (!is.numeric(x)) {
+        stop_immunoscape(c(
+            "Coordinate column {.arg {arg}} must be numeric, not {.obj_type_friendly {x}}.",
+            "i" = "Convert it with {.code as.numeric()} after removing units or commas."
+        ), class = "coordinates", call = call)
+    }
+    bad <- which(!is.finite(x))
+    if (length(bad)) {
+        shown <- utils::head(bad, 5L)
+        stop_immunoscape(c(
+            "Coordinate column {.arg {arg}} has {length(bad)} missing or infinite value{?s} (row{?s} {shown}{if (length(bad) > 5) ' ...'}).",
+            "i" = "Drop those cells or fix their positions before building {.cls spatial_cells}."
+        ), class = "coordinates", call = call)
+    }
+    invisible(x)
+}
+
+check_radius <- function(radius, arg = rlang::caller_arg(radius),
+                         call = rlang::caller_env(), allow_null = FALSE) {
+    if (is.null(radius) && allow_null) return(invisible(NULL))
+    if (!is.numeric(radius) || length(radius) != 1L || is.na(radius) ||
+        !is.finite(radius) || radius < 0) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be one finite number >= 0 (microns), not {.val {format(radius)}}.",
+            "i" = "For example {.code {arg} = 30}."
+        ), class = "radius", call = call)
+    }
+    invisible(as.numeric(radius))
+}
+
+check_count <- function(k, arg = rlang::caller_arg(k), min = 1L,
+                        call = rlang::caller_env()) {
+    if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < min ||
+        k != round(k) || !is.finite(k)) {
+        stop_immunoscape(
+            "{.arg {arg}} must be a whole number >= {min}, not {.val {format(k)}}.",
+            class = "argument", call = call
+        )
+    }
+    invisible(as.integer(k))
+}
+
+check_nthreads <- function(nthreads, call = rlang::caller_env()) {
+    check_count(nthreads, "nthreads", call = call)
+}
+
+check_flag <- function(x, arg = rlang::caller_arg(x),
+                       call = rlang::caller_env()) {
+    if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+        stop_immunoscape("{.arg {arg}} must be TRUE or FALSE.",
+                         class = "argument", call = call)
+    }
+    invisible(x)
+}
+
+check_string <- function(x, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+    if (!is.character(x) || length(x) != 1L || is.na(x)) {
+        stop_immunoscape("{.arg {arg}} must be a single string.",
+                         class = "argument", call = call)
+    }
+    invisible(x)
+}
+
+# Cell types named by the user: each must exist in at least one image.
+# NULL means all types.
+check_types <- function(cells, types, arg = rlang::caller_arg(types),
+                        call = rlang::caller_env()) {
+    present <- levels(droplevels(cells$type))
+    if (is.null(types)) return(present)
+    if (is.factor(types)) types <- as.character(types)
+    if (!is.character(types) || anyNA(types) || !length(types)) {
+        stop_immunoscape(
+            "{.arg {arg}} must be a character vector of cell types.",
+            class = "type", call = call
+        )
+    }
+    unknown <- setdiff(types, present)
+    if (length(unknown)) {
+        near <- unique(unlist(lapply(unknown, closest_names, present)))
+        stop_immunoscape(c(
+            "{.arg {arg}} names cell type{?s} found in no image: {.val {unknown}}.",
+            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
+            "i" = "Types present: {.val {present}}."
+        ), class = "type", call = call)
+    }
+    unique(types)
+}
+
+# Accept a spatial_cells or a plain data frame with the standard columns.
+check_cells <- function(cells, arg = rlang::caller_arg(cells),
+                        call = rlang::caller_env()) {
+    if (inherits(cells, "spatial_cells") &&
+        !is.null(attr(cells, "windows"))) {
+        return(cells)
+    }
+    if (!is.data.frame(cells)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be a {.cls spatial_cells} object, not {.obj_type_friendly {cells}}.",
+            "i" = "Build one with {.fn spatial_cells} or {.fn read_cells}."
+        ), class = "argument", call = call)
+    }
+    need <- c("x", "y", "type", "image")
+    miss <- setdiff(need, names(cells))
+    if (length(miss)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} is a plain data frame without the standard column{?s} {.val {miss}}.",
+            "i" = "Build a {.cls spatial_cells} with {.fn spatial_cells}, naming your columns."
+        ), class = "column", call = call)
+    }
+    inform_immunoscape(c(
+        "i" = "{.arg {arg}} is a plain data frame: rebuilding {.cls spatial_cells} with default ({.val convex}) windows."
+    ))
+    spatial_cells(cells, x = "x", y = "y", type = "type", image = "image",
+                  cell_id = if ("cell_id" %in% names(cells)) "cell_id")
+}

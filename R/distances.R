@@ -1,0 +1,234 @@
+# Per-cell distances and counts on the C spatial index.
+
+#' Distances to the nearest cells of each type
+#'
+#' For each cell of the `from` types, the distance to the `k` nearest cells
+#' of each `to` type in the same image (never the cell itself), and the
+#' `cell_id` of those cells. Distances are Euclidean, in microns; ties are
+#' broken by row order. A `to` type absent from an image gives `NA` for the
+#' cells of that image, not an error.
+#'
+#' @param cells A `spatial_cells` object.
+#' @param from Types of the cells to measure from; `NULL` (default) for all
+#'   cells.
+#' @param to Types to measure to; if missing, every type.
+#' @param k Number of nearest cells per type (1 = nearest).
+#' @param nthreads Number of OpenMP threads; results do not depend on it.
+#' @param ... Unused; a misspelled argument is an error.
+#' @returns A `nearest_distances` data frame, one row per cell, `to` type and
+#'   rank: `image`, `cell_id`, `from` (the cell's type), `to`, `k` (rank),
+#'   `distance` (microns), `nearest_id` (`cell_id` of that neighbour).
+#'   Join back to the cells by `image` and `cell_id`.
+#' @seealso [count_neighbors()].
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
+#'                  type = sample(c("Tumor", "CD8 T", "Macrophage"), 300,
+#'                                TRUE, prob = c(0.6, 0.2, 0.2)))
+#' cells <- spatial_cells(df)
+#' d <- nearest_distances(cells, from = "Tumor", to = "CD8 T")
+#' head(d)
+#' summary(d)
+nearest_distances <- function(cells, from = NULL, to, k = 1,
+                              nthreads = immunoscape_threads(), ...) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    from <- check_types(cells, from)
+    to <- if (missing(to) || is.null(to)) check_types(cells, NULL) else check_types(cells, to)
+    k <- check_count(k)
+    nthreads <- check_nthreads(nthreads)
+
+    idx <- split(seq_len(nrow(cells)), cells$image)
+    nto <- length(to)
+    parts <- lapply(names(idx), function(im) {
+        rows <- idx[[im]]
+        x <- cells$x[rows]
+        y <- cells$y[rows]
+        ty <- as.character(cells$type[rows])
+        fi <- which(ty %in% from)
+        nf <- length(fi)
+        if (!nf) return(NULL)
+        dist <- matrix(NA_real_, nf, nto * k)
+        near <- matrix(NA_integer_, nf, nto * k)
+        for (t in seq_len(nto)) {
+            ti <- which(ty == to[t])
+            if (!length(ti)) next
+            res <- .Call(ffi_dist_nearest, x, y, fi, ti, k, nthreads)
+            cols <- (t - 1L) * k + seq_len(k)
+            dist[, cols] <- res[[1]]
+            near[, cols] <- res[[2]]
+        }
+        ids <- cells$cell_id[rows]
+        data.frame(
+            image = rep(cells$image[rows[fi]], each = nto * k),
+            cell_id = rep(ids[fi], each = nto * k),
+            from = rep(cells$type[rows[fi]], each = nto * k),
+            to = rep(rep(to, each = k), times = nf),
+            k = rep(seq_len(k), times = nto * nf),
+            distance = as.vector(t(dist)),
+            nearest_id = ids[as.vector(t(near))],
+            stringsAsFactors = FALSE
+        )
+    })
+    out <- do.call(rbind, parts)
+    if (is.null(out)) {
+        out <- data.frame(image = factor(), cell_id = integer(),
+                          from = factor(), to = character(), k = integer(),
+                          distance = double(), nearest_id = integer())
+    }
+    out$image <- factor(out$image, levels = levels(cells$image))
+    out$from <- factor(out$from, levels = levels(cells$type))
+    out$to <- factor(out$to, levels = to)
+    rownames(out) <- NULL
+    structure(out, class = c("nearest_distances", "data.frame"), k = k)
+}
+
+#' @export
+print.nearest_distances <- function(x, ...) {
+    cat(sprintf("<nearest_distances> %s rows: %s cells x %d target type%s x k = %d\n",
+                format(nrow(x), big.mark = ","),
+                format(sum(x$k == 1L & x$to == levels(x$to)[1]), big.mark = ","),
+                nlevels(x$to), if (nlevels(x$to) == 1) "" else "s",
+                attr(x, "k")))
+    print(utils::head(as.data.frame(x)), ...)
+    invisible(x)
+}
+
+#' @export
+as.data.frame.nearest_distances <- function(x, ...) {
+    class(x) <- "data.frame"
+    attr(x, "k") <- NULL
+    x
+}
+
+#' @rdname nearest_distances
+#' @param object A `nearest_distances` result.
+#' @export
+summary.nearest_distances <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[df$k == max(df$k), , drop = FALSE]
+    grp <- interaction(df$image, df$from, df$to, drop = TRUE,
+                       lex.order = TRUE)
+    s <- lapply(split(df, grp), function(d) {
+        v <- d$distance
+        ok <- !is.na(v)
+        data.frame(image = d$image[1], from = d$from[1], to = d$to[1],
+                   k = d$k[1], n = nrow(d), n_missing = sum(!ok),
+                   median = if (any(ok)) stats::median(v[ok]) else NA_real_,
+                   mean = if (any(ok)) mean(v[ok]) else NA_real_,
+                   q25 = if (any(ok)) stats::quantile(v[ok], 0.25, names = FALSE) else NA_real_,
+                   q75 = if (any(ok)) stats::quantile(v[ok], 0.75, names = FALSE) else NA_real_)
+    })
+    out <- do.call(rbind, s)
+    rownames(out) <- NULL
+    out
+}
+
+#' Count neighbouring cells of each type within a radius
+#'
+#' For each cell of the `from` types, the number of cells of each `to` type
+#' whose distance is at most `radius` microns (a distance equal to `radius`
+#' counts), in the same image and excluding the cell itself.
+#'
+#' @inheritParams nearest_distances
+#' @param radius Radius in microns (a number >= 0).
+#' @param to Types to count; `NULL` (default) for every type.
+#' @returns A `neighbor_counts` data frame, one row per cell and `to` type:
+#'   `image`, `cell_id`, `from` (the cell's type), `to`, `count`.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
+#'                  type = sample(c("Tumor", "CD8 T"), 300, TRUE))
+#' cells <- spatial_cells(df)
+#' n <- count_neighbors(cells, radius = 30, from = "Tumor")
+#' head(n)
+count_neighbors <- function(cells, radius, from = NULL, to = NULL,
+                            nthreads = immunoscape_threads(), ...) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    if (missing(radius)) {
+        stop_immunoscape(c(
+            "{.arg radius} is missing.",
+            "i" = "Give the neighbourhood radius in microns, e.g. {.code radius = 30}."
+        ), class = "radius")
+    }
+    radius <- check_radius(radius)
+    from <- check_types(cells, from)
+    to <- check_types(cells, to)
+    nthreads <- check_nthreads(nthreads)
+
+    counts <- neighbor_count_matrix(cells, radius, from, nthreads)
+    lv <- levels(cells$type)
+    cols <- match(to, lv)
+    m <- counts$counts[, cols, drop = FALSE]
+    rows <- counts$rows
+    nt <- length(to)
+    out <- data.frame(
+        image = rep(cells$image[rows], each = nt),
+        cell_id = rep(cells$cell_id[rows], each = nt),
+        from = rep(cells$type[rows], each = nt),
+        to = factor(rep(to, times = length(rows)), levels = to),
+        count = as.vector(t(m))
+    )
+    structure(out, class = c("neighbor_counts", "data.frame"),
+              radius = radius)
+}
+
+# Counts of every type (columns: levels of cells$type) within `radius` of
+# each cell of the `from` types; rows in the order of `rows`.
+neighbor_count_matrix <- function(cells, radius, from, nthreads) {
+    lv <- levels(cells$type)
+    idx <- split(seq_len(nrow(cells)), cells$image)
+    lab <- as.integer(cells$type) - 1L
+    parts <- lapply(idx, function(rows) {
+        fi <- which(cells$type[rows] %in% from)
+        if (!length(fi)) {
+            return(list(rows = integer(), counts = matrix(0L, 0, length(lv))))
+        }
+        m <- .Call(ffi_dist_count, cells$x[rows], cells$y[rows], lab[rows],
+                   length(lv), fi, radius, nthreads)
+        list(rows = rows[fi], counts = m)
+    })
+    counts <- do.call(rbind, lapply(parts, `[[`, "counts"))
+    colnames(counts) <- lv
+    list(rows = unlist(lapply(parts, `[[`, "rows"), use.names = FALSE),
+         counts = counts)
+}
+
+#' @export
+print.neighbor_counts <- function(x, ...) {
+    cat(sprintf("<neighbor_counts> radius %s um, %s rows (%d target type%s)\n",
+                format(attr(x, "radius")), format(nrow(x), big.mark = ","),
+                nlevels(x$to), if (nlevels(x$to) == 1) "" else "s"))
+    print(utils::head(as.data.frame(x)), ...)
+    invisible(x)
+}
+
+#' @export
+as.data.frame.neighbor_counts <- function(x, ...) {
+    class(x) <- "data.frame"
+    attr(x, "radius") <- NULL
+    x
+}
+
+#' @rdname count_neighbors
+#' @param object A `neighbor_counts` result.
+#' @export
+summary.neighbor_counts <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    grp <- interaction(df$image, df$from, df$to, drop = TRUE,
+                       lex.order = TRUE)
+    s <- lapply(split(df, grp), function(d) {
+        data.frame(image = d$image[1], from = d$from[1], to = d$to[1],
+                   n = nrow(d), mean = mean(d$count),
+                   median = stats::median(d$count),
+                   frac_any = mean(d$count > 0))
+    })
+    out <- do.call(rbind, s)
+    rownames(out) <- NULL
+    out
+}

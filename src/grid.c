@@ -1,0 +1,347 @@
+/* grid.c -- building and querying the spatial index (see grid.h). */
+#include "grid.h"
+#include <string.h>
+
+#define IM_MAX_CELLS_AXIS 1073741824.0   /* 2^30 cells per axis */
+#define IM_DENSE_FACTOR 4                 /* dense table: <= 4 cells/point */
+
+/* LSD radix sort of (key, index) pairs by key, 16 bits per pass. */
+static void radix_sort(uint64_t *key, R_xlen_t *idx, uint64_t *key2,
+                       R_xlen_t *idx2, R_xlen_t n, uint64_t maxkey,
+                       R_xlen_t *count /* [65536] */) {
+    int shift = 0;
+    while (shift < 64 && (shift == 0 || (maxkey >> shift) != 0)) {
+        memset(count, 0, 65536 * sizeof(R_xlen_t));
+        for (R_xlen_t i = 0; i < n; i++) count[(key[i] >> shift) & 0xFFFF]++;
+        R_xlen_t s = 0;
+        for (int b = 0; b < 65536; b++) {
+            R_xlen_t c = count[b];
+            count[b] = s;
+            s += c;
+        }
+        for (R_xlen_t i = 0; i < n; i++) {
+            R_xlen_t p = count[(key[i] >> shift) & 0xFFFF]++;
+            key2[p] = key[i];
+            idx2[p] = idx[i];
+        }
+        memcpy(key, key2, n * sizeof(uint64_t));
+        memcpy(idx, idx2, n * sizeof(R_xlen_t));
+        shift += 16;
+    }
+}
+
+/* Fill the index for a given cell side.  Scratch arrays are reused between
+ * attempts of the automatic cell-size search. */
+static im_status grid_fill(im_grid *g, const double *x, const double *y,
+                           const int *lab, const R_xlen_t *sub, R_xlen_t n,
+                           double xmin, double ymin, double xmax,
+                           double ymax, double h, uint64_t *key,
+                           R_xlen_t *ord, uint64_t *key2, R_xlen_t *ord2,
+                           R_xlen_t *count) {
+    g->n = n;
+    g->x0 = xmin;
+    g->y0 = ymin;
+    if ((xmax - xmin) / h > IM_MAX_CELLS_AXIS - 2 ||
+        (ymax - ymin) / h > IM_MAX_CELLS_AXIS - 2)
+        h = fmax(xmax - xmin, ymax - ymin) / (IM_MAX_CELLS_AXIS - 2);
+    g->h = h;
+    g->inv_h = 1.0 / h;
+    g->ncx = im_grid_cell(xmin, g->inv_h, xmax) + 1;
+    g->ncy = im_grid_cell(ymin, g->inv_h, ymax) + 1;
+    double ncell = (double) g->ncx * (double) g->ncy;
+    g->dense = ncell <= (double) IM_DENSE_FACTOR * (double) n + 1024.0;
+
+    uint64_t maxkey = 0;
+    for (R_xlen_t i = 0; i < n; i++) {
+        R_xlen_t p = sub ? sub[i] : i;
+        uint64_t cx = (uint64_t) im_grid_cell(xmin, g->inv_h, x[p]);
+        uint64_t cy = (uint64_t) im_grid_cell(ymin, g->inv_h, y[p]);
+        key[i] = cy * (uint64_t) g->ncx + cx;
+        if (key[i] > maxkey) maxkey = key[i];
+        ord[i] = i;
+    }
+
+    if (g->dense) {
+        /* counting sort straight into the cell table */
+        R_xlen_t nc = (R_xlen_t) ncell;
+        g->cell_start = (R_xlen_t *) R_alloc(nc + 1, sizeof(R_xlen_t));
+        memset(g->cell_start, 0, (nc + 1) * sizeof(R_xlen_t));
+        for (R_xlen_t i = 0; i < n; i++) g->cell_start[key[i] + 1]++;
+        for (R_xlen_t c = 0; c < nc; c++)
+            g->cell_start[c + 1] += g->cell_start[c];
+        for (R_xlen_t i = 0; i < n; i++) {
+            R_xlen_t p = g->cell_start[key[i]]++;
+            ord2[p] = i;
+        }
+        /* the increments moved every start to the next cell's start */
+        for (R_xlen_t c = nc; c > 0; c--)
+            g->cell_start[c] = g->cell_start[c - 1];
+        g->cell_start[0] = 0;
+        memcpy(ord, ord2, n * sizeof(R_xlen_t));
+        g->nrow = (R_xlen_t) g->ncy;
+        g->row_cy = NULL;
+        g->row_first = NULL;
+        g->cell_cx = NULL;
+        g->cell_pt = NULL;
+    } else {
+        radix_sort(key, ord, key2, ord2, n, maxkey, count);
+        R_xlen_t ncells = 0, nrow = 0;
+        for (R_xlen_t i = 0; i < n; i++) {
+            if (i == 0 || key[i] != key[i - 1]) ncells++;
+            if (i == 0 || key[i] / g->ncx != key[i - 1] / g->ncx) nrow++;
+        }
+        g->nrow = nrow;
+        g->row_cy = (int64_t *) R_alloc(nrow > 0 ? nrow : 1, sizeof(int64_t));
+        g->row_first = (R_xlen_t *) R_alloc(nrow + 1, sizeof(R_xlen_t));
+        g->cell_cx = (int64_t *) R_alloc(ncells > 0 ? ncells : 1,
+                                         sizeof(int64_t));
+        g->cell_pt = (R_xlen_t *) R_alloc(ncells + 1, sizeof(R_xlen_t));
+        R_xlen_t c = -1, r = -1;
+        for (R_xlen_t i = 0; i < n; i++) {
+            uint64_t cy = key[i] / g->ncx, cx = key[i] % g->ncx;
+            if (i == 0 || cy != key[i - 1] / g->ncx) {
+                r++;
+                g->row_cy[r] = (int64_t) cy;
+                g->row_first[r] = c + 1;
+            }
+            if (i == 0 || key[i] != key[i - 1]) {
+                c++;
+                g->cell_cx[c] = (int64_t) cx;
+                g->cell_pt[c] = i;
+            }
+        }
+        g->row_first[nrow] = ncells;
+        g->cell_pt[ncells] = n;
+        g->cell_start = NULL;
+    }
+
+    for (R_xlen_t i = 0; i < n; i++) {
+        R_xlen_t p = sub ? sub[ord[i]] : ord[i];
+        g->xs[i] = x[p];
+        g->ys[i] = y[p];
+        g->id[i] = p;
+        if (g->lab) g->lab[i] = lab[p];
+    }
+    return IM_OK;
+}
+
+/* Mean number of points sharing a cell with a point, for cell side h,
+ * without building the index (scratch arrays only). */
+static double crowding_at(const double *x, const double *y,
+                          const R_xlen_t *sub, R_xlen_t n, double xmin,
+                          double ymin, double xmax, double ymax, double h,
+                          uint64_t *key, R_xlen_t *ord, uint64_t *key2,
+                          R_xlen_t *ord2, R_xlen_t *count) {
+    double inv_h = 1.0 / h;
+    uint64_t ncx = (uint64_t) im_grid_cell(xmin, inv_h, xmax) + 1;
+    (void) ymax;
+    uint64_t maxkey = 0;
+    for (R_xlen_t i = 0; i < n; i++) {
+        R_xlen_t p = sub ? sub[i] : i;
+        uint64_t cx = (uint64_t) im_grid_cell(xmin, inv_h, x[p]);
+        uint64_t cy = (uint64_t) im_grid_cell(ymin, inv_h, y[p]);
+        key[i] = cy * ncx + cx;
+        if (key[i] > maxkey) maxkey = key[i];
+        ord[i] = i;
+    }
+    radix_sort(key, ord, key2, ord2, n, maxkey, count);
+    double s = 0.0, run = 1.0;
+    for (R_xlen_t i = 1; i <= n; i++) {
+        if (i < n && key[i] == key[i - 1]) {
+            run += 1.0;
+        } else {
+            s += run * run;
+            run = 1.0;
+        }
+    }
+    return s / (double) n;
+}
+
+double im_grid_crowding(const im_grid *g) {
+    if (g->n == 0) return 0.0;
+    double s = 0.0;
+    if (g->dense) {
+        R_xlen_t nc = (R_xlen_t) g->ncx * (R_xlen_t) g->ncy;
+        for (R_xlen_t c = 0; c < nc; c++) {
+            double k = (double) (g->cell_start[c + 1] - g->cell_start[c]);
+            s += k * k;
+        }
+    } else {
+        R_xlen_t nc = g->row_first[g->nrow];
+        for (R_xlen_t c = 0; c < nc; c++) {
+            double k = (double) (g->cell_pt[c + 1] - g->cell_pt[c]);
+            s += k * k;
+        }
+    }
+    return s / (double) g->n;
+}
+
+im_status im_grid_build(im_grid *g, const double *x, const double *y,
+                        const int *lab, const R_xlen_t *sub, R_xlen_t n,
+                        double h) {
+    memset(g, 0, sizeof(*g));
+    R_xlen_t nn = n > 0 ? n : 1;
+    g->xs = (double *) R_alloc(nn, sizeof(double));
+    g->ys = (double *) R_alloc(nn, sizeof(double));
+    g->id = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
+    g->lab = lab ? (int *) R_alloc(nn, sizeof(int)) : NULL;
+    if (n == 0) {
+        g->h = 1.0;
+        g->inv_h = 1.0;
+        g->ncx = g->ncy = 0;
+        g->dense = 1;
+        g->cell_start = (R_xlen_t *) R_alloc(1, sizeof(R_xlen_t));
+        g->cell_start[0] = 0;
+        return IM_OK;
+    }
+
+    double xmin = R_PosInf, ymin = R_PosInf, xmax = R_NegInf, ymax = R_NegInf;
+    for (R_xlen_t i = 0; i < n; i++) {
+        R_xlen_t p = sub ? sub[i] : i;
+        if (!R_FINITE(x[p]) || !R_FINITE(y[p])) return IM_ERR_INPUT;
+        if (x[p] < xmin) xmin = x[p];
+        if (x[p] > xmax) xmax = x[p];
+        if (y[p] < ymin) ymin = y[p];
+        if (y[p] > ymax) ymax = y[p];
+    }
+
+    uint64_t *key = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
+    uint64_t *key2 = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
+    R_xlen_t *ord = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
+    R_xlen_t *ord2 = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
+    R_xlen_t *count = (R_xlen_t *) R_alloc(65536, sizeof(R_xlen_t));
+
+    double ext = fmax(xmax - xmin, ymax - ymin);
+    if (h > 0) {
+        return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
+                         ord, key2, ord2, count);
+    }
+
+    /* Automatic cell side: start from about two points per cell of the
+     * bounding box, then halve while points crowd into few cells
+     * (clusters, or a few far-away points inflating the box), as long as
+     * halving still helps (it cannot separate duplicated points). */
+    double area = (xmax - xmin) * (ymax - ymin);
+    if (!(area > 0)) area = ext * ext;
+    h = area > 0 ? sqrt(2.0 * area / (double) n) : 1.0;
+    if (!(h > 0)) h = 1.0;
+    if (ext / h > IM_MAX_CELLS_AXIS / 4) h = ext / (IM_MAX_CELLS_AXIS / 4);
+    double crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h, key,
+                               ord, key2, ord2, count);
+    for (int it = 0; it < 40 && crowd > 6.0; it++) {
+        double h2 = h / 2.0;
+        if (ext / h2 > IM_MAX_CELLS_AXIS / 4) break;
+        double c2 = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h2, key,
+                                ord, key2, ord2, count);
+        if (c2 > 0.8 * crowd) break;
+        h = h2;
+        crowd = c2;
+    }
+    return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
+                     ord, key2, ord2, count);
+}
+
+/* Insert candidate (d2, id) into the sorted list of the best k. */
+static inline void knn_insert(double *bd, R_xlen_t *bi, int *found, int k,
+                              double d2, R_xlen_t id) {
+    int m = *found;
+    if (m == k) {
+        if (d2 > bd[k - 1] || (d2 == bd[k - 1] && id > bi[k - 1])) return;
+        m = k - 1;
+    } else {
+        (*found)++;
+    }
+    while (m > 0 && (bd[m - 1] > d2 || (bd[m - 1] == d2 && bi[m - 1] > id))) {
+        bd[m] = bd[m - 1];
+        bi[m] = bi[m - 1];
+        m--;
+    }
+    bd[m] = d2;
+    bi[m] = id;
+}
+
+/* Scan the cells of box a minus box b (b may be empty: b->x1 < b->x0). */
+typedef struct { int64_t x0, x1, y0, y1; } im_box;
+
+static inline void knn_scan(const im_grid *g, const im_box *a,
+                            const im_box *b, double qx, double qy,
+                            R_xlen_t skip, int k, double *bd, R_xlen_t *bi,
+                            int *found) {
+    R_xlen_t ra, rb;
+    im_grid_rows(g, a->y0, a->y1, &ra, &rb);
+    int bempty = b->x1 < b->x0 || b->y1 < b->y0;
+    for (R_xlen_t row = ra; row < rb; row++) {
+        int64_t cy = im_grid_row_cy(g, row);
+        int64_t seg[4];
+        int nseg;
+        if (bempty || cy < b->y0 || cy > b->y1) {
+            seg[0] = a->x0; seg[1] = a->x1; nseg = 1;
+        } else {
+            seg[0] = a->x0; seg[1] = b->x0 - 1;
+            seg[2] = b->x1 + 1; seg[3] = a->x1; nseg = 2;
+        }
+        for (int s = 0; s < nseg; s++) {
+            R_xlen_t lo, hi;
+            im_grid_span(g, row, seg[2 * s], seg[2 * s + 1], &lo, &hi);
+            for (R_xlen_t j = lo; j < hi; j++) {
+                if (g->id[j] == skip) continue;
+                double dx = g->xs[j] - qx, dy = g->ys[j] - qy;
+                knn_insert(bd, bi, found, k, dx * dx + dy * dy, g->id[j]);
+            }
+        }
+    }
+}
+
+static inline void box_clamp(const im_grid *g, im_box *b) {
+    if (b->x0 < 0) b->x0 = 0;
+    if (b->y0 < 0) b->y0 = 0;
+    if (b->x1 > g->ncx - 1) b->x1 = g->ncx - 1;
+    if (b->y1 > g->ncy - 1) b->y1 = g->ncy - 1;
+}
+
+int im_grid_knn(const im_grid *g, double qx, double qy, R_xlen_t skip,
+                int k, double *bd, R_xlen_t *bi) {
+    int found = 0;
+    if (g->n == 0 || k < 1) return 0;
+    int64_t qcx = im_grid_cell(g->x0, g->inv_h, qx);
+    int64_t qcy = im_grid_cell(g->y0, g->inv_h, qy);
+    /* Chebyshev distance (in cells) from the query cell to the grid */
+    int64_t L = 0;
+    if (-qcx > L) L = -qcx;
+    if (qcx - (g->ncx - 1) > L) L = qcx - (g->ncx - 1);
+    if (-qcy > L) L = -qcy;
+    if (qcy - (g->ncy - 1) > L) L = qcy - (g->ncy - 1);
+    im_box old = {0, -1, 0, -1};
+    int64_t step = 1;
+    /* phase 1: growing boxes until k candidates are in hand */
+    for (;;) {
+        im_box nb = {qcx - L, qcx + L, qcy - L, qcy + L};
+        box_clamp(g, &nb);
+        knn_scan(g, &nb, &old, qx, qy, skip, k, bd, bi, &found);
+        old = nb;
+        if (found == k) break;
+        if (nb.x0 == 0 && nb.y0 == 0 && nb.x1 == g->ncx - 1 &&
+            nb.y1 == g->ncy - 1)
+            return found;
+        L += step;
+        step *= 2;
+    }
+    /* phase 2: everything within the current k-th distance */
+    double dk = sqrt(bd[k - 1]);
+    double pad = 1e-9 * (g->h + fabs(qx) + fabs(qy) + fabs(g->x0) +
+                         fabs(g->y0));
+    dk += pad;
+    im_box fin = {im_grid_cell(g->x0, g->inv_h, qx - dk),
+                  im_grid_cell(g->x0, g->inv_h, qx + dk),
+                  im_grid_cell(g->y0, g->inv_h, qy - dk),
+                  im_grid_cell(g->y0, g->inv_h, qy + dk)};
+    box_clamp(g, &fin);
+    /* the part of fin outside old: fin minus old, but old may stick out of
+     * fin, so scan fin with old's intersection removed */
+    im_box inter = {fin.x0 > old.x0 ? fin.x0 : old.x0,
+                    fin.x1 < old.x1 ? fin.x1 : old.x1,
+                    fin.y0 > old.y0 ? fin.y0 : old.y0,
+                    fin.y1 < old.y1 ? fin.y1 : old.y1};
+    knn_scan(g, &fin, &inter, qx, qy, skip, k, bd, bi, &found);
+    return found;
+}

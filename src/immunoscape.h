@@ -1,0 +1,57 @@
+/* immunoscape.h -- the one shared header of the C core.
+ *
+ * Layers: R wrapper -> ffi_<family>_<verb>() entry points (the only code
+ * that touches the R API) -> kernels (plain C on plain arrays, no R API,
+ * safe inside OpenMP regions, report problems through im_status).
+ */
+#ifndef IMMUNOSCAPE_H
+#define IMMUNOSCAPE_H
+
+#define R_NO_REMAP
+#include <R.h>
+#include <Rinternals.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Status codes returned by kernels; R/conditions.R maps them to classed
+ * errors (keep the two lists in sync). */
+typedef enum {
+    IM_OK = 0,
+    IM_ERR_ALLOC = 1,      /* scratch allocation failed                  */
+    IM_ERR_RANGE = 2,      /* coordinate range too large for the index   */
+    IM_ERR_WINDOW = 3,     /* degenerate or invalid window polygon       */
+    IM_ERR_INPUT = 4       /* inconsistent input to a kernel             */
+} im_status;
+
+/* Work units between two R_CheckUserInterrupt() calls. */
+#define IM_CHUNK 65536
+
+/* Internal bugs only: data problems go through im_status. */
+#define IM_BUG(msg) Rf_error("immunoscape internal error at %s:%d: %s", \
+                             __FILE__, __LINE__, msg)
+
+/* Number of threads actually usable. */
+static inline int im_threads(int requested) {
+#ifdef _OPENMP
+    return requested < 1 ? 1 : requested;
+#else
+    (void) requested;
+    return 1;
+#endif
+}
+
+/* Small helpers shared by the entry layers. */
+static inline int im_as_int(SEXP x, const char *what) {
+    if (Rf_length(x) != 1) IM_BUG(what);
+    return Rf_asInteger(x);
+}
+static inline double im_as_double(SEXP x, const char *what) {
+    if (Rf_length(x) != 1) IM_BUG(what);
+    return Rf_asReal(x);
+}
+
+#endif

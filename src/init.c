@@ -1,0 +1,24 @@
+/* init.c -- registration table only. */
+#include "immunoscape.h"
+#include <R_ext/Rdynload.h>
+
+SEXP ffi_dist_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_window_area(SEXP, SEXP, SEXP);
+SEXP ffi_window_inside(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_threads_available(void);
+
+static const R_CallMethodDef call_methods[] = {
+    {"ffi_dist_nearest", (DL_FUNC) &ffi_dist_nearest, 6},
+    {"ffi_dist_count", (DL_FUNC) &ffi_dist_count, 7},
+    {"ffi_window_area", (DL_FUNC) &ffi_window_area, 3},
+    {"ffi_window_inside", (DL_FUNC) &ffi_window_inside, 5},
+    {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
+    {NULL, NULL, 0}
+};
+
+void R_init_immunoscape(DllInfo *dll) {
+    R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+    R_useDynamicSymbols(dll, FALSE);
+    R_forceSymbols(dll, TRUE);
+}

@@ -1,0 +1,42 @@
+/* util.c -- helpers shared by the entry layers (R API allowed here). */
+#include "util.h"
+
+R_xlen_t *im_index_arg(SEXP idx, R_xlen_t n, R_xlen_t *len) {
+    R_xlen_t m = XLENGTH(idx);
+    R_xlen_t *out = (R_xlen_t *) R_alloc(m > 0 ? m : 1, sizeof(R_xlen_t));
+    if (TYPEOF(idx) == INTSXP) {
+        const int *p = INTEGER_RO(idx);
+        for (R_xlen_t i = 0; i < m; i++) {
+            if (p[i] == NA_INTEGER || p[i] < 1 || p[i] > n)
+                IM_BUG("index out of range");
+            out[i] = (R_xlen_t) p[i] - 1;
+        }
+    } else if (TYPEOF(idx) == REALSXP) {
+        const double *p = REAL_RO(idx);
+        for (R_xlen_t i = 0; i < m; i++) {
+            if (!R_FINITE(p[i]) || p[i] < 1 || p[i] > (double) n)
+                IM_BUG("index out of range");
+            out[i] = (R_xlen_t) p[i] - 1;
+        }
+    } else {
+        IM_BUG("index must be integer or double");
+    }
+    *len = m;
+    return out;
+}
+
+SEXP im_alloc_index(R_xlen_t m, R_xlen_t n) {
+    return Rf_allocVector(n < INT_MAX ? INTSXP : REALSXP, m);
+}
+
+void im_set_index(SEXP v, R_xlen_t i, R_xlen_t value0) {
+    if (TYPEOF(v) == INTSXP) {
+        INTEGER(v)[i] = value0 < 0 ? NA_INTEGER : (int) (value0 + 1);
+    } else {
+        REAL(v)[i] = value0 < 0 ? NA_REAL : (double) value0 + 1.0;
+    }
+}
+
+void im_check_double(SEXP x, const char *what) {
+    if (TYPEOF(x) != REALSXP) IM_BUG(what);
+}

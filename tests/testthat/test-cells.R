@@ -1,0 +1,86 @@
+test_that("spatial_cells builds the standard columns and keeps the rest", {
+    df <- data.frame(px = c(10, 20, 30, 15), py = c(5, 25, 10, 30),
+                     pheno = c("T", "B", "T", "M"), marker = 1:4,
+                     sample = c("s1", "s1", "s1", "s1"))
+    cells <- spatial_cells(df, x = "px", y = "py", type = "pheno",
+                           image = "sample", pixel_size = 0.5)
+    expect_s3_class(cells, "spatial_cells")
+    expect_named(cells, c("cell_id", "image", "x", "y", "type", "marker"))
+    expect_equal(cells$x, df$px * 0.5)
+    expect_equal(cells$cell_id, 1:4)
+    expect_true(is.factor(cells$type) && is.factor(cells$image))
+    expect_equal(attr(cells, "units"), "um")
+    w <- attr(cells, "windows")
+    expect_s3_class(w, "tissue_window")
+    expect_equal(unname(window_area(cells)),
+                 abs(immunoscape:::ring_signed_area(df$px[chull(df$px, df$py)] * 0.5,
+                                                    df$py[chull(df$px, df$py)] * 0.5)))
+})
+
+test_that("subsetting keeps the class, split() goes by image", {
+    set.seed(1)
+    df <- data.frame(x = runif(60), y = runif(60), type = rep(c("A", "B"), 30),
+                     im = rep(c("a", "b", "c"), each = 20))
+    cells <- spatial_cells(df, image = "im")
+    s <- cells[cells$type == "A", ]
+    expect_s3_class(s, "spatial_cells")
+    expect_equal(nrow(s), 30)
+    expect_identical(attr(s, "windows"), attr(cells, "windows"))
+    expect_false(inherits(cells[, c("x", "y")], "spatial_cells"))
+    parts <- split(cells)
+    expect_named(parts, c("a", "b", "c"))
+    expect_true(all(vapply(parts, inherits, logical(1), "spatial_cells")))
+    expect_equal(nrow(parts$b), 20)
+    expect_equal(levels(attr(parts$b, "windows")$image), "b")
+})
+
+test_that("summary gives counts, area and density per image and type", {
+    df <- data.frame(x = c(0, 1000, 1000, 0, 500), y = c(0, 0, 1000, 1000, 500),
+                     type = c("A", "A", "B", "B", "B"))
+    s <- summary(spatial_cells(df, window = "rectangle"))
+    expect_s3_class(s, "summary_spatial_cells")
+    expect_equal(s$n, c(2L, 3L))
+    expect_equal(s$area_mm2, c(1, 1))
+    expect_equal(s$density_mm2, c(2, 3))
+})
+
+test_that("bad input raises classed errors", {
+    df <- data.frame(x = c(1, 2, 3), y = c(1, 3, 2), type = c("A", "B", "A"))
+    expect_error(spatial_cells(df, x = "X"), class = "immunoscape_error_column")
+    expect_error(spatial_cells(df, type = "phenotype"), class = "immunoscape_error_column")
+    bad <- df
+    bad$x <- c("1", "2", "a")
+    expect_error(spatial_cells(bad), class = "immunoscape_error_coordinates")
+    bad <- df
+    bad$x[2] <- NA
+    expect_error(spatial_cells(bad), class = "immunoscape_error_coordinates")
+    bad$x[2] <- Inf
+    expect_error(spatial_cells(bad), class = "immunoscape_error_coordinates")
+    expect_error(spatial_cells(df[0, ]), class = "immunoscape_error_empty")
+    bad <- df
+    bad$type[1] <- NA
+    expect_error(spatial_cells(bad), class = "immunoscape_error_type")
+    bad <- df
+    bad$id <- c(1, 1, 2)
+    expect_error(spatial_cells(bad, cell_id = "id"), class = "immunoscape_error_cell_id")
+    one <- data.frame(x = 1, y = 1, type = "A")
+    expect_error(spatial_cells(one), class = "immunoscape_error_window")
+    line <- data.frame(x = 1:5, y = 2 * (1:5), type = "A")
+    expect_error(spatial_cells(line), class = "immunoscape_error_window")
+    expect_error(spatial_cells(df, pixel_size = 0), class = "immunoscape_error_argument")
+    expect_error(spatial_cells(df, window = "circle"), class = "immunoscape_error_window")
+    expect_snapshot(spatial_cells(df, x = "X"), error = TRUE)
+    expect_snapshot(spatial_cells(bad, cell_id = "id"), error = TRUE)
+})
+
+test_that("plain data frames are accepted and rebuilt once", {
+    df <- data.frame(x = c(1, 2, 3), y = c(1, 3, 2), type = c("A", "B", "A"),
+                     image = "i1")
+    expect_message(res <- count_neighbors(df, radius = 5), "plain data frame")
+    expect_s3_class(res, "neighbor_counts")
+})
+
+test_that("immunoscape_threads follows the option", {
+    withr::local_options(immunoscape.threads = 1L)
+    expect_identical(immunoscape_threads(), 1L)
+})

@@ -1,0 +1,67 @@
+# Install whatever the package needs that is missing: Debian binaries
+# (r-cran-*, r-bioc-*) where apt can provide them, CRAN source otherwise.
+# Idempotent and silent when everything is already there.
+#
+# Usage: Rscript tools/install-deps.R [extra packages...]
+
+desc <- read.dcf("DESCRIPTION", fields = c("Imports", "Suggests", "LinkingTo"))
+parse_deps <- function(x) {
+    if (is.na(x)) return(character())
+    x <- gsub("\\([^)]*\\)", "", x)
+    x <- trimws(unlist(strsplit(x, ",")))
+    x[nzchar(x)]
+}
+wanted <- unique(c(parse_deps(desc[, "Imports"]), parse_deps(desc[, "Suggests"]),
+                   parse_deps(desc[, "LinkingTo"]), commandArgs(TRUE)))
+base <- rownames(installed.packages(priority = "base"))
+wanted <- setdiff(wanted, base)
+# Packages that live only in Bioconductor releases newer than Debian's and
+# cannot be reached from here: optional, tests skip without them.
+optional <- c("SpatialExperiment")
+wanted <- setdiff(wanted, optional)
+have <- function(p) nzchar(system.file(package = p))
+missing <- wanted[!vapply(wanted, have, logical(1))]
+if (!length(missing)) quit(status = 0)
+
+apt_ok <- nzchar(Sys.which("apt-get")) &&
+    identical(unname(Sys.info()[["user"]]), "root")
+if (apt_ok) {
+    cand <- c(paste0("r-cran-", tolower(missing)), paste0("r-bioc-", tolower(missing)))
+    avail <- function() {
+        out <- suppressWarnings(system2("apt-cache", c("policy", cand),
+                                        stdout = TRUE, stderr = FALSE))
+        pk <- sub(":$", "", out[grepl("^r-(cran|bioc)-", out)])
+        cv <- trimws(sub(".*Candidate:", "", out[grepl("Candidate:", out)]))
+        pk[cv != "(none)"]
+    }
+    debs <- avail()
+    if (length(debs) < length(missing)) {
+        message("Updating the apt package index ...")
+        system2("apt-get", c("update", "-qq"), stdout = FALSE, stderr = FALSE)
+        debs <- avail()
+    }
+    if (length(debs)) {
+        message("Installing Debian packages: ", paste(debs, collapse = " "))
+        st <- system2("apt-get", c("install", "-y", "-qq", "--no-install-recommends", debs),
+                      env = "DEBIAN_FRONTEND=noninteractive",
+                      stdout = FALSE, stderr = FALSE)
+        if (st != 0) message("apt-get returned ", st, "; trying CRAN for the rest")
+    }
+    missing <- missing[!vapply(missing, have, logical(1))]
+}
+cran <- missing
+if (length(cran)) {
+    message("Installing from CRAN: ", paste(cran, collapse = " "))
+    utils::install.packages(cran, repos = "https://cloud.r-project.org",
+                            quiet = TRUE, Ncpus = 2L)
+}
+still <- missing[!vapply(missing, have, logical(1))]
+hard <- setdiff(still, parse_deps(desc[, "Suggests"]))
+if (length(still)) {
+    message("Not installed (optional, their tests are skipped): ",
+            paste(still, collapse = " "))
+}
+if (length(hard)) {
+    message("Required packages could not be installed: ", paste(hard, collapse = " "))
+    quit(status = 1)
+}
