@@ -1,0 +1,69 @@
+# Per-image dispatch shared by every analysis: one image at a time, serially
+# with a progress bar or through BiocParallel, and a failing image becomes a
+# recorded problem instead of aborting the cohort.
+
+#' Apply a function to every image
+#'
+#' @param cells A `spatial_cells` object.
+#' @param fun `function(sub, image)` returning a data frame (or NULL) for
+#'   one image; `sub` is the `spatial_cells` of that image.
+#' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
+#'   parameter object.
+#' @param label What the progress bar says it is doing.
+#' @returns The row-bound results, with attribute `problems`: a data frame
+#'   (`image`, `message`) of images that failed.
+#' @keywords internal
+#' @noRd
+map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
+    parts <- split(cells)
+    images <- names(parts)
+    one <- function(k) {
+        tryCatch(
+            list(value = fun(parts[[k]], images[k]), error = NULL),
+            immunoscape_error = function(e) {
+                list(value = NULL, error = conditionMessage(e))
+            },
+            error = function(e) list(value = NULL, error = conditionMessage(e))
+        )
+    }
+    if (is.null(BPPARAM)) {
+        res <- vector("list", length(images))
+        show <- length(images) > 1L &&
+            isTRUE(getOption("immunoscape.verbose", TRUE))
+        if (show) {
+            pb <- cli::cli_progress_bar(label, total = length(images),
+                                        .envir = environment())
+        }
+        for (k in seq_along(images)) {
+            res[[k]] <- one(k)
+            if (show) cli::cli_progress_update(id = pb)
+        }
+        if (show) cli::cli_progress_done(id = pb)
+    } else {
+        if (!inherits(BPPARAM, "BiocParallelParam")) {
+            stop_immunoscape(
+                "{.arg BPPARAM} must be a BiocParallel parameter object (e.g. {.code BiocParallel::MulticoreParam(4)}) or NULL.",
+                class = "argument"
+            )
+        }
+        res <- BiocParallel::bplapply(seq_along(images), one,
+                                      BPPARAM = BPPARAM)
+    }
+    errs <- vapply(res, function(r) r$error %||% NA_character_, character(1))
+    problems <- data.frame(image = images[!is.na(errs)],
+                           message = errs[!is.na(errs)],
+                           stringsAsFactors = FALSE)
+    if (nrow(problems)) {
+        warn_immunoscape(c(
+            "{nrow(problems)} image{?s} could not be analysed and {?is/are} left out: {.val {utils::head(problems$image, 5)}}.",
+            "i" = "First problem: {problems$message[1]}",
+            "i" = "See {.code attr(result, \"problems\")}."
+        ), class = "image_failed")
+    }
+    vals <- lapply(res, `[[`, "value")
+    vals <- vals[!vapply(vals, is.null, logical(1))]
+    out <- if (length(vals)) do.call(rbind, vals) else data.frame()
+    rownames(out) <- NULL
+    attr(out, "problems") <- problems
+    out
+}
