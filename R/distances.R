@@ -41,46 +41,35 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
 
     idx <- split(seq_len(nrow(cells)), cells$image)
     nto <- length(to)
-    parts <- lapply(names(idx), function(im) {
-        rows <- idx[[im]]
-        x <- cells$x[rows]
-        y <- cells$y[rows]
-        ty <- as.character(cells$type[rows])
-        fi <- which(ty %in% from)
+    all_from <- length(from) == nlevels(cells$type)
+    codes <- as.integer(cells$type)
+    from_codes <- match(from, levels(cells$type))
+    to_codes <- match(to, levels(cells$type))
+    parts <- lapply(idx, function(rows) {
+        ty <- codes[rows]
+        fi <- if (all_from) seq_along(rows) else which(ty %in% from_codes)
         nf <- length(fi)
-        if (!nf) return(NULL)
-        dist <- matrix(NA_real_, nf, nto * k)
-        near <- matrix(NA_integer_, nf, nto * k)
+        # k x type x cell, so that as.vector() runs k fastest, cells slowest
+        dist <- array(NA_real_, c(k, nto, nf))
+        near <- array(NA_integer_, c(k, nto, nf))
         for (t in seq_len(nto)) {
-            ti <- which(ty == to[t])
-            if (!length(ti)) next
-            res <- .Call(ffi_dist_nearest, x, y, fi, ti, k, nthreads)
-            cols <- (t - 1L) * k + seq_len(k)
-            dist[, cols] <- res[[1]]
-            near[, cols] <- res[[2]]
+            ti <- which(ty == to_codes[t])
+            if (!length(ti) || !nf) next
+            res <- .Call(ffi_dist_nearest, cells$x[rows], cells$y[rows], fi,
+                         ti, k, nthreads)
+            dist[, t, ] <- t(res[[1]])
+            near[, t, ] <- t(matrix(res[[2]], nf, k))
         }
         ids <- cells$cell_id[rows]
-        data.frame(
-            image = rep(cells$image[rows[fi]], each = nto * k),
-            cell_id = rep(ids[fi], each = nto * k),
-            from = rep(cells$type[rows[fi]], each = nto * k),
-            to = rep(rep(to, each = k), times = nf),
-            k = rep(seq_len(k), times = nto * nf),
-            distance = as.vector(t(dist)),
-            nearest_id = ids[as.vector(t(near))],
-            stringsAsFactors = FALSE
-        )
+        list(rows = rows[fi], distance = as.vector(dist),
+             nearest_id = ids[as.vector(near)])
     })
-    out <- do.call(rbind, parts)
-    if (is.null(out)) {
-        out <- data.frame(image = factor(), cell_id = integer(),
-                          from = factor(), to = character(), k = integer(),
-                          distance = double(), nearest_id = integer())
-    }
-    out$image <- factor(out$image, levels = levels(cells$image))
-    out$from <- factor(out$from, levels = levels(cells$type))
-    out$to <- factor(out$to, levels = to)
-    rownames(out) <- NULL
+    rows <- unlist(lapply(parts, `[[`, "rows"), use.names = FALSE)
+    out <- long_per_cell(cells, rows, to, list(
+        distance = unlist(lapply(parts, `[[`, "distance"), use.names = FALSE),
+        nearest_id = unlist(lapply(parts, `[[`, "nearest_id"),
+                            use.names = FALSE)
+    ), k = k)
     structure(out, class = c("nearest_distances", "data.frame"), k = k)
 }
 
@@ -160,42 +149,66 @@ count_neighbors <- function(cells, radius, from = NULL, to = NULL,
     to <- check_types(cells, to)
     nthreads <- check_nthreads(nthreads)
 
-    counts <- neighbor_count_matrix(cells, radius, from, nthreads)
+    counts <- neighbor_count_matrix(cells, radius, from, nthreads,
+                                    transposed = TRUE)
     lv <- levels(cells$type)
-    cols <- match(to, lv)
-    m <- counts$counts[, cols, drop = FALSE]
+    m <- counts$counts
+    if (!identical(to, lv)) m <- m[match(to, lv), , drop = FALSE]
     rows <- counts$rows
-    nt <- length(to)
-    out <- data.frame(
-        image = rep(cells$image[rows], each = nt),
-        cell_id = rep(cells$cell_id[rows], each = nt),
-        from = rep(cells$type[rows], each = nt),
-        to = factor(rep(to, times = length(rows)), levels = to),
-        count = as.vector(t(m))
-    )
+    out <- long_per_cell(cells, rows, to, list(count = as.vector(m)))
     structure(out, class = c("neighbor_counts", "data.frame"),
               radius = radius)
 }
 
 # Counts of every type (columns: levels of cells$type) within `radius` of
-# each cell of the `from` types; rows in the order of `rows`.
-neighbor_count_matrix <- function(cells, radius, from, nthreads) {
+# each cell of the `from` types; rows in the order of `rows`. With
+# `transposed = TRUE` the matrix is types x cells (as C computes it).
+neighbor_count_matrix <- function(cells, radius, from, nthreads,
+                                  transposed = FALSE) {
     lv <- levels(cells$type)
     idx <- split(seq_len(nrow(cells)), cells$image)
     lab <- as.integer(cells$type) - 1L
+    all_from <- length(from) == length(lv)
+    from_codes <- match(from, lv)
     parts <- lapply(idx, function(rows) {
-        fi <- which(cells$type[rows] %in% from)
+        fi <- if (all_from) seq_along(rows) else
+            which(lab[rows] %in% (from_codes - 1L))
         if (!length(fi)) {
-            return(list(rows = integer(), counts = matrix(0L, 0, length(lv))))
+            return(list(rows = integer(), counts = matrix(0L, length(lv), 0)))
         }
         m <- .Call(ffi_dist_count, cells$x[rows], cells$y[rows], lab[rows],
                    length(lv), fi, radius, nthreads)
         list(rows = rows[fi], counts = m)
     })
-    counts <- do.call(rbind, lapply(parts, `[[`, "counts"))
-    colnames(counts) <- lv
+    counts <- if (length(parts) == 1L) parts[[1]]$counts else
+        do.call(cbind, lapply(parts, `[[`, "counts"))
+    rownames(counts) <- lv
+    if (!transposed) counts <- t(counts)
     list(rows = unlist(lapply(parts, `[[`, "rows"), use.names = FALSE),
          counts = counts)
+}
+
+# A long per-cell result: for each cell of `rows` (slowest), each value of
+# `to` and, if `k` is given, each rank 1..k (fastest), the columns image,
+# cell_id, from, to (, k), then `values`.
+long_per_cell <- function(cells, rows, to, values, k = NULL) {
+    each <- k %||% 1L
+    nt <- length(to) * each
+    n <- length(rows)
+    fct <- function(codes, levels) {
+        structure(codes, levels = levels, class = "factor")
+    }
+    cols <- list(
+        image = fct(rep(as.integer(cells$image)[rows], each = nt),
+                    levels(cells$image)),
+        cell_id = rep(cells$cell_id[rows], each = nt),
+        from = fct(rep(as.integer(cells$type)[rows], each = nt),
+                   levels(cells$type)),
+        to = fct(rep.int(rep(seq_along(to), each = each), n), to)
+    )
+    if (!is.null(k)) cols$k <- rep.int(seq_len(k), length(to) * n)
+    cols <- c(cols, values)
+    structure(cols, class = "data.frame", row.names = c(NA_integer_, -n * nt))
 }
 
 #' @export

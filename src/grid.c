@@ -157,6 +157,22 @@ static double crowding_at(const double *x, const double *y,
     return s / (double) n;
 }
 
+double im_grid_radius_cell(const double *x, const double *y,
+                           const R_xlen_t *sub, R_xlen_t n, double r) {
+    if (!(r > 0) || n == 0) return 0.0;       /* automatic */
+    double xmin = R_PosInf, ymin = R_PosInf, xmax = R_NegInf, ymax = R_NegInf;
+    for (R_xlen_t i = 0; i < n; i++) {
+        R_xlen_t p = sub ? sub[i] : i;
+        if (x[p] < xmin) xmin = x[p];
+        if (x[p] > xmax) xmax = x[p];
+        if (y[p] < ymin) ymin = y[p];
+        if (y[p] > ymax) ymax = y[p];
+    }
+    double area = (xmax - xmin) * (ymax - ymin);
+    double expected = area > 0 ? (double) n / area * M_PI * r * r : 1e9;
+    return expected < 30.0 ? r : r / 2.0;
+}
+
 double im_grid_crowding(const im_grid *g) {
     if (g->n == 0) return 0.0;
     double s = 0.0;
@@ -239,6 +255,43 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
     }
     return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
                      ord, key2, ord2, count);
+}
+
+void im_grid_queries(const im_grid *g, const double *x, const double *y,
+                     const R_xlen_t *q, R_xlen_t nq, im_queries *out) {
+    R_xlen_t nn = nq > 0 ? nq : 1;
+    R_xlen_t *ord = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
+    R_xlen_t *ord2 = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
+    uint64_t *key = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
+    uint64_t *key2 = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
+    R_xlen_t *count = (R_xlen_t *) R_alloc(65536, sizeof(R_xlen_t));
+    uint64_t maxkey = 0;
+    int64_t ncx = g->ncx > 0 ? g->ncx : 1, ncy = g->ncy > 0 ? g->ncy : 1;
+    for (R_xlen_t i = 0; i < nq; i++) {
+        R_xlen_t p = q ? q[i] : i;
+        int64_t cx = im_grid_cell(g->x0, g->inv_h, x[p]);
+        int64_t cy = im_grid_cell(g->y0, g->inv_h, y[p]);
+        if (cx < 0) cx = 0;
+        if (cx > ncx - 1) cx = ncx - 1;
+        if (cy < 0) cy = 0;
+        if (cy > ncy - 1) cy = ncy - 1;
+        key[i] = (uint64_t) cy * (uint64_t) ncx + (uint64_t) cx;
+        if (key[i] > maxkey) maxkey = key[i];
+        ord[i] = i;
+    }
+    radix_sort(key, ord, key2, ord2, nq, maxkey, count);
+    /* reuse the scratch: key2 -> x, ord2 -> id */
+    out->n = nq;
+    out->pos = ord;
+    out->id = ord2;
+    out->x = (double *) key2;
+    out->y = (double *) R_alloc(nn, sizeof(double));
+    for (R_xlen_t k = 0; k < nq; k++) {
+        R_xlen_t p = q ? q[ord[k]] : ord[k];
+        out->id[k] = p;
+        out->x[k] = x[p];
+        out->y[k] = y[p];
+    }
 }
 
 /* Insert candidate (d2, id) into the sorted list of the best k. */

@@ -43,6 +43,29 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
                         const int *lab, const R_xlen_t *sub, R_xlen_t n,
                         double h);
 
+/* Query points q[0..nq-1] of (x, y) (q == NULL: the first nq points) in a
+ * cache-friendly order: sorted by the grid cell they fall in (clamped to
+ * the grid), with their coordinates copied in that order. Visiting
+ * queries k = 0..n-1 in this order touches neighbouring memory; pos[k]
+ * says which query (0..nq-1) it is and id[k] its point index, so results
+ * are stored by pos[] and the order never changes an answer. Main thread
+ * only (uses R_alloc). */
+typedef struct {
+    R_xlen_t n;
+    R_xlen_t *pos;   /* position in the caller's query list */
+    R_xlen_t *id;    /* point index (q[pos], or pos)        */
+    double *x, *y;   /* coordinates, in this order           */
+} im_queries;
+
+void im_grid_queries(const im_grid *g, const double *x, const double *y,
+                     const R_xlen_t *q, R_xlen_t nq, im_queries *out);
+
+/* Cell side for radius-r queries over n points spread over the box
+ * [xmin, xmax] x [ymin, ymax]: r when few points fall within r (row
+ * overhead dominates), r / 2 when many do (scanned area dominates). */
+double im_grid_radius_cell(const double *x, const double *y,
+                           const R_xlen_t *sub, R_xlen_t n, double r);
+
 /* Mean number of points sharing a cell with a point of the index. */
 double im_grid_crowding(const im_grid *g);
 
@@ -58,10 +81,12 @@ int im_grid_knn(const im_grid *g, double qx, double qy, R_xlen_t skip,
 /* Cell number of coordinate v along an axis (clamped to a safe range for
  * query points far outside the grid). */
 static inline int64_t im_grid_cell(double origin, double inv_h, double v) {
-    double c = floor((v - origin) * inv_h);
+    double c = (v - origin) * inv_h;
     if (c < -4.0e18) c = -4.0e18;
     if (c > 4.0e18) c = 4.0e18;
-    return (int64_t) c;
+    /* floor without a libm call: truncate, then step down for negatives */
+    int64_t k = (int64_t) c;
+    return (double) k > c ? k - 1 : k;
 }
 
 static inline R_xlen_t im_lower_bound64(const int64_t *a, R_xlen_t n,
@@ -121,9 +146,10 @@ static inline im_radius im_radius_make(double r) {
     return q;
 }
 static inline int im_within(double d2, const im_radius *q) {
-    if (d2 <= q->lo2) return 1;
-    if (d2 > q->hi2) return 0;
-    return sqrt(d2) <= q->r;
+    int in = d2 <= q->lo2;          /* branch-free in the common case */
+    if (__builtin_expect(d2 > q->lo2 && d2 <= q->hi2, 0))
+        in = sqrt(d2) <= q->r;
+    return in;
 }
 
 /* Iterator over the spans that can hold points within distance r of
