@@ -1,0 +1,96 @@
+/* window.h -- the tissue-window geometry every family uses.
+ *
+ * A window is a set of polygon rings in microns: outer rings
+ * counter-clockwise, holes clockwise, rings not closed (the first vertex is
+ * not repeated), as R's window_rings() gives them (x, y and 0-based
+ * ring_start offsets, ring r = vertices ring_start[r] .. ring_start[r+1]-1).
+ * Vertex i of a ring and the next vertex of the same ring form edge i, so
+ * the window interior is on the left of every edge.  Membership follows the
+ * even-odd rule over all rings; a point on an edge or vertex is inside.
+ *
+ * im_window_build() copies the rings and indexes the edges in a uniform
+ * grid (each cell lists the edges that pass through it, and keeps a
+ * reference point whose inside status is known), in O(vertices) memory.
+ * It allocates with R_alloc: main thread, entry layer only, once per image.
+ * Every query below is plain C, read-only on the struct, thread-safe, and
+ * may be called from inside OpenMP regions.
+ *
+ * Typical use in an entry point:
+ *
+ *     im_window w;
+ *     if (im_window_build(&w, REAL_RO(wx), REAL_RO(wy),
+ *                         INTEGER_RO(ring_start), nring) != IM_OK)
+ *         ... window error (R layer validated it, so this is a bug) ...
+ *     #pragma omp parallel for num_threads(nth)
+ *     for (i ...) f[i] = im_window_circle_frac(&w, x[i], y[i], r);
+ */
+#ifndef IMMUNOSCAPE_WINDOW_H
+#define IMMUNOSCAPE_WINDOW_H
+
+#include "immunoscape.h"
+
+typedef struct {
+    /* rings ------------------------------------------------------------- */
+    int nv;                /* vertices = edges                              */
+    int nring;             /* rings                                         */
+    double *x, *y;         /* [nv] vertex coordinates (copies)              */
+    int *next, *prev;      /* [nv] next / previous vertex of the same ring  */
+    int *ring_start;       /* [nring + 1] 0-based ring offsets (copy)       */
+    double xmin, xmax, ymin, ymax;   /* bounding box of the vertices        */
+    double area;           /* signed shoelace sum: the window area          */
+    int rect;              /* 1: one axis-parallel rectangle (fast paths)   */
+    /* edge grid --------------------------------------------------------- */
+    double gx0, gy0;       /* grid origin (below-left of the bounding box)  */
+    double h, inv_h;       /* cell side and its inverse                     */
+    double pad;            /* rounding slack used when registering edges    */
+    int ncx, ncy;          /* cells per row, rows                           */
+    R_xlen_t *cell_start;  /* [ncx * ncy + 1] first entry of each cell      */
+    int *cell_edge;        /* edge ids (= first vertex of the edge)         */
+    double *ref_x, *ref_y; /* [ncx * ncy] reference point of each cell      */
+    unsigned char *ref_in; /* [ncx * ncy] 1 if the reference point inside   */
+    int *row_nz_start;     /* [ncy + 1] non-empty cells of each row ...     */
+    int *nz_col;           /* ... their column numbers, increasing          */
+    int *near_cell;        /* [ncx * ncy] a nearest non-empty cell          */
+} im_window;
+
+/* Build the window from rings (x, y, ring_start[0..nring]).  Returns
+ * IM_ERR_WINDOW when a ring has fewer than 3 vertices, a coordinate is not
+ * finite or there is no ring; IM_OK otherwise.  The R layer validates user
+ * polygons (orientation, holes inside outer rings, positive area) before.
+ * Main thread only (R_alloc). */
+im_status im_window_build(im_window *w, const double *x, const double *y,
+                          const int *ring_start, int nring);
+
+/* 1 if (x, y) lies in the window (on an edge or vertex counts as inside;
+ * holes are outside), else 0.  O(1) expected: one grid cell is tested. */
+int im_window_inside(const im_window *w, double x, double y);
+
+/* Euclidean distance from (x, y) to the nearest edge of any ring (outer
+ * boundary or hole), for points inside or outside; 0 on the boundary.
+ * The same number as spatstat.geom::bdist.points() for points in W. */
+double im_window_bdist(const im_window *w, double x, double y);
+
+/* Fraction (0..1) of the circumference of the circle of radius r centred
+ * at (x, y) that lies inside the window, computed exactly from the
+ * intersections of the circle with the edges (only edges near the circle
+ * are visited).  Ripley's isotropic edge-correction weight of a pair at
+ * distance r is 1 / im_window_circle_frac(w, x_i, y_i, r): spatstat's
+ * edge.Ripley() returns that inverse, capped at its `maxweight` (100 by
+ * default).  For r == 0 the result is im_window_inside().  Callers with
+ * many pairs may skip the call when r <= im_window_bdist() (result 1 for
+ * a point inside).  Returns NaN only if scratch memory cannot be had. */
+double im_window_circle_frac(const im_window *w, double x, double y,
+                             double r);
+
+/* Area of W intersected with W shifted by (dx, dy), exact for polygons
+ * with holes (boundary integral over the parts of each boundary lying in
+ * the other set; collinear and touching edges are resolved by a symbolic
+ * perturbation of the shift, so integer coordinates are safe).  The
+ * translation edge-correction weight of a pair with difference
+ * (dx, dy) = (x_j - x_i, y_j - y_i) is w->area / im_window_overlap(w, dx,
+ * dy) (spatstat's edge.Trans()).  Cost O(vertices) per shift (closed form
+ * for rectangles); tabulate on a grid of shifts if there are many pairs.
+ * Returns NaN only if scratch memory cannot be had. */
+double im_window_overlap(const im_window *w, double dx, double dy);
+
+#endif
