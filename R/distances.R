@@ -39,7 +39,7 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
     k <- check_count(k)
     nthreads <- check_nthreads(nthreads)
 
-    idx <- split(seq_len(nrow(cells)), cells$image)
+    idx <- image_rows(cells)
     nto <- length(to)
     all_from <- length(from) == nlevels(cells$type)
     codes <- as.integer(cells$type)
@@ -155,7 +155,8 @@ count_neighbors <- function(cells, radius, from = NULL, to = NULL,
     m <- counts$counts
     if (!identical(to, lv)) m <- m[match(to, lv), , drop = FALSE]
     rows <- counts$rows
-    out <- long_per_cell(cells, rows, to, list(count = as.vector(m)))
+    dim(m) <- NULL
+    out <- long_per_cell(cells, rows, to, list(count = m))
     structure(out, class = c("neighbor_counts", "data.frame"),
               radius = radius)
 }
@@ -166,7 +167,7 @@ count_neighbors <- function(cells, radius, from = NULL, to = NULL,
 neighbor_count_matrix <- function(cells, radius, from, nthreads,
                                   transposed = FALSE) {
     lv <- levels(cells$type)
-    idx <- split(seq_len(nrow(cells)), cells$image)
+    idx <- image_rows(cells)
     lab <- as.integer(cells$type) - 1L
     all_from <- length(from) == length(lv)
     from_codes <- match(from, lv)
@@ -198,9 +199,10 @@ long_per_cell <- function(cells, rows, to, values, k = NULL) {
     fct <- function(codes, levels) {
         structure(codes, levels = levels, class = "factor")
     }
+    img <- as.integer(cells$image)[rows]
     cols <- list(
-        image = fct(rep(as.integer(cells$image)[rows], each = nt),
-                    levels(cells$image)),
+        image = fct(if (n && all(img == img[1])) rep.int(img[1], n * nt) else
+                        rep(img, each = nt), levels(cells$image)),
         cell_id = rep(cells$cell_id[rows], each = nt),
         from = fct(rep(as.integer(cells$type)[rows], each = nt),
                    levels(cells$type)),

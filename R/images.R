@@ -67,3 +67,11 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
     attr(out, "problems") <- problems
     out
 }
+
+# Row indices of each image (a cheap shortcut for the one-image case).
+image_rows <- function(cells) {
+    if (nlevels(cells$image) == 1L) {
+        return(stats::setNames(list(seq_len(nrow(cells))), levels(cells$image)))
+    }
+    split(seq_len(nrow(cells)), cells$image)
+}
