@@ -7,6 +7,10 @@ SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_area(SEXP, SEXP, SEXP);
 SEXP ffi_window_inside(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
+SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                    SEXP, SEXP, SEXP);
+SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_dist_nearest", (DL_FUNC) &ffi_dist_nearest, 6},
@@ -14,6 +18,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_area", (DL_FUNC) &ffi_window_area, 3},
     {"ffi_window_inside", (DL_FUNC) &ffi_window_inside, 5},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
+    {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 9},
+    {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
+    {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
     {NULL, NULL, 0}
 };
 

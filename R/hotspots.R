@@ -1,0 +1,241 @@
+# Hotspots of a cell type: Getis-Ord Gi* on a square grid per image.
+
+# Gi* z-scores for values v on grid squares (ix, iy), binary weights: the
+# squares within Chebyshev distance `order` (the square itself included).
+gi_star <- function(v, ix, iy, order) {
+    n <- length(v)
+    if (n < 2L) return(rep(NA_real_, n))
+    nx <- max(ix)
+    ny <- max(iy)
+    val <- matrix(0, nx + 2L * order, ny + 2L * order)
+    has <- matrix(0, nx + 2L * order, ny + 2L * order)
+    pos <- cbind(ix + order, iy + order)
+    val[pos] <- v
+    has[pos] <- 1
+    lsum <- numeric(n)
+    wsum <- numeric(n)
+    for (dx in -order:order) {
+        for (dy in -order:order) {
+            q <- cbind(pos[, 1] + dx, pos[, 2] + dy)
+            lsum <- lsum + val[q]
+            wsum <- wsum + has[q]
+        }
+    }
+    xbar <- sum(v) / n
+    s <- sqrt(sum(v^2) / n - xbar^2)
+    den <- s * sqrt((n * wsum - wsum^2) / (n - 1))
+    z <- (lsum - xbar * wsum) / den
+    z[!is.finite(z)] <- NA_real_
+    z
+}
+
+#' Hotspots and coldspots of a cell type (Getis-Ord Gi*)
+#'
+#' Lays a grid of squares of side `cell_size` microns over each image's
+#' window, counts the cells of `type` in every square and computes the
+#' Getis-Ord Gi* statistic of each square: a z-score comparing the sum over
+#' the square and its neighbours (the squares within `order` steps,
+#' diagonals included, the square itself included) with what the image's
+#' mean would give. Squares are kept when their centre lies in the window
+#' or they hold at least one cell. Two-sided p-values from the normal
+#' distribution are adjusted within each image with [stats::p.adjust()]
+#' (`adjust`, Benjamini-Hochberg by default), and a square is `"hot"`
+#' (`z > 0`) or `"cold"` (`z < 0`) when its adjusted p-value is at most
+#' `alpha`.
+#'
+#' With `value = "fraction"` the square's value is the fraction of its
+#' cells that are of `type` (squares without cells are left out), which
+#' separates enrichment of the type from cell density.
+#'
+#' @param cells A `spatial_cells` object.
+#' @param type One or more cell types (pooled) whose hotspots are sought.
+#' @param cell_size Side of the grid squares in microns.
+#' @param value `"count"` (cells of `type` per square) or `"fraction"`.
+#' @param order Neighbourhood of a square: squares within `order` steps
+#'   (1: the 3 x 3 block around it).
+#' @param adjust Multiple-testing correction, a method of
+#'   [stats::p.adjust()] (`"none"` for none).
+#' @param alpha Level for calling hot and cold squares.
+#' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
+#'   parameter object.
+#' @param ... Unused; a misspelled argument is an error.
+#' @returns A `hotspots` data frame, one row per grid square: `image`,
+#'   `x`, `y` (square centre, microns), `xmin`, `xmax`, `ymin`, `ymax`,
+#'   `n_cells` (all cells in the square), `count` (cells of `type`),
+#'   `value`, `z` (Gi*), `p`, `p_adj`, `class` (factor: hot, cold, none).
+#'   `autoplot()` maps the classes (or `fill = "z"`).
+#' @references Getis A, Ord JK (1992). The analysis of spatial association
+#'   by use of distance statistics. *Geographical Analysis* 24:189-206.
+#'
+#'   Ord JK, Getis A (1995). Local spatial autocorrelation statistics:
+#'   distributional issues and an application. *Geographical Analysis*
+#'   27:286-306.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(2000, 0, 500), y = runif(2000, 0, 500))
+#' near <- (df$x - 120)^2 + (df$y - 380)^2 < 80^2
+#' df$type <- ifelse(near & runif(2000) < 0.7, "CD8 T",
+#'                   sample(c("Tumor", "CD8 T"), 2000, TRUE, c(0.9, 0.1)))
+#' cells <- spatial_cells(df)
+#' h <- hotspots(cells, "CD8 T", cell_size = 50)
+#' table(h$class)
+hotspots <- function(cells, type, cell_size = 50,
+                     value = c("count", "fraction"), order = 1,
+                     adjust = "BH", alpha = 0.05, BPPARAM = NULL, ...) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    if (missing(type)) {
+        stop_immunoscape(c(
+            "{.arg type} is missing.",
+            "i" = "Name the cell type whose hotspots you want, e.g. {.code type = \"CD8 T\"}."
+        ), class = "type")
+    }
+    type <- check_types(cells, type)
+    if (!is.numeric(cell_size) || length(cell_size) != 1L ||
+        !is.finite(cell_size) || cell_size <= 0) {
+        stop_immunoscape(c(
+            "{.arg cell_size} must be one positive number (microns), not {.val {format(cell_size)}}.",
+            "i" = "For example {.code cell_size = 50}."
+        ), class = "argument")
+    }
+    value <- rlang::arg_match(value)
+    order <- check_count(order, "order")
+    if (!is.character(adjust) || length(adjust) != 1L ||
+        !adjust %in% stats::p.adjust.methods) {
+        stop_immunoscape(c(
+            "{.arg adjust} must be one of {.val {stats::p.adjust.methods}}.",
+            "i" = "Use {.code adjust = \"none\"} for unadjusted p-values."
+        ), class = "argument")
+    }
+    check_alpha(alpha)
+    windows <- attr(cells, "windows")
+
+    out <- map_images(cells, function(sub, image) {
+        w <- window_rings(windows, image)
+        bx <- range(c(w$x, sub$x))
+        by <- range(c(w$y, sub$y))
+        nx <- max(1L, as.integer(ceiling((bx[2] - bx[1]) / cell_size)))
+        ny <- max(1L, as.integer(ceiling((by[2] - by[1]) / cell_size)))
+        cx <- pmin(nx, as.integer(floor((sub$x - bx[1]) / cell_size)) + 1L)
+        cy <- pmin(ny, as.integer(floor((sub$y - by[1]) / cell_size)) + 1L)
+        key <- (cy - 1L) * nx + cx
+        all_n <- tabulate(key, nx * ny)
+        typ_n <- tabulate(key[sub$type %in% type], nx * ny)
+        gx <- rep(seq_len(nx), times = ny)
+        gy <- rep(seq_len(ny), each = nx)
+        mx <- bx[1] + (gx - 0.5) * cell_size
+        my <- by[1] + (gy - 0.5) * cell_size
+        inside <- if (length(w$x) >= 3) {
+            .Call(ffi_window_inside, mx, my, w$x, w$y, w$ring_start)
+        } else {
+            rep(FALSE, length(mx))
+        }
+        keep <- inside | all_n > 0
+        if (value == "fraction") keep <- all_n > 0
+        v <- if (value == "count") typ_n else typ_n / pmax(all_n, 1L)
+        z <- gi_star(v[keep], gx[keep], gy[keep], order)
+        p <- 2 * stats::pnorm(-abs(z))
+        p_adj <- rep(NA_real_, length(p))
+        ok <- !is.na(p)
+        p_adj[ok] <- stats::p.adjust(p[ok], method = adjust)
+        cls <- ifelse(!is.na(p_adj) & p_adj <= alpha,
+                      ifelse(z > 0, "hot", "cold"), "none")
+        data.frame(image = image, x = mx[keep], y = my[keep],
+                   xmin = mx[keep] - cell_size / 2,
+                   xmax = mx[keep] + cell_size / 2,
+                   ymin = my[keep] - cell_size / 2,
+                   ymax = my[keep] + cell_size / 2,
+                   n_cells = all_n[keep], count = typ_n[keep],
+                   value = v[keep], z = z, p = p, p_adj = p_adj,
+                   class = cls)
+    }, BPPARAM = BPPARAM, label = "Hotspots")
+    problems <- attr(out, "problems")
+    if (!nrow(out)) {
+        out <- data.frame(image = character(), x = double(), y = double(),
+                          xmin = double(), xmax = double(), ymin = double(),
+                          ymax = double(), n_cells = integer(),
+                          count = integer(), value = double(), z = double(),
+                          p = double(), p_adj = double(), class = character())
+    }
+    out$image <- factor(as.character(out$image), levels = levels(cells$image))
+    out$class <- factor(out$class, levels = c("hot", "cold", "none"))
+    structure(out, class = c("hotspots", "data.frame"), type = type,
+              cell_size = cell_size, value = value, order = order,
+              adjust = adjust, alpha = alpha, problems = problems)
+}
+
+#' @export
+print.hotspots <- function(x, ...) {
+    nimg <- length(unique(x$image))
+    cat(sprintf("<hotspots> Getis-Ord Gi* of %s (%s) on %s um squares, %s squares in %d image%s: %d hot, %d cold (%s, alpha %s)\n",
+                paste(attr(x, "type"), collapse = " + "), attr(x, "value"),
+                format(attr(x, "cell_size")), format(nrow(x), big.mark = ","),
+                nimg, if (nimg == 1) "" else "s", sum(x$class == "hot"),
+                sum(x$class == "cold"), attr(x, "adjust"),
+                format(attr(x, "alpha"))))
+    print(utils::head(as.data.frame(x)), ...)
+    invisible(x)
+}
+
+#' @export
+as.data.frame.hotspots <- function(x, ...) {
+    attributes(x)[c("type", "cell_size", "value", "order", "adjust", "alpha",
+                    "problems")] <- NULL
+    class(x) <- "data.frame"
+    x
+}
+
+#' @rdname hotspots
+#' @param object A `hotspots` result.
+#' @export
+summary.hotspots <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    s <- lapply(split(df, df$image, drop = TRUE), function(d) {
+        data.frame(image = d$image[1], n_squares = nrow(d),
+                   n_hot = sum(d$class == "hot"),
+                   n_cold = sum(d$class == "cold"),
+                   frac_hot = mean(d$class == "hot"),
+                   frac_cold = mean(d$class == "cold"),
+                   max_z = if (any(!is.na(d$z))) max(d$z, na.rm = TRUE)
+                           else NA_real_)
+    })
+    out <- do.call(rbind, s)
+    rownames(out) <- NULL
+    out
+}
+
+#' @rdname hotspots
+#' @param fill For `autoplot()`: `"class"` (hot / cold / none) or `"z"`.
+#' @export
+autoplot.hotspots <- function(object, fill = c("class", "z"), ...) {
+    check_dots(...)
+    fill <- rlang::arg_match(fill)
+    df <- as.data.frame(object)
+    p <- ggplot2::ggplot(df) +
+        ggplot2::geom_rect(ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax,
+                                        ymin = .data$ymin, ymax = .data$ymax,
+                                        fill = .data[[fill]]),
+                           colour = NA) +
+        ggplot2::coord_equal() +
+        ggplot2::labs(x = "x (um)", y = "y (um)",
+                      title = sprintf("Hotspots of %s (Getis-Ord Gi*)",
+                                      paste(attr(object, "type"),
+                                            collapse = " + "))) +
+        ggplot2::theme_minimal()
+    p <- if (fill == "class") {
+        p + ggplot2::scale_fill_manual(values = c(hot = "#D73027",
+                                                  cold = "#4575B4",
+                                                  none = "grey90"),
+                                       drop = FALSE, name = NULL)
+    } else {
+        p + ggplot2::scale_fill_gradient2(low = "#4575B4", mid = "grey95",
+                                          high = "#D73027", midpoint = 0,
+                                          na.value = "white", name = "Gi* z")
+    }
+    if (length(unique(df$image)) > 1) {
+        p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$image))
+    }
+    p
+}

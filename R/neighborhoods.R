@@ -1,0 +1,403 @@
+# Neighbourhood compositions and cellular neighbourhoods ("functional
+# communities", Schürch et al. 2020) on the C spatial index.
+
+# Per-cell counts of every type (columns: levels of cells$type) in each
+# cell's neighbourhood, for the cells of one image. k: size of the
+# neighbourhood in C terms (other cells); radius: NULL for k mode.
+neighborhood_counts <- function(sub, k, radius, self, ties, nthreads) {
+    lab <- as.integer(sub$type) - 1L
+    m <- .Call(ffi_nbhd_counts, sub$x, sub$y, lab, nlevels(sub$type),
+               if (is.null(radius)) as.integer(k) else 0L,
+               if (is.null(radius)) 0 else as.numeric(radius),
+               as.integer(self), as.integer(ties), as.integer(nthreads))
+    colnames(m) <- levels(sub$type)
+    m
+}
+
+# k or radius, validated: exactly one neighbourhood definition.
+check_window_size <- function(k, radius, call = rlang::caller_env()) {
+    if (!is.null(radius)) {
+        return(list(k = NULL, radius = check_radius(radius, call = call)))
+    }
+    if (is.null(k)) {
+        stop_immunoscape(c(
+            "Give the neighbourhood size: {.arg k} (nearest cells) or {.arg radius} (microns).",
+            "i" = "For example {.code k = 10}."
+        ), class = "argument", call = call)
+    }
+    list(k = check_count(k, "k", call = call), radius = NULL)
+}
+
+shannon_entropy <- function(frac) {
+    h <- -frac * log(frac)
+    h[frac == 0] <- 0
+    rowSums(h)
+}
+
+#' Composition of each cell's neighbourhood
+#'
+#' For every cell, the number and fraction of cells of each type in its
+#' neighbourhood, and the Shannon entropy of that composition. The
+#' neighbourhood ("window") is the cell itself and its `k - 1` nearest
+#' other cells, so that a window holds `k` cells as in Schürch et al.
+#' (2020); or, when `radius` is given, the cell itself and every other cell
+#' within `radius` microns (a distance equal to `radius` counts). Ties in
+#' distance are broken by row order. Images are analysed separately: a
+#' window never reaches into another image, and an image with fewer than
+#' `k` cells gives windows of all its cells (column `n`).
+#'
+#' @param cells A `spatial_cells` object.
+#' @param k Window size: the cell and its `k - 1` nearest neighbours.
+#' @param radius Radius in microns; if given it is used instead of `k`.
+#' @param types Types reported as columns; `NULL` (default) for every type.
+#'   Fractions are always of the whole window, and the entropy is that of
+#'   the composition over all types.
+#' @param nthreads Number of OpenMP threads; results do not depend on it.
+#' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
+#'   parameter object to analyse images in parallel.
+#' @param ... Unused; a misspelled argument is an error.
+#' @returns A `neighborhood_composition` data frame with one row per cell:
+#'   `image`, `cell_id`, `type` (the cell's own type), `n` (cells in the
+#'   window, the cell included), then `count_<type>` and `frac_<type>` for
+#'   each reported type, and `entropy` (Shannon entropy, natural log, of
+#'   the window composition). Join back to the cells by `image` and
+#'   `cell_id`.
+#' @references Schürch CM, Bhate SS, Barlow GL, et al. (2020). Coordinated
+#'   cellular neighborhoods orchestrate antitumoral immunity at the
+#'   colorectal cancer invasive front. *Cell* 182:1341-1359.
+#' @seealso [cellular_neighborhoods()] to cluster the windows,
+#'   [count_neighbors()] for counts that exclude the cell itself.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
+#'                  type = sample(c("Tumor", "CD8 T", "Macrophage"), 300,
+#'                                TRUE))
+#' cells <- spatial_cells(df)
+#' comp <- neighborhood_composition(cells, k = 10)
+#' head(comp)
+#' head(neighborhood_composition(cells, radius = 30, types = "CD8 T"))
+neighborhood_composition <- function(cells, k = 10, radius = NULL,
+                                     types = NULL,
+                                     nthreads = immunoscape_threads(),
+                                     BPPARAM = NULL, ...) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    size <- check_window_size(k, radius)
+    types <- check_types(cells, types)
+    nthreads <- check_nthreads(nthreads)
+    lv <- levels(cells$type)
+    cols <- match(types, lv)
+
+    out <- map_images(cells, function(sub, image) {
+        m <- neighborhood_counts(sub, if (is.null(size$k)) 0L else size$k - 1L,
+                                 size$radius, self = TRUE, ties = FALSE,
+                                 nthreads = nthreads)
+        n <- rowSums(m)
+        frac <- m / n
+        df <- data.frame(image = sub$image, cell_id = sub$cell_id,
+                         type = sub$type, n = as.integer(n))
+        cnt <- as.data.frame(m[, cols, drop = FALSE])
+        names(cnt) <- paste0("count_", types)
+        fr <- as.data.frame(frac[, cols, drop = FALSE])
+        names(fr) <- paste0("frac_", types)
+        df <- cbind(df, cnt, fr)
+        df$entropy <- shannon_entropy(frac)
+        df
+    }, BPPARAM = BPPARAM, label = "Neighbourhood composition")
+    if (!nrow(out)) {
+        out <- data.frame(image = factor(), cell_id = integer(),
+                          type = factor(), n = integer())
+    }
+    out$image <- factor(as.character(out$image), levels = levels(cells$image))
+    out$type <- factor(as.character(out$type), levels = lv)
+    structure(out, class = c("neighborhood_composition", "data.frame"),
+              k = size$k, radius = size$radius, types = types,
+              problems = attr(out, "problems"))
+}
+
+#' @export
+print.neighborhood_composition <- function(x, ...) {
+    r <- attr(x, "radius")
+    win <- if (is.null(r)) sprintf("k = %d nearest cells", attr(x, "k"))
+           else sprintf("radius %s um", format(r))
+    cat(sprintf("<neighborhood_composition> %s cells, windows of %s, %d type%s\n",
+                format(nrow(x), big.mark = ","), win,
+                length(attr(x, "types")),
+                if (length(attr(x, "types")) == 1) "" else "s"))
+    print(utils::head(as.data.frame(x)), ...)
+    invisible(x)
+}
+
+#' @export
+as.data.frame.neighborhood_composition <- function(x, ...) {
+    attributes(x)[c("k", "radius", "types", "problems")] <- NULL
+    class(x) <- "data.frame"
+    x
+}
+
+#' @rdname neighborhood_composition
+#' @param object A `neighborhood_composition` result.
+#' @export
+summary.neighborhood_composition <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    types <- attr(object, "types")
+    grp <- interaction(df$image, df$type, drop = TRUE, lex.order = TRUE)
+    s <- lapply(split(df, grp), function(d) {
+        fr <- vapply(types, function(t) mean(d[[paste0("frac_", t)]]),
+                     numeric(1))
+        data.frame(image = d$image[1], type = d$type[1], n_cells = nrow(d),
+                   to = factor(types, levels = types),
+                   mean_fraction = unname(fr),
+                   mean_entropy = mean(d$entropy))
+    })
+    out <- do.call(rbind, s)
+    rownames(out) <- NULL
+    out
+}
+
+# Evaluate `expr` with the RNG seeded by `seed` and restore the caller's
+# RNG state afterwards (seed NULL: use and advance the current stream).
+with_seed <- function(seed, expr) {
+    if (is.null(seed)) return(expr)
+    genv <- globalenv()
+    had <- exists(".Random.seed", envir = genv, inherits = FALSE)
+    old <- if (had) get(".Random.seed", envir = genv, inherits = FALSE)
+    on.exit({
+        if (had) {
+            assign(".Random.seed", old, envir = genv)
+        } else if (exists(".Random.seed", envir = genv, inherits = FALSE)) {
+            rm(".Random.seed", envir = genv)
+        }
+    })
+    set.seed(seed)
+    expr
+}
+
+#' Cellular neighbourhoods: communities of cells clustered across images
+#'
+#' The cellular-neighbourhood analysis of Schürch et al. (2020): every
+#' cell's window (the cell and its `k - 1` nearest cells in the same image)
+#' is described by the fractions of each cell type in it, and the windows
+#' of ALL images are clustered together with k-means into `n`
+#' neighbourhoods, so that a label means the same composition in every
+#' image. Labels `CN1`, `CN2`, ... are ordered by decreasing number of
+#' cells (ties by the cluster centre), so they do not depend on the
+#' arbitrary numbering of k-means.
+#'
+#' k-means is [stats::kmeans()] (Hartigan-Wong) with `nstart` random
+#' starts, seeded by `seed` without disturbing the caller's random number
+#' stream (`seed = NULL` uses and advances the current stream instead).
+#'
+#' @inheritParams neighborhood_composition
+#' @param n Number of neighbourhoods (k-means clusters).
+#' @param seed Seed for the k-means starts (`NULL`: the current stream).
+#' @param types Types whose fractions describe a window (the clustering
+#'   features); `NULL` (default) for every type.
+#' @param nstart Number of random k-means starts; the best is kept.
+#' @param iter_max Maximum number of k-means iterations.
+#' @returns A `cellular_neighborhoods` data frame with one row per cell:
+#'   `image`, `cell_id`, `neighborhood` (factor `CN1`..`CNn`);
+#'   `as.data.frame()` returns exactly these columns, ready to join to the
+#'   cells (e.g. `plot_cells(cells, color_by = "neighborhood", data =
+#'   cn)`). Further tables come from `summary(cn, what = ...)`:
+#'   * `"frequencies"`: `image`, `neighborhood`, `n` (cells), `fraction`
+#'     (of the image's cells): per-image neighbourhood frequencies for
+#'     cohort tables (every image x neighbourhood combination, zeros
+#'     included).
+#'   * `"profiles"`: `neighborhood`, `type`, `n_cells` (cells in the
+#'     neighbourhood), `window_fraction` (the cluster centre: mean fraction
+#'     of the type in the windows), `cell_fraction` (fraction of the
+#'     neighbourhood's cells that are of the type).
+#'   * `"enrichment"`: `neighborhood`, `type`, `cell_fraction`, `overall`
+#'     (fraction of all cells that are of the type) and `log2_enrichment`
+#'     = log2(cell_fraction / overall) (`-Inf` when a type is absent from
+#'     a neighbourhood).
+#' @references Schürch CM, Bhate SS, Barlow GL, et al. (2020). Coordinated
+#'   cellular neighborhoods orchestrate antitumoral immunity at the
+#'   colorectal cancer invasive front. *Cell* 182:1341-1359.
+#' @seealso [neighborhood_composition()] for the windows themselves.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(600, 0, 600), y = runif(600, 0, 300))
+#' df$type <- ifelse(df$x < 300,
+#'                   sample(c("Tumor", "CD8 T"), 600, TRUE, c(0.9, 0.1)),
+#'                   sample(c("B cell", "CD4 T"), 600, TRUE))
+#' cells <- spatial_cells(df)
+#' cn <- cellular_neighborhoods(cells, k = 10, n = 2)
+#' cn
+#' summary(cn, "enrichment")
+cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
+                                   types = NULL, nstart = 10,
+                                   iter_max = 100,
+                                   nthreads = immunoscape_threads(),
+                                   BPPARAM = NULL, ...) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    k <- check_count(k, "k")
+    n <- check_count(n, "n")
+    nstart <- check_count(nstart, "nstart")
+    iter_max <- check_count(iter_max, "iter_max")
+    if (!is.null(seed) && (!is.numeric(seed) || length(seed) != 1L ||
+                           !is.finite(seed))) {
+        stop_immunoscape(
+            "{.arg seed} must be one number or NULL, not {.val {format(seed)}}.",
+            class = "argument"
+        )
+    }
+    types <- check_types(cells, types)
+    nthreads <- check_nthreads(nthreads)
+    lv <- levels(cells$type)
+    cols <- match(types, lv)
+
+    parts <- map_images(cells, function(sub, image) {
+        m <- neighborhood_counts(sub, k - 1L, NULL, self = TRUE,
+                                 ties = FALSE, nthreads = nthreads)
+        fr <- m[, cols, drop = FALSE] / rowSums(m)
+        colnames(fr) <- paste0("f", seq_along(cols))
+        data.frame(image = sub$image, cell_id = sub$cell_id, type = sub$type,
+                   fr, check.names = FALSE)
+    }, BPPARAM = BPPARAM, label = "Cellular neighbourhoods")
+    if (!nrow(parts)) {
+        stop_immunoscape("No image could be analysed.", class = "empty")
+    }
+    feat <- as.matrix(parts[paste0("f", seq_along(cols))])
+    colnames(feat) <- types
+    ndistinct <- nrow(unique(feat))
+    if (ndistinct < n) {
+        stop_immunoscape(c(
+            "{.arg n} = {n} neighbourhoods but only {ndistinct} distinct window composition{?s}.",
+            "i" = "Use a smaller {.arg n} or a larger {.arg k}."
+        ), class = "argument")
+    }
+    km <- with_seed(seed, stats::kmeans(feat, centers = n, nstart = nstart,
+                                        iter.max = iter_max))
+
+    # deterministic labels: by decreasing size, ties by the centre
+    size <- tabulate(km$cluster, n)
+    ctr <- km$centers
+    ord <- do.call(order, c(list(-size), lapply(seq_len(ncol(ctr)),
+                                                function(j) ctr[, j])))
+    relabel <- integer(n)
+    relabel[ord] <- seq_len(n)
+    cn_levels <- paste0("CN", seq_len(n))
+    cl <- relabel[km$cluster]
+    neighborhood <- factor(cn_levels[cl], levels = cn_levels)
+
+    out <- data.frame(image = factor(as.character(parts$image),
+                                     levels = levels(cells$image)),
+                      cell_id = parts$cell_id,
+                      neighborhood = neighborhood)
+    ctype <- factor(as.character(parts$type), levels = lv)
+
+    # profiles: centre and cell-type fractions of each neighbourhood
+    centers <- ctr[ord, , drop = FALSE]
+    tab <- table(neighborhood, ctype)
+    ncell <- as.vector(table(neighborhood))
+    cell_frac <- sweep(unclass(tab), 1, pmax(ncell, 1), "/")
+    profiles <- data.frame(
+        neighborhood = factor(rep(cn_levels, times = length(types)),
+                              levels = cn_levels),
+        type = factor(rep(types, each = n), levels = types),
+        n_cells = rep(ncell, times = length(types)),
+        window_fraction = as.vector(centers),
+        cell_fraction = as.vector(cell_frac[, types, drop = FALSE])
+    )
+    profiles <- profiles[order(profiles$neighborhood, profiles$type), ]
+    rownames(profiles) <- NULL
+    overall <- as.vector(table(ctype))[match(profiles$type, lv)] /
+        length(ctype)
+    enrichment <- data.frame(neighborhood = profiles$neighborhood,
+                             type = profiles$type,
+                             cell_fraction = profiles$cell_fraction,
+                             overall = overall,
+                             log2_enrichment = log2(profiles$cell_fraction /
+                                                        overall))
+    ftab <- table(image = out$image, neighborhood = out$neighborhood)
+    freq <- as.data.frame(ftab, responseName = "n", stringsAsFactors = FALSE)
+    freq$image <- factor(freq$image, levels = levels(cells$image))
+    freq$neighborhood <- factor(freq$neighborhood, levels = cn_levels)
+    tot <- rowSums(unclass(ftab))
+    freq$fraction <- freq$n / tot[as.character(freq$image)]
+    freq <- freq[freq$image %in% unique(out$image), , drop = FALSE]
+    freq <- freq[order(freq$image, freq$neighborhood), , drop = FALSE]
+    rownames(freq) <- NULL
+
+    structure(out, class = c("cellular_neighborhoods", "data.frame"),
+              k = k, n = n, seed = seed, types = types,
+              profiles = profiles, enrichment = enrichment,
+              frequencies = freq,
+              kmeans = list(tot_withinss = km$tot.withinss,
+                            betweenss = km$betweenss, totss = km$totss,
+                            iter = km$iter, ifault = km$ifault),
+              problems = attr(parts, "problems"))
+}
+
+#' @export
+print.cellular_neighborhoods <- function(x, ...) {
+    cat(sprintf("<cellular_neighborhoods> %s cells in %d image%s: %d neighbourhoods of windows of k = %d cells\n",
+                format(nrow(x), big.mark = ","),
+                nlevels(droplevels(x$image)),
+                if (nlevels(droplevels(x$image)) == 1) "" else "s",
+                attr(x, "n"), attr(x, "k")))
+    km <- attr(x, "kmeans")
+    cat(sprintf("between / total sum of squares: %.1f%%\n",
+                100 * km$betweenss / km$totss))
+    e <- attr(x, "enrichment")
+    top <- vapply(split(e, e$neighborhood), function(d) {
+        d <- d[is.finite(d$log2_enrichment) & d$log2_enrichment > 0, ]
+        d <- d[order(-d$log2_enrichment), ]
+        if (!nrow(d)) return("-")
+        paste(utils::head(as.character(d$type), 3), collapse = ", ")
+    }, character(1))
+    sz <- table(x$neighborhood)
+    print(data.frame(neighborhood = names(sz), cells = as.vector(sz),
+                     enriched = top[names(sz)], row.names = NULL), ...)
+    invisible(x)
+}
+
+#' @export
+as.data.frame.cellular_neighborhoods <- function(x, ...) {
+    out <- data.frame(image = x$image, cell_id = x$cell_id,
+                      neighborhood = x$neighborhood)
+    out
+}
+
+#' @rdname cellular_neighborhoods
+#' @param object A `cellular_neighborhoods` result.
+#' @param what Which table: `"frequencies"`, `"profiles"` or
+#'   `"enrichment"`.
+#' @export
+summary.cellular_neighborhoods <- function(object,
+                                           what = c("frequencies",
+                                                    "profiles",
+                                                    "enrichment"), ...) {
+    check_dots(...)
+    what <- rlang::arg_match(what)
+    attr(object, what)
+}
+
+#' @rdname cellular_neighborhoods
+#' @param limit Colour scale limit of the heatmap: log2 enrichments beyond
+#'   +/- `limit` (including `-Inf`) are drawn at the limit.
+#' @export
+autoplot.cellular_neighborhoods <- function(object, limit = 3, ...) {
+    check_dots(...)
+    e <- attr(object, "enrichment")
+    e$shown <- pmin(pmax(e$log2_enrichment, -limit), limit)
+    ggplot2::ggplot(e, ggplot2::aes(x = .data$type, y = .data$neighborhood,
+                                    fill = .data$shown)) +
+        ggplot2::geom_tile(colour = "white") +
+        ggplot2::scale_fill_gradient2(low = "#2166AC", mid = "white",
+                                      high = "#B2182B", midpoint = 0,
+                                      limits = c(-limit, limit),
+                                      name = "log2\nenrichment") +
+        ggplot2::scale_y_discrete(limits = rev) +
+        ggplot2::labs(x = "cell type", y = "neighbourhood",
+                      title = "Cellular neighbourhoods: cell-type enrichment") +
+        ggplot2::theme_minimal() +
+        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
+                                                           hjust = 1))
+}

@@ -1,0 +1,92 @@
+/* neighborhoods.c -- per-cell counts of each type in a neighbourhood (the
+ * k nearest cells, or every cell within a radius) on the grid index. */
+#include "nbhd.h"
+#include "util.h"
+#include <string.h>
+
+im_status im_nbhd_setup(im_nbhd *s, im_grid *g, const double *x,
+                        const double *y, R_xlen_t n, int k, int ties,
+                        double radius, R_xlen_t **pos) {
+    double h = (k <= 0 && radius > 0) ? radius / 2.0 : 0.0;
+    im_status st = im_grid_build(g, x, y, NULL, NULL, n, h);
+    if (st != IM_OK) return st;
+    R_xlen_t *ps = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+    for (R_xlen_t p = 0; p < n; p++) ps[g->id[p]] = p;
+    s->g = g;
+    s->k = k > 0 ? k : 0;
+    s->ties = ties;
+    s->radius = radius;
+    s->rq = im_radius_make(radius);
+    *pos = ps;
+    return IM_OK;
+}
+
+/* R caller: neighborhood_counts() in R/neighborhoods.R (used by
+ * neighborhood_composition(), cellular_neighborhoods() and
+ * local_colocalization_quotient()).  Returns an n x nlab integer matrix:
+ * row i counts the neighbours of cell i of each label, plus the cell
+ * itself when self is TRUE.  k > 0: the k nearest other cells (with every
+ * cell tied with the k-th when ties is TRUE); k == 0: every other cell
+ * within radius. */
+SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
+                     SEXP radius_, SEXP self_, SEXP ties_, SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    if (TYPEOF(lab) != INTSXP) IM_BUG("labels must be integer");
+    R_xlen_t n = XLENGTH(x);
+    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
+    if (n >= INT_MAX) IM_BUG("too many cells in one image");
+    int nlab = im_as_int(nlab_, "nlab");
+    int k = im_as_int(k_, "k");
+    int self = im_as_int(self_, "self");
+    int ties = im_as_int(ties_, "ties");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    double radius = im_as_double(radius_, "radius");
+    if (nlab < 1 || k < 0) IM_BUG("bad nlab or k");
+    if (k == 0 && (!(radius >= 0) || !R_FINITE(radius))) IM_BUG("bad radius");
+    const int *pl = INTEGER_RO(lab);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (pl[i] < 0 || pl[i] >= nlab) IM_BUG("label out of range");
+
+    im_grid g;
+    im_nbhd s;
+    R_xlen_t *pos;
+    if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, radius,
+                      &pos) != IM_OK)
+        IM_BUG("grid build failed");
+    int *lab_g = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    for (R_xlen_t p = 0; p < n; p++) lab_g[p] = pl[g.id[p]];
+
+    int kk = k > 0 ? k : 1;
+    double *sd = (double *) R_alloc((size_t) nth * kk, sizeof(double));
+    R_xlen_t *si = (R_xlen_t *) R_alloc((size_t) nth * kk, sizeof(R_xlen_t));
+    int *sc = (int *) R_alloc((size_t) nth * nlab, sizeof(int));
+    memset(sc, 0, (size_t) nth * nlab * sizeof(int));
+
+    SEXP out = PROTECT(Rf_allocMatrix(INTSXP, (int) n, nlab));
+    int *po = INTEGER(out);
+    for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
+        R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#endif
+        for (R_xlen_t p = c0; p < c1; p++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            int *cnt = sc + (size_t) t * nlab;
+            im_nbhd_each(&s, p, sd + (size_t) t * kk, si + (size_t) t * kk,
+                         pos, NULL, cnt, lab_g);
+            if (self) cnt[lab_g[p]]++;
+            R_xlen_t i = g.id[p];
+            for (int b = 0; b < nlab; b++) {
+                po[i + (R_xlen_t) b * n] = cnt[b];
+                cnt[b] = 0;
+            }
+        }
+        R_CheckUserInterrupt();
+    }
+    UNPROTECT(1);
+    return out;
+}
