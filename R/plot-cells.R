@@ -120,7 +120,12 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
     } else {
         # missing values beneath, then increasing: high values on top
         df <- df[order(!is.na(df$.value), df$.value), , drop = FALSE]
-        scale <- ggplot2::scale_colour_viridis_c(na.value = "grey85")
+        v <- df$.value[is.finite(df$.value)]
+        whole <- length(v) > 0L && all(v == round(v))
+        scale <- ggplot2::scale_colour_viridis_c(
+            na.value = "grey85",
+            breaks = if (whole) integer_breaks else ggplot2::waiver()
+        )
     }
 
     p <- ggplot2::ggplot(df, ggplot2::aes(.data$x, .data$y,
