@@ -1,4 +1,5 @@
-# Render the demo report (inst/demo/demo-report.Rmd) of the installed
+# Render the demo report (inst/demo-report/demo-report.Rmd; not inst/demo,
+# which R reserves for demo() scripts) of the installed
 # immunoscape to <outdir>/immunoscape-demo.html, a self-contained page.
 # The last line printed is the absolute path of the HTML.
 #
@@ -20,8 +21,9 @@ if (!rmarkdown::pandoc_available("1.12.3")) {
 }
 
 # The report of the installed package; the source tree's copy otherwise.
-rmd <- system.file("demo", "demo-report.Rmd", package = "immunoscape")
-if (!nzchar(rmd)) rmd <- file.path("inst", "demo", "demo-report.Rmd")
+rmd <- system.file("demo-report", "demo-report.Rmd",
+                   package = "immunoscape")
+if (!nzchar(rmd)) rmd <- file.path("inst", "demo-report", "demo-report.Rmd")
 if (!file.exists(rmd)) {
     stop("Cannot find demo-report.Rmd; reinstall with `make install`.",
          call. = FALSE)
