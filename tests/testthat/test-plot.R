@@ -254,4 +254,10 @@ test_that("autoplot methods build and show the data they are given", {
     expect_equal(sort(lo$x), sort(one$density_mm2))
     many <- ggplot2::layer_data(autoplot(s, max_bars = 2), 1)
     expect_equal(length(unique(many$PANEL)), 3L)
+
+    empty <- nearest_distances(cells[cells$type != "CD8 T", ],
+                               from = "Tumor", to = "other")[0, ]
+    expect_error(autoplot(empty), class = "immunoscape_error_empty")
+    expect_error(autoplot(d, colour = "red"),
+                 class = "immunoscape_error_argument")
 })
