@@ -8,13 +8,17 @@ read_formats <- c("inform", "halo", "qupath", "xenium", "cosmx", "mcmicro",
 
 # What each format's header must hold (shown when detection fails).
 format_signatures <- c(
-    inform = "\"Cell X Position\", \"Cell Y Position\" (plus \"Sample Name\", \"Phenotype\", \"Cell ID\")",
-    halo = "\"XMin\", \"XMax\", \"YMin\", \"YMax\" (plus \"Image Location\", \"Object Id\", \"<marker> Positive Classification\")",
-    qupath = "\"Centroid X \u00b5m\", \"Centroid Y \u00b5m\" or \"Centroid X px\", \"Centroid Y px\" (plus \"Image\", \"Class\")",
-    xenium = "\"cell_id\", \"x_centroid\", \"y_centroid\"",
-    cosmx = "\"fov\", \"cell_ID\", \"CenterX_global_px\", \"CenterY_global_px\"",
-    mcmicro = "\"CellID\", \"X_centroid\", \"Y_centroid\"",
-    csv = "x and y columns such as \"x\"/\"y\", \"x_um\"/\"y_um\", \"X\"/\"Y\", \"centroid_x\"/\"centroid_y\""
+    inform = paste('"Cell X Position", "Cell Y Position" (plus "Sample Name",',
+                   '"Phenotype", "Cell ID")'),
+    halo = paste('"XMin", "XMax", "YMin", "YMax" (plus "Image Location",',
+                 '"Object Id", "<marker> Positive Classification")'),
+    qupath = paste('"Centroid X \u00b5m", "Centroid Y \u00b5m" or',
+                   '"Centroid X px", "Centroid Y px" (plus "Image", "Class")'),
+    xenium = '"cell_id", "x_centroid", "y_centroid"',
+    cosmx = '"fov", "cell_ID", "CenterX_global_px", "CenterY_global_px"',
+    mcmicro = '"CellID", "X_centroid", "Y_centroid"',
+    csv = paste('x and y columns such as "x"/"y", "x_um"/"y_um", "X"/"Y",',
+                '"centroid_x"/"centroid_y"')
 )
 
 # Column names guessed for plain tables (first present wins, case-sensitive
@@ -65,7 +69,7 @@ guess_cell_id <- c("cell_id", "cell_ID", "cellID", "CellID", "Cell ID",
 #'   columns. HALO can export pixels: give `pixel_size` (microns per pixel)
 #'   then.
 #' * `"qupath"`: QuPath detection or cell measurements (tab-separated).
-#'   `Centroid X \u00b5m`, `Centroid Y \u00b5m` (or `Centroid X px` with
+#'   `Centroid X µm`, `Centroid Y µm` (or `Centroid X px` with
 #'   `pixel_size`), `Image`, `Class` (`Classification` in QuPath >= 0.4),
 #'   `Object ID`. Multiplex classes such as `CD3: CD8` are split into
 #'   markers for the `phenotypes` rules.
@@ -140,7 +144,7 @@ guess_cell_id <- c("cell_id", "cell_ID", "cellID", "CellID", "Cell ID",
 #'   ..., else the second column) and optionally an `image` column. Joined
 #'   on the cell id (and image).
 #' @param pixel_size Microns per coordinate unit. `NULL` uses the format's
-#'   unit: 1 for micron formats (inForm, QuPath `\u00b5m`, Xenium, plain
+#'   unit: 1 for micron formats (inForm, QuPath `µm`, Xenium, plain
 #'   tables), the documented default for CosMx and pixel-unit inForm
 #'   exports, and 1 with a message for pixel formats (HALO, MCMICRO, QuPath
 #'   `px`).

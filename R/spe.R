@@ -137,7 +137,8 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
         colnames(a) <- rownames(x) %||% paste0("feature", seq_len(ncol(a)))
         df <- cbind(df, as.data.frame(a, optional = TRUE))
     }
-    spatial_cells(df, x = xcol, y = ycol, type = type, image = image, cell_id = cell_id,
+    spatial_cells(df, x = xcol, y = ycol, type = type, image = image,
+                  cell_id = cell_id,
                   pixel_size = pixel_size, window = window)
 }
 

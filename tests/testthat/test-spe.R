@@ -18,7 +18,7 @@ grid_points <- function(W, step = 7) {
     spatstat.geom::ppp(g$x, g$y, window = W, marks = types)
 }
 
-test_that("ppp -> spatial_cells -> ppp keeps points, marks and window (amacrine)", {
+test_that("ppp -> cells -> ppp keeps points, marks, window (amacrine)", {
     skip_if_not_installed("spatstat.geom")
     skip_if_not_installed("spatstat.data")
     amacrine <- spatstat.data::amacrine
@@ -49,7 +49,7 @@ test_that("ppp -> spatial_cells -> ppp keeps points, marks and window (amacrine)
                  "micron")
 })
 
-test_that("a data frame of marks: type column chosen, the rest kept (betacells)", {
+test_that("data frame marks: type chosen, the rest kept (betacells)", {
     skip_if_not_installed("spatstat.geom")
     skip_if_not_installed("spatstat.data")
     beta <- spatstat.data::betacells
