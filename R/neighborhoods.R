@@ -6,6 +6,13 @@
 # neighbourhood in C terms (other cells); radius: NULL for k mode.
 neighborhood_counts <- function(sub, k, radius, self, ties, nthreads) {
     lab <- as.integer(sub$type) - 1L
+    if (is.null(radius) && k == 0L) {
+        # no other cell: the window is the cell itself (or empty)
+        m <- matrix(0L, nrow(sub), nlevels(sub$type))
+        if (self) m[cbind(seq_len(nrow(sub)), lab + 1L)] <- 1L
+        colnames(m) <- levels(sub$type)
+        return(m)
+    }
     m <- .Call(ffi_nbhd_counts, sub$x, sub$y, lab, nlevels(sub$type),
                if (is.null(radius)) as.integer(k) else 0L,
                if (is.null(radius)) 0 else as.numeric(radius),

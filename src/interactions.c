@@ -2,11 +2,11 @@
  *
  * One image at a time: the neighbour graph (radius, k nearest, or k
  * nearest with ties) is built once as a CSR list in grid order, O(n +
- * edges) memory, and reused by every permutation.  Labels are shuffled
- * on the main thread with R's RNG (permute.h), a block of permutations at
- * a time; the block is then evaluated in parallel, one permutation per
- * iteration, each writing its own row of results, so the output does not
- * depend on the number of threads.
+ * edges) memory, and reused by every permutation.  R's RNG draws one
+ * seed per permutation on the main thread; permutations are then shuffled
+ * and evaluated in parallel, one permutation per iteration, each writing
+ * its own row of results, so the output does not depend on the number of
+ * threads and set.seed() reproduces it.
  *
  * Statistics for the ordered type pair (a, b), with c_i(b) the number of
  * neighbours of type b of cell i and N_a the number of cells of type a:
@@ -17,8 +17,8 @@
  *               c_i(b) / deg_i, divided by (N_b - [a == b]) / (N - 1)
  */
 #include "nbhd.h"
-#include "permute.h"
 #include "util.h"
+#include <R_ext/Random.h>
 #include <string.h>
 
 typedef struct {
@@ -33,6 +33,73 @@ typedef struct {
     int *c;                /* [T] per-cell counts, all zero between cells */
 } im_acc;
 
+/* Random permutations.  R's RNG (main thread) gives one 64-bit seed per
+ * permutation; the permutation itself is a Fisher-Yates shuffle driven by
+ * xoshiro256** (Blackman & Vigna) seeded through splitmix64, with
+ * Lemire's unbiased bounded integers.  So set.seed() reproduces every
+ * permutation, permutations can be drawn in parallel, and a shuffle of a
+ * million labels costs a few milliseconds instead of the tens that
+ * R_unif_index() would take. */
+typedef struct { uint64_t s[4]; } im_xoshiro;
+
+static inline uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rotl64(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t xoshiro_next(im_xoshiro *r) {
+    uint64_t *s = r->s;
+    uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl64(s[3], 45);
+    return out;
+}
+
+/* Uniform integer in [0, range), range <= 2^32 - 1 (Lemire 2019). */
+static inline uint32_t bounded32(im_xoshiro *r, uint32_t range) {
+    uint64_t m = (xoshiro_next(r) >> 32) * (uint64_t) range;
+    uint32_t l = (uint32_t) m;
+    if (l < range) {
+        uint32_t thr = (uint32_t) (-range) % range;
+        while (l < thr) {
+            m = (xoshiro_next(r) >> 32) * (uint64_t) range;
+            l = (uint32_t) m;
+        }
+    }
+    return (uint32_t) (m >> 32);
+}
+
+/* Kernel: shuffle a[0..n-1] in place from a seed (n < 2^31). */
+static void shuffle(int *a, R_xlen_t n, uint64_t seed) {
+    im_xoshiro r;
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r.s[i] = splitmix64(&x);
+    for (R_xlen_t i = n - 1; i > 0; i--) {
+        R_xlen_t j = (R_xlen_t) bounded32(&r, (uint32_t) (i + 1));
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Entry layer: a 64-bit seed from two draws of R's RNG (main thread,
+ * between GetRNGstate() and PutRNGstate()). */
+static uint64_t perm_seed(void) {
+    uint64_t hi = (uint64_t) floor(unif_rand() * 4294967296.0);
+    uint64_t lo = (uint64_t) floor(unif_rand() * 4294967296.0);
+    return (hi << 32) ^ lo;
+}
+
 /* Kernel: per-pair sums of one labelling (labels in grid order). */
 static void graph_sums(const im_graph *G, const int *lab, int T, int method,
                        int patch, im_acc *a) {
@@ -46,27 +113,62 @@ static void graph_sums(const im_graph *G, const int *lab, int T, int method,
         }
         return;
     }
-    memset(a->any, 0, TT * sizeof(int64_t));
-    memset(a->pat, 0, TT * sizeof(int64_t));
-    memset(a->nconn, 0, (size_t) T * sizeof(int64_t));
-    for (size_t u = 0; u < TT; u++) a->wsum[u] = 0.0;
     int *c = a->c;
+    /* few types: branch-free sweeps over all types per cell; many types:
+     * visit only the types present among the neighbours */
+    int dense = T <= 16;
+    if (method == 3) {
+        memset(a->nconn, 0, (size_t) T * sizeof(int64_t));
+        for (size_t u = 0; u < TT; u++) a->wsum[u] = 0.0;
+        for (R_xlen_t i = 0; i < G->n; i++) {
+            R_xlen_t e0 = G->off[i], e1 = G->off[i + 1];
+            if (e1 == e0) continue;
+            double *row = a->wsum + (size_t) lab[i] * T;
+            a->nconn[lab[i]]++;
+            for (R_xlen_t e = e0; e < e1; e++) c[lab[G->nb[e]]]++;
+            double inv = 1.0 / (double) (e1 - e0);
+            if (dense) {
+                /* adding 0.0 leaves a sum unchanged: same result */
+                for (int b = 0; b < T; b++) {
+                    row[b] += (double) c[b] * inv;
+                    c[b] = 0;
+                }
+            } else {
+                for (R_xlen_t e = e0; e < e1; e++) {
+                    int b = lab[G->nb[e]];
+                    if (!c[b]) continue;
+                    row[b] += (double) c[b] * inv;
+                    c[b] = 0;
+                }
+            }
+        }
+        return;
+    }
+    /* histocat (any) or patch (pat) */
+    int64_t *hit = method == 1 ? a->any : a->pat;
+    int thr = method == 1 ? 1 : patch;
+    memset(hit, 0, TT * sizeof(int64_t));
     for (R_xlen_t i = 0; i < G->n; i++) {
         R_xlen_t e0 = G->off[i], e1 = G->off[i + 1];
         if (e1 == e0) continue;
-        size_t base = (size_t) lab[i] * T;
-        a->nconn[lab[i]]++;
+        int64_t *row = a->cnt + (size_t) lab[i] * T;
+        int64_t *hrow = hit + (size_t) lab[i] * T;
         for (R_xlen_t e = e0; e < e1; e++) c[lab[G->nb[e]]]++;
-        double inv = 1.0 / (double) (e1 - e0);
-        for (R_xlen_t e = e0; e < e1; e++) {
-            int b = lab[G->nb[e]];
-            int v = c[b];
-            if (!v) continue;
-            a->cnt[base + b] += v;
-            a->any[base + b]++;
-            if (v >= patch) a->pat[base + b]++;
-            a->wsum[base + b] += (double) v * inv;
-            c[b] = 0;
+        if (dense) {
+            for (int b = 0; b < T; b++) {
+                row[b] += c[b];
+                hrow[b] += c[b] >= thr;
+                c[b] = 0;
+            }
+        } else {
+            for (R_xlen_t e = e0; e < e1; e++) {
+                int b = lab[G->nb[e]];
+                int v = c[b];
+                if (!v) continue;
+                row[b] += v;
+                if (v >= thr) hrow[b]++;
+                c[b] = 0;
+            }
         }
     }
 }
@@ -246,35 +348,34 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     double *perm = (double *) R_alloc(nperm > 0 ? (size_t) nperm * TT : 1,
                                       sizeof(double));
     if (nperm > 0) {
-        /* block of permutations: about 64 MB of labels, at least nth */
+        /* one 64-bit seed per permutation from R's RNG, in order, on the
+         * main thread; the shuffles themselves run in the parallel loop */
+        uint64_t *seed = (uint64_t *) R_alloc(nperm, sizeof(uint64_t));
+        GetRNGstate();
+        for (int p = 0; p < nperm; p++) seed[p] = perm_seed();
+        PutRNGstate();
         R_xlen_t nn = n > 0 ? n : 1;
-        R_xlen_t B = (R_xlen_t) 16777216 / nn;
-        if (B > 4 * (R_xlen_t) nth) B = 4 * (R_xlen_t) nth;
-        if (B < nth) B = nth;
-        if (B > nperm) B = nperm;
-        int *buf = (int *) R_alloc((size_t) B * nn, sizeof(int));
+        int *scratch = (int *) R_alloc((size_t) nth * nn, sizeof(int));
         im_acc *acc = (im_acc *) R_alloc(nth, sizeof(im_acc));
         for (int t = 0; t < nth; t++) acc[t] = acc_alloc(T);
-        for (int p0 = 0; p0 < nperm; p0 += (int) B) {
-            int nb = nperm - p0 < B ? nperm - p0 : (int) B;
-            GetRNGstate();
-            for (int b = 0; b < nb; b++) {
-                im_shuffle_int(cur, n);
-                memcpy(buf + (size_t) b * nn, cur, (size_t) n * sizeof(int));
-            }
-            PutRNGstate();
+        R_xlen_t chunk = (R_xlen_t) 4194304 / nn;
+        if (chunk < nth) chunk = nth;
+        for (int p0 = 0; p0 < nperm; p0 += (int) chunk) {
+            int p1 = nperm - p0 < chunk ? nperm : p0 + (int) chunk;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
 #endif
-            for (int b = 0; b < nb; b++) {
+            for (int p = p0; p < p1; p++) {
                 int t = 0;
 #ifdef _OPENMP
                 t = omp_get_thread_num();
 #endif
-                graph_sums(&G, buf + (size_t) b * nn, T, method, patch,
-                           &acc[t]);
+                int *lp = scratch + (size_t) t * nn;
+                memcpy(lp, cur, (size_t) n * sizeof(int));
+                shuffle(lp, n, seed[p]);
+                graph_sums(&G, lp, T, method, patch, &acc[t]);
                 pair_stats(&acc[t], ntype, n, T, method,
-                           perm + (size_t) (p0 + b) * TT);
+                           perm + (size_t) p * TT);
             }
             R_CheckUserInterrupt();
         }
