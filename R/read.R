@@ -387,7 +387,7 @@ read_table <- function(file, header, classes = NULL) {
         file, header = FALSE, skip = 1L, sep = header$sep, quote = "\"",
         dec = ".", colClasses = cc, col.names = paste0("V", seq_along(cc)),
         na.strings = c("NA", "#N/A", "N/A", "NaN", ""),
-        comment.char = "", check.names = FALSE, fill = TRUE,
+        comment.char = "", check.names = FALSE, fill = FALSE,
         stringsAsFactors = FALSE, strip.white = TRUE, encoding = "UTF-8",
         blank.lines.skip = TRUE
     )
@@ -513,11 +513,9 @@ read_one_file <- function(file, label, format, opts, call) {
         )
     }
 
-    classes <- c(spec$classes, stats::setNames(
-        rep("numeric", length(c(spec$box, spec$x, spec$y))),
-        c(spec$box, spec$x, spec$y)
-    ))
-    classes <- classes[!duplicated(names(classes), fromLast = TRUE)]
+    # text columns stay text; numbers are converted by read.table, and
+    # coordinates written with units ("12.5 um") by num() below
+    classes <- spec$classes %||% character()
     for (col in c(spec$type, spec$image)) classes[col] <- "character"
     raw <- tryCatch(
         read_table(file, header, classes),
@@ -571,7 +569,10 @@ read_one_file <- function(file, label, format, opts, call) {
     }
     img <- if (!is.null(spec$image)) {
         v <- as.character(raw[[spec$image]])
-        if (isTRUE(spec$image_basename)) v <- sub("^.*[/\\\\]", "", v)
+        if (isTRUE(spec$image_basename)) {
+            u <- unique(v)
+            v <- sub("^.*[/\\\\]", "", u)[match(v, u)]
+        }
         if (!is.null(spec$image_prefix)) v <- paste0(spec$image_prefix, v)
         v[is.na(v) | !nzchar(v)] <- label
         v
@@ -584,7 +585,7 @@ read_one_file <- function(file, label, format, opts, call) {
 
     # cell ids: the file's, unless missing or duplicated within an image
     ids <- if (!is.null(spec$cell_id)) raw[[spec$cell_id]]
-    if (!is.null(ids) && (anyNA(ids) || anyDuplicated(data.frame(img, ids)))) {
+    if (!is.null(ids) && (anyNA(ids) || any_duplicated_pair(img, ids))) {
         inform_immunoscape(c(
             "i" = "Column {.val {spec$cell_id}} of {.file {basename(file)}} has missing or repeated ids within an image; cells are numbered instead (the column is kept)."
         ))
@@ -612,6 +613,14 @@ read_one_file <- function(file, label, format, opts, call) {
                                       format = fmt,
                                       stringsAsFactors = FALSE)
     out
+}
+
+# Does any (a, b) pair repeat? Integer codes, no pasting of strings.
+any_duplicated_pair <- function(a, b) {
+    ua <- unique(a)
+    ub <- unique(b)
+    key <- (match(a, ua) - 1) * length(ub) + match(b, ub)
+    anyDuplicated(key) > 0L
 }
 
 num <- function(v) {
@@ -681,7 +690,6 @@ spec_halo <- function(nm, opts) {
     img <- pick_column(nm, c("Image Location", "Image File Name", "Image Name",
                              "Image", "sample", "Sample", "sample_id",
                              "image", "image_id"))
-    pos <- positivity_names(nm)
     text <- intersect(c("Image Location", "Image File Name", "Analysis Region",
                         "Algorithm Name", "Classifier Label", "tissue_class"),
                       nm)
@@ -693,8 +701,7 @@ spec_halo <- function(nm, opts) {
                                     "ObjectId")),
         type = pick_column(nm, c("phenotype", "Phenotype", "cell_type",
                                  "celltype", "type")),
-        classes = c(stats::setNames(rep("character", length(text)), text),
-                    stats::setNames(rep("numeric", length(pos)), pos)),
+        classes = stats::setNames(rep("character", length(text)), text),
         unit = "px"
     )
 }

@@ -139,6 +139,13 @@ test_that("a plain table reads like spatial_cells() on the same columns", {
         close(con)
         expect_equal(plain(read_cells(g)), plain(ref))
     }
+    # coordinates written with units
+    u <- df
+    u$x_um <- paste(df$x_um, "um")
+    u$y_um <- paste0(df$y_um, "\u00b5m")
+    utils::write.csv(u, f, row.names = FALSE, fileEncoding = "UTF-8")
+    expect_equal(plain(read_cells(f)), plain(ref))
+    utils::write.csv(df, f, row.names = FALSE)
     # explicit names override the guesses
     h <- read_cells(f, type = "sample", image = "cell_type",
                     format = "csv")
@@ -333,6 +340,22 @@ test_that("several files and directories give one object", {
     file.copy(fixture("xenium_cells.csv.gz"), file.path(d2, "cells.csv.gz"))
     xs <- quiet(read_cells(c(d1, d2)))
     expect_equal(levels(xs$image), c("s1/cells", "s2/cells"))
+    # an inForm export directory: only the cell_seg_data files
+    d3 <- file.path(dir, "inform")
+    dir.create(d3)
+    file.copy(fixture("inform_pixels_cell_seg_data.txt"),
+              file.path(d3, "f1_cell_seg_data.txt"))
+    file.copy(fixture("inform_phenotype_columns_cell_seg_data.txt"),
+              file.path(d3, "f2_cell_seg_data.txt"))
+    writeLines("Sample Name\tTotal Cells\nf1\t80",
+               file.path(d3, "f1_cell_seg_data_summary.txt"))
+    writeLines("a,b\n1,2", file.path(d3, "f1_tissue_seg_data.csv"))
+    inf <- quiet(read_cells(d3))
+    expect_equal(basename(attr(inf, "source")$file),
+                 c("f1_cell_seg_data.txt", "f2_cell_seg_data.txt"))
+    # both files name the same field: kept apart by file
+    expect_equal(nlevels(inf$image), 2L)
+    expect_equal(nrow(inf), 160L)
 })
 
 test_that("cells without coordinates are dropped with a warning", {
@@ -348,6 +371,12 @@ test_that("cells without coordinates are dropped with a warning", {
     utils::write.csv(df, f, row.names = FALSE)
     expect_message(cells <- read_cells(f), "unassigned")
     expect_equal(as.character(cells$type[2]), "unassigned")
+})
+
+test_that("a malformed row is an error, not a silent shift", {
+    f <- withr::local_tempfile(fileext = ".csv")
+    writeLines(c("x,y,type", "1,2,A", "3,4", "5,6,B"), f)
+    expect_error(read_cells(f), class = "immunoscape_error_file")
 })
 
 test_that("bad input raises classed errors", {
