@@ -130,6 +130,11 @@ test_that("cellular_neighborhoods recovers planted regions across images", {
     ld <- ggplot2::layer_data(p)
     expect_equal(nrow(ld), 3 * nlevels(cells$type))
     expect_output(print(cn), "cellular_neighborhoods")
+    # joins onto the cells for maps
+    pc <- plot_cells(cells, color_by = "neighborhood", data = cn)
+    ld <- ggplot2::layer_data(pc, 1)
+    expect_identical(nrow(ld), nrow(cells))
+    expect_identical(length(unique(ld$colour)), 3L)
 })
 
 test_that("cellular_neighborhoods validates input", {

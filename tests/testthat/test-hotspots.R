@@ -1,0 +1,105 @@
+test_that("Gi* z equals the brute-force formula on the grid", {
+    set.seed(81)
+    df <- make_pattern("clustered", n = 600, side = 400)
+    cells <- spatial_cells(df, window = "rectangle")
+    for (ord in 1:2) {
+        h <- hotspots(cells, "A", cell_size = 40, order = ord)
+        ix <- round((h$x - min(h$xmin)) / 40 + 0.5)
+        iy <- round((h$y - min(h$ymin)) / 40 + 0.5)
+        v <- matrix(0, max(ix), max(iy))
+        keep <- matrix(FALSE, max(ix), max(iy))
+        v[cbind(ix, iy)] <- h$count
+        keep[cbind(ix, iy)] <- TRUE
+        bf <- bf_gi_star(v, keep, ord)
+        # bf_gi_star visits kept squares in column-major order
+        o <- order(iy, ix)
+        expect_equal(h$z[o], bf, tolerance = 1e-12)
+        # counts per square equal brute force
+        sx <- floor((df$x - min(h$xmin)) / 40) + 1
+        sy <- floor((df$y - min(h$ymin)) / 40) + 1
+        sx <- pmin(sx, max(ix))
+        sy <- pmin(sy, max(iy))
+        bf_n <- table(factor(paste(sx, sy)[df$type == "A"],
+                             levels = paste(ix, iy)))
+        expect_identical(h$count, as.integer(bf_n))
+        expect_identical(sum(h$n_cells), nrow(df))
+    }
+})
+
+test_that("Gi* agrees with spdep::localG", {
+    skip_if_not_installed("spdep")
+    set.seed(82)
+    df <- make_pattern("clustered", n = 800, side = 300)
+    cells <- spatial_cells(df, window = "rectangle")
+    h <- hotspots(cells, "B", cell_size = 30)
+    xy <- cbind(h$x, h$y)
+    nb <- spdep::dnearneigh(xy, 0, 30 * sqrt(2) * 1.001)
+    lw <- spdep::nb2listw(spdep::include.self(nb), style = "B",
+                          zero.policy = TRUE)
+    g <- as.vector(spdep::localG(h$count, lw, zero.policy = TRUE))
+    expect_equal(h$z, g, tolerance = 1e-10)
+})
+
+test_that("a planted cluster is hot, random labels give few calls", {
+    set.seed(83)
+    n <- 3000
+    df <- data.frame(x = runif(n, 0, 600), y = runif(n, 0, 600))
+    near <- (df$x - 150)^2 + (df$y - 450)^2 < 90^2
+    df$type <- ifelse(near & runif(n) < 0.7, "CD8 T",
+                      sample(c("Tumor", "CD8 T"), n, TRUE, c(0.9, 0.1)))
+    df$image <- "planted"
+    null <- data.frame(x = runif(n, 0, 600), y = runif(n, 0, 600),
+                       type = sample(c("Tumor", "CD8 T"), n, TRUE,
+                                     c(0.8, 0.2)),
+                       image = "null")
+    cells <- spatial_cells(rbind(df, null), image = "image")
+    h <- hotspots(cells, "CD8 T", cell_size = 50)
+    p <- h[h$image == "planted", ]
+    centre <- (p$x - 150)^2 + (p$y - 450)^2 < 50^2
+    expect_true(all(p$class[centre] == "hot"))
+    far <- (p$x - 150)^2 + (p$y - 450)^2 > 250^2
+    expect_false(any(p$class[far] == "hot"))
+    expect_lte(sum(h$class[h$image == "null"] != "none"), 2)
+    # fraction: enrichment regardless of density
+    hf <- hotspots(cells, "CD8 T", cell_size = 50, value = "fraction")
+    pf <- hf[hf$image == "planted", ]
+    expect_true(all(pf$value >= 0 & pf$value <= 1))
+    expect_true(any(pf$class == "hot"))
+    expect_equal(pf$value, pf$count / pf$n_cells)
+    # no correction gives at least as many calls
+    hn <- hotspots(cells, "CD8 T", cell_size = 50, adjust = "none")
+    expect_gte(sum(hn$class != "none"), sum(h$class != "none"))
+    s <- summary(h)
+    expect_identical(s$n_hot, as.integer(tapply(h$class == "hot", h$image, sum)))
+    ld <- ggplot2::layer_data(autoplot(h))
+    expect_identical(nrow(ld), nrow(h))
+    expect_identical(sum(ld$fill == "#D73027"), sum(h$class == "hot"))
+    expect_s3_class(autoplot(h, fill = "z"), "ggplot")
+    expect_output(print(h), "Gi\\*")
+})
+
+test_that("hotspots squares cover the window; bad input by class", {
+    set.seed(84)
+    df <- make_pattern("random", n = 200, side = 200)
+    cells <- spatial_cells(df)
+    h <- hotspots(cells, c("A", "B"), cell_size = 200 / 3)
+    expect_identical(sum(h$count), sum(df$type %in% c("A", "B")))
+    expect_true(all(h$class %in% c("hot", "cold", "none")))
+    one <- spatial_cells(data.frame(x = c(0, 10, 5), y = c(0, 0, 8),
+                                    type = "A"))
+    h1 <- hotspots(one, "A", cell_size = 100)
+    expect_identical(nrow(h1), 1L)
+    expect_true(is.na(h1$z))
+    expect_identical(as.character(h1$class), "none")
+    expect_error(hotspots(cells), class = "immunoscape_error_type")
+    expect_error(hotspots(cells, "Z"), class = "immunoscape_error_type")
+    expect_error(hotspots(cells, "A", cell_size = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(hotspots(cells, "A", adjust = "fdr2"),
+                 class = "immunoscape_error_argument")
+    expect_error(hotspots(cells, "A", order = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(hotspots(cells, "A", value = "density"))
+    expect_error(hotspots(cells, "A", cellsize = 10),
+                 class = "immunoscape_error_argument")
+})
