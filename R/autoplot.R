@@ -370,3 +370,34 @@ ordinal <- function(k) {
                "th")
     paste0(k, suffix)
 }
+
+#' Base-graphics entry points
+#'
+#' `plot()` on a `spatial_cells` object or a `tissue_window` draws the
+#' same map as [autoplot()] (a ggplot2 figure printed on the current
+#' device), for users who work with base R's `plot()`.
+#'
+#' @param x A `spatial_cells` object or a `tissue_window`.
+#' @param y Unused (must be missing).
+#' @param ... Passed to [plot_cells()] or [autoplot()].
+#' @returns The ggplot object, invisibly.
+#' @name plot.spatial_cells
+#' @importFrom graphics plot
+#' @export
+#' @examples
+#' df <- data.frame(x = runif(50, 0, 100), y = runif(50, 0, 100),
+#'                  type = sample(c("Tumor", "CD8 T"), 50, TRUE))
+#' plot(spatial_cells(df))
+plot.spatial_cells <- function(x, y, ...) {
+    p <- plot_cells(x, ...)
+    print(p)
+    invisible(p)
+}
+
+#' @rdname plot.spatial_cells
+#' @export
+plot.tissue_window <- function(x, y, ...) {
+    p <- autoplot(x, ...)
+    print(p)
+    invisible(p)
+}

@@ -99,7 +99,10 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
             "i" = "Use {.code cell_id = NULL} to number cells within each image."
         ), class = "cell_id", call = call)
     }
-    dup <- duplicated(data.frame(img, ids))
+    # one numeric key per (image, id) pair: hashing is O(n)
+    key <- as.numeric(match(ids, unique(ids)) - 1L) * nlevels(img) +
+        as.integer(img)
+    dup <- duplicated(key)
     if (any(dup)) {
         first <- which(dup)[1]
         stop_immunoscape(c(
@@ -263,9 +266,16 @@ print.spatial_cells <- function(x, ..., n = 6L) {
                 format(signif(area, 4))))
     cat("types:", paste(utils::head(types, 12), collapse = ", "),
         if (length(types) > 12) "...", "\n")
-    print(utils::head(as.data.frame(x), n), ...)
+    df <- as.data.frame(x)
+    extra <- setdiff(names(df), standard_columns)
+    shown <- c(standard_columns, utils::head(extra, 3L))
+    print(utils::head(df[shown], n), ...)
     if (nrow(x) > n) cat(sprintf("# ... %s more rows\n",
                                  format(nrow(x) - n, big.mark = ",")))
+    if (length(extra) > 3L) {
+        cat(sprintf("# ... %d more columns: %s\n", length(extra) - 3L,
+                    paste(utils::head(extra[-(1:3)], 6), collapse = ", ")))
+    }
     invisible(x)
 }
 
