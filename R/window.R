@@ -57,19 +57,22 @@ make_windows <- function(cells, method, radius = NULL,
                          call = rlang::caller_env()) {
     lv <- levels(cells$image)
     idx <- split(seq_len(nrow(cells)), cells$image)
-    pieces <- lapply(lv, function(im) {
+    # images without cells (a subset kept the factor level) get no window
+    used <- lv[lengths(idx[lv]) > 0L]
+    pieces <- lapply(used, function(im) {
         i <- idx[[im]]
         w <- switch(method,
             rectangle = window_rectangle(cells$x[i], cells$y[i]),
             convex = window_convex(cells$x[i], cells$y[i]),
-            concave = window_concave(cells$x[i], cells$y[i], radius)
+            concave = window_concave(cells$x[i], cells$y[i], radius,
+                                     call = call)
         )
         w$image <- rep(im, nrow(w))
         w
     })
     w <- do.call(rbind, pieces)
     w <- new_window(w, lv)
-    check_window_area(w, call = call)
+    check_window_area(w, images = used, call = call)
     w
 }
 
@@ -85,9 +88,81 @@ window_convex <- function(x, y) {
     data.frame(polygon = 1L, ring = 1L, hole = FALSE, x = x[h], y = y[h])
 }
 
-window_concave <- function(x, y, radius) {
-    stop_immunoscape("The {.val concave} window is not available yet.",
-                     class = "argument")
+# The concave window: a closing of the cells with a disc of radius
+# `radius` computed on a raster (pixel about radius / 10), eroded by a
+# little less than the radius so that every cell keeps a margin, traced
+# into rings by marching squares (C: ffi_window_concave()).
+window_concave <- function(x, y, radius, call = rlang::caller_env()) {
+    if (length(x) < 3L) return(window_convex(x, y))
+    x <- as.numeric(x)
+    y <- as.numeric(y)
+    p <- concave_parameters(x, y, radius, call = call)
+    nth <- immunoscape_threads()
+    # simplified within half a pixel; kept only if no edges cross and every
+    # cell stays inside (else the exact marching-squares outline)
+    res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin, 0.5,
+                 nth)
+    if (!concave_ok(res, x, y)) {
+        res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin,
+                     0, nth)
+    }
+    len <- diff(res[[3]])
+    poly <- res[[4]]
+    hole <- res[[5]]
+    # ring numbers within each polygon: the outer ring first
+    o <- order(poly, hole)
+    ring <- integer(length(poly))
+    ring[o] <- stats::ave(seq_along(o), poly[o], FUN = seq_along)
+    data.frame(polygon = rep(poly, len), ring = rep(ring, len),
+               hole = rep(hole, len), x = res[[1]], y = res[[2]])
+}
+
+concave_ok <- function(res, x, y) {
+    if (length(.Call(ffi_window_crossing, res[[1]], res[[2]], res[[3]]))) {
+        return(FALSE)
+    }
+    all(.Call(ffi_window_inside, x, y, res[[1]], res[[2]], res[[3]]))
+}
+
+# Length scales of the concave window for one image: the closing radius
+# (default max(50, 5 * q90 of nearest-neighbour distances)), the pixel
+# (radius / 20, coarser if the raster would exceed `max_pixels`), and the
+# margin: the closing is eroded by radius - margin only. Along a tissue
+# edge the closing lies inside the outermost cells by about the depth an
+# empty disc of the radius reaches between them, about 0.7 median
+# nearest-neighbour distances in random tissue (simulations at several
+# densities); the margin gives that back, and is at least 1.5 pixels so that
+# every cell ends up inside, at most the radius.
+concave_parameters <- function(x, y, radius = NULL, max_pixels = 2.5e7,
+                               call = rlang::caller_env()) {
+    n <- length(x)
+    nn <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y), seq_len(n),
+                seq_len(n), 1L, immunoscape_threads())[[1]][, 1]
+    nn <- nn[is.finite(nn)]
+    q <- if (length(nn)) stats::quantile(nn, c(0.5, 0.9), names = FALSE)
+         else c(0, 0)
+    if (is.null(radius)) radius <- max(50, 5 * q[2])
+    radius <- as.numeric(radius)
+    if (!(radius > 0)) {
+        stop_immunoscape(c(
+            "{.arg radius} of the {.val concave} window must be > 0 microns.",
+            "i" = "Leave it {.code NULL} for the default, or give e.g. {.code radius = 50}."
+        ), class = "radius", call = call)
+    }
+    pixel <- radius / 20
+    wx <- diff(range(x)) + 2 * radius
+    wy <- diff(range(y)) + 2 * radius
+    need <- sqrt(wx * wy / max_pixels) * 1.05
+    pixel <- max(pixel, need)
+    if (pixel > radius / 3) {
+        stop_immunoscape(c(
+            "{.arg radius} = {radius} microns is too small for an image of {round(wx)} x {round(wy)} microns.",
+            "i" = "Use {.code radius >= {ceiling(3 * need)}} or the {.val convex} window."
+        ), class = "radius", call = call)
+    }
+    margin <- min(radius, max(1.5 * pixel, 0.7 * q[1]))
+    list(radius = radius, pixel = pixel, margin = margin, nn_q50 = q[1],
+         nn_q90 = q[2])
 }
 
 # Validate and normalise a vertex data frame: columns, types, orientation.
@@ -158,8 +233,9 @@ window_areas <- function(cells) {
     window_area(w)
 }
 
-check_window_area <- function(w, call = rlang::caller_env()) {
-    a <- window_area(w)
+check_window_area <- function(w, images = levels(w$image),
+                              call = rlang::caller_env()) {
+    a <- window_area(w)[images]
     bad <- names(a)[!(a > 0)]
     if (length(bad)) {
         stop_immunoscape(c(
@@ -179,11 +255,69 @@ cells_in_window <- function(cells) {
     for (im in names(idx)) {
         i <- idx[[im]]
         if (!length(i)) next
-        r <- window_rings(w, im)
-        inside[i] <- .Call(ffi_window_inside, cells$x[i], cells$y[i], r$x, r$y,
-                           r$ring_start)
+        inside[i] <- window_inside(w, im, cells$x[i], cells$y[i])
     }
     inside
+}
+
+# Per cell: distance (microns) to the edge of its image's window (outer
+# boundary or hole), as spatstat.geom::bdist.points(); NA without window.
+cells_edge_distance <- function(cells, nthreads = immunoscape_threads()) {
+    w <- attr(cells, "windows")
+    out <- rep(NA_real_, nrow(cells))
+    if (is.null(w)) return(out)
+    idx <- split(seq_len(nrow(cells)), cells$image)
+    for (im in names(idx)) {
+        i <- idx[[im]]
+        if (!length(i)) next
+        out[i] <- window_bdist(w, im, cells$x[i], cells$y[i], nthreads)
+    }
+    out
+}
+
+# ---- geometry of one image's window (C module src/window.c) -------------
+# `w` is a tissue_window, `image` one of its images. Used by cells_*()
+# above and by the edge corrections of the point-pattern statistics.
+
+window_has_rings <- function(r) length(r$x) >= 3L && length(r$ring_start) > 1L
+
+# Inside (TRUE) or not, boundary included, holes excluded (serial: about
+# 30 ns a point).
+window_inside <- function(w, image, x, y) {
+    r <- window_rings(w, image)
+    if (!window_has_rings(r)) return(rep(FALSE, length(x)))
+    .Call(ffi_window_inside, as.numeric(x), as.numeric(y), r$x, r$y,
+          r$ring_start)
+}
+
+# Distance to the nearest window edge.
+window_bdist <- function(w, image, x, y, nthreads = immunoscape_threads()) {
+    r <- window_rings(w, image)
+    if (!window_has_rings(r)) return(rep(NA_real_, length(x)))
+    .Call(ffi_window_bdist, as.numeric(x), as.numeric(y), r$x, r$y,
+          r$ring_start, as.integer(nthreads))
+}
+
+# Fraction of the circle of radius r (one value or one per point) around
+# each point that lies in the window. Ripley's isotropic weight is its
+# inverse: spatstat.explore::edge.Ripley() gives
+# pmin(maxweight, 1 / window_circle_frac()) (maxweight = 100).
+window_circle_frac <- function(w, image, x, y, r,
+                               nthreads = immunoscape_threads()) {
+    rr <- window_rings(w, image)
+    if (!window_has_rings(rr)) return(rep(NA_real_, length(x)))
+    .Call(ffi_window_circle_frac, as.numeric(x), as.numeric(y),
+          as.numeric(r), rr$x, rr$y, rr$ring_start, as.integer(nthreads))
+}
+
+# Area of W intersected with W shifted by (dx, dy); the translation weight
+# of a pair is window area / overlap (spatstat.explore::edge.Trans()).
+window_overlap <- function(w, image, dx, dy,
+                           nthreads = immunoscape_threads()) {
+    r <- window_rings(w, image)
+    if (!window_has_rings(r)) return(rep(NA_real_, length(dx)))
+    .Call(ffi_window_overlap, as.numeric(dx), as.numeric(dy), r$x, r$y,
+          r$ring_start, as.integer(nthreads))
 }
 
 # Turn what the user gave as `window` into a tissue_window for `cells`.
@@ -226,7 +360,7 @@ as_window <- function(x, images = NULL, ...) {
 #' @export
 as_window.default <- function(x, images = NULL, ..., call = rlang::caller_env()) {
     stop_immunoscape(c(
-        "A window must be a polygon data frame (columns {.field x}, {.field y}) or a spatstat {.cls owin}, not {.obj_type_friendly {x}}."
+        "A window must be a polygon data frame (columns {.field x}, {.field y}), an sf {.cls POLYGON}/{.cls MULTIPOLYGON} or a spatstat {.cls owin}, not {.obj_type_friendly {x}}."
     ), class = "window", call = call)
 }
 
@@ -249,6 +383,13 @@ as_window.data.frame <- function(x, images = NULL, ...,
     if (is.null(x$polygon)) x$polygon <- 1L
     if (is.null(x$ring)) x$ring <- x$polygon
     if (is.null(x$hole)) x$hole <- FALSE
+    if (anyNA(x$polygon) || anyNA(x$ring) || anyNA(x$hole) ||
+        !(is.logical(x$hole) || is.numeric(x$hole))) {
+        stop_immunoscape(c(
+            "The window polygon's {.field polygon}, {.field ring} and {.field hole} columns must have no missing values.",
+            "i" = "{.field hole} is {.code TRUE} for the vertices of holes, {.code FALSE} otherwise."
+        ), class = "window", call = call)
+    }
     if (is.null(x$image)) {
         images <- images %||% "image1"
         x <- do.call(rbind, lapply(images, function(im) {
@@ -263,13 +404,103 @@ as_window.data.frame <- function(x, images = NULL, ...,
         stop_immunoscape("The window polygon names image{?s} not in the cells: {.val {unknown}}.",
                          class = "window", call = call)
     }
+    x <- drop_repeated_vertices(x)
     key <- paste(x$image, x$polygon, x$ring)
     small <- table(key) < 3
     if (any(small)) {
-        stop_immunoscape("Every ring of a window polygon needs at least 3 vertices.",
-                         class = "window", call = call)
+        stop_immunoscape(c(
+            "Every ring of a window polygon needs at least 3 distinct vertices.",
+            "x" = "Ring{?s} with fewer: {.val {names(small)[small]}} (image, polygon, ring)."
+        ), class = "window", call = call)
     }
-    new_window(x, images)
+    w <- new_window(x, images)
+    check_window_geometry(w, call = call)
+    w
+}
+
+# Rings may be given closed (first vertex repeated at the end) and with
+# repeated consecutive vertices: drop the repeats, keep the order.
+drop_repeated_vertices <- function(x) {
+    key <- paste(x$image, x$polygon, x$ring, sep = "\r")
+    n <- nrow(x)
+    if (n < 2L) return(x)
+    same_ring <- c(FALSE, key[-1] == key[-n])
+    dup <- same_ring & c(FALSE, x$x[-1] == x$x[-n] & x$y[-1] == x$y[-n])
+    # closing vertex: the last vertex of a ring equals its first one
+    first <- !duplicated(key)
+    last <- !duplicated(key, fromLast = TRUE)
+    fi <- match(key, key[first])
+    fx <- x$x[first][fi]
+    fy <- x$y[first][fi]
+    closing <- last & !first & x$x == fx & x$y == fy
+    x[!(dup | closing), , drop = FALSE]
+}
+
+# User polygons: every ring has area, holes lie inside an outer ring of
+# their polygon, pieces do not overlap, edges do not cross.
+check_window_geometry <- function(w, call = rlang::caller_env()) {
+    bad <- function(msg, ...) {
+        stop_immunoscape(c(msg, ...,
+            "i" = "A window is a set of polygons (outer rings with optional holes) whose edges do not cross."
+        ), class = "window", call = call, .envir = parent.frame())
+    }
+    for (im in levels(w$image)) {
+        s <- w[w$image == im, , drop = FALSE]
+        if (!nrow(s)) next
+        key <- paste(s$polygon, s$ring)
+        rows <- split(seq_len(nrow(s)), factor(key, unique(key)))
+        area <- vapply(rows, function(r) ring_signed_area(s$x[r], s$y[r]),
+                       numeric(1))
+        ext2 <- diff(range(s$x))^2 + diff(range(s$y))^2
+        flat <- abs(area) <= 1e-14 * ext2
+        if (any(flat)) {
+            z <- names(area)[flat][1]
+            bad("Ring {.val {z}} (polygon ring) of the window of image {.val {im}} has zero area (its vertices lie on a line).")
+        }
+        hole <- vapply(rows, function(r) s$hole[r[1]], logical(1))
+        poly <- vapply(rows, function(r) s$polygon[r[1]], numeric(1))
+        r <- window_rings(s, im)
+        cr <- .Call(ffi_window_crossing, r$x, r$y, r$ring_start)
+        if (length(cr)) {
+            ring_of <- findInterval(cr - 1L, r$ring_start)
+            z <- unique(names(rows)[ring_of])
+            bad("Edges of the window of image {.val {im}} cross each other (ring{?s} {.val {z}}, polygon ring).")
+        }
+        outer <- which(!hole)
+        for (k in which(hole)) {
+            o <- outer[poly[outer] == poly[k]]
+            if (!length(o)) {
+                bad("Hole {.val {names(rows)[k]}} (polygon ring) of the window of image {.val {im}} belongs to no outer ring.",
+                    "i" = "Give it the {.field polygon} number of the outer ring it lies in.")
+            }
+            hr <- rows[[k]]
+            ins <- rings_inside(s, rows[o], s$x[hr], s$y[hr])
+            if (!all(ins)) {
+                bad("Hole {.val {names(rows)[k]}} (polygon ring) of the window of image {.val {im}} is not inside its outer ring.")
+            }
+        }
+        # an outer ring inside another polygon (and not inside one of its
+        # holes) would overlap it
+        if (length(outer) > 1L) {
+            for (k in outer) {
+                others <- seq_along(rows)[poly != poly[k]]
+                if (!length(others)) next
+                v <- rows[[k]]
+                if (all(rings_inside(s, rows[others], s$x[v], s$y[v]))) {
+                    bad("Polygons of the window of image {.val {im}} overlap (ring {.val {names(rows)[k]}}, polygon ring, lies inside another polygon).")
+                }
+            }
+        }
+    }
+    invisible(w)
+}
+
+# Points inside the region made of some rings of `s` (even-odd rule).
+rings_inside <- function(s, rows, x, y) {
+    rs <- as.integer(c(0L, cumsum(lengths(rows))))
+    i <- unlist(rows, use.names = FALSE)
+    .Call(ffi_window_inside, as.numeric(x), as.numeric(y), s$x[i], s$y[i],
+          rs)
 }
 
 #' @export
@@ -295,6 +526,47 @@ as_window.owin <- function(x, images = NULL, ..., call = rlang::caller_env()) {
 }
 
 #' @export
+as_window.sf <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    rlang::check_installed("sf", reason = "to use an sf polygon as window.")
+    img <- if ("image" %in% names(x)) as.character(x[["image"]])
+    sfc_window(sf::st_geometry(x), img, images, call)
+}
+
+#' @export
+as_window.sfc <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    rlang::check_installed("sf", reason = "to use an sf polygon as window.")
+    sfc_window(x, NULL, images, call)
+}
+
+#' @export
+as_window.sfg <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    rlang::check_installed("sf", reason = "to use an sf polygon as window.")
+    sfc_window(sf::st_sfc(x), NULL, images, call)
+}
+
+# sf POLYGON / MULTIPOLYGON features -> vertex data frame. Features carry
+# their image in `img` (or apply to every image when NULL).
+sfc_window <- function(geom, img, images, call) {
+    type <- as.character(sf::st_geometry_type(geom))
+    if (!length(geom) || !all(type %in% c("POLYGON", "MULTIPOLYGON"))) {
+        stop_immunoscape(c(
+            "An sf window must consist of {.cls POLYGON} or {.cls MULTIPOLYGON} features, not {.val {unique(type)}}.",
+            "i" = "Convert lines or points to polygons first (e.g. {.fn sf::st_polygonize} or {.fn sf::st_buffer})."
+        ), class = "window", call = call)
+    }
+    geom <- sf::st_cast(geom, "MULTIPOLYGON")
+    xy <- sf::st_coordinates(geom)
+    feat <- xy[, "L3"]
+    piece <- as.integer(factor(paste(feat, xy[, "L2"]),
+                               levels = unique(paste(feat, xy[, "L2"]))))
+    df <- data.frame(polygon = piece, ring = as.integer(xy[, "L1"]),
+                     hole = xy[, "L1"] > 1, x = unname(xy[, "X"]),
+                     y = unname(xy[, "Y"]))
+    if (!is.null(img)) df$image <- img[feat]
+    as_window.data.frame(df, images = images, call = call)
+}
+
+#' @export
 as_window.tissue_window <- function(x, images = NULL, ...) {
     x
 }
@@ -310,9 +582,8 @@ assign_holes <- function(df) {
         best <- NA
         best_a <- Inf
         for (o in outer) {
-            rs <- c(0L, nrow(o))
             ins <- .Call(ffi_window_inside, r$x[1], r$y[1], o$x, o$y,
-                         as.integer(rs))
+                         c(0L, nrow(o)))
             a <- abs(ring_signed_area(o$x, o$y))
             if (ins && a < best_a) {
                 best <- o$polygon[1]

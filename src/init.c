@@ -6,6 +6,11 @@ SEXP ffi_dist_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_area(SEXP, SEXP, SEXP);
 SEXP ffi_window_inside(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_window_bdist(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_window_circle_frac(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
+SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
@@ -17,6 +22,11 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_dist_count", (DL_FUNC) &ffi_dist_count, 7},
     {"ffi_window_area", (DL_FUNC) &ffi_window_area, 3},
     {"ffi_window_inside", (DL_FUNC) &ffi_window_inside, 5},
+    {"ffi_window_bdist", (DL_FUNC) &ffi_window_bdist, 6},
+    {"ffi_window_circle_frac", (DL_FUNC) &ffi_window_circle_frac, 7},
+    {"ffi_window_overlap", (DL_FUNC) &ffi_window_overlap, 6},
+    {"ffi_window_crossing", (DL_FUNC) &ffi_window_crossing, 3},
+    {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 9},
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},

@@ -8,9 +8,10 @@
  * the window interior is on the left of every edge.  Membership follows the
  * even-odd rule over all rings; a point on an edge or vertex is inside.
  *
- * im_window_build() copies the rings and indexes the edges in a uniform
- * grid (each cell lists the edges that pass through it, and keeps a
- * reference point whose inside status is known), in O(vertices) memory.
+ * im_window_build() copies the rings and indexes the edges in two uniform
+ * grids (each cell lists the edges that pass through it; the cells of the
+ * fine one keep a reference point whose inside status is known), in
+ * O(vertices) memory.
  * It allocates with R_alloc: main thread, entry layer only, once per image.
  * Every query below is plain C, read-only on the struct, thread-safe, and
  * may be called from inside OpenMP regions.
@@ -29,6 +30,21 @@
 
 #include "immunoscape.h"
 
+/* One uniform grid over the edges: cell (row r, column c) covers
+ * [gx0 + c h, gx0 + (c+1) h) x [gy0 + r h, gy0 + (r+1) h) and lists every
+ * edge passing through it (or within the rounding slack pad). */
+typedef struct {
+    double gx0, gy0;       /* origin (below-left of the bounding box)       */
+    double h, inv_h;       /* cell side and its inverse                     */
+    double pad;            /* rounding slack used when registering edges    */
+    int ncx, ncy;          /* cells per row, rows                           */
+    R_xlen_t *cell_start;  /* [ncx * ncy + 1] first entry of each cell      */
+    int *cell_edge;        /* edge ids (= first vertex of the edge)         */
+    int *nz_next;          /* [ncx * ncy] first non-empty column >= c in
+                              the row of cell c (ncx if none)               */
+    int *near_cell;        /* [ncx * ncy] a nearest non-empty cell          */
+} im_egrid;
+
 typedef struct {
     /* rings ------------------------------------------------------------- */
     int nv;                /* vertices = edges                              */
@@ -39,18 +55,12 @@ typedef struct {
     double xmin, xmax, ymin, ymax;   /* bounding box of the vertices        */
     double area;           /* signed shoelace sum: the window area          */
     int rect;              /* 1: one axis-parallel rectangle (fast paths)   */
-    /* edge grid --------------------------------------------------------- */
-    double gx0, gy0;       /* grid origin (below-left of the bounding box)  */
-    double h, inv_h;       /* cell side and its inverse                     */
-    double pad;            /* rounding slack used when registering edges    */
-    int ncx, ncy;          /* cells per row, rows                           */
-    R_xlen_t *cell_start;  /* [ncx * ncy + 1] first entry of each cell      */
-    int *cell_edge;        /* edge ids (= first vertex of the edge)         */
-    double *ref_x, *ref_y; /* [ncx * ncy] reference point of each cell      */
-    unsigned char *ref_in; /* [ncx * ncy] 1 if the reference point inside   */
-    int *row_nz_start;     /* [ncy + 1] non-empty cells of each row ...     */
-    int *nz_col;           /* ... their column numbers, increasing          */
-    int *near_cell;        /* [ncx * ncy] a nearest non-empty cell          */
+    /* indexes ----------------------------------------------------------- */
+    im_egrid fine;         /* a few edges per non-empty cell: inside,
+                              circle fractions, overlaps                    */
+    double *ref_x, *ref_y; /* [fine cells] reference point of each cell     */
+    unsigned char *ref_in; /* [fine cells] 1 if the reference point inside  */
+    im_egrid coarse;       /* about two cells per edge: distances           */
 } im_window;
 
 /* Build the window from rings (x, y, ring_start[0..nring]).  Returns
