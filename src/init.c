@@ -16,6 +16,15 @@ SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                     SEXP);
+SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                             SEXP);
+SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
+SEXP ffi_kfun_inside(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_dist_nearest", (DL_FUNC) &ffi_dist_nearest, 6},
@@ -31,6 +40,13 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 9},
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
+    {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 8},
+    {"ffi_kfun_labels", (DL_FUNC) &ffi_kfun_labels, 10},
+    {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 7},
+    {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},
+    {"ffi_kfun_eroded", (DL_FUNC) &ffi_kfun_eroded, 3},
+    {"ffi_kfun_inside", (DL_FUNC) &ffi_kfun_inside, 4},
+    {"ffi_kfun_weights", (DL_FUNC) &ffi_kfun_weights, 6},
     {NULL, NULL, 0}
 };
 

@@ -1,0 +1,372 @@
+/* kfunctions-kernel.c -- pair and nearest-neighbour kernels of K, L, pcf
+ * and G (see kfunctions-kernel.h).  Plain C: no R API. */
+#include "kfunctions-kernel.h"
+
+/* ---- edge corrections ------------------------------------------------ */
+
+double kf_bdist(const kf_window *w, double x, double y) {
+    if (w->rect) {
+        double b = x - w->xmin;
+        double t = w->xmax - x;
+        if (t < b) b = t;
+        t = y - w->ymin;
+        if (t < b) b = t;
+        t = w->ymax - y;
+        if (t < b) b = t;
+        return b > 0 ? b : 0.0;
+    }
+    return im_window_bdist(w->poly, x, y);
+}
+
+/* Angle of the circle of radius d centred at (x, y) that lies outside an
+ * axis-parallel rectangle.  For each side at distance e < d the circle
+ * leaves the rectangle over an arc of half-angle acos(e / d) about the
+ * side's normal; on either half the arc is cut at the direction of the
+ * side's corner (beyond it the part outside is counted by the adjacent
+ * side).  A centre on a corner also loses the quarter behind the corner.
+ * Exact while the circle does not reach two opposite sides on one side of
+ * a corner, which holds for d up to the shorter side. */
+static double rect_outside_angle(const kf_window *w, double x, double y,
+                                 double d) {
+    /* distances to the sides, in cyclic order left, bottom, right, top */
+    double e[4] = {x - w->xmin, y - w->ymin, w->xmax - x, w->ymax - y};
+    double out = 0.0;
+    int on = 0;
+    for (int k = 0; k < 4; k++) {
+        if (fabs(e[k]) < 2.220446049250313e-16) on++;
+        if (!(e[k] < d)) continue;
+        double a = acos(e[k] / d);
+        double c1 = atan2(e[(k + 3) & 3], e[k]);   /* towards one corner */
+        double c2 = atan2(e[(k + 1) & 3], e[k]);   /* towards the other  */
+        out += (a < c1 ? a : c1) + (a < c2 ? a : c2);
+    }
+    if (on >= 2) out += M_PI / 2.0;
+    return out;
+}
+
+double kf_iso_weight(const kf_window *w, double x, double y, double b,
+                     double d) {
+    if (d <= b || d == 0.0) return 1.0;
+    double wt;
+    if (w->rect) {
+        double frac = 1.0 - rect_outside_angle(w, x, y, d) / (2.0 * M_PI);
+        wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
+    } else {
+        double frac = im_window_circle_frac(w->poly, x, y, d);
+        if (ISNAN(frac)) return frac;
+        wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
+    }
+    if (wt > KF_MAXWEIGHT) wt = KF_MAXWEIGHT;
+    if (wt < 1.0) wt = 1.0;
+    return wt;
+}
+
+double kf_trans_weight(const kf_window *w, double dx, double dy) {
+    double ov;
+    if (w->rect) {
+        ov = (w->xmax - w->xmin - fabs(dx)) * (w->ymax - w->ymin - fabs(dy));
+        if (fabs(dx) >= w->xmax - w->xmin) ov = 0.0;
+    } else if (w->otab) {
+        double fx = (dx + w->oreach) * w->oinv;
+        double fy = (dy + w->oreach) * w->oinv;
+        int cx = (int) floor(fx), cy = (int) floor(fy);
+        if (cx < 0) cx = 0;
+        if (cx > w->oc - 1) cx = w->oc - 1;
+        if (cy < 0) cy = 0;
+        if (cy > w->oc - 1) cy = w->oc - 1;
+        if (w->oflag[(R_xlen_t) cy * w->oc + cx]) {
+            ov = im_window_overlap(w->poly, dx, dy);
+            if (ISNAN(ov)) return ov;
+        } else {
+            ov = kf_overlap_interp(w, cx, cy, fx - cx, fy - cy);
+        }
+    } else {
+        ov = im_window_overlap(w->poly, dx, dy);
+        if (ISNAN(ov)) return ov;
+    }
+    double wt = ov > 0 ? w->area / ov : KF_MAXWEIGHT;
+    return wt < KF_MAXWEIGHT ? wt : KF_MAXWEIGHT;
+}
+
+double kf_overlap_interp(const kf_window *w, int cx, int cy, double u,
+                         double v) {
+    /* Lagrange basis on the nodes 0, 1/2, 1 of each axis */
+    double lu[3] = {2.0 * (u - 0.5) * (u - 1.0), -4.0 * u * (u - 1.0),
+                    2.0 * u * (u - 0.5)};
+    double lv[3] = {2.0 * (v - 0.5) * (v - 1.0), -4.0 * v * (v - 1.0),
+                    2.0 * v * (v - 0.5)};
+    R_xlen_t nn = 2 * (R_xlen_t) w->oc + 1;
+    const double *t = w->otab + 2 * (R_xlen_t) cy * nn + 2 * (R_xlen_t) cx;
+    double s = 0.0;
+    for (int j = 0; j < 3; j++, t += nn)
+        s += lv[j] * (lu[0] * t[0] + lu[1] * t[1] + lu[2] * t[2]);
+    return s;
+}
+
+/* ---- adding one ordered pair ------------------------------------------ */
+
+/* What every direction of a pair needs. */
+typedef struct {
+    double d, dx, dy;
+    int kd;            /* K: first index with r >= d                      */
+    int klo, khi;      /* pcf: indices with |r - d| < h                   */
+    double wt;         /* translation weight (symmetric)                  */
+} kf_pair;
+
+static inline void pair_prepare(const kf_spec *s, const kf_window *w,
+                                kf_pair *P, double dx, double dy, double d2) {
+    P->dx = dx;
+    P->dy = dy;
+    P->d = sqrt(d2);
+    if (s->pcf) {
+        P->klo = kf_index_gt(s, P->d - s->h);
+        P->khi = kf_index_ge(s, P->d + s->h) - 1;
+    } else {
+        P->kd = kf_index_ge(s, P->d);
+    }
+    P->wt = s->cidx[KF_TRANS] >= 0 ? kf_trans_weight(w, dx, dy) : 1.0;
+}
+
+/* Range add of weight v (moments v, v d, v d^2 for pcf) over [k0, k1]. */
+static inline void range_add(const kf_spec *s, double *a, int k0, int k1,
+                             double v, double d) {
+    if (k1 < k0) return;
+    if (!s->pcf) {
+        a[k0] += v;
+        a[k1 + 1] -= v;
+        return;
+    }
+    double vd = v * d, vd2 = vd * d;
+    R_xlen_t st = s->stride;
+    a[k0] += v;
+    a[k1 + 1] -= v;
+    a[st + k0] += vd;
+    a[st + k1 + 1] -= vd;
+    a[2 * st + k0] += vd2;
+    a[2 * st + k1 + 1] -= vd2;
+}
+
+/* The direction centre -> other of a prepared pair: centre with boundary
+ * distance b, isotropic weight wi (computed by the caller if needed). */
+static inline void pair_add(const kf_spec *s, const kf_pair *P, double b,
+                            double wi, double *acc) {
+    int k0, k1;
+    if (s->pcf) {
+        k0 = P->klo;
+        k1 = P->khi;
+    } else {
+        k0 = P->kd;
+        k1 = s->nr - 1;
+    }
+    if (k0 > k1) return;
+    R_xlen_t blk = (R_xlen_t) s->nmom * s->stride;
+    int c;
+    if ((c = s->cidx[KF_NONE]) >= 0)
+        range_add(s, acc + c * blk, k0, k1, 1.0, P->d);
+    if ((c = s->cidx[KF_ISO]) >= 0)
+        range_add(s, acc + c * blk, k0, k1, wi, P->d);
+    if ((c = s->cidx[KF_TRANS]) >= 0)
+        range_add(s, acc + c * blk, k0, k1, P->wt, P->d);
+    if ((c = s->cidx[KF_BORDER]) >= 0) {
+        if (s->binned_border && P->d > b) return;
+        int kb = kf_border_last(s, b);
+        range_add(s, acc + c * blk, k0, k1 < kb ? k1 : kb, 1.0, P->d);
+    }
+}
+
+/* ---- passes ---------------------------------------------------------- */
+
+im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
+                        const im_grid *g, const im_queries *Q,
+                        const double *bq, R_xlen_t q0, R_xlen_t q1,
+                        double *acc) {
+    const im_radius rq = im_radius_make(s->reach);
+    const int need_iso = s->cidx[KF_ISO] >= 0;
+    for (R_xlen_t k = q0; k < q1; k++) {
+        double qx = Q->x[k], qy = Q->y[k];
+        R_xlen_t self = Q->id[k];
+        double b = bq ? bq[k] : 0.0;
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, qx, qy, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            for (R_xlen_t j = lo; j < hi; j++) {
+                double dx = g->xs[j] - qx, dy = g->ys[j] - qy;
+                double d2 = dx * dx + dy * dy;
+                if (!im_within(d2, &rq) || g->id[j] == self) continue;
+                kf_pair P;
+                pair_prepare(s, w, &P, dx, dy, d2);
+                double wi = need_iso ? kf_iso_weight(w, qx, qy, b, P.d) : 1.0;
+                if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
+                pair_add(s, &P, b, wi, acc);
+            }
+        }
+    }
+    return IM_OK;
+}
+
+im_status kf_pass_self(const kf_spec *s, const kf_window *w,
+                       const im_grid *g, const double *bg, R_xlen_t p0,
+                       R_xlen_t p1, double *acc) {
+    const im_radius rq = im_radius_make(s->reach);
+    const int need_iso = s->cidx[KF_ISO] >= 0;
+    for (R_xlen_t p = p0; p < p1; p++) {
+        double px = g->xs[p], py = g->ys[p];
+        double bp = bg ? bg[p] : 0.0;
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, px, py, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            if (hi <= p + 1) continue;          /* only later points */
+            if (lo <= p) lo = p + 1;
+            for (R_xlen_t q = lo; q < hi; q++) {
+                double dx = g->xs[q] - px, dy = g->ys[q] - py;
+                double d2 = dx * dx + dy * dy;
+                if (!im_within(d2, &rq)) continue;
+                kf_pair P;
+                pair_prepare(s, w, &P, dx, dy, d2);
+                double bq = bg ? bg[q] : 0.0;
+                double wp = 1.0, wq = 1.0;
+                if (need_iso) {
+                    wp = kf_iso_weight(w, px, py, bp, P.d);
+                    wq = kf_iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
+                }
+                if (ISNAN(wp) || ISNAN(wq) || ISNAN(P.wt))
+                    return IM_ERR_ALLOC;
+                pair_add(s, &P, bp, wp, acc);
+                pair_add(s, &P, bq, wq, acc);
+            }
+        }
+    }
+    return IM_OK;
+}
+
+im_status kf_pass_labels(const kf_spec *s, const kf_window *w,
+                         const im_grid *g, const double *bg,
+                         const uint64_t *fbits, const uint64_t *tbits,
+                         int nw, R_xlen_t p0, R_xlen_t p1, double *acc) {
+    const im_radius rq = im_radius_make(s->reach);
+    const int need_iso = s->cidx[KF_ISO] >= 0;
+    const R_xlen_t one = (R_xlen_t) s->ncomp * s->stride;
+    for (R_xlen_t p = p0; p < p1; p++) {
+        double px = g->xs[p], py = g->ys[p];
+        double bp = bg ? bg[p] : 0.0;
+        const uint64_t *fp = fbits + (R_xlen_t) p * nw;
+        const uint64_t *tp = tbits + (R_xlen_t) p * nw;
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, px, py, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            if (hi <= p + 1) continue;
+            if (lo <= p) lo = p + 1;
+            for (R_xlen_t q = lo; q < hi; q++) {
+                double dx = g->xs[q] - px, dy = g->ys[q] - py;
+                double d2 = dx * dx + dy * dy;
+                if (!im_within(d2, &rq)) continue;
+                const uint64_t *fq = fbits + (R_xlen_t) q * nw;
+                const uint64_t *tq = tbits + (R_xlen_t) q * nw;
+                uint64_t any = 0;
+                for (int t = 0; t < nw; t++)
+                    any |= (fp[t] & tq[t]) | (fq[t] & tp[t]);
+                if (!any) continue;
+                kf_pair P;
+                pair_prepare(s, w, &P, dx, dy, d2);
+                double bq = bg ? bg[q] : 0.0;
+                double wp = 1.0, wq = 1.0;
+                if (need_iso) {
+                    wp = kf_iso_weight(w, px, py, bp, P.d);
+                    wq = kf_iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
+                }
+                if (ISNAN(wp) || ISNAN(wq) || ISNAN(P.wt))
+                    return IM_ERR_ALLOC;
+                for (int t = 0; t < nw; t++) {
+                    uint64_t m = fp[t] & tq[t];
+                    while (m) {
+                        int b = __builtin_ctzll(m);
+                        m &= m - 1;
+                        pair_add(s, &P, bp, wp, acc + (64 * t + b) * one);
+                    }
+                    m = fq[t] & tp[t];
+                    while (m) {
+                        int b = __builtin_ctzll(m);
+                        m &= m - 1;
+                        pair_add(s, &P, bq, wq, acc + (64 * t + b) * one);
+                    }
+                }
+            }
+        }
+    }
+    return IM_OK;
+}
+
+/* ---- G ----------------------------------------------------------------- */
+
+/* Histogram index of x: the first k with r[k] >= x (bins (r[k-1], r[k]],
+ * the first one [-step, 0]); nr for x above the grid. */
+void kf_g_add(const kf_spec *s, double nnd, double b, double *hist) {
+    R_xlen_t st = s->stride;
+    int unc = nnd <= b;                       /* observed, not censored */
+    double o = unc ? nnd : b;
+    int ko = kf_index_ge(s, o);
+    int kb = kf_index_ge(s, b);
+    int kn = nnd <= s->r[s->nr - 1] ? kf_index_ge(s, nnd) : s->nr;
+    hist[KG_NONE * st + kn] += 1.0;
+    if (unc) hist[KG_HAN * st + kn] += 1.0;
+    hist[KG_OBS * st + ko] += 1.0;
+    if (unc) hist[KG_NCO * st + ko] += 1.0;
+    hist[KG_CEN * st + kb] += 1.0;
+    if (unc) hist[KG_NCC * st + kb] += 1.0;
+}
+
+void kf_g_labels(const kf_spec *s, const im_grid *g, const double *bg,
+                 const uint64_t *fbits, const uint64_t *tbits, int nw,
+                 R_xlen_t p0, R_xlen_t p1, double *best, double *hist) {
+    const im_radius rq = im_radius_make(s->reach);
+    const R_xlen_t one = (R_xlen_t) KG_NH * s->stride;
+    for (R_xlen_t p = p0; p < p1; p++) {
+        const uint64_t *fp = fbits + (R_xlen_t) p * nw;
+        uint64_t any = 0;
+        for (int t = 0; t < nw; t++) any |= fp[t];
+        if (!any) continue;
+        for (int t = 0; t < nw; t++) {
+            uint64_t m = fp[t];
+            while (m) {
+                int b = __builtin_ctzll(m);
+                m &= m - 1;
+                best[64 * t + b] = R_PosInf;
+            }
+        }
+        double px = g->xs[p], py = g->ys[p];
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, px, py, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            for (R_xlen_t q = lo; q < hi; q++) {
+                if (q == p) continue;
+                double dx = g->xs[q] - px, dy = g->ys[q] - py;
+                double d2 = dx * dx + dy * dy;
+                if (!im_within(d2, &rq)) continue;
+                const uint64_t *tq = tbits + (R_xlen_t) q * nw;
+                double d = -1.0;
+                for (int t = 0; t < nw; t++) {
+                    uint64_t m = fp[t] & tq[t];
+                    while (m) {
+                        int b = __builtin_ctzll(m);
+                        m &= m - 1;
+                        if (d < 0) d = sqrt(d2);
+                        if (d < best[64 * t + b]) best[64 * t + b] = d;
+                    }
+                }
+            }
+        }
+        double b = bg[p];
+        for (int t = 0; t < nw; t++) {
+            uint64_t m = fp[t];
+            while (m) {
+                int k = __builtin_ctzll(m);
+                m &= m - 1;
+                kf_g_add(s, best[64 * t + k], b, hist + (64 * t + k) * one);
+            }
+        }
+    }
+}

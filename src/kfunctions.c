@@ -1,0 +1,685 @@
+/* kfunctions.c -- entry points of Ripley's K / L, the pair correlation and
+ * G (R callers in R/kfunctions.R).  Unpacks the R objects, builds the
+ * spatial index and the window once, and runs the kernels of
+ * kfunctions-kernel.c over fixed blocks of points in OpenMP: each block
+ * fills its own accumulator and the accumulators are added in block order,
+ * so sums are bit-identical for any number of threads. */
+#include "kfunctions-kernel.h"
+#include "permute.h"
+#include "util.h"
+#include <string.h>
+
+/* Blocks of points per wave of a parallel pass (fixed: never depends on
+ * the number of threads), and points per block. */
+#define KF_SLOTS 8
+#define KF_BLOCK 2048
+/* Cells per axis of the translation-weight table of polygon windows. */
+#define KF_OTAB 64
+
+/* ---- unpacking ------------------------------------------------------- */
+
+/* win = list(rect, bounds = c(xmin, xmax, ymin, ymax), x, y, ring_start,
+ * area), built by kf_window_spec() in R. */
+static void window_arg(SEXP win, kf_window *kw, im_window *poly) {
+    if (TYPEOF(win) != VECSXP || XLENGTH(win) != 6) IM_BUG("bad window");
+    memset(kw, 0, sizeof(*kw));
+    kw->rect = Rf_asLogical(VECTOR_ELT(win, 0)) == TRUE;
+    SEXP bounds = VECTOR_ELT(win, 1);
+    im_check_double(bounds, "window bounds must be double");
+    if (XLENGTH(bounds) != 4) IM_BUG("window bounds");
+    const double *bd = REAL_RO(bounds);
+    kw->xmin = bd[0];
+    kw->xmax = bd[1];
+    kw->ymin = bd[2];
+    kw->ymax = bd[3];
+    kw->area = im_as_double(VECTOR_ELT(win, 5), "area");
+    if (!(kw->area > 0)) IM_BUG("window area must be positive");
+    if (kw->rect) return;
+    SEXP wx = VECTOR_ELT(win, 2), wy = VECTOR_ELT(win, 3);
+    SEXP rs = VECTOR_ELT(win, 4);
+    im_check_double(wx, "window x must be double");
+    im_check_double(wy, "window y must be double");
+    if (TYPEOF(rs) != INTSXP) IM_BUG("ring_start must be integer");
+    if (im_window_build(poly, REAL_RO(wx), REAL_RO(wy), INTEGER_RO(rs),
+                        Rf_length(rs) - 1) != IM_OK)
+        IM_BUG("invalid window (validated in R)");
+    kw->poly = poly;
+}
+
+/* Tabulate the set covariance of a polygon window on shifts in
+ * [-reach, reach]^2 for the translation weights (see kf_window), and flag
+ * the cells where the biquadratic differs from the exact overlap at two
+ * check points: a breakpoint of the piecewise quadratic crosses them. */
+static void window_table(kf_window *kw, double reach, double npairs,
+                         int nth) {
+    if (kw->rect || !(reach > 0)) return;
+    /* few pairs (about npairs * pi reach^2 / |W|): exact overlaps are
+     * cheaper than the table's 25,000 */
+    if (npairs * M_PI * reach * reach / kw->area < 3e4) return;
+    int oc = KF_OTAB;
+    R_xlen_t nn = 2 * (R_xlen_t) oc + 1;
+    double *tab = (double *) R_alloc((size_t) (nn * nn), sizeof(double));
+    unsigned char *flag = (unsigned char *) R_alloc((size_t) oc * oc, 1);
+    double cell = 2.0 * reach / oc, half = 0.5 * cell;
+    int bad = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
+    reduction(|:bad)
+#endif
+    for (R_xlen_t iy = 0; iy < nn; iy++) {
+        for (R_xlen_t ix = 0; ix < nn; ix++) {
+            double v = im_window_overlap(kw->poly, -reach + ix * half,
+                                         -reach + iy * half);
+            if (ISNAN(v)) bad = 1;
+            tab[iy * nn + ix] = v;
+        }
+    }
+    if (bad) Rf_error("immunoscape: out of memory in window overlaps");
+    kw->otab = tab;
+    kw->oflag = flag;
+    kw->oc = oc;
+    kw->oreach = reach;
+    kw->ocell = cell;
+    kw->oinv = 1.0 / cell;
+    const double cu[2] = {0.2731, 0.7192}, cv[2] = {0.6143, 0.1877};
+    double tol = 1e-9 * kw->area;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
+    reduction(|:bad)
+#endif
+    for (int cy = 0; cy < oc; cy++) {
+        for (int cx = 0; cx < oc; cx++) {
+            int f = 0;
+            for (int k = 0; k < 2 && !f; k++) {
+                double ex = im_window_overlap(
+                    kw->poly, -reach + (cx + cu[k]) * cell,
+                    -reach + (cy + cv[k]) * cell);
+                if (ISNAN(ex)) bad = 1;
+                double ip = kf_overlap_interp(kw, cx, cy, cu[k], cv[k]);
+                f = fabs(ex - ip) > tol;
+            }
+            flag[(R_xlen_t) cy * oc + cx] = (unsigned char) f;
+        }
+    }
+    (void) nth;
+    if (bad) Rf_error("immunoscape: out of memory in window overlaps");
+}
+
+/* opts = c(none, iso, trans, border, pcf, h, binned_border) */
+static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
+    im_check_double(r, "r must be double");
+    im_check_double(opts, "opts must be double");
+    if (XLENGTH(opts) != 7) IM_BUG("opts");
+    memset(s, 0, sizeof(*s));
+    s->nr = (int) XLENGTH(r);
+    s->r = REAL_RO(r);
+    if (s->nr < 2 || s->r[0] != 0.0) IM_BUG("r must start at 0");
+    for (int k = 1; k < s->nr; k++)
+        if (!(s->r[k] > s->r[k - 1]) || !R_FINITE(s->r[k]))
+            IM_BUG("r must increase");
+    const double *o = REAL_RO(opts);
+    s->ncorr = 0;
+    for (int c = 0; c < KF_NCORR; c++)
+        s->cidx[c] = o[c] != 0 ? s->ncorr++ : -1;
+    s->pcf = o[4] != 0;
+    s->h = o[5];
+    s->binned_border = o[6] != 0 && !s->pcf;
+    s->nmom = s->pcf ? 3 : 1;
+    s->ncomp = s->ncorr * s->nmom;
+    s->stride = (R_xlen_t) s->nr + 1;
+    s->reach = s->r[s->nr - 1] + (s->pcf ? s->h : 0.0);
+    if (s->pcf && !(s->h > 0)) IM_BUG("pcf bandwidth");
+    /* even grid: the guess k = x / step is within one of the answer */
+    double step = s->r[s->nr - 1] / (s->nr - 1);
+    s->inv_step = 1.0 / step;
+    s->even = 1;
+    for (int k = 0; k < s->nr; k++)
+        if (fabs(s->r[k] * s->inv_step - k) > 0.5) { s->even = 0; break; }
+}
+
+/* ---- block runner ----------------------------------------------------- */
+
+typedef im_status (*kf_block_fn)(const void *ctx, R_xlen_t a, R_xlen_t b,
+                                 double *acc);
+
+/* Run f over blocks [k * blk, (k + 1) * blk) of n items; each block fills
+ * its own zeroed accumulator of `size` doubles, added to `total` in block
+ * order.  Interrupts are checked between waves of blocks. */
+static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
+                            kf_block_fn f, const void *ctx, double *total) {
+    int nslot = KF_SLOTS;
+    /* large accumulators (many labellings): fewer, larger blocks */
+    while (nslot > 2 && (double) nslot * size > 8e6) nslot /= 2;
+    R_xlen_t blk = KF_BLOCK;
+    if (size > 65536) blk = 8 * KF_BLOCK;
+    double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
+    R_xlen_t nblk = (n + blk - 1) / blk;
+    im_status st = IM_OK;
+    for (R_xlen_t w0 = 0; w0 < nblk; w0 += nslot) {
+        int nb = (int) (nblk - w0 < nslot ? nblk - w0 : nslot);
+        memset(slot, 0, (size_t) nb * size * sizeof(double));
+        int err = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
+    reduction(|:err)
+#endif
+        for (int b = 0; b < nb; b++) {
+            R_xlen_t a = (w0 + b) * blk;
+            R_xlen_t e = a + blk < n ? a + blk : n;
+            if (f(ctx, a, e, slot + (size_t) b * size) != IM_OK) err = 1;
+        }
+        (void) nth;
+        if (err) { st = IM_ERR_ALLOC; break; }
+        for (int b = 0; b < nb; b++) {
+            const double *sb = slot + (size_t) b * size;
+            for (R_xlen_t k = 0; k < size; k++) total[k] += sb[k];
+        }
+        R_CheckUserInterrupt();
+    }
+    return st;
+}
+
+typedef struct {
+    const kf_spec *s;
+    const kf_window *w;
+    const im_grid *g;
+    const im_queries *Q;
+    const double *b;
+    const uint64_t *fbits, *tbits;
+    int nw;
+} kf_ctx;
+
+static im_status block_cross(const void *c, R_xlen_t a, R_xlen_t b,
+                             double *acc) {
+    const kf_ctx *x = (const kf_ctx *) c;
+    return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, acc);
+}
+
+static im_status block_self(const void *c, R_xlen_t a, R_xlen_t b,
+                            double *acc) {
+    const kf_ctx *x = (const kf_ctx *) c;
+    return kf_pass_self(x->s, x->w, x->g, x->b, a, b, acc);
+}
+
+static im_status block_labels(const void *c, R_xlen_t a, R_xlen_t b,
+                              double *acc) {
+    const kf_ctx *x = (const kf_ctx *) c;
+    return kf_pass_labels(x->s, x->w, x->g, x->b, x->fbits, x->tbits, x->nw,
+                          a, b, acc);
+}
+
+/* Cumulative sums of the difference arrays: ncomp columns of nr values. */
+static SEXP finish_numerators(const kf_spec *s, const double *acc, int nset) {
+    R_xlen_t nr = s->nr;
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, nr * s->ncomp * nset));
+    double *po = REAL(out);
+    for (R_xlen_t c = 0; c < (R_xlen_t) s->ncomp * nset; c++) {
+        const double *a = acc + c * s->stride;
+        double run = 0.0;
+        for (R_xlen_t k = 0; k < nr; k++) {
+            run += a[k];
+            po[c * nr + k] = run;
+        }
+    }
+    UNPROTECT(1);
+    return out;
+}
+
+/* Boundary distances of n points (x[], y[]) in parallel. */
+static double *boundary_distances(const kf_window *w, const double *x,
+                                  const double *y, R_xlen_t n, int nth) {
+    double *b = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static, 4096)
+#endif
+    for (R_xlen_t i = 0; i < n; i++) b[i] = kf_bdist(w, x[i], y[i]);
+    (void) nth;
+    return b;
+}
+
+static double grid_cell_side(const double *x, const double *y,
+                             const R_xlen_t *sub, R_xlen_t n, double reach) {
+    double h = im_grid_radius_cell(x, y, sub, n, reach);
+    return h > 0 ? h : 0.0;
+}
+
+/* ---- K, L, pcf -------------------------------------------------------- */
+
+/* R caller: kf_pairs() for ripley_k(), ripley_l(), pair_correlation() */
+SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
+                    SEXP opts, SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x), nf, nt = 0;
+    if (XLENGTH(y) != n) IM_BUG("x and y differ in length");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    R_xlen_t *fi = im_index_arg(from, n, &nf);
+    int self = Rf_isNull(to);
+    R_xlen_t *ti = self ? NULL : im_index_arg(to, n, &nt);
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    if (s.cidx[KF_TRANS] >= 0)
+        window_table(&kw, s.reach, (double) nf * (self ? nf : nt), nth);
+    int need_b = s.cidx[KF_ISO] >= 0 || s.cidx[KF_BORDER] >= 0;
+
+    R_xlen_t size = (R_xlen_t) s.ncomp * s.stride;
+    double *total = (double *) R_alloc(size, sizeof(double));
+    memset(total, 0, size * sizeof(double));
+    kf_ctx ctx = {&s, &kw, NULL, NULL, NULL, NULL, NULL, 0};
+    im_grid g;
+    im_queries Q;
+    im_status st;
+    if (self) {
+        double h = grid_cell_side(px, py, fi, nf, s.reach);
+        if (im_grid_build(&g, px, py, NULL, fi, nf, h) != IM_OK)
+            IM_BUG("grid build failed");
+        ctx.g = &g;
+        if (need_b) ctx.b = boundary_distances(&kw, g.xs, g.ys, nf, nth);
+        st = run_blocks(nf, size, nth, block_self, &ctx, total);
+    } else {
+        double h = grid_cell_side(px, py, ti, nt, s.reach);
+        if (im_grid_build(&g, px, py, NULL, ti, nt, h) != IM_OK)
+            IM_BUG("grid build failed");
+        im_grid_queries(&g, px, py, fi, nf, &Q);
+        ctx.g = &g;
+        ctx.Q = &Q;
+        if (need_b) ctx.b = boundary_distances(&kw, Q.x, Q.y, nf, nth);
+        st = run_blocks(nf, size, nth, block_cross, &ctx, total);
+    }
+    if (st != IM_OK) Rf_error("immunoscape: out of memory in window geometry");
+
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
+    SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, 1));
+    if (s.cidx[KF_BORDER] >= 0) {
+        /* centres counted at each r: boundary distance beyond r */
+        double *den = (double *) R_alloc(s.stride, sizeof(double));
+        memset(den, 0, s.stride * sizeof(double));
+        for (R_xlen_t i = 0; i < nf; i++) {
+            int kb = kf_border_last(&s, ctx.b[i]);
+            if (kb < 0) continue;
+            den[0] += 1.0;
+            den[kb + 1] -= 1.0;
+        }
+        SEXP d = PROTECT(Rf_allocVector(REALSXP, s.nr)); nprot++;
+        double run = 0.0;
+        for (int k = 0; k < s.nr; k++) REAL(d)[k] = (run += den[k]);
+        SET_VECTOR_ELT(out, 1, d);
+    }
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* Bits of the labellings: bit s of point p (grid order) is set in fbits if
+ * p carries a `from` label in labelling s (s = 0: the observed labels),
+ * likewise tbits for `to`.  The labellings are successive shuffles of the
+ * labels on R's RNG (main thread). */
+static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
+                       const im_grid *g, int nw, uint64_t **fb,
+                       uint64_t **tb) {
+    R_xlen_t n = XLENGTH(lab);
+    if (TYPEOF(lab) != INTSXP || TYPEOF(from_codes) != INTSXP ||
+        TYPEOF(to_codes) != INTSXP)
+        IM_BUG("labels must be integer");
+    int nlab = 0;
+    const int *pl = INTEGER_RO(lab);
+    for (R_xlen_t i = 0; i < n; i++) {
+        if (pl[i] < 0) IM_BUG("negative label");
+        if (pl[i] + 1 > nlab) nlab = pl[i] + 1;
+    }
+    /* label -> is from / is to (an empty from set: every label) */
+    unsigned char *isf = (unsigned char *) R_alloc(nlab + 1, 1);
+    unsigned char *ist = (unsigned char *) R_alloc(nlab + 1, 1);
+    int nfc = Rf_length(from_codes), ntc = Rf_length(to_codes);
+    for (int l = 0; l <= nlab; l++) {
+        isf[l] = nfc == 0;
+        ist[l] = ntc == 0;
+    }
+    for (int k = 0; k < nfc; k++) {
+        int c = INTEGER_RO(from_codes)[k];
+        if (c >= 0 && c < nlab) isf[c] = 1;
+    }
+    for (int k = 0; k < ntc; k++) {
+        int c = INTEGER_RO(to_codes)[k];
+        if (c >= 0 && c < nlab) ist[c] = 1;
+    }
+    size_t nb = (size_t) (n > 0 ? n : 1) * nw;
+    uint64_t *f = (uint64_t *) R_alloc(nb, sizeof(uint64_t));
+    uint64_t *t = (uint64_t *) R_alloc(nb, sizeof(uint64_t));
+    memset(f, 0, nb * sizeof(uint64_t));
+    memset(t, 0, nb * sizeof(uint64_t));
+    /* grid position of each original point */
+    R_xlen_t *pos = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+    for (R_xlen_t p = 0; p < n; p++) pos[g->id[p]] = p;
+    int *perm = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    memcpy(perm, pl, n * sizeof(int));
+    GetRNGstate();
+    for (int s = 0; s <= nsim; s++) {
+        if (s > 0) im_shuffle_int(perm, n);
+        uint64_t bit = (uint64_t) 1 << (s & 63);
+        int word = s >> 6;
+        for (R_xlen_t i = 0; i < n; i++) {
+            size_t o = (size_t) pos[i] * nw + word;
+            if (isf[perm[i]]) f[o] |= bit;
+            if (ist[perm[i]]) t[o] |= bit;
+        }
+        if ((s & 15) == 15) R_CheckUserInterrupt();
+    }
+    PutRNGstate();
+    *fb = f;
+    *tb = t;
+}
+
+/* R caller: kf_pairs_labels() for envelope = "labels" */
+SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
+                     SEXP to_codes, SEXP nsim_, SEXP win, SEXP r, SEXP opts,
+                     SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x);
+    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    int nsim = im_as_int(nsim_, "nsim");
+    if (nsim < 1) IM_BUG("nsim");
+    int nset = nsim + 1, nw = (nset + 63) / 64;
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    if (s.cidx[KF_TRANS] >= 0)
+        window_table(&kw, s.reach, (double) n * n, nth);
+
+    im_grid g;
+    double h = grid_cell_side(px, py, NULL, n, s.reach);
+    if (im_grid_build(&g, px, py, NULL, NULL, n, h) != IM_OK)
+        IM_BUG("grid build failed");
+    uint64_t *fb, *tb;
+    label_bits(lab, from_codes, to_codes, nsim, &g, nw, &fb, &tb);
+    double *b = boundary_distances(&kw, g.xs, g.ys, n, nth);
+
+    /* accumulators of all labellings side by side; 64 * nw of them so
+     * that any bit can be addressed */
+    R_xlen_t one = (R_xlen_t) s.ncomp * s.stride;
+    R_xlen_t size = one * 64 * nw;
+    double *total = (double *) R_alloc(size, sizeof(double));
+    memset(total, 0, size * sizeof(double));
+    kf_ctx ctx = {&s, &kw, &g, NULL, b, fb, tb, nw};
+    if (run_blocks(n, size, nth, block_labels, &ctx, total) != IM_OK)
+        Rf_error("immunoscape: out of memory in window geometry");
+
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
+    SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, nset));
+    if (s.cidx[KF_BORDER] >= 0) {
+        double *den = (double *) R_alloc((size_t) s.stride * 64 * nw,
+                                         sizeof(double));
+        memset(den, 0, (size_t) s.stride * 64 * nw * sizeof(double));
+        for (R_xlen_t p = 0; p < n; p++) {
+            int kb = kf_border_last(&s, b[p]);
+            if (kb < 0) continue;
+            for (int t = 0; t < nw; t++) {
+                uint64_t m = fb[(size_t) p * nw + t];
+                while (m) {
+                    int k = __builtin_ctzll(m);
+                    m &= m - 1;
+                    double *dk = den + (R_xlen_t) (64 * t + k) * s.stride;
+                    dk[0] += 1.0;
+                    dk[kb + 1] -= 1.0;
+                }
+            }
+        }
+        SEXP d = PROTECT(Rf_allocMatrix(REALSXP, s.nr, nset)); nprot++;
+        double *pd = REAL(d);
+        for (int j = 0; j < nset; j++) {
+            double run = 0.0;
+            for (int k = 0; k < s.nr; k++)
+                pd[(R_xlen_t) j * s.nr + k] = (run += den[j * s.stride + k]);
+        }
+        SET_VECTOR_ELT(out, 1, d);
+    }
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* ---- G ------------------------------------------------------------------ */
+
+static SEXP g_result(const kf_spec *s, const double *hist, int nset) {
+    R_xlen_t len = s->stride * KG_NH * nset;
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, len));
+    memcpy(REAL(out), hist, len * sizeof(double));
+    UNPROTECT(1);
+    return out;
+}
+
+/* R caller: kf_nearest() for g_function() */
+SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
+                      SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x), nf, nt;
+    if (XLENGTH(y) != n) IM_BUG("x and y differ in length");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    R_xlen_t *fi = im_index_arg(from, n, &nf);
+    R_xlen_t *ti = Rf_isNull(to) ? fi : im_index_arg(to, n, &nt);
+    if (Rf_isNull(to)) nt = nf;
+    SEXP opts = PROTECT(Rf_allocVector(REALSXP, 7));
+    memset(REAL(opts), 0, 7 * sizeof(double));
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    UNPROTECT(1);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+
+    im_grid g;
+    if (im_grid_build(&g, px, py, NULL, ti, nt, 0.0) != IM_OK)
+        IM_BUG("grid build failed");
+    im_queries Q;
+    im_grid_queries(&g, px, py, fi, nf, &Q);
+    double *nnd = (double *) R_alloc(nf > 0 ? nf : 1, sizeof(double));
+    double *b = (double *) R_alloc(nf > 0 ? nf : 1, sizeof(double));
+    for (R_xlen_t c0 = 0; c0 < nf; c0 += IM_CHUNK) {
+        R_xlen_t c1 = c0 + IM_CHUNK < nf ? c0 + IM_CHUNK : nf;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#endif
+        for (R_xlen_t k = c0; k < c1; k++) {
+            double d2;
+            R_xlen_t id;
+            int found = im_grid_knn(&g, Q.x[k], Q.y[k], Q.id[k], 1, &d2, &id);
+            nnd[k] = found ? sqrt(d2) : R_PosInf;
+            b[k] = kf_bdist(&kw, Q.x[k], Q.y[k]);
+        }
+        R_CheckUserInterrupt();
+    }
+    R_xlen_t len = s.stride * KG_NH;
+    double *hist = (double *) R_alloc(len, sizeof(double));
+    memset(hist, 0, len * sizeof(double));
+    for (R_xlen_t k = 0; k < nf; k++) kf_g_add(&s, nnd[k], b[k], hist);
+    return g_result(&s, hist, 1);
+}
+
+/* R caller: kf_nearest_labels() for g_function(envelope = "labels") */
+SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
+                             SEXP to_codes, SEXP nsim_, SEXP win, SEXP r,
+                             SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x);
+    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    int nsim = im_as_int(nsim_, "nsim");
+    if (nsim < 1) IM_BUG("nsim");
+    int nset = nsim + 1, nw = (nset + 63) / 64;
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    SEXP opts = PROTECT(Rf_allocVector(REALSXP, 7));
+    memset(REAL(opts), 0, 7 * sizeof(double));
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    UNPROTECT(1);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+
+    im_grid g;
+    double h = grid_cell_side(px, py, NULL, n, s.reach);
+    if (im_grid_build(&g, px, py, NULL, NULL, n, h) != IM_OK)
+        IM_BUG("grid build failed");
+    uint64_t *fb, *tb;
+    label_bits(lab, from_codes, to_codes, nsim, &g, nw, &fb, &tb);
+    double *b = boundary_distances(&kw, g.xs, g.ys, n, nth);
+
+    /* histograms are counts (exact in doubles): per-thread sums in any
+     * order give the same numbers */
+    R_xlen_t one = s.stride * KG_NH, size = one * 64 * nw;
+    double *hist = (double *) R_alloc((size_t) nth * size, sizeof(double));
+    memset(hist, 0, (size_t) nth * size * sizeof(double));
+    double *best = (double *) R_alloc((size_t) nth * 64 * nw, sizeof(double));
+    R_xlen_t blk = KF_BLOCK;
+    R_xlen_t nblk = (n + blk - 1) / blk;
+    for (R_xlen_t c0 = 0; c0 < nblk; c0 += 32) {
+        R_xlen_t c1 = c0 + 32 < nblk ? c0 + 32 : nblk;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
+#endif
+        for (R_xlen_t c = c0; c < c1; c++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            R_xlen_t a = c * blk, e = a + blk < n ? a + blk : n;
+            kf_g_labels(&s, &g, b, fb, tb, nw, a, e,
+                        best + (size_t) t * 64 * nw,
+                        hist + (size_t) t * size);
+        }
+        R_CheckUserInterrupt();
+    }
+    for (int t = 1; t < nth; t++)
+        for (R_xlen_t k = 0; k < size; k++) hist[k] += hist[t * size + k];
+    return g_result(&s, hist, nset);
+}
+
+/* ---- windows ----------------------------------------------------------- */
+
+/* R caller: kf_eroded_areas() for the Hanisch estimator of g_function():
+ * area of {u in W : bdist(u) >= r} for each r, exact for rectangles,
+ * else from the boundary distances of npix x npix pixel centres. */
+SEXP ffi_kfun_eroded(SEXP win, SEXP r, SEXP npix_) {
+    im_check_double(r, "r must be double");
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    int nr = Rf_length(r), npix = im_as_int(npix_, "npix");
+    const double *pr = REAL_RO(r);
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, nr));
+    double *po = REAL(out);
+    double W = kw.xmax - kw.xmin, H = kw.ymax - kw.ymin;
+    if (kw.rect) {
+        for (int k = 0; k < nr; k++) {
+            double a = W - 2 * pr[k], c = H - 2 * pr[k];
+            po[k] = (a > 0 ? a : 0) * (c > 0 ? c : 0);
+        }
+        UNPROTECT(1);
+        return out;
+    }
+    /* pixel boundary distances, sorted: areas by counting */
+    double hx = W / npix, hy = H / npix;
+    R_xlen_t np = (R_xlen_t) npix * npix;
+    double *bd = (double *) R_alloc(np, sizeof(double));
+    R_xlen_t m = 0;
+    for (int iy = 0; iy < npix; iy++) {
+        double yy = kw.ymin + (iy + 0.5) * hy;
+        for (int ix = 0; ix < npix; ix++) {
+            double xx = kw.xmin + (ix + 0.5) * hx;
+            if (im_window_inside(kw.poly, xx, yy))
+                bd[m++] = im_window_bdist(kw.poly, xx, yy);
+        }
+        if ((iy & 63) == 63) R_CheckUserInterrupt();
+    }
+    /* count pixels with b >= r[k], r increasing */
+    R_xlen_t *cnt = (R_xlen_t *) R_alloc(nr + 1, sizeof(R_xlen_t));
+    memset(cnt, 0, (nr + 1) * sizeof(R_xlen_t));
+    for (R_xlen_t i = 0; i < m; i++) {
+        /* number of k with r[k] <= b: those pixels count at every such k */
+        int lo = 0, hi = nr;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (pr[mid] <= bd[i]) lo = mid + 1; else hi = mid;
+        }
+        cnt[lo]++;
+    }
+    /* area at r[k] = pixel area * #{b >= r[k]} = sum of cnt[j], j > k */
+    double pa = hx * hy, run = 0.0;
+    for (int k = nr - 1; k >= 0; k--) {
+        run += (double) cnt[k + 1];
+        po[k] = run * pa;
+    }
+    UNPROTECT(1);
+    return out;
+}
+
+/* R caller: kf_image() (cells outside the window, beyond the distance
+ * tol from its boundary, are left out) and kf_runif_window() (tol = 0) */
+SEXP ffi_kfun_inside(SEXP x, SEXP y, SEXP win, SEXP tol_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x);
+    double tol = im_as_double(tol_, "tol");
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    SEXP out = PROTECT(Rf_allocVector(LGLSXP, n));
+    int *po = LOGICAL(out);
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    for (R_xlen_t i = 0; i < n; i++) {
+        if (kw.rect) {
+            po[i] = px[i] >= kw.xmin - tol && px[i] <= kw.xmax + tol &&
+                    py[i] >= kw.ymin - tol && py[i] <= kw.ymax + tol;
+        } else {
+            po[i] = im_window_inside(kw.poly, px[i], py[i]);
+            if (!po[i] && tol > 0)
+                po[i] = im_window_bdist(kw.poly, px[i], py[i]) <= tol;
+        }
+        if ((i & (IM_CHUNK - 1)) == IM_CHUNK - 1) R_CheckUserInterrupt();
+    }
+    UNPROTECT(1);
+    return out;
+}
+
+/* R caller: kf_edge_weights() (tests, diagnostics): for pairs
+ * (xi, yi) -> (xj, yj), the boundary distance of i, Ripley's isotropic
+ * weight and the translation weight (exact overlap if table_reach <= 0,
+ * else the interpolated table used by the estimators). */
+SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
+                      SEXP table_reach) {
+    im_check_double(xi, "xi must be double");
+    im_check_double(yi, "yi must be double");
+    im_check_double(xj, "xj must be double");
+    im_check_double(yj, "yj must be double");
+    R_xlen_t n = XLENGTH(xi);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    double reach = im_as_double(table_reach, "table_reach");
+    if (reach > 0) window_table(&kw, reach, R_PosInf, 1);
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) n, 3));
+    double *po = REAL(out);
+    const double *ax = REAL_RO(xi), *ay = REAL_RO(yi);
+    const double *bx = REAL_RO(xj), *by = REAL_RO(yj);
+    for (R_xlen_t i = 0; i < n; i++) {
+        double dx = bx[i] - ax[i], dy = by[i] - ay[i];
+        double b = kf_bdist(&kw, ax[i], ay[i]);
+        po[i] = b;
+        po[n + i] = kf_iso_weight(&kw, ax[i], ay[i], b, sqrt(dx * dx + dy * dy));
+        po[2 * n + i] = kf_trans_weight(&kw, dx, dy);
+    }
+    UNPROTECT(1);
+    return out;
+}
