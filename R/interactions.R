@@ -17,8 +17,8 @@ interaction_perm_image <- function(sub, k, radius, ties, method, patch_size,
           as.integer(nthreads))
 }
 
-# Tests only: the order in which ffi_inter_perm() shuffles an image's
-# labels (row numbers of `sub`), so an R oracle can replay permutations.
+# Tests only: the order in which ffi_inter_perm() visits an image's cells
+# (row numbers of `sub`), so an R oracle can sum in the same order.
 interaction_grid_order <- function(sub, k = NULL, radius = NULL,
                                    ties = FALSE) {
     .Call(ffi_inter_order, sub$x, sub$y,

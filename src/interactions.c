@@ -22,23 +22,29 @@
 #include <string.h>
 
 typedef struct {
-    R_xlen_t n;
+    R_xlen_t n, ne;
     const R_xlen_t *off;   /* [n + 1] */
-    const int *nb;         /* [off[n]] neighbour grid positions */
+    const int *nb;         /* [ne] neighbour grid positions */
+    const int *src;        /* [ne] the cell each edge starts from */
 } im_graph;
 
+/* Per-thread accumulators and scratch of one permutation. */
 typedef struct {
-    int64_t *cnt, *any, *pat, *nconn;
-    double *wsum;
-    int *c;                /* [T] per-cell counts, all zero between cells */
+    int64_t *cnt, *any, *pat, *nconn;   /* T*T (nconn: T)              */
+    double *wsum;                       /* T*T                          */
+    int64_t *bank;                      /* 4 * T*T edge-count banks     */
+    int64_t *hist;                      /* T * 2^T type-mask histogram  */
+    uint64_t *word;                     /* [n] packed counts, all zero  */
+    uint32_t *mask;                     /* [n] type masks, all zero     */
+    int *c;                             /* [T] per-cell counts, zero    */
 } im_acc;
 
 /* Random permutations.  R's RNG (main thread) gives one 64-bit seed per
- * permutation; the permutation itself is a Fisher-Yates shuffle driven by
- * xoshiro256** (Blackman & Vigna) seeded through splitmix64, with
- * Lemire's unbiased bounded integers.  So set.seed() reproduces every
- * permutation, permutations can be drawn in parallel, and a shuffle of a
- * million labels costs a few milliseconds instead of the tens that
+ * permutation; the permutation itself is drawn with xoshiro256**
+ * (Blackman & Vigna) seeded through splitmix64, with Lemire's unbiased
+ * bounded integers.  So set.seed() reproduces every permutation,
+ * permutations can be drawn in parallel, and a random relabelling of a
+ * million cells costs a few milliseconds instead of the tens that
  * R_unif_index() would take. */
 typedef struct { uint64_t s[4]; } im_xoshiro;
 
@@ -79,7 +85,9 @@ static inline uint32_t bounded32(im_xoshiro *r, uint32_t range) {
     return (uint32_t) (m >> 32);
 }
 
-/* Kernel: shuffle a[0..n-1] in place from a seed (n < 2^31). */
+/* Kernel: shuffle a[0..n-1] in place from a seed (n < 2^31).  A
+ * Fisher-Yates shuffle: about 1.5 ns per label here even for a million
+ * labels (an urn drawn in memory order was three times slower). */
 static void shuffle(int *a, R_xlen_t n, uint64_t seed) {
     im_xoshiro r;
     uint64_t x = seed;
@@ -100,75 +108,164 @@ static uint64_t perm_seed(void) {
     return (hi << 32) ^ lo;
 }
 
-/* Kernel: per-pair sums of one labelling (labels in grid order). */
+/* Packed counting: with T <= 16 types and every degree below 2^bits, the
+ * counts of one cell's neighbours by type fit in one 64-bit word, a field
+ * of `bits` bits per type. */
+typedef struct {
+    int use, bits;
+    uint64_t fmask;
+    uint64_t inc[16];
+} im_pack;
+
+static im_pack pack_make(int T, R_xlen_t maxdeg) {
+    im_pack p;
+    memset(&p, 0, sizeof(p));
+    if (T > 16) return p;
+    int bits = 64 / T;
+    if (bits > 32) bits = 32;
+    if ((int64_t) maxdeg >= ((int64_t) 1 << bits)) return p;
+    p.use = 1;
+    p.bits = bits;
+    p.fmask = ((uint64_t) 1 << bits) - 1;
+    for (int t = 0; t < T; t++) p.inc[t] = (uint64_t) 1 << (t * bits);
+    return p;
+}
+
+#define IM_MASK_TYPES 10   /* histocat by type masks up to 10 types */
+
+/* Kernel: per-pair sums of one labelling (labels in grid order).
+ *
+ * The fast paths stream over the edges as one flat array (an edge loop
+ * per cell would mispredict a branch at the end of almost every cell):
+ *   classic : edge counts by (type of source, type of target), in four
+ *             banks so that consecutive increments rarely wait on each
+ *             other;
+ *   histocat: the same counts, plus for each cell the set (bit mask) of
+ *             neighbour types, histogrammed by the cell's type;
+ *   patch, clq: per-cell counts by type packed in one word per cell,
+ *             then one pass over the cells.
+ * Otherwise (many types, huge degrees) a loop per cell.  All paths add
+ * in a fixed order, so results do not depend on the thread. */
 static void graph_sums(const im_graph *G, const int *lab, int T, int method,
-                       int patch, im_acc *a) {
+                       int patch, const im_pack *pk, im_acc *a) {
     size_t TT = (size_t) T * T;
-    memset(a->cnt, 0, TT * sizeof(int64_t));
-    if (method == 0) {
-        for (R_xlen_t i = 0; i < G->n; i++) {
-            int64_t *row = a->cnt + (size_t) lab[i] * T;
-            for (R_xlen_t e = G->off[i]; e < G->off[i + 1]; e++)
-                row[lab[G->nb[e]]]++;
-        }
-        return;
-    }
-    int *c = a->c;
-    /* few types: branch-free sweeps over all types per cell; many types:
-     * visit only the types present among the neighbours */
-    int dense = T <= 16;
-    if (method == 3) {
-        memset(a->nconn, 0, (size_t) T * sizeof(int64_t));
-        for (size_t u = 0; u < TT; u++) a->wsum[u] = 0.0;
-        for (R_xlen_t i = 0; i < G->n; i++) {
-            R_xlen_t e0 = G->off[i], e1 = G->off[i + 1];
-            if (e1 == e0) continue;
-            double *row = a->wsum + (size_t) lab[i] * T;
-            a->nconn[lab[i]]++;
-            for (R_xlen_t e = e0; e < e1; e++) c[lab[G->nb[e]]]++;
-            double inv = 1.0 / (double) (e1 - e0);
-            if (dense) {
-                /* adding 0.0 leaves a sum unchanged: same result */
-                for (int b = 0; b < T; b++) {
-                    row[b] += (double) c[b] * inv;
-                    c[b] = 0;
-                }
-            } else {
-                for (R_xlen_t e = e0; e < e1; e++) {
-                    int b = lab[G->nb[e]];
-                    if (!c[b]) continue;
-                    row[b] += (double) c[b] * inv;
-                    c[b] = 0;
-                }
-            }
-        }
-        return;
-    }
-    /* histocat (any) or patch (pat) */
+    const R_xlen_t n = G->n, ne = G->ne;
+    const int *nb = G->nb, *src = G->src;
     int64_t *hit = method == 1 ? a->any : a->pat;
     int thr = method == 1 ? 1 : patch;
+    memset(a->cnt, 0, TT * sizeof(int64_t));
     memset(hit, 0, TT * sizeof(int64_t));
-    for (R_xlen_t i = 0; i < G->n; i++) {
+    memset(a->nconn, 0, (size_t) T * sizeof(int64_t));
+    for (size_t u = 0; u < TT; u++) a->wsum[u] = 0.0;
+
+    if (method == 0 || (method == 1 && T <= IM_MASK_TYPES)) {
+        int64_t *b0 = a->bank, *b1 = b0 + TT, *b2 = b1 + TT, *b3 = b2 + TT;
+        memset(a->bank, 0, 4 * TT * sizeof(int64_t));
+        R_xlen_t e = 0;
+        if (method == 0) {
+            for (; e + 4 <= ne; e += 4) {
+                b0[(size_t) lab[src[e]] * T + lab[nb[e]]]++;
+                b1[(size_t) lab[src[e + 1]] * T + lab[nb[e + 1]]]++;
+                b2[(size_t) lab[src[e + 2]] * T + lab[nb[e + 2]]]++;
+                b3[(size_t) lab[src[e + 3]] * T + lab[nb[e + 3]]]++;
+            }
+            for (; e < ne; e++) b0[(size_t) lab[src[e]] * T + lab[nb[e]]]++;
+        } else {
+            uint32_t *mk = a->mask;
+            for (; e + 4 <= ne; e += 4) {
+                int l0 = lab[nb[e]], l1 = lab[nb[e + 1]];
+                int l2 = lab[nb[e + 2]], l3 = lab[nb[e + 3]];
+                b0[(size_t) lab[src[e]] * T + l0]++;
+                b1[(size_t) lab[src[e + 1]] * T + l1]++;
+                b2[(size_t) lab[src[e + 2]] * T + l2]++;
+                b3[(size_t) lab[src[e + 3]] * T + l3]++;
+                mk[src[e]] |= (uint32_t) 1 << l0;
+                mk[src[e + 1]] |= (uint32_t) 1 << l1;
+                mk[src[e + 2]] |= (uint32_t) 1 << l2;
+                mk[src[e + 3]] |= (uint32_t) 1 << l3;
+            }
+            for (; e < ne; e++) {
+                int l = lab[nb[e]];
+                b0[(size_t) lab[src[e]] * T + l]++;
+                mk[src[e]] |= (uint32_t) 1 << l;
+            }
+            size_t nm = (size_t) 1 << T;
+            int64_t *h = a->hist;
+            memset(h, 0, (size_t) T * nm * sizeof(int64_t));
+            for (R_xlen_t i = 0; i < n; i++) {
+                h[(size_t) lab[i] * nm + mk[i]]++;
+                mk[i] = 0;
+            }
+            for (int u = 0; u < T; u++) {
+                for (size_t m = 1; m < nm; m++) {
+                    int64_t v = h[(size_t) u * nm + m];
+                    if (!v) continue;
+                    for (int b = 0; b < T; b++)
+                        if (m >> b & 1) hit[(size_t) u * T + b] += v;
+                }
+            }
+        }
+        for (size_t u = 0; u < TT; u++)
+            a->cnt[u] = ((b0[u] + b1[u]) + b2[u]) + b3[u];
+        return;
+    }
+
+    int *c = a->c;
+    if (pk->use) {
+        uint64_t *w = a->word;
+        R_xlen_t e = 0;
+        for (; e + 2 <= ne; e += 2) {
+            w[src[e]] += pk->inc[lab[nb[e]]];
+            w[src[e + 1]] += pk->inc[lab[nb[e + 1]]];
+        }
+        for (; e < ne; e++) w[src[e]] += pk->inc[lab[nb[e]]];
+        for (R_xlen_t i = 0; i < n; i++) {
+            R_xlen_t deg = G->off[i + 1] - G->off[i];
+            if (deg == 0) continue;
+            uint64_t v = w[i];
+            w[i] = 0;
+            for (int b = 0; b < T; b++) {
+                c[b] = (int) (v & pk->fmask);
+                v >>= pk->bits;
+            }
+            size_t base = (size_t) lab[i] * T;
+            if (method == 3) {
+                /* adding 0.0 leaves a sum unchanged */
+                double *row = a->wsum + base, inv = 1.0 / (double) deg;
+                a->nconn[lab[i]]++;
+                for (int b = 0; b < T; b++) row[b] += (double) c[b] * inv;
+            } else {
+                int64_t *row = a->cnt + base, *hrow = hit + base;
+                for (int b = 0; b < T; b++) {
+                    row[b] += c[b];
+                    hrow[b] += c[b] >= thr;
+                }
+            }
+        }
+        for (int b = 0; b < T; b++) c[b] = 0;
+        return;
+    }
+
+    /* general case: a loop per cell over its neighbours, visiting only
+     * the types present */
+    for (R_xlen_t i = 0; i < n; i++) {
         R_xlen_t e0 = G->off[i], e1 = G->off[i + 1];
         if (e1 == e0) continue;
-        int64_t *row = a->cnt + (size_t) lab[i] * T;
-        int64_t *hrow = hit + (size_t) lab[i] * T;
-        for (R_xlen_t e = e0; e < e1; e++) c[lab[G->nb[e]]]++;
-        if (dense) {
-            for (int b = 0; b < T; b++) {
-                row[b] += c[b];
-                hrow[b] += c[b] >= thr;
-                c[b] = 0;
+        size_t base = (size_t) lab[i] * T;
+        double inv = 1.0 / (double) (e1 - e0);
+        if (method == 3) a->nconn[lab[i]]++;
+        for (R_xlen_t e = e0; e < e1; e++) c[lab[nb[e]]]++;
+        for (R_xlen_t e = e0; e < e1; e++) {
+            int b = lab[nb[e]];
+            int v = c[b];
+            if (!v) continue;
+            if (method == 3) {
+                a->wsum[base + b] += (double) v * inv;
+            } else {
+                a->cnt[base + b] += v;
+                if (method != 0 && v >= thr) hit[base + b]++;
             }
-        } else {
-            for (R_xlen_t e = e0; e < e1; e++) {
-                int b = lab[G->nb[e]];
-                int v = c[b];
-                if (!v) continue;
-                row[b] += v;
-                if (v >= thr) hrow[b]++;
-                c[b] = 0;
-            }
+            c[b] = 0;
         }
     }
 }
@@ -203,16 +300,27 @@ static void pair_stats(const im_acc *a, const int64_t *ntype, R_xlen_t n,
     }
 }
 
-static im_acc acc_alloc(int T) {
+static im_acc acc_alloc(int T, R_xlen_t n, int method, const im_pack *pk) {
     size_t TT = (size_t) T * T;
+    R_xlen_t nn = n > 0 ? n : 1;
     im_acc a;
+    memset(&a, 0, sizeof(a));
     a.cnt = (int64_t *) R_alloc(TT, sizeof(int64_t));
     a.any = (int64_t *) R_alloc(TT, sizeof(int64_t));
     a.pat = (int64_t *) R_alloc(TT, sizeof(int64_t));
     a.nconn = (int64_t *) R_alloc(T, sizeof(int64_t));
     a.wsum = (double *) R_alloc(TT, sizeof(double));
+    a.bank = (int64_t *) R_alloc(4 * TT, sizeof(int64_t));
     a.c = (int *) R_alloc(T, sizeof(int));
     memset(a.c, 0, (size_t) T * sizeof(int));
+    if (method == 1 && T <= IM_MASK_TYPES) {
+        a.hist = (int64_t *) R_alloc((size_t) T << T, sizeof(int64_t));
+        a.mask = (uint32_t *) R_alloc(nn, sizeof(uint32_t));
+        memset(a.mask, 0, (size_t) nn * sizeof(uint32_t));
+    } else if (method != 0 && pk->use) {
+        a.word = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
+        memset(a.word, 0, (size_t) nn * sizeof(uint64_t));
+    }
     return a;
 }
 
@@ -274,9 +382,14 @@ static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
         if (changed) IM_BUG("degree changed between passes");
         R_CheckUserInterrupt();
     }
+    int *src = (int *) R_alloc(off[n] > 0 ? off[n] : 1, sizeof(int));
+    for (R_xlen_t p = 0; p < n; p++)
+        for (R_xlen_t e = off[p]; e < off[p + 1]; e++) src[e] = (int) p;
     G->n = n;
+    G->ne = off[n];
     G->off = off;
     G->nb = nb;
+    G->src = src;
 }
 
 static void unpack_graph_args(SEXP x, SEXP y, SEXP k_, SEXP radius_,
@@ -330,7 +443,7 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     im_graph G;
     graph_build(&s, pos, n, nth, &G);
 
-    /* labels in grid order; the permutations shuffle this vector */
+    /* labels in grid order */
     int *cur = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
     int64_t *ntype = (int64_t *) R_alloc(T, sizeof(int64_t));
     memset(ntype, 0, (size_t) T * sizeof(int64_t));
@@ -341,8 +454,12 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
 
     int nprot = 0;
     SEXP obs = PROTECT(Rf_allocVector(REALSXP, TT)); nprot++;
-    im_acc a0 = acc_alloc(T);
-    graph_sums(&G, cur, T, method, patch, &a0);
+    R_xlen_t maxdeg = 0;
+    for (R_xlen_t p = 0; p < n; p++)
+        if (G.off[p + 1] - G.off[p] > maxdeg) maxdeg = G.off[p + 1] - G.off[p];
+    im_pack pk = pack_make(T, maxdeg);
+    im_acc a0 = acc_alloc(T, n, method, &pk);
+    graph_sums(&G, cur, T, method, patch, &pk, &a0);
     pair_stats(&a0, ntype, n, T, method, REAL(obs));
 
     double *perm = (double *) R_alloc(nperm > 0 ? (size_t) nperm * TT : 1,
@@ -357,7 +474,7 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
         R_xlen_t nn = n > 0 ? n : 1;
         int *scratch = (int *) R_alloc((size_t) nth * nn, sizeof(int));
         im_acc *acc = (im_acc *) R_alloc(nth, sizeof(im_acc));
-        for (int t = 0; t < nth; t++) acc[t] = acc_alloc(T);
+        for (int t = 0; t < nth; t++) acc[t] = acc_alloc(T, n, method, &pk);
         R_xlen_t chunk = (R_xlen_t) 4194304 / nn;
         if (chunk < nth) chunk = nth;
         for (int p0 = 0; p0 < nperm; p0 += (int) chunk) {
@@ -373,7 +490,7 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
                 int *lp = scratch + (size_t) t * nn;
                 memcpy(lp, cur, (size_t) n * sizeof(int));
                 shuffle(lp, n, seed[p]);
-                graph_sums(&G, lp, T, method, patch, &acc[t]);
+                graph_sums(&G, lp, T, method, patch, &pk, &acc[t]);
                 pair_stats(&acc[t], ntype, n, T, method,
                            perm + (size_t) p * TT);
             }
@@ -431,8 +548,8 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
 }
 
 /* R caller: interaction_grid_order() in R/interactions.R (tests only):
- * the order (1-based row numbers) in which ffi_inter_perm() holds and
- * shuffles the labels of an image. */
+ * the order (1-based row numbers) in which ffi_inter_perm() visits the
+ * cells of an image, i.e. sums their contributions. */
 SEXP ffi_inter_order(SEXP x, SEXP y, SEXP k_, SEXP radius_, SEXP ties_) {
     int k, ties;
     double radius;

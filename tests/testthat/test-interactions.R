@@ -26,6 +26,30 @@ test_that("interaction statistics equal brute force (all methods)", {
     }
 })
 
+test_that("all counting paths agree with brute force (many types, degrees)", {
+    # 12 types: packed counts; 16 types and wide radius: degrees too large
+    # to pack, loop per cell; 18 types: sparse loop per cell
+    for (nt in c(12L, 16L, 18L)) {
+        set.seed(100 + nt)
+        df <- make_pattern("random", n = 220, types = LETTERS[seq_len(nt)],
+                           prob = rep(1, nt), side = 200)
+        cells <- spatial_cells(df, window = "rectangle")
+        lv <- levels(cells$type)
+        r <- if (nt == 16L) 60 else 25
+        for (m in c("classic", "histocat", "patch")) {
+            res <- interaction_test(cells, radius = r, method = m, nperm = 3,
+                                    patch_size = 2, nthreads = 2)
+            expect_identical(obs_matrix(res, lv),
+                             bf_interaction(df$x, df$y, df$type, lv, r, m, 2L))
+        }
+        ord <- immunoscape:::interaction_grid_order(cells, radius = r)
+        clq <- colocalization_quotient(cells, radius = r, nperm = 3)
+        expect_identical(obs_matrix(clq, lv),
+                         bf_clq(df$x, df$y, df$type, lv, radius = r,
+                                order = ord))
+    }
+})
+
 test_that("permutation summaries are computed exactly from the permutations", {
     set.seed(54)
     df <- make_pattern("random", n = 300)
