@@ -128,11 +128,13 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' direction.) A pair with a type absent from an image gives `NA`
 #' throughout.
 #'
-#' Reproducible with [set.seed()] and identical for any `nthreads`: labels
-#' are shuffled with R's random number generator on the main thread,
-#' images in order. With `BPPARAM`, images run on workers with their own
-#' streams: set `RNGseed` in the BiocParallel parameter for
-#' reproducibility.
+#' Reproducible with [set.seed()] and identical for any `nthreads`: R's
+#' random number generator draws one seed per permutation (two uniform
+#' draws, images in order, on the main thread), and each permutation is a
+#' Fisher-Yates shuffle driven by a xoshiro256** generator started from
+#' its seed, so permutations can be drawn and evaluated in parallel. With
+#' `BPPARAM`, images run on workers with their own streams: set `RNGseed`
+#' in the BiocParallel parameter for reproducibility.
 #'
 #' @param cells A `spatial_cells` object.
 #' @param radius Neighbourhood radius in microns.
@@ -602,6 +604,52 @@ as.data.frame.local_clq <- function(x, ...) {
     attributes(x)[c("radius", "k", "problems")] <- NULL
     class(x) <- "data.frame"
     x
+}
+
+#' @rdname colocalization_quotient
+#' @details `summary()` of a `local_clq` result gives, per image, `from`
+#'   and `to` type, the number of cells, the mean and median local CLQ and
+#'   the fraction of cells with local CLQ above 1; `autoplot()` draws the
+#'   distribution of log2 local CLQ per pair (cells without neighbours or
+#'   with a local CLQ of 0 are left out).
+#' @export
+summary.local_clq <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    grp <- interaction(df$image, df$from, df$to, drop = TRUE,
+                       lex.order = TRUE)
+    s <- lapply(split(df, grp), function(d) {
+        v <- d$local_clq[!is.na(d$local_clq)]
+        data.frame(image = d$image[1], from = d$from[1], to = d$to[1],
+                   n_cells = nrow(d), n_defined = length(v),
+                   mean_local_clq = if (length(v)) mean(v) else NA_real_,
+                   median_local_clq = if (length(v)) stats::median(v)
+                                      else NA_real_,
+                   frac_above_1 = if (length(v)) mean(v > 1) else NA_real_)
+    })
+    out <- do.call(rbind, s)
+    rownames(out) <- NULL
+    out
+}
+
+#' @rdname colocalization_quotient
+#' @export
+autoplot.local_clq <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[!is.na(df$local_clq) & df$local_clq > 0, , drop = FALSE]
+    df$log2_local_clq <- log2(df$local_clq)
+    ggplot2::ggplot(df, ggplot2::aes(x = .data$to,
+                                     y = .data$log2_local_clq)) +
+        ggplot2::geom_boxplot(outlier.size = 0.5) +
+        ggplot2::geom_hline(yintercept = 0, linetype = 2) +
+        ggplot2::facet_wrap(ggplot2::vars(.data$from),
+                            labeller = ggplot2::label_both) +
+        ggplot2::labs(x = "to (neighbour type)", y = "log2 local CLQ",
+                      title = "Local colocation quotient") +
+        ggplot2::theme_minimal() +
+        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
+                                                           hjust = 1))
 }
 
 check_roles <- function(cells, a, b, arg_a, arg_b,

@@ -164,6 +164,35 @@ summary.neighborhood_composition <- function(object, ...) {
     out
 }
 
+#' @rdname neighborhood_composition
+#' @details `autoplot()` draws, for each cell type (rows), the mean fraction
+#'   of each reported type (columns) in its windows, over all images.
+#' @export
+autoplot.neighborhood_composition <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    types <- attr(object, "types")
+    grp <- split(df, df$type, drop = TRUE)
+    m <- do.call(rbind, lapply(grp, function(d) {
+        data.frame(type = d$type[1], to = factor(types, levels = types),
+                   mean_fraction = vapply(types, function(t) {
+                       mean(d[[paste0("frac_", t)]])
+                   }, numeric(1)))
+    }))
+    ggplot2::ggplot(m, ggplot2::aes(x = .data$to, y = .data$type,
+                                    fill = .data$mean_fraction)) +
+        ggplot2::geom_tile(colour = "white") +
+        ggplot2::scale_fill_gradient(low = "white", high = "#B2182B",
+                                     limits = c(0, NA),
+                                     name = "mean\nfraction") +
+        ggplot2::scale_y_discrete(limits = rev) +
+        ggplot2::labs(x = "type in the window", y = "cell type",
+                      title = "Neighbourhood composition") +
+        ggplot2::theme_minimal() +
+        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
+                                                           hjust = 1))
+}
+
 # Evaluate `expr` with the RNG seeded by `seed` and restore the caller's
 # RNG state afterwards (seed NULL: use and advance the current stream).
 with_seed <- function(seed, expr) {

@@ -263,6 +263,10 @@ test_that("local CLQ equals brute force and averages to the global CLQ", {
                                                          mean_loc$to))],
                      glob$clq, tolerance = 1e-12)
     }
+    sl <- summary(loc)
+    expect_equal(nrow(sl), 9)
+    expect_s3_class(autoplot(loc), "ggplot")
+    expect_output(print(loc), "local_clq")
     one <- local_colocalization_quotient(cells, from = "B", to = "A", k = 2)
     expect_true(all(one$from == "B") && all(one$to == "A"))
     expect_error(colocalization_quotient(cells, k = 2, radius = 10),

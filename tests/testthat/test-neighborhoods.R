@@ -55,6 +55,10 @@ test_that("composition reports selected types, entropy and windows per image", {
     )
     s <- summary(res)
     expect_true(all(c("image", "type", "to", "mean_fraction") %in% names(s)))
+    full <- neighborhood_composition(cells, k = 10)
+    ld <- ggplot2::layer_data(autoplot(full))
+    expect_identical(nrow(ld), 9L)
+    expect_output(print(full), "neighborhood_composition")
 })
 
 test_that("neighborhood_composition rejects bad input by class", {
