@@ -458,6 +458,11 @@ im_status im_window_build(im_window *w, const double *x, const double *y,
         }
         w->rect = ok;
     }
+    /* a few units in the last place of the coordinates (below the
+     * registration slack of the grids) */
+    w->snap = 1e-12 * (fabs(w->xmin) + fabs(w->xmax) + fabs(w->ymin) +
+                       fabs(w->ymax) + (w->xmax - w->xmin) +
+                       (w->ymax - w->ymin));
     /* coarse grid: about two cells per edge (distances scan few rows);
      * fine grid: cells about twice the mean edge length, so that a
      * non-empty cell holds a few edges (at most 32 cells per edge). */
@@ -515,13 +520,18 @@ static inline double angle_2pi(double dx, double dy) {
 }
 
 /* Is (x, y) + eps * sgn * (1, delta) inside, for infinitesimal
- * 0 < delta << eps?  Points off the boundary: im_window_inside(); on the
- * boundary the local geometry decides, so that collinear and touching
- * edges of W and a shifted W are classified consistently. */
+ * 0 < delta << eps?  Points off the boundary: im_window_inside().  Points
+ * on the boundary (within w->snap of an edge, so that edges of
+ * W and of a shifted W that are collinear up to rounding count as
+ * collinear) are classified by the local geometry: the side of the edge,
+ * or the interior angle at a vertex.  This resolves collinear and
+ * touching edges of W and W + d consistently. */
 static int inside_dir(const im_window *w, double x, double y, int sgn) {
-    if (!(x >= w->xmin && x <= w->xmax && y >= w->ymin && y <= w->ymax))
-        return 0;
     const im_egrid *g = &w->fine;
+    double eps2 = w->snap * w->snap;
+    if (!(x >= w->xmin - w->snap && x <= w->xmax + w->snap &&
+          y >= w->ymin - w->snap && y <= w->ymax + w->snap))
+        return 0;
     R_xlen_t cell = grid_cell(g, x, y);
     int on = 0, count = 0;
     double base = sgn > 0 ? 0.0 : M_PI;
@@ -529,24 +539,31 @@ static int inside_dir(const im_window *w, double x, double y, int sgn) {
          k++) {
         int e = g->cell_edge[k], f = w->next[e];
         double ax = w->x[e], ay = w->y[e], bx = w->x[f], by = w->y[f];
-        if (!on_segment(x, y, ax, ay, bx, by)) continue;
+        if (seg_dist2(x, y, ax, ay, bx, by) > eps2) continue;
         on = 1;
-        if (x == bx && y == by) continue;       /* vertex: from next edge */
-        if (x == ax && y == ay) {
+        double dbx = x - bx, dby = y - by;
+        if (dbx * dbx + dby * dby <= eps2) continue;  /* vertex b: next edge */
+        double dax = x - ax, day = y - ay;
+        if (dax * dax + day * day <= eps2) {
+            /* at vertex a: interior angle from the direction of the next
+             * vertex counter-clockwise to that of the previous one */
             int p = w->prev[e];
-            double tu = angle_2pi(bx - x, by - y);
-            double tp = angle_2pi(w->x[p] - x, w->y[p] - y);
+            double tu = angle_2pi(bx - ax, by - ay);
+            double tp = angle_2pi(w->x[p] - ax, w->y[p] - ay);
             double sweep = tp - tu;
             if (sweep <= 0) sweep += 2.0 * M_PI;
             double phi = base - tu;
             if (phi < 0) phi += 2.0 * M_PI;
             count += phi < sweep;
         } else {
+            /* inside an edge: the interior is on its left */
             double ey = by - ay, ex = bx - ax;
             count += ey != 0.0 ? (sgn * -ey > 0) : (sgn * ex > 0);
         }
     }
     if (on) return count & 1;
+    if (!(x >= w->xmin && x <= w->xmax && y >= w->ymin && y <= w->ymax))
+        return 0;
     return cell_parity(w, cell, x, y);
 }
 

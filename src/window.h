@@ -55,6 +55,8 @@ typedef struct {
     double xmin, xmax, ymin, ymax;   /* bounding box of the vertices        */
     double area;           /* signed shoelace sum: the window area          */
     int rect;              /* 1: one axis-parallel rectangle (fast paths)   */
+    double snap;           /* points this close to an edge are on it when
+                              edges of W and a shifted W are compared       */
     /* indexes ----------------------------------------------------------- */
     im_egrid fine;         /* a few edges per non-empty cell: inside,
                               circle fractions, overlaps                    */
