@@ -269,3 +269,20 @@ test_that("sf polygons and multipolygons become windows", {
     expect_error(immunoscape:::as_window(line),
                  class = "immunoscape_error_window")
 })
+
+test_that("window errors name the ring and the fix", {
+    df <- data.frame(x = c(1, 2, 3), y = c(1, 2, 1), type = "A")
+    cells <- spatial_cells(df)
+    bowtie <- data.frame(x = c(0, 2, 2, 0), y = c(0, 2, 0, 2))
+    expect_snapshot(set_window(cells, bowtie), error = TRUE)
+    outside_hole <- rbind(
+        data.frame(polygon = 1, ring = 1, hole = FALSE, x = c(0, 4, 4, 0),
+                   y = c(0, 0, 4, 4)),
+        data.frame(polygon = 1, ring = 2, hole = TRUE, x = c(5, 6, 6, 5),
+                   y = c(1, 1, 2, 2)))
+    expect_snapshot(set_window(cells, outside_hole), error = TRUE)
+    flat <- data.frame(x = c(0, 1, 2, 5, 5, 6), y = c(0, 1, 2, 0, 1, 0),
+                       polygon = c(1, 1, 1, 2, 2, 2))
+    expect_snapshot(set_window(cells, flat), error = TRUE)
+    expect_snapshot(tissue_window(cells, "concave", radius = 0), error = TRUE)
+})
