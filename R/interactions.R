@@ -8,6 +8,12 @@ interaction_methods <- c(classic = 0L, histocat = 1L, patch = 2L, clq = 3L)
 # Returns the raw list of ffi_inter_perm() (T x T matrices, row-major).
 interaction_perm_image <- function(sub, k, radius, ties, method, patch_size,
                                    nperm, nthreads, keep = FALSE) {
+    if (nlevels(sub$type) > 65535L) {
+        stop_immunoscape(c(
+            "Too many cell types ({nlevels(sub$type)}) for a pairwise test.",
+            "i" = "Merge rare phenotypes or drop unused factor levels first."
+        ), class = "type")
+    }
     lab <- as.integer(sub$type) - 1L
     .Call(ffi_inter_perm, sub$x, sub$y, lab, nlevels(sub$type),
           if (is.null(radius)) as.integer(k) else 0L,

@@ -88,13 +88,13 @@ static inline uint32_t bounded32(im_xoshiro *r, uint32_t range) {
 /* Kernel: shuffle a[0..n-1] in place from a seed (n < 2^31).  A
  * Fisher-Yates shuffle: about 1.5 ns per label here even for a million
  * labels (an urn drawn in memory order was three times slower). */
-static void shuffle(int *a, R_xlen_t n, uint64_t seed) {
+static void shuffle(uint16_t *a, R_xlen_t n, uint64_t seed) {
     im_xoshiro r;
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) r.s[i] = splitmix64(&x);
     for (R_xlen_t i = n - 1; i > 0; i--) {
         R_xlen_t j = (R_xlen_t) bounded32(&r, (uint32_t) (i + 1));
-        int t = a[i];
+        uint16_t t = a[i];
         a[i] = a[j];
         a[j] = t;
     }
@@ -146,7 +146,8 @@ static im_pack pack_make(int T, R_xlen_t maxdeg) {
  *             then one pass over the cells.
  * Otherwise (many types, huge degrees) a loop per cell.  All paths add
  * in a fixed order, so results do not depend on the thread. */
-static void graph_sums(const im_graph *G, const int *lab, int T, int method,
+static void graph_sums(const im_graph *G, const uint16_t *lab, int T,
+                       int method,
                        int patch, const im_pack *pk, im_acc *a) {
     size_t TT = (size_t) T * T;
     const R_xlen_t n = G->n, ne = G->ne;
@@ -428,7 +429,8 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     int nperm = im_as_int(nperm_, "nperm");
     int keep = im_as_int(keep_, "keep");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    if (T < 1 || method < 0 || method > 3 || nperm < 0) IM_BUG("bad args");
+    if (T < 1 || T > 65535 || method < 0 || method > 3 || nperm < 0)
+        IM_BUG("bad args");
     const int *pl = INTEGER_RO(lab);
     for (R_xlen_t i = 0; i < n; i++)
         if (pl[i] < 0 || pl[i] >= T) IM_BUG("label out of range");
@@ -444,11 +446,11 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     graph_build(&s, pos, n, nth, &G);
 
     /* labels in grid order */
-    int *cur = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    uint16_t *cur = (uint16_t *) R_alloc(n > 0 ? n : 1, sizeof(uint16_t));
     int64_t *ntype = (int64_t *) R_alloc(T, sizeof(int64_t));
     memset(ntype, 0, (size_t) T * sizeof(int64_t));
     for (R_xlen_t p = 0; p < n; p++) {
-        cur[p] = pl[g.id[p]];
+        cur[p] = (uint16_t) pl[g.id[p]];
         ntype[cur[p]]++;
     }
 
@@ -472,7 +474,8 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
         for (int p = 0; p < nperm; p++) seed[p] = perm_seed();
         PutRNGstate();
         R_xlen_t nn = n > 0 ? n : 1;
-        int *scratch = (int *) R_alloc((size_t) nth * nn, sizeof(int));
+        uint16_t *scratch = (uint16_t *) R_alloc((size_t) nth * nn,
+                                                 sizeof(uint16_t));
         im_acc *acc = (im_acc *) R_alloc(nth, sizeof(im_acc));
         for (int t = 0; t < nth; t++) acc[t] = acc_alloc(T, n, method, &pk);
         R_xlen_t chunk = (R_xlen_t) 4194304 / nn;
@@ -487,8 +490,8 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
 #ifdef _OPENMP
                 t = omp_get_thread_num();
 #endif
-                int *lp = scratch + (size_t) t * nn;
-                memcpy(lp, cur, (size_t) n * sizeof(int));
+                uint16_t *lp = scratch + (size_t) t * nn;
+                memcpy(lp, cur, (size_t) n * sizeof(uint16_t));
                 shuffle(lp, n, seed[p]);
                 graph_sums(&G, lp, T, method, patch, &pk, &acc[t]);
                 pair_stats(&acc[t], ntype, n, T, method,
