@@ -387,3 +387,24 @@ test_that("classify_architecture finds cold, compartmentalized and mixed", {
                                        min_immune = 2.5),
                  class = "immunoscape_error_argument")
 })
+
+test_that("one- and two-cell images give defined or NA results, no error", {
+    sq <- data.frame(x = c(0, 100, 100, 0), y = c(0, 0, 100, 100))
+    one <- spatial_cells(data.frame(x = 50, y = 50, type = "A"), window = sq)
+    two <- spatial_cells(data.frame(x = c(10, 20), y = c(10, 10),
+                                    type = c("A", "B")), window = sq)
+    it1 <- interaction_test(one, radius = 20, nperm = 9)
+    expect_identical(it1$observed, 0)
+    expect_true(is.na(it1$z))
+    expect_true(is.na(colocalization_quotient(one, nperm = 9)$clq))
+    it2 <- interaction_test(two, radius = 20, nperm = 9, method = "classic")
+    expect_identical(it2$observed, c(0, 1, 1, 0))
+    expect_identical(it2$p_greater, c(1, 1, 1, 1))
+    cl2 <- colocalization_quotient(two)
+    expect_identical(cl2$clq, c(NA, 1, 1, NA))
+    expect_identical(mixing_score(two, "A", "B")$mixing_score, Inf)
+    # radius beyond the image: everything is a neighbour
+    big <- interaction_test(two, radius = 1e6, nperm = 0, method = "classic")
+    expect_identical(big$observed, c(0, 1, 1, 0))
+    expect_identical(neighborhood_composition(two, radius = 1e6)$n, c(2L, 2L))
+})
