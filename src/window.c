@@ -406,6 +406,82 @@ static void grid_near(im_egrid *g) {
     }
 }
 
+/* Runs of consecutive edges with their bounding boxes and Green sums, and
+ * the summed-area table of non-empty fine cells (for overlaps). */
+#define IM_CHAIN 8
+static void window_chains(im_window *w) {
+    const im_egrid *g = &w->fine;
+    R_xlen_t n1 = (R_xlen_t) (g->ncx + 1) * (g->ncy + 1);
+    w->nz_sat = (int *) R_alloc(n1, sizeof(int));
+    for (int c = 0; c <= g->ncx; c++) w->nz_sat[c] = 0;
+    for (int r = 0; r < g->ncy; r++) {
+        int *row = w->nz_sat + (R_xlen_t) (r + 1) * (g->ncx + 1);
+        const int *up = row - (g->ncx + 1);
+        row[0] = 0;
+        int acc = 0;
+        for (int c = 0; c < g->ncx; c++) {
+            R_xlen_t cell = (R_xlen_t) r * g->ncx + c;
+            acc += g->cell_start[cell + 1] > g->cell_start[cell];
+            row[c + 1] = up[c + 1] + acc;
+        }
+    }
+    int nchain = 0;
+    for (int r = 0; r < w->nring; r++) {
+        int len = w->ring_start[r + 1] - w->ring_start[r];
+        nchain += (len + IM_CHAIN - 1) / IM_CHAIN;
+    }
+    w->nchain = nchain;
+    w->chain_start = (int *) R_alloc(nchain + 1, sizeof(int));
+    w->chain_box = (double *) R_alloc(4 * (size_t) nchain, sizeof(double));
+    w->chain_sum = (double *) R_alloc(3 * (size_t) nchain, sizeof(double));
+    double cx = 0.5 * (w->xmin + w->xmax), cy = 0.5 * (w->ymin + w->ymax);
+    int k = 0;
+    for (int r = 0; r < w->nring; r++) {
+        for (int s = w->ring_start[r]; s < w->ring_start[r + 1];
+             s += IM_CHAIN) {
+            int e1 = s + IM_CHAIN < w->ring_start[r + 1] ? s + IM_CHAIN
+                                                          : w->ring_start[r + 1];
+            double *box = w->chain_box + 4 * (size_t) k;
+            double *sum = w->chain_sum + 3 * (size_t) k;
+            box[0] = box[2] = INFINITY;
+            box[1] = box[3] = -INFINITY;
+            sum[0] = sum[1] = sum[2] = 0.0;
+            for (int i = s; i < e1; i++) {
+                int j = w->next[i];
+                double ax = w->x[i] - cx, ay = w->y[i] - cy;
+                double bx = w->x[j] - cx, by = w->y[j] - cy;
+                sum[0] += ax * by - bx * ay;
+                sum[1] += bx - ax;
+                sum[2] += by - ay;
+                box[0] = fmin(box[0], fmin(w->x[i], w->x[j]));
+                box[1] = fmax(box[1], fmax(w->x[i], w->x[j]));
+                box[2] = fmin(box[2], fmin(w->y[i], w->y[j]));
+                box[3] = fmax(box[3], fmax(w->y[i], w->y[j]));
+            }
+            w->chain_start[k++] = s;
+        }
+    }
+    w->chain_start[nchain] = w->nv;
+}
+
+/* Does any edge of W come near the box [x0, x1] x [y0, y1]?  0 means the
+ * box lies in one edge-free region (inside or outside). */
+static inline int box_has_edges(const im_window *w, double x0, double x1,
+                                double y0, double y1) {
+    const im_egrid *g = &w->fine;
+    if (x1 < w->xmin - g->pad || x0 > w->xmax + g->pad ||
+        y1 < w->ymin - g->pad || y0 > w->ymax + g->pad)
+        return 0;
+    int ca = cell_coord(g->gx0, g->inv_h, x0 - g->pad, g->ncx);
+    int cb = cell_coord(g->gx0, g->inv_h, x1 + g->pad, g->ncx) + 1;
+    int ra = cell_coord(g->gy0, g->inv_h, y0 - g->pad, g->ncy);
+    int rb = cell_coord(g->gy0, g->inv_h, y1 + g->pad, g->ncy) + 1;
+    R_xlen_t W1 = g->ncx + 1;
+    const int *t = w->nz_sat;
+    return t[rb * W1 + cb] - t[ra * W1 + cb] - t[rb * W1 + ca] +
+           t[ra * W1 + ca] > 0;
+}
+
 im_status im_window_build(im_window *w, const double *x, const double *y,
                           const int *ring_start, int nring) {
     if (nring < 1 || ring_start[0] != 0) return IM_ERR_WINDOW;
@@ -470,7 +546,7 @@ im_status im_window_build(im_window *w, const double *x, const double *y,
     double hc = W * H > 0 ? sqrt(W * H / (2.0 * nv)) : fmax(W, H) / (2.0 * nv);
     grid_build(w, &w->coarse, hc, 4.0 * nv + 64);
     grid_near(&w->coarse);
-    double hf = fmin(w->coarse.h, 2.0 * perim / nv);
+    double hf = fmin(w->coarse.h, 1.0 * perim / nv);
     double hmin = W * H > 0 ? sqrt(W * H / (32.0 * nv + 64)) : 0.0;
     if (hf < hmin) hf = hmin;
     if (hf >= 0.75 * w->coarse.h) {
@@ -479,6 +555,7 @@ im_status im_window_build(im_window *w, const double *x, const double *y,
         grid_build(w, &w->fine, hf, 40.0 * nv + 256);
     }
     grid_references(w);
+    window_chains(w);
     return IM_OK;
 }
 
@@ -744,6 +821,11 @@ static double seg_inside_frac(const im_window *w, double px, double py,
     double rl2 = rx * rx + ry * ry;
     if (!(rl2 > 0)) return 0.0;
     const im_egrid *g = &w->fine;
+    /* fast path: both ends in one cell that no edge comes near */
+    R_xlen_t c1 = grid_cell(g, px, py);
+    if (c1 == grid_cell(g, qx, qy) &&
+        g->cell_start[c1] == g->cell_start[c1 + 1])
+        return w->ref_in[c1] ? 1.0 : 0.0;
     b->n = 0;
     dbuf_push(b, 0.0);
     dbuf_push(b, 1.0);
@@ -809,28 +891,54 @@ double im_window_overlap(const im_window *w, double dx, double dy) {
     /* Green's theorem: area = 1/2 of the integral of x dy - y dx over the
      * boundary of the intersection, which consists of the edges of W inside
      * W + d and the edges of W + d inside W.  Coordinates relative to the
-     * centre o for accuracy. */
-    double ox = 0.5 * (w->xmin + w->xmax) + 0.5 * dx;
-    double oy = 0.5 * (w->ymin + w->ymax) + 0.5 * dy;
+     * centre c of the bounding box; o = c + d / 2 is the origin. */
+    double cx = 0.5 * (w->xmin + w->xmax), cy = 0.5 * (w->ymin + w->ymax);
+    double ox = cx + 0.5 * dx, oy = cy + 0.5 * dy;
     double stack[IM_STACK_BUF];
     dbuf b;
     dbuf_init(&b, stack);
     double sum = 0.0;
-    for (int i = 0; i < w->nv && !b.failed; i++) {
-        int j = w->next[i];
-        double ax = w->x[i], ay = w->y[i], bx = w->x[j], by = w->y[j];
-        /* edge of W; q in W + d  <=>  q - d in W (shift perturbed by
-         * +eps: q - d - eps in W) */
-        double fa = seg_inside_frac(w, ax - dx, ay - dy, bx - dx, by - dy,
-                                    -1, &b);
-        if (fa > 0)
-            sum += fa * ((ax - ox) * (by - oy) - (bx - ox) * (ay - oy));
-        /* edge of W + d; q in W (q + eps in W) */
-        double fb = seg_inside_frac(w, ax + dx, ay + dy, bx + dx, by + dy,
-                                    1, &b);
-        if (fb > 0)
-            sum += fb * ((ax + dx - ox) * (by + dy - oy) -
-                         (bx + dx - ox) * (ay + dy - oy));
+    for (int k = 0; k < w->nchain && !b.failed; k++) {
+        const double *box = w->chain_box + 4 * (size_t) k;
+        const double *cs = w->chain_sum + 3 * (size_t) k;
+        int s = w->chain_start[k], e1 = w->chain_start[k + 1];
+        /* edges of W, in W + d  <=>  shifted back by d, in W (perturbed
+         * by -eps); a run far from every edge is wholly in or out */
+        if (!box_has_edges(w, box[0] - dx, box[1] - dx, box[2] - dy,
+                           box[3] - dy)) {
+            double qx = w->x[s] - dx, qy = w->y[s] - dy;
+            if (qx >= w->xmin && qx <= w->xmax && qy >= w->ymin &&
+                qy <= w->ymax && w->ref_in[grid_cell(&w->fine, qx, qy)])
+                /* sum of (a - o) x (b - o) with a, b relative to c */
+                sum += cs[0] - (ox - cx) * cs[2] + (oy - cy) * cs[1];
+        } else {
+            for (int i = s; i < e1; i++) {
+                int j = w->next[i];
+                double ax = w->x[i], ay = w->y[i], bx = w->x[j], by = w->y[j];
+                double fa = seg_inside_frac(w, ax - dx, ay - dy, bx - dx,
+                                            by - dy, -1, &b);
+                if (fa > 0)
+                    sum += fa * ((ax - ox) * (by - oy) - (bx - ox) * (ay - oy));
+            }
+        }
+        /* edges of W + d, in W (perturbed by +eps) */
+        if (!box_has_edges(w, box[0] + dx, box[1] + dx, box[2] + dy,
+                           box[3] + dy)) {
+            double qx = w->x[s] + dx, qy = w->y[s] + dy;
+            if (qx >= w->xmin && qx <= w->xmax && qy >= w->ymin &&
+                qy <= w->ymax && w->ref_in[grid_cell(&w->fine, qx, qy)])
+                sum += cs[0] + (cx + dx - ox) * cs[2] - (cy + dy - oy) * cs[1];
+        } else {
+            for (int i = s; i < e1; i++) {
+                int j = w->next[i];
+                double ax = w->x[i], ay = w->y[i], bx = w->x[j], by = w->y[j];
+                double fb = seg_inside_frac(w, ax + dx, ay + dy, bx + dx,
+                                            by + dy, 1, &b);
+                if (fb > 0)
+                    sum += fb * ((ax + dx - ox) * (by + dy - oy) -
+                                 (bx + dx - ox) * (ay + dy - oy));
+            }
+        }
     }
     double out = b.failed ? NAN : 0.5 * sum;
     dbuf_free(&b);

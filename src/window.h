@@ -63,6 +63,15 @@ typedef struct {
     double *ref_x, *ref_y; /* [fine cells] reference point of each cell     */
     unsigned char *ref_in; /* [fine cells] 1 if the reference point inside  */
     im_egrid coarse;       /* about two cells per edge: distances           */
+    /* overlaps ---------------------------------------------------------- */
+    int *nz_sat;           /* [(ncx + 1) * (ncy + 1)] summed-area table of
+                              the non-empty fine cells                      */
+    int nchain;            /* runs of up to 8 consecutive edges of a ring   */
+    int *chain_start;      /* [nchain + 1] first edge of each run           */
+    double *chain_box;     /* [4 * nchain] xmin, xmax, ymin, ymax of a run  */
+    double *chain_sum;     /* [3 * nchain] sums over the run, coordinates
+                              relative to the centre of the bounding box:
+                              x0 y1 - x1 y0, x1 - x0, y1 - y0               */
 } im_window;
 
 /* Build the window from rings (x, y, ring_start[0..nring]).  Returns
