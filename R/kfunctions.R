@@ -332,10 +332,26 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     opts <- list(fun = fun, pairs = pairs, r = r, corr = corr,
                  envelope = envelope, nsim = nsim, nthreads = nthreads,
                  global = global, bw = bw)
-    slim <- cells[, standard_columns]
-    res <- map_images(slim, function(sub, image) kf_image(sub, image, opts),
-                      BPPARAM = BPPARAM,
-                      label = paste(kf_titles[[fun]], "per image"))
+    # map_images() dispatches a one-cell-per-image stand-in, so that the
+    # per-image loop (progress, BiocParallel, failures) does not copy the
+    # columns of every image; each image takes its rows from `cells`.
+    img <- cells$image
+    first <- which(!duplicated(img))
+    rows <- if (length(first) == 1L) {
+        stats::setNames(list(NULL), as.character(img[first]))
+    } else {
+        split(seq_len(nrow(cells)), img, drop = TRUE)
+    }
+    stub <- cells[first, standard_columns, drop = FALSE]
+    win <- attr(cells, "windows")
+    lv <- levels(cells$type)
+    res <- map_images(stub, function(sub, image) {
+        i <- rows[[image]]
+        pick <- function(v) if (is.null(i)) v else v[i]
+        data <- list(x = pick(cells$x), y = pick(cells$y),
+                     codes = pick(as.integer(cells$type)), lv = lv)
+        kf_image(data, win, image, opts)
+    }, BPPARAM = BPPARAM, label = paste(kf_titles[[fun]], "per image"))
     kf_result(res, fun, cells, opts)
 }
 
@@ -396,11 +412,11 @@ kf_empty_rows <- function(env) {
 
 # ---- one image -----------------------------------------------------------
 
-kf_image <- function(sub, image, opts) {
-    win <- kf_window_spec(attr(sub, "windows"), image)
-    x <- sub$x
-    y <- sub$y
-    codes <- as.integer(sub$type)
+kf_image <- function(data, windows, image, opts) {
+    win <- kf_window_spec(windows, image)
+    x <- data$x
+    y <- data$y
+    codes <- data$codes
     # cells outside the window (beyond rounding) are left out, as spatstat
     # rejects them; a note says how many
     tol <- 1e-9 * max(abs(unlist(win$bounds)), 1)
@@ -411,7 +427,7 @@ kf_image <- function(sub, image, opts) {
         y <- y[inside]
         codes <- codes[inside]
     }
-    data <- list(x = x, y = y, codes = codes, lv = levels(sub$type),
+    data <- list(x = x, y = y, codes = codes, lv = data$lv,
                  dropped = dropped)
     rows <- lapply(seq_len(nrow(opts$pairs)), function(k) {
         kf_pair(data, opts$pairs$from[k], opts$pairs$to[k], win, image,
@@ -474,9 +490,9 @@ kf_pair <- function(data, from, to, win, image, opts) {
     fi <- if (is.na(from)) seq_len(n) else which(data$codes == match(from, lv))
     ti <- if (is.na(to)) seq_len(n) else which(data$codes == match(to, lv))
     self <- identical(from, to)
-    nf <- length(fi)
-    nt <- length(ti)
-    nij <- if (self) nf else if (is.na(from) || is.na(to)) min(nf, nt) else 0L
+    nf <- as.double(length(fi))
+    nt <- as.double(length(ti))
+    nij <- if (self) nf else if (is.na(from) || is.na(to)) min(nf, nt) else 0
     area <- win$area
     lambda <- (if (self) nf else nt) / area
     r <- opts$r %||% kf_default_r(fun, win, lambda)
@@ -516,15 +532,15 @@ kf_pair <- function(data, from, to, win, image, opts) {
         out$hi <- e$hi
         out$mmean <- e$mmean
     }
-    out$.n_from <- rep(nf, nr * nc)
-    out$.n_to <- rep(nt, nr * nc)
+    out$.n_from <- rep(as.integer(nf), nr * nc)
+    out$.n_to <- rep(as.integer(nt), nr * nc)
     out$.area <- rep(area, nr * nc)
     out$.note <- rep(if (length(note)) note else NA_character_, nr * nc)
     out
 }
 
 kf_undefined <- function(self, nf, nt, nij) {
-    if (self) nf < 2L else nf < 1L || nt < 1L || nf * nt - nij < 1
+    if (self) nf < 2 else nf < 1 || nt < 1 || nf * nt - nij < 1
 }
 
 kf_note <- function(self, nf, nt, nij, from, to, fun) {

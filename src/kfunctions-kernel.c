@@ -105,6 +105,17 @@ double kf_overlap_interp(const kf_window *w, int cx, int cy, double u,
 
 /* ---- adding one ordered pair ------------------------------------------ */
 
+static inline __attribute__((always_inline)) double trans_weight(
+    const kf_window *w, double dx, double dy) {
+    if (w->rect) {
+        double a = w->xmax - w->xmin - fabs(dx);
+        double c = w->ymax - w->ymin - fabs(dy);
+        double wt = a > 0 && c > 0 ? w->area / (a * c) : KF_MAXWEIGHT;
+        return wt < KF_MAXWEIGHT ? wt : KF_MAXWEIGHT;
+    }
+    return kf_trans_weight(w, dx, dy);
+}
+
 /* What every direction of a pair needs. */
 typedef struct {
     double d, dx, dy;
@@ -113,7 +124,7 @@ typedef struct {
     double wt;         /* translation weight (symmetric)                  */
 } kf_pair;
 
-static inline void pair_prepare(const kf_spec *s, const kf_window *w,
+static inline __attribute__((always_inline)) void pair_prepare(const kf_spec *s, const kf_window *w,
                                 kf_pair *P, double dx, double dy, double d2) {
     P->dx = dx;
     P->dy = dy;
@@ -124,16 +135,23 @@ static inline void pair_prepare(const kf_spec *s, const kf_window *w,
     } else {
         P->kd = kf_index_ge(s, P->d);
     }
-    P->wt = s->cidx[KF_TRANS] >= 0 ? kf_trans_weight(w, dx, dy) : 1.0;
+    P->wt = s->cidx[KF_TRANS] >= 0 ? trans_weight(w, dx, dy) : 1.0;
+}
+
+/* Isotropic weight, without a call for the common centre far enough from
+ * the boundary. */
+static inline __attribute__((always_inline)) double iso_weight(
+    const kf_window *w, double x, double y, double b, double d) {
+    return d <= b ? 1.0 : kf_iso_weight(w, x, y, b, d);
 }
 
 /* Range add of weight v (moments v, v d, v d^2 for pcf) over [k0, k1]. */
-static inline void range_add(const kf_spec *s, double *a, int k0, int k1,
+static inline __attribute__((always_inline)) void range_add(const kf_spec *s, double *a, int k0, int k1,
                              double v, double d) {
     if (k1 < k0) return;
     if (!s->pcf) {
         a[k0] += v;
-        a[k1 + 1] -= v;
+        if (k1 < s->nr - 1) a[k1 + 1] -= v;
         return;
     }
     double vd = v * d, vd2 = vd * d;
@@ -148,7 +166,7 @@ static inline void range_add(const kf_spec *s, double *a, int k0, int k1,
 
 /* The direction centre -> other of a prepared pair: centre with boundary
  * distance b, isotropic weight wi (computed by the caller if needed). */
-static inline void pair_add(const kf_spec *s, const kf_pair *P, double b,
+static inline __attribute__((always_inline)) void pair_add(const kf_spec *s, const kf_pair *P, double b,
                             double wi, double *acc) {
     int k0, k1;
     if (s->pcf) {
@@ -176,12 +194,51 @@ static inline void pair_add(const kf_spec *s, const kf_pair *P, double b,
 
 /* ---- passes ---------------------------------------------------------- */
 
+/* K without the border correction: one point add per correction at the
+ * first grid index with r >= d; m = 2 adds both directions of a pair whose
+ * isotropic weights (wp + wq) are given. */
+typedef struct {
+    double *none, *iso, *trans;
+} kf_point_acc;
+
+static inline kf_point_acc point_acc(const kf_spec *s, double *acc) {
+    kf_point_acc a;
+    a.none = s->cidx[KF_NONE] >= 0 ? acc + s->cidx[KF_NONE] * s->stride : 0;
+    a.iso = s->cidx[KF_ISO] >= 0 ? acc + s->cidx[KF_ISO] * s->stride : 0;
+    a.trans = s->cidx[KF_TRANS] >= 0 ? acc + s->cidx[KF_TRANS] * s->stride
+                                     : 0;
+    return a;
+}
+
+/* Candidates of one span are screened in chunks of KF_BUF: distances are
+ * computed and the indices of those within reach compacted without
+ * branches, then the pairs within reach are added. */
+#define KF_BUF 256
+
+static inline __attribute__((always_inline)) int screen(
+    const im_grid *g, double px, double py, R_xlen_t lo, R_xlen_t hi,
+    R_xlen_t skip, double hi2, R_xlen_t *bj, double *bd2) {
+    int m = 0;
+    for (R_xlen_t j = lo; j < hi; j++) {
+        double dx = g->xs[j] - px, dy = g->ys[j] - py;
+        double d2 = dx * dx + dy * dy;
+        bj[m] = j;
+        bd2[m] = d2;
+        m += (d2 <= hi2) & (g->id[j] != skip);
+    }
+    return m;
+}
+
 im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         const im_grid *g, const im_queries *Q,
                         const double *bq, R_xlen_t q0, R_xlen_t q1,
                         double *acc) {
     const im_radius rq = im_radius_make(s->reach);
     const int need_iso = s->cidx[KF_ISO] >= 0;
+    const int fast = !s->pcf && s->cidx[KF_BORDER] < 0;
+    const kf_point_acc pa = point_acc(s, acc);
+    R_xlen_t bj[KF_BUF];
+    double bd2[KF_BUF];
     for (R_xlen_t k = q0; k < q1; k++) {
         double qx = Q->x[k], qy = Q->y[k];
         R_xlen_t self = Q->id[k];
@@ -190,15 +247,41 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
         R_xlen_t lo, hi;
         im_disc_begin(g, qx, qy, s->reach, &it);
         while (im_disc_next(g, &it, &lo, &hi)) {
-            for (R_xlen_t j = lo; j < hi; j++) {
-                double dx = g->xs[j] - qx, dy = g->ys[j] - qy;
-                double d2 = dx * dx + dy * dy;
-                if (!im_within(d2, &rq) || g->id[j] == self) continue;
-                kf_pair P;
-                pair_prepare(s, w, &P, dx, dy, d2);
-                double wi = need_iso ? kf_iso_weight(w, qx, qy, b, P.d) : 1.0;
-                if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
-                pair_add(s, &P, b, wi, acc);
+            for (R_xlen_t c = lo; c < hi; c += KF_BUF) {
+                R_xlen_t ce = c + KF_BUF < hi ? c + KF_BUF : hi;
+                int m = screen(g, qx, qy, c, ce, self, rq.hi2, bj, bd2);
+                for (int t = 0; t < m; t++) {
+                    R_xlen_t j = bj[t];
+                    double d2 = bd2[t];
+                    double dx = g->xs[j] - qx, dy = g->ys[j] - qy;
+                    if (fast) {
+                        /* kd == nr (the spare slot): d > r[nr-1], within
+                         * the rounding slack of the screen only */
+                        double d = sqrt(d2);
+                        int kd = kf_index_ge(s, d);
+                        int out = kd >= s->nr;
+                        if (pa.none) pa.none[kd] += 1.0;
+                        if (pa.iso) {
+                            double wi = (d <= b) | out ? 1.0
+                                        : kf_iso_weight(w, qx, qy, b, d);
+                            if (ISNAN(wi)) return IM_ERR_ALLOC;
+                            pa.iso[kd] += wi;
+                        }
+                        if (pa.trans) {
+                            double wt = trans_weight(w, dx, dy);
+                            if (ISNAN(wt)) return IM_ERR_ALLOC;
+                            pa.trans[kd] += wt;
+                        }
+                        continue;
+                    }
+                    if (!im_within(d2, &rq)) continue;
+                    kf_pair P;
+                    pair_prepare(s, w, &P, dx, dy, d2);
+                    double wi = need_iso ? iso_weight(w, qx, qy, b, P.d)
+                                         : 1.0;
+                    if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
+                    pair_add(s, &P, b, wi, acc);
+                }
             }
         }
     }
@@ -210,6 +293,10 @@ im_status kf_pass_self(const kf_spec *s, const kf_window *w,
                        R_xlen_t p1, double *acc) {
     const im_radius rq = im_radius_make(s->reach);
     const int need_iso = s->cidx[KF_ISO] >= 0;
+    const int fast = !s->pcf && s->cidx[KF_BORDER] < 0;
+    const kf_point_acc pa = point_acc(s, acc);
+    R_xlen_t bj[KF_BUF];
+    double bd2[KF_BUF];
     for (R_xlen_t p = p0; p < p1; p++) {
         double px = g->xs[p], py = g->ys[p];
         double bp = bg ? bg[p] : 0.0;
@@ -219,22 +306,49 @@ im_status kf_pass_self(const kf_spec *s, const kf_window *w,
         while (im_disc_next(g, &it, &lo, &hi)) {
             if (hi <= p + 1) continue;          /* only later points */
             if (lo <= p) lo = p + 1;
-            for (R_xlen_t q = lo; q < hi; q++) {
-                double dx = g->xs[q] - px, dy = g->ys[q] - py;
-                double d2 = dx * dx + dy * dy;
-                if (!im_within(d2, &rq)) continue;
-                kf_pair P;
-                pair_prepare(s, w, &P, dx, dy, d2);
-                double bq = bg ? bg[q] : 0.0;
-                double wp = 1.0, wq = 1.0;
-                if (need_iso) {
-                    wp = kf_iso_weight(w, px, py, bp, P.d);
-                    wq = kf_iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
+            for (R_xlen_t c = lo; c < hi; c += KF_BUF) {
+                R_xlen_t ce = c + KF_BUF < hi ? c + KF_BUF : hi;
+                int m = screen(g, px, py, c, ce, -1, rq.hi2, bj, bd2);
+                for (int t = 0; t < m; t++) {
+                    R_xlen_t q = bj[t];
+                    double d2 = bd2[t];
+                    double dx = g->xs[q] - px, dy = g->ys[q] - py;
+                    double bq = bg ? bg[q] : 0.0;
+                    if (fast) {
+                        double d = sqrt(d2);
+                        int kd = kf_index_ge(s, d);
+                        int out = kd >= s->nr;
+                        if (pa.none) pa.none[kd] += 2.0;
+                        if (pa.iso) {
+                            double wi =
+                                ((d <= bp) | out ? 1.0
+                                 : kf_iso_weight(w, px, py, bp, d)) +
+                                ((d <= bq) | out ? 1.0
+                                 : kf_iso_weight(w, g->xs[q], g->ys[q], bq,
+                                                 d));
+                            if (ISNAN(wi)) return IM_ERR_ALLOC;
+                            pa.iso[kd] += wi;
+                        }
+                        if (pa.trans) {
+                            double wt = trans_weight(w, dx, dy);
+                            if (ISNAN(wt)) return IM_ERR_ALLOC;
+                            pa.trans[kd] += 2.0 * wt;
+                        }
+                        continue;
+                    }
+                    if (!im_within(d2, &rq)) continue;
+                    kf_pair P;
+                    pair_prepare(s, w, &P, dx, dy, d2);
+                    double wp = 1.0, wq = 1.0;
+                    if (need_iso) {
+                        wp = iso_weight(w, px, py, bp, P.d);
+                        wq = iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
+                    }
+                    if (ISNAN(wp) || ISNAN(wq) || ISNAN(P.wt))
+                        return IM_ERR_ALLOC;
+                    pair_add(s, &P, bp, wp, acc);
+                    pair_add(s, &P, bq, wq, acc);
                 }
-                if (ISNAN(wp) || ISNAN(wq) || ISNAN(P.wt))
-                    return IM_ERR_ALLOC;
-                pair_add(s, &P, bp, wp, acc);
-                pair_add(s, &P, bq, wq, acc);
             }
         }
     }
@@ -274,8 +388,8 @@ im_status kf_pass_labels(const kf_spec *s, const kf_window *w,
                 double bq = bg ? bg[q] : 0.0;
                 double wp = 1.0, wq = 1.0;
                 if (need_iso) {
-                    wp = kf_iso_weight(w, px, py, bp, P.d);
-                    wq = kf_iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
+                    wp = iso_weight(w, px, py, bp, P.d);
+                    wq = iso_weight(w, g->xs[q], g->ys[q], bq, P.d);
                 }
                 if (ISNAN(wp) || ISNAN(wq) || ISNAN(P.wt))
                     return IM_ERR_ALLOC;
@@ -301,15 +415,17 @@ im_status kf_pass_labels(const kf_spec *s, const kf_window *w,
 
 /* ---- G ----------------------------------------------------------------- */
 
-/* Histogram index of x: the first k with r[k] >= x (bins (r[k-1], r[k]],
- * the first one [-step, 0]); nr for x above the grid. */
+/* Histograms of G on the grid intervals: a nearest-neighbour distance x
+ * counts at the first k with r[k] >= x (intervals (r[k-1], r[k]], the
+ * package-wide "d <= r"; the first one [-step, 0]), a censoring
+ * (boundary) distance b at the first k with r[k] > b (intervals
+ * [r[k-1], r[k]), as spatstat tabulates them); nr: above the grid. */
 void kf_g_add(const kf_spec *s, double nnd, double b, double *hist) {
     R_xlen_t st = s->stride;
     int unc = nnd <= b;                       /* observed, not censored */
-    double o = unc ? nnd : b;
-    int ko = kf_index_ge(s, o);
-    int kb = kf_index_ge(s, b);
-    int kn = nnd <= s->r[s->nr - 1] ? kf_index_ge(s, nnd) : s->nr;
+    int kn = kf_index_ge(s, nnd);
+    int kb = kf_index_gt(s, b);
+    int ko = unc ? kn : kb;
     hist[KG_NONE * st + kn] += 1.0;
     if (unc) hist[KG_HAN * st + kn] += 1.0;
     hist[KG_OBS * st + ko] += 1.0;

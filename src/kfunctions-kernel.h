@@ -59,7 +59,7 @@ double kf_overlap_interp(const kf_window *w, int cx, int cy, double u,
 /* The r grid and what to accumulate. */
 typedef struct {
     int nr;                  /* grid values, r[0] = 0 < r[1] < ...        */
-    const double *r;
+    const double *r;         /* r[-1] = -Inf, r[nr] = r[nr + 1] = +Inf    */
     int even;                /* 1: r[k] = k * step up to rounding          */
     double inv_step;
     double reach;            /* pairs with d <= reach are enumerated       */
@@ -73,20 +73,22 @@ typedef struct {
 
 /* ---- r grid lookups ------------------------------------------------ */
 
-/* Smallest k with r[k] >= x (nr if none). */
+/* Smallest k with r[k] >= x (nr if none), for x >= 0.  On an even grid
+ * the guess floor(x / step) is within one of the answer and three
+ * comparisons (no branches) settle it. */
 static inline int kf_index_ge(const kf_spec *s, double x) {
     const double *r = s->r;
     int nr = s->nr;
-    if (!(x > r[0])) return 0;              /* also x == NaN: never used */
-    if (x > r[nr - 1]) return nr;
-    int k;
     if (s->even) {
         double g = x * s->inv_step;
-        k = g < (double) nr ? (int) g : nr - 1;
-        while (k > 0 && r[k - 1] >= x) k--;
-        while (r[k] < x) k++;
+        int k = g < (double) nr ? (g > 0 ? (int) g : 0) : nr;
+        k += r[k] < x;
+        k += r[k] < x;
+        k -= r[k - 1] >= x;
         return k;
     }
+    if (!(x > r[0])) return 0;
+    if (x > r[nr - 1]) return nr;
     int lo = 0, hi = nr - 1;               /* r[hi] >= x > r[lo] */
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
@@ -104,11 +106,10 @@ static inline int kf_index_gt(const kf_spec *s, double x) {
 
 /* Last grid index that the border correction lets a centre with boundary
  * distance b contribute to: r[k] < b (exact reduced sample, as spatstat's
- * Kest), or r[k-1] < b (spatstat's Kcross, which tabulates b on the grid
- * with r[-1] = -step).  -1: none. */
+ * Kest), or r[k-1] <= b (spatstat's Kcross, which tabulates b on the grid
+ * intervals [r[k-1], r[k]) with r[-1] = -step).  -1: none. */
 static inline int kf_border_last(const kf_spec *s, double b) {
-    int k = kf_index_ge(s, b) - 1;
-    if (s->binned_border) k++;
+    int k = s->binned_border ? kf_index_gt(s, b) : kf_index_ge(s, b) - 1;
     return k < s->nr - 1 ? k : s->nr - 1;
 }
 

@@ -112,11 +112,17 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
     if (XLENGTH(opts) != 7) IM_BUG("opts");
     memset(s, 0, sizeof(*s));
     s->nr = (int) XLENGTH(r);
-    s->r = REAL_RO(r);
-    if (s->nr < 2 || s->r[0] != 0.0) IM_BUG("r must start at 0");
+    const double *pr = REAL_RO(r);
+    if (s->nr < 2 || pr[0] != 0.0) IM_BUG("r must start at 0");
     for (int k = 1; k < s->nr; k++)
-        if (!(s->r[k] > s->r[k - 1]) || !R_FINITE(s->r[k]))
+        if (!(pr[k] > pr[k - 1]) || !R_FINITE(pr[k]))
             IM_BUG("r must increase");
+    /* padded copy: r[-1] = -Inf, r[nr] = r[nr + 1] = +Inf */
+    double *rp = (double *) R_alloc((size_t) s->nr + 3, sizeof(double));
+    rp[0] = R_NegInf;
+    memcpy(rp + 1, pr, (size_t) s->nr * sizeof(double));
+    rp[s->nr + 1] = rp[s->nr + 2] = R_PosInf;
+    s->r = rp + 1;
     const double *o = REAL_RO(opts);
     s->ncorr = 0;
     for (int c = 0; c < KF_NCORR; c++)
@@ -129,12 +135,12 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
     s->stride = (R_xlen_t) s->nr + 1;
     s->reach = s->r[s->nr - 1] + (s->pcf ? s->h : 0.0);
     if (s->pcf && !(s->h > 0)) IM_BUG("pcf bandwidth");
-    /* even grid: the guess k = x / step is within one of the answer */
+    /* even grid: the guess floor(x / step) is within one of the answer */
     double step = s->r[s->nr - 1] / (s->nr - 1);
     s->inv_step = 1.0 / step;
     s->even = 1;
     for (int k = 0; k < s->nr; k++)
-        if (fabs(s->r[k] * s->inv_step - k) > 0.5) { s->even = 0; break; }
+        if (fabs(s->r[k] * s->inv_step - k) > 1e-6) { s->even = 0; break; }
 }
 
 /* ---- block runner ----------------------------------------------------- */
