@@ -439,8 +439,8 @@ static void window_chains(im_window *w) {
     for (int r = 0; r < w->nring; r++) {
         for (int s = w->ring_start[r]; s < w->ring_start[r + 1];
              s += IM_CHAIN) {
-            int e1 = s + IM_CHAIN < w->ring_start[r + 1] ? s + IM_CHAIN
-                                                          : w->ring_start[r + 1];
+            int end = w->ring_start[r + 1];
+            int e1 = s + IM_CHAIN < end ? s + IM_CHAIN : end;
             double *box = w->chain_box + 4 * (size_t) k;
             double *sum = w->chain_sum + 3 * (size_t) k;
             box[0] = box[2] = INFINITY;
@@ -1293,7 +1293,8 @@ SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
     int *img = (int *) R_alloc(npix, sizeof(int));
     memset(mask, 0, (size_t) npix);
     for (R_xlen_t i = 0; i < n; i++) {
-        int ci = (int) floor((px[i] - X0) / s), cj = (int) floor((py[i] - Y0) / s);
+        int ci = (int) floor((px[i] - X0) / s);
+        int cj = (int) floor((py[i] - Y0) / s);
         if (ci < 1 || ci > nx - 2 || cj < 1 || cj > ny - 2)
             IM_BUG("cell outside the mask");
         mask[(R_xlen_t) cj * nx + ci] = 1;
@@ -1434,7 +1435,8 @@ SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
             /* drop vertices between collinear steps */
             R_xlen_t kc = 0;
             for (R_xlen_t q = 0; q < k; q++) {
-                R_xlen_t qp = q == 0 ? k - 1 : q - 1, qn = q + 1 < k ? q + 1 : 0;
+                R_xlen_t qp = q == 0 ? k - 1 : q - 1;
+                R_xlen_t qn = q + 1 < k ? q + 1 : 0;
                 int d1u = (tu[q] > tu[qp]) - (tu[q] < tu[qp]);
                 int d1v = (tv[q] > tv[qp]) - (tv[q] < tv[qp]);
                 int d2u = (tu[qn] > tu[q]) - (tu[qn] < tu[q]);

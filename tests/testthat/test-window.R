@@ -25,7 +25,7 @@ test_that("areas match the shoelace formula and spatstat", {
                  spatstat.geom::area.owin(wo_owin(w)))
 })
 
-test_that("inside agrees with ray casting and spatstat, edges and vertices included", {
+test_that("inside agrees with ray casting and spatstat, on edges too", {
     p <- wo_polygon()
     w <- win(p)
     set.seed(11)
@@ -127,7 +127,7 @@ test_that("circle fractions on a rectangle match spatstat's exact formula", {
                  tolerance = 1e-10)
 })
 
-test_that("overlap of W and shifted W is exact on collinear and touching edges", {
+test_that("overlap of W and shifted W is exact on collinear edges", {
     # integer vertices, shifts by halves: counted exactly on 0.5 squares
     p <- data.frame(polygon = 1, ring = rep(1:2, c(8, 4)),
                     hole = rep(c(FALSE, TRUE), c(8, 4)),
@@ -167,7 +167,7 @@ test_that("overlap matches spatstat on polygons with holes", {
     expect_equal(got, want, tolerance = 1e-7)
 })
 
-test_that("the concave window follows the tissue and leaves a hole for a vessel", {
+test_that("the concave window follows the tissue, with a hole at a vessel", {
     tis <- wo_tissue()
     cells <- spatial_cells(tis$cells, window = "concave")
     w <- get_window(cells)
@@ -175,7 +175,8 @@ test_that("the concave window follows the tissue and leaves a hole for a vessel"
     expect_true(all(immunoscape:::cells_in_window(cells)))
     expect_true(any(w$hole))
     # hole at the vessel, notch cut out, tissue kept
-    expect_identical(g_inside(w, c(1000, 1550, 300, 1550), c(700, 1300, 300, 600)),
+    expect_identical(g_inside(w, c(1000, 1550, 300, 1550),
+                              c(700, 1300, 300, 600)),
                      c(FALSE, FALSE, TRUE, TRUE))
     a <- unname(window_area(w))
     expect_lt(abs(a / tis$area - 1), 0.03)
@@ -212,7 +213,7 @@ test_that("the concave radius sets the scale of holes and notches", {
     expect_gt(length(unique(get_window(stray)$polygon)), 1)
 })
 
-test_that("user polygons: closed rings accepted, malformed ones rejected by class", {
+test_that("user polygons: closed rings accepted, malformed ones rejected", {
     sq <- data.frame(x = c(0, 4, 4, 0, 0), y = c(0, 0, 4, 4, 0))
     expect_identical(nrow(win(sq)), 4L)
     expect_equal(unname(window_area(win(sq))), 16)
