@@ -177,8 +177,11 @@ neighbor_count_matrix <- function(cells, radius, from, nthreads,
         if (!length(fi)) {
             return(list(rows = integer(), counts = matrix(0L, length(lv), 0)))
         }
+        # memory (MB) the extra threads may use for private copies of the
+        # counts before they switch to a copy-free (slower) scheme
+        copy_mb <- getOption("immunoscape.count_copy_mb", 512)
         m <- .Call(ffi_dist_count, cells$x[rows], cells$y[rows], lab[rows],
-                   length(lv), fi, radius, nthreads)
+                   length(lv), fi, radius, nthreads, as.numeric(copy_mb))
         list(rows = rows[fi], counts = m)
     })
     counts <- if (length(parts) == 1L) parts[[1]]$counts else

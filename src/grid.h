@@ -146,9 +146,11 @@ static inline im_radius im_radius_make(double r) {
     return q;
 }
 static inline int im_within(double d2, const im_radius *q) {
-    int in = d2 <= q->lo2;          /* branch-free in the common case */
-    if (__builtin_expect(d2 > q->lo2 && d2 <= q->hi2, 0))
-        in = sqrt(d2) <= q->r;
+    /* branch-free in the common case: the one branch (a distance within
+     * rounding of r) is almost never taken, so it is always predicted */
+    int in = d2 <= q->lo2;
+    int edge = (d2 > q->lo2) & (d2 <= q->hi2);
+    if (edge) in = sqrt(d2) <= q->r;
     return in;
 }
 

@@ -3,7 +3,7 @@
 #include <R_ext/Rdynload.h>
 
 SEXP ffi_dist_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_area(SEXP, SEXP, SEXP);
 SEXP ffi_window_inside(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_bdist(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -28,7 +28,7 @@ SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_dist_nearest", (DL_FUNC) &ffi_dist_nearest, 6},
-    {"ffi_dist_count", (DL_FUNC) &ffi_dist_count, 7},
+    {"ffi_dist_count", (DL_FUNC) &ffi_dist_count, 8},
     {"ffi_window_area", (DL_FUNC) &ffi_window_area, 3},
     {"ffi_window_inside", (DL_FUNC) &ffi_window_inside, 5},
     {"ffi_window_bdist", (DL_FUNC) &ffi_window_bdist, 6},

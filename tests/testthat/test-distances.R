@@ -89,6 +89,20 @@ test_that("count_neighbors matches brute force, ties at radius counted", {
             expect_identical(m, b)
         }
     }
+    # a subset of query cells (pairs between non-queries are skipped)
+    set.seed(25)
+    df <- make_pattern("clustered", n = 600)
+    cells <- spatial_cells(df, window = "rectangle")
+    for (nt in 1:2) {
+        res <- count_neighbors(cells, radius = 12, from = "C", to = c("C", "A"),
+                               nthreads = nt)
+        ic <- which(df$type == "C")
+        b <- t(vapply(ic, function(i) {
+            bf_count(df$x, df$y, df$type, i, 12, c("A", "B", "C"))[c(3, 1)]
+        }, integer(2)))
+        expect_identical(matrix(res$count, ncol = 2, byrow = TRUE), b)
+        expect_identical(res$cell_id, rep(ic, each = 2))
+    }
     # a 3-4-5 triangle: the neighbour at exactly the radius counts
     df <- data.frame(x = c(0, 3, 6), y = c(0, 4, 8), type = c("A", "B", "B"))
     res <- count_neighbors(spatial_cells(df, window = "rectangle"), radius = 5,
@@ -103,6 +117,12 @@ test_that("count_neighbors agrees across thread counts and with dbscan", {
     r1 <- count_neighbors(cells, radius = 30, nthreads = 1)
     r2 <- count_neighbors(cells, radius = 30, nthreads = 2)
     expect_identical(r1, r2)
+    # the copy-free scheme used when per-thread copies would be too large
+    withr::local_options(immunoscape.count_copy_mb = 0)
+    r3 <- count_neighbors(cells, radius = 30, nthreads = 2)
+    expect_identical(r1, r3)
+    r4 <- count_neighbors(cells, radius = 30, from = "B", nthreads = 2)
+    expect_identical(r4$count, r1$count[r1$from == "B"])
     d1 <- nearest_distances(cells, to = "B", k = 2, nthreads = 1)
     d2 <- nearest_distances(cells, to = "B", k = 2, nthreads = 2)
     expect_identical(d1, d2)
