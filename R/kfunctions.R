@@ -26,18 +26,22 @@
 #'   (one over the fraction of the circle through the other cell that lies
 #'   in the window, computed exactly for rectangles and polygons);
 #'   `"translate"` is \eqn{|W| / |W \cap (W + d)|}, exact for rectangles
-#'   and interpolated from a 129 x 129 table of the exact polygon overlap
-#'   for polygon windows (relative error below 1e-5 in our tests; spatstat
-#'   itself approximates polygons by a pixel mask here). Weights are capped
-#'   at 100 as in spatstat. Both are `NA` for `r` beyond half the window's
-#'   diameter.
+#'   and polygons (spatstat approximates polygons by a pixel mask here, so
+#'   it differs by up to a few percent). With many pairs the polygon
+#'   overlap is interpolated from a 129 x 129 table of exact values by
+#'   piecewise biquadratics, which is exact where the overlap, a piecewise
+#'   quadratic function of the shift, has no breakpoint; cells of the table
+#'   with a breakpoint are detected and computed exactly, so weights agree
+#'   with the exact overlap to rounding (1e-10 in the tests). Weights are
+#'   capped at 100 as in spatstat. Both are `NA` for `r` beyond half the
+#'   window's diameter.
 #' * `"border"`: the reduced-sample estimator. Univariate: pairs whose
 #'   `from` cell lies further than `r` from the window boundary, divided
 #'   by \eqn{n / |W|} times the number of such cells (spatstat's `Kest()`).
 #'   Cross-type: as spatstat's `Kcross()`, which tabulates boundary
 #'   distances on the `r` grid: a `from` cell is used at `r[k]` when its
-#'   boundary distance exceeds `r[k - 1]` and the pair distance does not
-#'   exceed it; the ratio is taken with \eqn{n_j / |W|}.
+#'   boundary distance is at least `r[k - 1]` and at least the pair
+#'   distance; the ratio is taken with \eqn{n_j / |W|}.
 #'
 #' The default correction is the same whatever the number of cells
 #' (spatstat silently switches to `"border"` above 3000 cells).
@@ -211,9 +215,11 @@ pair_correlation <- function(cells, from, to = from, r = NULL,
 #' reduced-sample (border) estimator, `"han"` Hanisch's estimator (observed
 #' distances weighted by one over the area of the window eroded by the
 #' distance, normalised to end at its maximum), `"none"` the empirical
-#' distribution of \eqn{d_i}. Intervals are closed on the right (a
-#' distance equal to `r` counts at `r`; spatstat counts such ties at the
-#' next `r` for `"km"` and `"rs"`). For polygon windows the eroded areas
+#' distribution of \eqn{d_i}. Nearest-neighbour distances are tabulated on
+#' the intervals \eqn{(r_{k-1}, r_k]} (a distance equal to `r` counts at
+#' `r`; spatstat's `"km"` and `"rs"` count such ties at the next `r`),
+#' boundary distances on \eqn{[r_{k-1}, r_k)} as in spatstat (the first
+#' interval starts at `-r[2]`). For polygon windows the eroded areas
 #' of `"han"` come from 512 x 512 pixel centres (spatstat uses a coarser
 #' pixel mask). The default `r` follows spatstat: 513 values up to
 #' \eqn{\min(\sqrt{\log(10^5) / (\pi \lambda)}, D / 2)}, \eqn{D} the
@@ -778,8 +784,10 @@ print.immunoscape_fv <- function(x, ...) {
         cat(sprintf("notes: %s\n", paste(utils::head(sprintf(
             "%s (%s -> %s): %s", notes$image, notes$from, notes$to,
             notes$note), 3), collapse = "; ")))
-        if (nrow(notes) > 3) cat(sprintf("# ... %d more notes in attr(x, \"groups\")\n",
-                                         nrow(notes) - 3))
+        if (nrow(notes) > 3) {
+            cat(sprintf("# ... %d more notes in attr(x, \"groups\")\n",
+                        nrow(notes) - 3))
+        }
     }
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)

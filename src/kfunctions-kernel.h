@@ -73,14 +73,20 @@ typedef struct {
 
 /* ---- r grid lookups ------------------------------------------------ */
 
-/* Smallest k with r[k] >= x (nr if none), for x >= 0.  On an even grid
- * the guess floor(x / step) is within one of the answer and three
- * comparisons (no branches) settle it. */
+/* Smallest k with r[k] >= x (nr if none).  On an even grid (r[k] = k step
+ * to 1e-9 relative) it is ceil(x / step) unless x / step is within 1e-8
+ * of an integer; there the guess floor(x / step) is within one of the
+ * answer and three comparisons settle it. */
 static inline int kf_index_ge(const kf_spec *s, double x) {
     const double *r = s->r;
     int nr = s->nr;
     if (s->even) {
         double g = x * s->inv_step;
+        if (g > 0 && g < (double) nr) {
+            int k0 = (int) g;
+            double f = g - k0;
+            if (f > 1e-8 && f < 1.0 - 1e-8) return k0 + 1;
+        }
         int k = g < (double) nr ? (g > 0 ? (int) g : 0) : nr;
         k += r[k] < x;
         k += r[k] < x;

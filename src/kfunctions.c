@@ -5,13 +5,13 @@
  * fills its own accumulator and the accumulators are added in block order,
  * so sums are bit-identical for any number of threads. */
 #include "kfunctions-kernel.h"
-#include "permute.h"
+#include <R_ext/Random.h>
 #include "util.h"
 #include <string.h>
 
 /* Blocks of points per wave of a parallel pass (fixed: never depends on
  * the number of threads), and points per block. */
-#define KF_SLOTS 8
+#define KF_SLOTS 32
 #define KF_BLOCK 2048
 /* Cells per axis of the translation-weight table of polygon windows. */
 #define KF_OTAB 64
@@ -135,12 +135,15 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
     s->stride = (R_xlen_t) s->nr + 1;
     s->reach = s->r[s->nr - 1] + (s->pcf ? s->h : 0.0);
     if (s->pcf && !(s->h > 0)) IM_BUG("pcf bandwidth");
-    /* even grid: the guess floor(x / step) is within one of the answer */
+    /* even grid (see kf_index_ge): r[k] / step within 1e-9 of k */
     double step = s->r[s->nr - 1] / (s->nr - 1);
     s->inv_step = 1.0 / step;
     s->even = 1;
     for (int k = 0; k < s->nr; k++)
-        if (fabs(s->r[k] * s->inv_step - k) > 1e-6) { s->even = 0; break; }
+        if (fabs(s->r[k] * s->inv_step - k) > 1e-9) {
+            s->even = 0;
+            break;
+        }
 }
 
 /* ---- block runner ----------------------------------------------------- */
@@ -322,8 +325,11 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
 
 /* Bits of the labellings: bit s of point p (grid order) is set in fbits if
  * p carries a `from` label in labelling s (s = 0: the observed labels),
- * likewise tbits for `to`.  The labellings are successive shuffles of the
- * labels on R's RNG (main thread). */
+ * likewise tbits for `to`.  A random relabelling of all cells makes the
+ * `from` cells a uniform random subset of their number, and the `to`
+ * cells one of the remaining cells (the same subset when from == to; all
+ * cells for a pooled `from` or `to`), so each labelling draws only those
+ * subsets: a partial Fisher-Yates shuffle on R's RNG (main thread). */
 static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
                        const im_grid *g, int nw, uint64_t **fb,
                        uint64_t **tb) {
@@ -337,7 +343,7 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
         if (pl[i] < 0) IM_BUG("negative label");
         if (pl[i] + 1 > nlab) nlab = pl[i] + 1;
     }
-    /* label -> is from / is to (an empty from set: every label) */
+    /* label -> is from / is to (an empty set of codes: every label) */
     unsigned char *isf = (unsigned char *) R_alloc(nlab + 1, 1);
     unsigned char *ist = (unsigned char *) R_alloc(nlab + 1, 1);
     int nfc = Rf_length(from_codes), ntc = Rf_length(to_codes);
@@ -353,6 +359,8 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
         int c = INTEGER_RO(to_codes)[k];
         if (c >= 0 && c < nlab) ist[c] = 1;
     }
+    int same = nfc > 0 && ntc > 0;
+    for (int l = 0; l < nlab && same; l++) same = isf[l] == ist[l];
     size_t nb = (size_t) (n > 0 ? n : 1) * nw;
     uint64_t *f = (uint64_t *) R_alloc(nb, sizeof(uint64_t));
     uint64_t *t = (uint64_t *) R_alloc(nb, sizeof(uint64_t));
@@ -361,18 +369,39 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
     /* grid position of each original point */
     R_xlen_t *pos = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
     for (R_xlen_t p = 0; p < n; p++) pos[g->id[p]] = p;
-    int *perm = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
-    memcpy(perm, pl, n * sizeof(int));
+    /* labelling 0: the observed labels */
+    R_xlen_t nf = 0, nt = 0;
+    for (R_xlen_t i = 0; i < n; i++) {
+        size_t o = (size_t) pos[i] * nw;
+        if (isf[pl[i]]) { f[o] |= 1; nf++; }
+        if (ist[pl[i]]) { t[o] |= 1; nt++; }
+    }
+    /* how many cells each labelling draws: from cells first, then the
+     * to cells (none drawn for a pooled set or the same set) */
+    R_xlen_t df = nfc ? nf : 0, dt = ntc && !same ? nt : 0;
+    R_xlen_t *idx = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+    for (R_xlen_t i = 0; i < n; i++) idx[i] = i;
     GetRNGstate();
-    for (int s = 0; s <= nsim; s++) {
-        if (s > 0) im_shuffle_int(perm, n);
+    for (int s = 1; s <= nsim; s++) {
         uint64_t bit = (uint64_t) 1 << (s & 63);
         int word = s >> 6;
-        for (R_xlen_t i = 0; i < n; i++) {
-            size_t o = (size_t) pos[i] * nw + word;
-            if (isf[perm[i]]) f[o] |= bit;
-            if (ist[perm[i]]) t[o] |= bit;
+        for (R_xlen_t i = 0; i < df + dt; i++) {
+            R_xlen_t j = i + (R_xlen_t) R_unif_index((double) (n - i));
+            R_xlen_t tmp = idx[i];
+            idx[i] = idx[j];
+            idx[j] = tmp;
         }
+        if (!nfc)
+            for (R_xlen_t p = 0; p < n; p++) f[(size_t) p * nw + word] |= bit;
+        if (!ntc)
+            for (R_xlen_t p = 0; p < n; p++) t[(size_t) p * nw + word] |= bit;
+        for (R_xlen_t i = 0; i < df; i++) {
+            size_t o = (size_t) pos[idx[i]] * nw + word;
+            f[o] |= bit;
+            if (same) t[o] |= bit;
+        }
+        for (R_xlen_t i = df; i < df + dt; i++)
+            t[(size_t) pos[idx[i]] * nw + word] |= bit;
         if ((s & 15) == 15) R_CheckUserInterrupt();
     }
     PutRNGstate();

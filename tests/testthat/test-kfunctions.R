@@ -341,6 +341,23 @@ test_that("too few cells give NA with a reason, not an error", {
     expect_s3_class(summary(k), "data.frame")
 })
 
+test_that("cells outside the window are left out with a note", {
+    set.seed(10)
+    x <- runif(80, 0, 100)
+    y <- runif(80, 0, 100)
+    type <- rep(c("A", "B"), 40)
+    inner <- kfo_rect(10, 90, 10, 90)
+    cells <- suppressWarnings(kf_cells(x, y, type, inner))
+    k <- ripley_k(cells, "A", "B", r = 0:10, correction = "all")
+    ins <- x >= 10 & x <= 90 & y >= 10 & y <= 90
+    expect_match(attr(k, "groups")$note, sprintf("%d cells outside",
+                                                  sum(!ins)))
+    ref <- ripley_k(kf_cells(x[ins], y[ins], type[ins], inner), "A", "B",
+                    r = 0:10, correction = "all")
+    expect_equal(k$estimate, ref$estimate)
+    expect_equal(attr(k, "groups")$n_from, sum(ins & type == "A"))
+})
+
 test_that("the default r grid and correction do not depend on n", {
     set.seed(2)
     n <- 3500
@@ -409,8 +426,9 @@ test_that("pointwise envelopes exclude at about the nominal rate", {
     # observed L leaves the pointwise envelope with probability 2 / 20
     set.seed(12)
     nimg <- 60
-    df <- data.frame(x = runif(40 * nimg, 0, 200), y = runif(40 * nimg, 0, 200),
-                     type = "A", image = rep(sprintf("i%02d", 1:nimg), each = 40))
+    df <- data.frame(x = runif(40 * nimg, 0, 200),
+                     y = runif(40 * nimg, 0, 200), type = "A",
+                     image = rep(sprintf("i%02d", 1:nimg), each = 40))
     cells <- quiet(spatial_cells(df, image = "image", window = "convex"))
     l <- quiet(ripley_l(cells, "A", r = c(0, 10, 20, 30), envelope = "csr",
                         nsim = 19))
