@@ -516,6 +516,9 @@ kf_pair <- function(data, from, to, win, image, opts) {
         par <- list(fun = fun, self = self, nf = nf, nt = nt, nij = nij,
                     area = area, lambda = lambda, r = r, corr = corr,
                     win = win, bw = opts$bw, nthreads = opts$nthreads)
+        if ("han" %in% corr) {
+            par$eroded <- .Call(ffi_kfun_eroded, win$c, r, 512L)
+        }
         est <- kf_estimate(par, data$x, data$y, fi, ti)
         if (env) sims <- kf_simulate(par, data, fi, ti, from, to, opts)
     }
@@ -641,9 +644,7 @@ kf_g_normalise <- function(par, h, nset) {
     r <- par$r
     nr <- length(r)
     dim(h) <- c(nr + 1L, 6L, nset)
-    eroded <- if ("han" %in% par$corr) {
-        .Call(ffi_kfun_eroded, par$win$c, r, 512L)
-    }
+    eroded <- par$eroded
     top <- seq_len(nr)
     rcum <- function(v) rev(cumsum(rev(v)))
     out <- array(NA_real_, c(nr, length(par$corr), nset))

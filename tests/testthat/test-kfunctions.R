@@ -398,6 +398,22 @@ test_that("envelopes: reproducible, thread-invariant, calibrated", {
                                 a$mmean <= a$hi + 1e-12, na.rm = TRUE))
         }
     }
+    # many blocks of cells (2048 each): identical sums for any thread count
+    big <- quiet(spatial_cells(data.frame(
+        x = runif(9000, 0, 3000), y = runif(9000, 0, 3000),
+        type = sample(c("A", "B"), 9000, TRUE)), window = "convex"))
+    for (f in list(ripley_k, pair_correlation)) {
+        for (to in list("A", "B")) {
+            a <- f(big, "A", to, r = r, correction = "all", nthreads = 1)
+            b <- f(big, "A", to, r = r, correction = "all", nthreads = 2)
+            expect_identical(a, b)
+        }
+    }
+    # images spread by BiocParallel give the same result
+    a <- ripley_k(cells, "A", "C", r = r, correction = "all")
+    b <- ripley_k(cells, "A", "C", r = r, correction = "all",
+                  BPPARAM = BiocParallel::SerialParam())
+    expect_identical(a, b)
     # the estimate does not depend on the envelope
     set.seed(1)
     e <- ripley_k(cells, "A", "B", r = r, envelope = "labels", nsim = 5)
