@@ -89,3 +89,28 @@ for (n in sizes) {
 res <- do.call(rbind, rows)
 cat("\nSummary (ratios > 1 mean immunoscape is faster):\n")
 print(res, row.names = FALSE, digits = 3)
+
+# Clustered targets with one far-away cell: the index must stay linear.
+# 1e6 query cells spread over the tissue; 1e4 targets in 5 tight clusters
+# (TLS-like, sd 30 um) plus one target 50 mm away.
+n <- max(sizes)
+set.seed(7)
+side <- sqrt(n / density) * 1000
+cx <- runif(5, 0, side)
+cy <- runif(5, 0, side)
+nt <- 1e4
+df <- data.frame(
+    x = c(runif(n, 0, side), rep(cx, length.out = nt) + rnorm(nt, 0, 30), 5e4),
+    y = c(runif(n, 0, side), rep(cy, length.out = nt) + rnorm(nt, 0, 30), 5e4),
+    type = c(rep("Tumor", n), rep("B cell", nt + 1))
+)
+cells <- spatial_cells(df, window = "rectangle")
+t_ours <- best_of(nearest_distances(cells, from = "Tumor", to = "B cell",
+                                    nthreads = 1), 3)
+W <- owin(range(df$x), range(df$y))
+A <- ppp(df$x[1:n], df$y[1:n], window = W, check = FALSE)
+B <- ppp(df$x[-(1:n)], df$y[-(1:n)], window = W, check = FALSE)
+t_nnc <- best_of(nncross(A, B, what = c("dist", "which")), 3)
+t_cnt <- best_of(count_neighbors(cells, radius = 30, nthreads = 1), 3)
+cat(sprintf("\nClustered targets + far outlier, %g cells: nearest_distances %.3f s, nncross %.3f s (ratio %.2f); count_neighbors %.3f s\n",
+            n, t_ours, t_nnc, t_nnc / t_ours, t_cnt))

@@ -27,6 +27,11 @@ SEXP ffi_dist_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP k_,
     double *scratch_d = (double *) R_alloc((size_t) nth * k, sizeof(double));
     R_xlen_t *scratch_i = (R_xlen_t *) R_alloc((size_t) nth * k,
                                                sizeof(R_xlen_t));
+    /* per thread: the previous answer, a bound for the next query */
+    R_xlen_t *hints = (R_xlen_t *) R_alloc((size_t) nth * k,
+                                           sizeof(R_xlen_t));
+    int *nhints = (int *) R_alloc(nth, sizeof(int));
+    for (int t = 0; t < nth; t++) nhints[t] = 0;
     im_queries Q;
     im_grid_queries(&g, px, py, fi, nf, &Q);
     int is_int = TYPEOF(nid) == INTSXP;
@@ -46,7 +51,9 @@ SEXP ffi_dist_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP k_,
 #endif
             double *bd = scratch_d + (size_t) t * k;
             R_xlen_t *bi = scratch_i + (size_t) t * k;
-            int found = im_grid_knn(&g, Q.x[ii], Q.y[ii], Q.id[ii], k, bd, bi);
+            int found = im_grid_knn_hint(&g, Q.x[ii], Q.y[ii], Q.id[ii], k,
+                                         bd, bi, hints + (size_t) t * k,
+                                         nhints + t);
             for (int j = 0; j < k; j++) {
                 R_xlen_t o = i + (R_xlen_t) j * nf;
                 pd[o] = j < found ? sqrt(bd[j]) : NA_REAL;

@@ -235,23 +235,27 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
 
     /* Automatic cell side: start from about two points per cell of the
      * bounding box, then halve while points crowd into few cells
-     * (clusters, or a few far-away points inflating the box), as long as
-     * halving still helps (it cannot separate duplicated points). */
+     * (clusters, or a few far-away points inflating the box). Duplicated
+     * points share a cell at any size: the crowding reached at the finest
+     * size is the floor that halving cannot beat, so stop near it. */
     double area = (xmax - xmin) * (ymax - ymin);
     if (!(area > 0)) area = ext * ext;
     h = area > 0 ? sqrt(2.0 * area / (double) n) : 1.0;
     if (!(h > 0)) h = 1.0;
-    if (ext / h > IM_MAX_CELLS_AXIS / 4) h = ext / (IM_MAX_CELLS_AXIS / 4);
+    double hmin = ext > 0 ? ext / (IM_MAX_CELLS_AXIS / 4) : h;
+    if (h < hmin) h = hmin;
     double crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h, key,
                                ord, key2, ord2, count);
-    for (int it = 0; it < 40 && crowd > 6.0; it++) {
-        double h2 = h / 2.0;
-        if (ext / h2 > IM_MAX_CELLS_AXIS / 4) break;
-        double c2 = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h2, key,
+    if (crowd > 6.0 && h / 2.0 >= hmin) {
+        double floor_crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax,
+                                         ymax, hmin, key, ord, key2, ord2,
+                                         count);
+        double target = fmax(6.0, 1.5 * floor_crowd);
+        while (crowd > target && h / 2.0 >= hmin) {
+            h /= 2.0;
+            crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h, key,
                                 ord, key2, ord2, count);
-        if (c2 > 0.8 * crowd) break;
-        h = h2;
-        crowd = c2;
+        }
     }
     return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
                      ord, key2, ord2, count);
@@ -294,29 +298,35 @@ void im_grid_queries(const im_grid *g, const double *x, const double *y,
     }
 }
 
-/* Insert candidate (d2, id) into the sorted list of the best k. */
-static inline void knn_insert(double *bd, R_xlen_t *bi, int *found, int k,
-                              double d2, R_xlen_t id) {
+/* Insert candidate point at index position pos (squared distance d2) into
+ * the sorted list of the best k, ordered by (distance, original index). */
+static inline void knn_insert(const im_grid *g, double *bd, R_xlen_t *bp,
+                              int *found, int k, double d2, R_xlen_t pos) {
     int m = *found;
+    R_xlen_t id = g->id[pos];
     if (m == k) {
-        if (d2 > bd[k - 1] || (d2 == bd[k - 1] && id > bi[k - 1])) return;
+        if (d2 > bd[k - 1] || (d2 == bd[k - 1] && id > g->id[bp[k - 1]]))
+            return;
         m = k - 1;
     } else {
         (*found)++;
     }
-    while (m > 0 && (bd[m - 1] > d2 || (bd[m - 1] == d2 && bi[m - 1] > id))) {
+    while (m > 0 && (bd[m - 1] > d2 ||
+                     (bd[m - 1] == d2 && g->id[bp[m - 1]] > id))) {
         bd[m] = bd[m - 1];
-        bi[m] = bi[m - 1];
+        bp[m] = bp[m - 1];
         m--;
     }
     bd[m] = d2;
-    bi[m] = id;
+    bp[m] = pos;
 }
 
-/* Scan the cells of box a minus box b (b may be empty: b->x1 < b->x0). */
+/* Scan the cells of box a minus box b (b may be empty: b->x1 < b->x0),
+ * stopping as soon as k candidates are in hand (they only bound the
+ * k-th distance; the exact search follows). Returns 1 if it stopped. */
 typedef struct { int64_t x0, x1, y0, y1; } im_box;
 
-static inline void knn_scan(const im_grid *g, const im_box *a,
+static inline int ring_scan(const im_grid *g, const im_box *a,
                             const im_box *b, double qx, double qy,
                             R_xlen_t skip, int k, double *bd, R_xlen_t *bi,
                             int *found) {
@@ -339,10 +349,12 @@ static inline void knn_scan(const im_grid *g, const im_box *a,
             for (R_xlen_t j = lo; j < hi; j++) {
                 if (g->id[j] == skip) continue;
                 double dx = g->xs[j] - qx, dy = g->ys[j] - qy;
-                knn_insert(bd, bi, found, k, dx * dx + dy * dy, g->id[j]);
+                knn_insert(g, bd, bi, found, k, dx * dx + dy * dy, j);
+                if (*found == k) return 1;
             }
         }
     }
+    return 0;
 }
 
 static inline void box_clamp(const im_grid *g, im_box *b) {
@@ -352,49 +364,121 @@ static inline void box_clamp(const im_grid *g, im_box *b) {
     if (b->y1 > g->ncy - 1) b->y1 = g->ncy - 1;
 }
 
+/* Scan row `row` within the chord of the disc of squared radius *r2 around
+ * (qx, qy); *r2 shrinks to the k-th distance once k points are held. */
+static inline void disc_row_scan(const im_grid *g, R_xlen_t row, double dy,
+                                 double qx, double qy, double pad,
+                                 R_xlen_t skip, int k, double *bd,
+                                 R_xlen_t *bi, int *found, double *r2) {
+    double w2 = *r2 - dy * dy;
+    double w = (w2 > 0 ? sqrt(w2) : 0.0) + pad;
+    R_xlen_t lo, hi;
+    im_grid_span(g, row, im_grid_cell(g->x0, g->inv_h, qx - w),
+                 im_grid_cell(g->x0, g->inv_h, qx + w), &lo, &hi);
+    for (R_xlen_t j = lo; j < hi; j++) {
+        double dx = g->xs[j] - qx, dyy = g->ys[j] - qy;
+        double d2 = dx * dx + dyy * dyy;
+        if (d2 > *r2 || g->id[j] == skip) continue;
+        knn_insert(g, bd, bi, found, k, d2, j);
+        if (*found == k) *r2 = bd[k - 1];
+    }
+}
+
+/* Vertical distance from qy to the band of row cy (0 inside), less pad. */
+static inline double row_gap(const im_grid *g, int64_t cy, double qy,
+                             double pad) {
+    double blo = g->y0 + (double) cy * g->h, bhi = blo + g->h;
+    double d = qy < blo ? blo - qy : (qy > bhi ? qy - bhi : 0.0);
+    d -= pad;
+    return d > 0 ? d : 0.0;
+}
+
 int im_grid_knn(const im_grid *g, double qx, double qy, R_xlen_t skip,
                 int k, double *bd, R_xlen_t *bi) {
+    return im_grid_knn_hint(g, qx, qy, skip, k, bd, bi, NULL, NULL);
+}
+
+int im_grid_knn_hint(const im_grid *g, double qx, double qy, R_xlen_t skip,
+                     int k, double *bd, R_xlen_t *bi, R_xlen_t *hint,
+                     int *nhint) {
     int found = 0;
     if (g->n == 0 || k < 1) return 0;
     int64_t qcx = im_grid_cell(g->x0, g->inv_h, qx);
     int64_t qcy = im_grid_cell(g->y0, g->inv_h, qy);
-    /* Chebyshev distance (in cells) from the query cell to the grid */
-    int64_t L = 0;
-    if (-qcx > L) L = -qcx;
-    if (qcx - (g->ncx - 1) > L) L = qcx - (g->ncx - 1);
-    if (-qcy > L) L = -qcy;
-    if (qcy - (g->ncy - 1) > L) L = qcy - (g->ncy - 1);
-    im_box old = {0, -1, 0, -1};
-    int64_t step = 1;
-    /* phase 1: growing boxes until k candidates are in hand */
-    for (;;) {
-        im_box nb = {qcx - L, qcx + L, qcy - L, qcy + L};
-        box_clamp(g, &nb);
-        knn_scan(g, &nb, &old, qx, qy, skip, k, bd, bi, &found);
-        old = nb;
-        if (found == k) break;
-        if (nb.x0 == 0 && nb.y0 == 0 && nb.x1 == g->ncx - 1 &&
-            nb.y1 == g->ncy - 1)
-            return found;
-        L += step;
-        step *= 2;
+    double bound2 = R_PosInf;
+    /* The previous query's answer (a nearby query, when queries run in
+     * index order) bounds the k-th distance at once. */
+    if (hint && nhint && *nhint == k) {
+        bound2 = 0.0;
+        for (int m = 0; m < k; m++) {
+            R_xlen_t p = hint[m];
+            if (g->id[p] == skip) { bound2 = R_PosInf; break; }
+            double dx = g->xs[p] - qx, dy = g->ys[p] - qy;
+            double d2 = dx * dx + dy * dy;
+            if (d2 > bound2) bound2 = d2;
+        }
     }
-    /* phase 2: everything within the current k-th distance */
-    double dk = sqrt(bd[k - 1]);
+    if (!(bound2 < R_PosInf)) {
+        /* Phase 1: growing square rings around the query cell until k
+         * points are in hand: an upper bound on the k-th distance. */
+        int64_t L = 0;
+        if (-qcx > L) L = -qcx;
+        if (qcx - (g->ncx - 1) > L) L = qcx - (g->ncx - 1);
+        if (-qcy > L) L = -qcy;
+        if (qcy - (g->ncy - 1) > L) L = qcy - (g->ncy - 1);
+        im_box old = {0, -1, 0, -1};
+        int64_t step = 1;
+        for (;;) {
+            im_box nb = {qcx - L, qcx + L, qcy - L, qcy + L};
+            box_clamp(g, &nb);
+            if (ring_scan(g, &nb, &old, qx, qy, skip, k, bd, bi, &found))
+                break;
+            old = nb;
+            if (nb.x0 == 0 && nb.y0 == 0 && nb.x1 == g->ncx - 1 &&
+                nb.y1 == g->ncy - 1)
+                break;                    /* fewer than k points exist */
+            L += step;
+            step *= 2;
+        }
+        bound2 = found == k ? bd[k - 1] : R_PosInf;
+    }
+    /* Phase 2: the exact search, rows in order of their distance from the
+     * query, each trimmed to the chord of the shrinking disc. */
     double pad = 1e-9 * (g->h + fabs(qx) + fabs(qy) + fabs(g->x0) +
                          fabs(g->y0));
-    dk += pad;
-    im_box fin = {im_grid_cell(g->x0, g->inv_h, qx - dk),
-                  im_grid_cell(g->x0, g->inv_h, qx + dk),
-                  im_grid_cell(g->y0, g->inv_h, qy - dk),
-                  im_grid_cell(g->y0, g->inv_h, qy + dk)};
-    box_clamp(g, &fin);
-    /* the part of fin outside old: fin minus old, but old may stick out of
-     * fin, so scan fin with old's intersection removed */
-    im_box inter = {fin.x0 > old.x0 ? fin.x0 : old.x0,
-                    fin.x1 < old.x1 ? fin.x1 : old.x1,
-                    fin.y0 > old.y0 ? fin.y0 : old.y0,
-                    fin.y1 < old.y1 ? fin.y1 : old.y1};
-    knn_scan(g, &fin, &inter, qx, qy, skip, k, bd, bi, &found);
+    double r2 = bound2 < R_PosInf ? bound2 * (1.0 + 1e-12) + pad * pad
+                                  : R_PosInf;
+    found = 0;
+    /* rows are numbered 0..nrow-1 in increasing cy; `up` starts at the
+     * first row at or above the query's row, `down` just below it */
+    R_xlen_t nrow = g->dense ? (R_xlen_t) g->ncy : g->nrow, up;
+    if (g->dense) {
+        up = qcy < 0 ? 0 : (qcy > g->ncy ? (R_xlen_t) g->ncy : (R_xlen_t) qcy);
+    } else {
+        up = im_lower_bound64(g->row_cy, g->nrow, qcy);
+    }
+    R_xlen_t down = up - 1;
+    for (;;) {
+        double gu = up < nrow ? row_gap(g, im_grid_row_cy(g, up), qy, pad)
+                              : R_PosInf;
+        double gd = down >= 0 ? row_gap(g, im_grid_row_cy(g, down), qy, pad)
+                              : R_PosInf;
+        if (gu <= gd) {
+            if (!(gu < R_PosInf) || gu * gu > r2) break;
+            disc_row_scan(g, up, gu, qx, qy, pad, skip, k, bd, bi, &found,
+                          &r2);
+            up++;
+        } else {
+            if (gd * gd > r2) break;
+            disc_row_scan(g, down, gd, qx, qy, pad, skip, k, bd, bi, &found,
+                          &r2);
+            down--;
+        }
+    }
+    if (hint && nhint) {
+        for (int m = 0; m < found; m++) hint[m] = bi[m];
+        *nhint = found;
+    }
+    for (int m = 0; m < found; m++) bi[m] = g->id[bi[m]];
     return found;
 }

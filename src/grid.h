@@ -76,6 +76,15 @@ double im_grid_crowding(const im_grid *g);
 int im_grid_knn(const im_grid *g, double qx, double qy, R_xlen_t skip,
                 int k, double *d2, R_xlen_t *id);
 
+/* The same with a hint: hint[0..*nhint-1] holds index positions of the
+ * previous answer (caller-owned, length k, *nhint = 0 at first); when it
+ * holds k points they bound the k-th distance, which makes queries far
+ * from clustered points cheap. Updated with this query's answer. The
+ * result never depends on the hint. */
+int im_grid_knn_hint(const im_grid *g, double qx, double qy, R_xlen_t skip,
+                     int k, double *d2, R_xlen_t *id, R_xlen_t *hint,
+                     int *nhint);
+
 /* ---- inline primitives ------------------------------------------------ */
 
 /* Cell number of coordinate v along an axis (clamped to a safe range for
@@ -127,6 +136,10 @@ static inline void im_grid_span(const im_grid *g, R_xlen_t row, int64_t cxa,
         return;
     }
     R_xlen_t c0 = g->row_first[row], c1 = g->row_first[row + 1];
+    if (cxb < g->cell_cx[c0] || cxa > g->cell_cx[c1 - 1]) {
+        *lo = *hi = 0;                    /* outside the row's extent */
+        return;
+    }
     R_xlen_t a = c0 + im_lower_bound64(g->cell_cx + c0, c1 - c0, cxa);
     R_xlen_t b = c0 + im_lower_bound64(g->cell_cx + c0, c1 - c0, cxb + 1);
     *lo = g->cell_pt[a];
