@@ -64,8 +64,9 @@ double kf_iso_weight(const kf_window *w, double x, double y, double b,
 double kf_trans_weight(const kf_window *w, double dx, double dy) {
     double ov;
     if (w->rect) {
-        ov = (w->xmax - w->xmin - fabs(dx)) * (w->ymax - w->ymin - fabs(dy));
-        if (fabs(dx) >= w->xmax - w->xmin) ov = 0.0;
+        double a = w->xmax - w->xmin - fabs(dx);
+        double c = w->ymax - w->ymin - fabs(dy);
+        ov = a > 0 && c > 0 ? a * c : 0.0;
     } else if (w->otab) {
         double fx = (dx + w->oreach) * w->oinv;
         double fy = (dy + w->oreach) * w->oinv;
@@ -105,8 +106,7 @@ double kf_overlap_interp(const kf_window *w, int cx, int cy, double u,
 
 /* ---- adding one ordered pair ------------------------------------------ */
 
-static inline __attribute__((always_inline)) double trans_weight(
-    const kf_window *w, double dx, double dy) {
+KF_INLINE double trans_weight(const kf_window *w, double dx, double dy) {
     if (w->rect) {
         double a = w->xmax - w->xmin - fabs(dx);
         double c = w->ymax - w->ymin - fabs(dy);
@@ -118,17 +118,17 @@ static inline __attribute__((always_inline)) double trans_weight(
 
 /* What every direction of a pair needs. */
 typedef struct {
-    double d, dx, dy;
+    double d;
     int kd;            /* K: first index with r >= d                      */
     int klo, khi;      /* pcf: indices with |r - d| < h                   */
     double wt;         /* translation weight (symmetric)                  */
 } kf_pair;
 
-static inline __attribute__((always_inline)) void pair_prepare(const kf_spec *s, const kf_window *w,
-                                kf_pair *P, double dx, double dy, double d2) {
-    P->dx = dx;
-    P->dy = dy;
+KF_INLINE void pair_prepare(const kf_spec *s, const kf_window *w,
+                            kf_pair *P, double dx, double dy, double d2) {
     P->d = sqrt(d2);
+    P->kd = P->klo = 0;
+    P->khi = -1;
     if (s->pcf) {
         P->klo = kf_index_gt(s, P->d - s->h);
         P->khi = kf_index_ge(s, P->d + s->h) - 1;
@@ -140,14 +140,14 @@ static inline __attribute__((always_inline)) void pair_prepare(const kf_spec *s,
 
 /* Isotropic weight, without a call for the common centre far enough from
  * the boundary. */
-static inline __attribute__((always_inline)) double iso_weight(
-    const kf_window *w, double x, double y, double b, double d) {
+KF_INLINE double iso_weight(const kf_window *w, double x, double y,
+                           double b, double d) {
     return d <= b ? 1.0 : kf_iso_weight(w, x, y, b, d);
 }
 
 /* Range add of weight v (moments v, v d, v d^2 for pcf) over [k0, k1]. */
-static inline __attribute__((always_inline)) void range_add(const kf_spec *s, double *a, int k0, int k1,
-                             double v, double d) {
+KF_INLINE void range_add(const kf_spec *s, double *a, int k0, int k1,
+                         double v, double d) {
     if (k1 < k0) return;
     if (!s->pcf) {
         a[k0] += v;
@@ -166,8 +166,8 @@ static inline __attribute__((always_inline)) void range_add(const kf_spec *s, do
 
 /* The direction centre -> other of a prepared pair: centre with boundary
  * distance b, isotropic weight wi (computed by the caller if needed). */
-static inline __attribute__((always_inline)) void pair_add(const kf_spec *s, const kf_pair *P, double b,
-                            double wi, double *acc) {
+KF_INLINE void pair_add(const kf_spec *s, const kf_pair *P, double b,
+                        double wi, double *acc) {
     int k0, k1;
     if (s->pcf) {
         k0 = P->klo;
@@ -194,9 +194,9 @@ static inline __attribute__((always_inline)) void pair_add(const kf_spec *s, con
 
 /* ---- passes ---------------------------------------------------------- */
 
-/* K without the border correction: one point add per correction at the
- * first grid index with r >= d; m = 2 adds both directions of a pair whose
- * isotropic weights (wp + wq) are given. */
+/* K without the border correction (the fast path of the passes): one
+ * point add per correction at the first grid index with r >= d, into
+ * these difference arrays. */
 typedef struct {
     double *none, *iso, *trans;
 } kf_point_acc;
@@ -215,9 +215,9 @@ static inline kf_point_acc point_acc(const kf_spec *s, double *acc) {
  * branches, then the pairs within reach are added. */
 #define KF_BUF 256
 
-static inline __attribute__((always_inline)) int screen(
-    const im_grid *g, double px, double py, R_xlen_t lo, R_xlen_t hi,
-    R_xlen_t skip, double hi2, R_xlen_t *bj, double *bd2) {
+KF_INLINE int screen(const im_grid *g, double px, double py, R_xlen_t lo,
+                     R_xlen_t hi, R_xlen_t skip, double hi2, R_xlen_t *bj,
+                     double *bd2) {
     int m = 0;
     for (R_xlen_t j = lo; j < hi; j++) {
         double dx = g->xs[j] - px, dy = g->ys[j] - py;
@@ -396,13 +396,13 @@ im_status kf_pass_labels(const kf_spec *s, const kf_window *w,
                 for (int t = 0; t < nw; t++) {
                     uint64_t m = fp[t] & tq[t];
                     while (m) {
-                        int b = __builtin_ctzll(m);
+                        int b = kf_ctz64(m);
                         m &= m - 1;
                         pair_add(s, &P, bp, wp, acc + (64 * t + b) * one);
                     }
                     m = fq[t] & tp[t];
                     while (m) {
-                        int b = __builtin_ctzll(m);
+                        int b = kf_ctz64(m);
                         m &= m - 1;
                         pair_add(s, &P, bq, wq, acc + (64 * t + b) * one);
                     }
@@ -447,7 +447,7 @@ void kf_g_labels(const kf_spec *s, const im_grid *g, const double *bg,
         for (int t = 0; t < nw; t++) {
             uint64_t m = fp[t];
             while (m) {
-                int b = __builtin_ctzll(m);
+                int b = kf_ctz64(m);
                 m &= m - 1;
                 best[64 * t + b] = R_PosInf;
             }
@@ -467,7 +467,7 @@ void kf_g_labels(const kf_spec *s, const im_grid *g, const double *bg,
                 for (int t = 0; t < nw; t++) {
                     uint64_t m = fp[t] & tq[t];
                     while (m) {
-                        int b = __builtin_ctzll(m);
+                        int b = kf_ctz64(m);
                         m &= m - 1;
                         if (d < 0) d = sqrt(d2);
                         if (d < best[64 * t + b]) best[64 * t + b] = d;
@@ -479,7 +479,7 @@ void kf_g_labels(const kf_spec *s, const im_grid *g, const double *bg,
         for (int t = 0; t < nw; t++) {
             uint64_t m = fp[t];
             while (m) {
-                int k = __builtin_ctzll(m);
+                int k = kf_ctz64(m);
                 m &= m - 1;
                 kf_g_add(s, best[64 * t + k], b, hist + (64 * t + k) * one);
             }

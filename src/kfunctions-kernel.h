@@ -28,6 +28,24 @@
 /* Largest edge-correction weight (spatstat's maxedgewt). */
 #define KF_MAXWEIGHT 100.0
 
+/* Hot helpers are forced inline where the compiler allows it. */
+#ifdef __GNUC__
+#define KF_INLINE static inline __attribute__((always_inline))
+#else
+#define KF_INLINE static inline
+#endif
+
+/* Index of the lowest set bit of a non-zero word. */
+KF_INLINE int kf_ctz64(uint64_t m) {
+#ifdef __GNUC__
+    return __builtin_ctzll(m);
+#else
+    int k = 0;
+    while (!(m & 1)) { m >>= 1; k++; }
+    return k;
+#endif
+}
+
 /* Corrections of K, L and the pair correlation. */
 enum { KF_NONE = 0, KF_ISO = 1, KF_TRANS = 2, KF_BORDER = 3, KF_NCORR = 4 };
 

@@ -170,7 +170,7 @@ static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
         int err = 0;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
-    reduction(|:err)
+    reduction(|:err) if (nb > 1)
 #endif
         for (int b = 0; b < nb; b++) {
             R_xlen_t a = (w0 + b) * blk;
@@ -239,7 +239,8 @@ static double *boundary_distances(const kf_window *w, const double *x,
                                   const double *y, R_xlen_t n, int nth) {
     double *b = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(static, 4096)
+#pragma omp parallel for num_threads(nth) schedule(static, 4096) \
+    if (n > 16384)
 #endif
     for (R_xlen_t i = 0; i < n; i++) b[i] = kf_bdist(w, x[i], y[i]);
     (void) nth;
@@ -461,7 +462,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
             for (int t = 0; t < nw; t++) {
                 uint64_t m = fb[(size_t) p * nw + t];
                 while (m) {
-                    int k = __builtin_ctzll(m);
+                    int k = kf_ctz64(m);
                     m &= m - 1;
                     double *dk = den + (R_xlen_t) (64 * t + k) * s.stride;
                     dk[0] += 1.0;
@@ -523,7 +524,8 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
     for (R_xlen_t c0 = 0; c0 < nf; c0 += IM_CHUNK) {
         R_xlen_t c1 = c0 + IM_CHUNK < nf ? c0 + IM_CHUNK : nf;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 256) \
+    if (c1 - c0 > 4096)
 #endif
         for (R_xlen_t k = c0; k < c1; k++) {
             double d2;
@@ -582,7 +584,8 @@ SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     for (R_xlen_t c0 = 0; c0 < nblk; c0 += 32) {
         R_xlen_t c1 = c0 + 32 < nblk ? c0 + 32 : nblk;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
+    if (c1 - c0 > 1)
 #endif
         for (R_xlen_t c = c0; c < c1; c++) {
             int t = 0;
@@ -712,7 +715,8 @@ SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
         double dx = bx[i] - ax[i], dy = by[i] - ay[i];
         double b = kf_bdist(&kw, ax[i], ay[i]);
         po[i] = b;
-        po[n + i] = kf_iso_weight(&kw, ax[i], ay[i], b, sqrt(dx * dx + dy * dy));
+        double d = sqrt(dx * dx + dy * dy);
+        po[n + i] = kf_iso_weight(&kw, ax[i], ay[i], b, d);
         po[2 * n + i] = kf_trans_weight(&kw, dx, dy);
     }
     UNPROTECT(1);
