@@ -25,16 +25,18 @@
 #'   \eqn{|W| / (n_i n_j)} cross-type. `"isotropic"` is Ripley's weight
 #'   (one over the fraction of the circle through the other cell that lies
 #'   in the window, computed exactly for rectangles and polygons);
-#'   `"translate"` is \eqn{|W| / |W \cap (W + d)|}, exact for rectangles
-#'   and polygons (spatstat approximates polygons by a pixel mask here, so
-#'   it differs by up to a few percent). With many pairs the polygon
-#'   overlap is interpolated from a 129 x 129 table of exact values by
-#'   piecewise biquadratics, which is exact where the overlap, a piecewise
-#'   quadratic function of the shift, has no breakpoint; cells of the table
-#'   with a breakpoint are detected and computed exactly, so weights agree
-#'   with the exact overlap to rounding (1e-10 in the tests). Weights are
-#'   capped at 100 as in spatstat. Both are `NA` for `r` beyond half the
-#'   window's diameter.
+#'   `"translate"` is \eqn{|W| / |W \cap (W + d)|}, exact for rectangles;
+#'   for polygons exact with few pairs (fewer than about 30,000), else
+#'   interpolated from a 129 x 129 table of exact overlaps by piecewise
+#'   biquadratics (the overlap is a piecewise quadratic function of the
+#'   shift, so this is exact away from its breakpoints; for windows of up
+#'   to 256 vertices, table cells where a breakpoint makes the
+#'   interpolation differ by more than 1e-6 of the window area use exact
+#'   overlaps). The relative error of a weight stayed below 1e-5 (up to
+#'   256 vertices) and 1e-4 (tissue masks of 1,200 vertices) in our
+#'   measurements; spatstat approximates polygons by a pixel mask here and
+#'   differs by up to a few percent. Weights are capped at 100 as in
+#'   spatstat. Both are `NA` for `r` beyond half the window's diameter.
 #' * `"border"`: the reduced-sample estimator. Univariate: pairs whose
 #'   `from` cell lies further than `r` from the window boundary, divided
 #'   by \eqn{n / |W|} times the number of such cells (spatstat's `Kest()`).
@@ -351,11 +353,13 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     stub <- cells[first, standard_columns, drop = FALSE]
     win <- attr(cells, "windows")
     lv <- levels(cells$type)
+    x <- cells$x
+    y <- cells$y
+    codes <- as.integer(cells$type)
     res <- map_images(stub, function(sub, image) {
         i <- rows[[image]]
         pick <- function(v) if (is.null(i)) v else v[i]
-        data <- list(x = pick(cells$x), y = pick(cells$y),
-                     codes = pick(as.integer(cells$type)), lv = lv)
+        data <- list(x = pick(x), y = pick(y), codes = pick(codes), lv = lv)
         kf_image(data, win, image, opts)
     }, BPPARAM = BPPARAM, label = paste(kf_titles[[fun]], "per image"))
     kf_result(res, fun, cells, opts)

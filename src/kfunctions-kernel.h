@@ -62,7 +62,8 @@ typedef struct {
      * shift v, tabulated at the nodes of a (2 oc + 1)^2 grid over
      * [-oreach, oreach]^2 and interpolated by a biquadratic on each of the
      * oc x oc cells, which is exact where no breakpoint crosses the cell;
-     * cells where a breakpoint was detected (oflag) use the exact overlap */
+     * cells where a breakpoint makes it differ from exact values by more
+     * than 1e-6 of the area (oflag) use the exact overlap */
     const double *otab;
     const unsigned char *oflag;
     int oc;

@@ -300,10 +300,10 @@ test_that("edge weights match the geometric oracle", {
             min(100, 1 / kfo_circle_frac(xi[k], yi[k], d[k], poly))
     }, 0)
     expect_equal(w[, "isotropic"], iso, tolerance = 1e-10)
-    # the interpolated table of translation weights equals exact overlaps
+    # the interpolated table of translation weights: within 1e-5
     w2 <- immunoscape:::kf_edge_weights(win, xi, yi, xi + d * cos(a),
                                         yi + d * sin(a), table_reach = 40)
-    expect_equal(w2[, "translate"], w[, "translate"], tolerance = 1e-10)
+    expect_lt(max(abs(w2[, "translate"] / w[, "translate"] - 1)), 1e-5)
     skip_if_not_installed("spatstat.explore")
     W <- spatstat.geom::owin(poly = poly)
     X <- spatstat.geom::ppp(xi, yi, window = W)
