@@ -344,18 +344,20 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     # per-image loop (progress, BiocParallel, failures) does not copy the
     # columns of every image; each image takes its rows from `cells`.
     img <- cells$image
-    first <- which(!duplicated(img))
-    rows <- if (length(first) == 1L) {
-        stats::setNames(list(NULL), as.character(img[first]))
+    present <- which(tabulate(img, nlevels(img)) > 0L)
+    if (length(present) == 1L) {
+        first <- 1L
+        rows <- stats::setNames(list(NULL), levels(img)[present])
     } else {
-        split(seq_len(nrow(cells)), img, drop = TRUE)
+        first <- match(present, unclass(img))
+        rows <- split(seq_len(nrow(cells)), img, drop = TRUE)
     }
     stub <- cells[first, standard_columns, drop = FALSE]
     win <- attr(cells, "windows")
     lv <- levels(cells$type)
     x <- cells$x
     y <- cells$y
-    codes <- as.integer(cells$type)
+    codes <- cells$type   # integer codes for C (the factor is not copied)
     res <- map_images(stub, function(sub, image) {
         i <- rows[[image]]
         pick <- function(v) if (is.null(i)) v else v[i]
@@ -430,15 +432,21 @@ kf_image <- function(data, windows, image, opts) {
     # cells outside the window (beyond rounding) are left out, as spatstat
     # rejects them; a note says how many
     tol <- 1e-9 * max(abs(unlist(win$bounds)), 1)
-    inside <- .Call(ffi_kfun_inside, x, y, win$c, tol)
-    dropped <- sum(!inside)
+    b <- win$bounds
+    if (win$rect && all(range(x) >= b[1] - tol & range(x) <= b[2] + tol) &&
+        all(range(y) >= b[3] - tol & range(y) <= b[4] + tol)) {
+        dropped <- 0L
+    } else {
+        inside <- .Call(ffi_kfun_inside, x, y, win$c, tol)
+        dropped <- sum(!inside)
+    }
     if (dropped) {
         x <- x[inside]
         y <- y[inside]
         codes <- codes[inside]
     }
     data <- list(x = x, y = y, codes = codes, lv = data$lv,
-                 dropped = dropped)
+                 count = tabulate(codes, length(data$lv)), dropped = dropped)
     rows <- lapply(seq_len(nrow(opts$pairs)), function(k) {
         kf_pair(data, opts$pairs$from[k], opts$pairs$to[k], win, image,
                 opts)
@@ -497,11 +505,12 @@ kf_pair <- function(data, from, to, win, image, opts) {
     fun <- opts$fun
     lv <- data$lv
     n <- length(data$x)
-    fi <- if (is.na(from)) seq_len(n) else which(data$codes == match(from, lv))
-    ti <- if (is.na(to)) seq_len(n) else which(data$codes == match(to, lv))
+    # type codes for C: 1-based factor codes, 0 for all cells
+    fc <- if (is.na(from)) 0L else match(from, lv)
+    tc <- if (is.na(to)) 0L else match(to, lv)
     self <- identical(from, to)
-    nf <- as.double(length(fi))
-    nt <- as.double(length(ti))
+    nf <- as.double(if (fc == 0L) n else data$count[fc])
+    nt <- as.double(if (tc == 0L) n else data$count[tc])
     nij <- if (self) nf else if (is.na(from) || is.na(to)) min(nf, nt) else 0
     area <- win$area
     lambda <- (if (self) nf else nt) / area
@@ -517,14 +526,15 @@ kf_pair <- function(data, from, to, win, image, opts) {
     est <- matrix(NA_real_, length(r), length(corr))
     sims <- NULL
     if (!kf_undefined(self, nf, nt, nij)) {
-        par <- list(fun = fun, self = self, nf = nf, nt = nt, nij = nij,
-                    area = area, lambda = lambda, r = r, corr = corr,
-                    win = win, bw = opts$bw, nthreads = opts$nthreads)
+        par <- list(fun = fun, self = self, fc = fc, tc = tc, nf = nf,
+                    nt = nt, nij = nij, area = area, lambda = lambda, r = r,
+                    corr = corr, win = win, bw = opts$bw,
+                    nthreads = opts$nthreads)
         if ("han" %in% corr) {
             par$eroded <- .Call(ffi_kfun_eroded, win$c, r, 512L)
         }
-        est <- kf_estimate(par, data$x, data$y, fi, ti)
-        if (env) sims <- kf_simulate(par, data, fi, ti, from, to, opts)
+        est <- kf_estimate(par, data$x, data$y, data$codes)
+        if (env) sims <- kf_simulate(par, data, opts)
     }
     theo <- kf_theo(fun, r, lambda)
     tf <- kf_transform(fun)
@@ -593,16 +603,17 @@ kf_halfwidth <- function(par) {
     if (!is.null(par$bw)) sqrt(5) * par$bw else 0.15 / sqrt(par$lambda)
 }
 
-# Estimates (nr x corrections) for the cells fi -> ti at positions x, y.
-kf_estimate <- function(par, x, y, fi, ti) {
+# Estimates (nr x corrections) for the cells of codes par$fc -> par$tc at
+# positions x, y.
+kf_estimate <- function(par, x, y, codes) {
     if (par$fun == "G") {
-        h <- .Call(ffi_kfun_nearest, x, y, fi, if (par$self) NULL else ti,
+        h <- .Call(ffi_kfun_nearest, x, y, codes, par$fc, par$tc,
                    par$win$c, par$r, par$nthreads)
         return(kf_g_normalise(par, h, 1L)[, , 1L])
     }
     hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
-    res <- .Call(ffi_kfun_pairs, x, y, fi, if (par$self) NULL else ti,
-                 par$win$c, par$r, kf_opts(par, hw), par$nthreads)
+    res <- .Call(ffi_kfun_pairs, x, y, codes, par$fc, par$tc, par$win$c,
+                 par$r, kf_opts(par, hw), par$nthreads)
     kf_normalise(par, res[[1]], res[[2]], hw, 1L)[, , 1L]
 }
 
@@ -683,32 +694,33 @@ kf_g_normalise <- function(par, h, nset) {
 # ---- envelopes -----------------------------------------------------------
 
 # Simulated curves (nr x ncorr x nsim), before the L transform.
-kf_simulate <- function(par, data, fi, ti, from, to, opts) {
+kf_simulate <- function(par, data, opts) {
     nsim <- opts$nsim
     if (opts$envelope == "labels") {
-        lab <- data$codes - 1L
-        fc <- if (is.na(from)) integer() else match(from, data$lv) - 1L
-        tc <- if (is.na(to)) integer() else match(to, data$lv) - 1L
+        # codes of the from and to types; none: all cells
+        fc <- if (par$fc == 0L) integer() else par$fc
+        tc <- if (par$tc == 0L) integer() else par$tc
         if (par$fun == "G") {
-            h <- .Call(ffi_kfun_nearest_labels, data$x, data$y, lab, fc, tc,
-                       nsim, par$win$c, par$r, par$nthreads)
+            h <- .Call(ffi_kfun_nearest_labels, data$x, data$y, data$codes,
+                       fc, tc, nsim, par$win$c, par$r, par$nthreads)
             e <- kf_g_normalise(par, h, nsim + 1L)
         } else {
             hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
-            res <- .Call(ffi_kfun_labels, data$x, data$y, lab, fc, tc, nsim,
-                         par$win$c, par$r, kf_opts(par, hw), par$nthreads)
+            res <- .Call(ffi_kfun_labels, data$x, data$y, data$codes, fc, tc,
+                         nsim, par$win$c, par$r, kf_opts(par, hw),
+                         par$nthreads)
             e <- kf_normalise(par, res[[1]], res[[2]], hw, nsim + 1L)
         }
         return(e[, , -1L, drop = FALSE])
     }
     # CSR: the from and to cells (their union) uniform in the window
-    u <- sort(unique(c(fi, ti)))
-    fu <- match(fi, u)
-    tu <- match(ti, u)
+    u <- if (par$fc == 0L || par$tc == 0L) seq_along(data$x) else
+        which(as.integer(data$codes) %in% c(par$fc, par$tc))
+    cu <- as.integer(data$codes)[u]
     out <- array(NA_real_, c(length(par$r), length(par$corr), nsim))
     for (s in seq_len(nsim)) {
         p <- kf_runif_window(length(u), par$win)
-        out[, , s] <- kf_estimate(par, p$x, p$y, fu, tu)
+        out[, , s] <- kf_estimate(par, p$x, p$y, cu)
     }
     out
 }

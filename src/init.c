@@ -16,10 +16,10 @@ SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                      SEXP);
-SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                              SEXP);
 SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
@@ -40,9 +40,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 9},
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
-    {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 8},
+    {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 9},
     {"ffi_kfun_labels", (DL_FUNC) &ffi_kfun_labels, 10},
-    {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 7},
+    {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 8},
     {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},
     {"ffi_kfun_eroded", (DL_FUNC) &ffi_kfun_eroded, 3},
     {"ffi_kfun_inside", (DL_FUNC) &ffi_kfun_inside, 4},

@@ -269,20 +269,42 @@ static double grid_cell_side(const double *x, const double *y,
     return h > 0 ? h : 0.0;
 }
 
+/* 0-based indices of the cells whose code (1-based factor codes) is
+ * `code`; code 0: every cell. */
+static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len) {
+    if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
+    R_xlen_t n = XLENGTH(codes), m = 0;
+    const int *pc = INTEGER_RO(codes);
+    if (code == 0) {
+        m = n;
+    } else {
+        for (R_xlen_t i = 0; i < n; i++) m += pc[i] == code;
+    }
+    R_xlen_t *out = (R_xlen_t *) R_alloc(m > 0 ? m : 1, sizeof(R_xlen_t));
+    m = 0;
+    for (R_xlen_t i = 0; i < n; i++)
+        if (code == 0 || pc[i] == code) out[m++] = i;
+    *len = m;
+    return out;
+}
+
 /* ---- K, L, pcf -------------------------------------------------------- */
 
-/* R caller: kf_pairs() for ripley_k(), ripley_l(), pair_correlation() */
-SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
-                    SEXP opts, SEXP nthreads_) {
+/* R caller: kf_estimate() for ripley_k(), ripley_l(), pair_correlation():
+ * pairs from cells of code `from` to cells of code `to` (0: all cells;
+ * from == to: the univariate function). */
+SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
+                    SEXP r, SEXP opts, SEXP nthreads_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
     R_xlen_t n = XLENGTH(x), nf, nt = 0;
-    if (XLENGTH(y) != n) IM_BUG("x and y differ in length");
+    if (XLENGTH(y) != n || XLENGTH(codes) != n) IM_BUG("lengths differ");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
     const double *px = REAL_RO(x), *py = REAL_RO(y);
-    R_xlen_t *fi = im_index_arg(from, n, &nf);
-    int self = Rf_isNull(to);
-    R_xlen_t *ti = self ? NULL : im_index_arg(to, n, &nt);
+    int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
+    int self = fcode == tcode;
+    R_xlen_t *fi = type_cells(codes, fcode, &nf);
+    R_xlen_t *ti = self ? NULL : type_cells(codes, tcode, &nt);
     kf_spec s;
     spec_arg(r, opts, &s);
     kf_window kw;
@@ -426,7 +448,8 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
     *tb = t;
 }
 
-/* R caller: kf_pairs_labels() for envelope = "labels" */
+/* R caller: kf_simulate() for envelope = "labels" of ripley_k(),
+ * ripley_l(), pair_correlation(); lab: 1-based codes of all cells */
 SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                      SEXP to_codes, SEXP nsim_, SEXP win, SEXP r, SEXP opts,
                      SEXP nthreads_) {
@@ -509,18 +532,20 @@ static SEXP g_result(const kf_spec *s, const double *hist, int nset) {
     return out;
 }
 
-/* R caller: kf_nearest() for g_function() */
-SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
-                      SEXP nthreads_) {
+/* R caller: kf_estimate() for g_function(): nearest cells of code `to`
+ * from cells of code `from` (0: all cells), never the cell itself. */
+SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to,
+                      SEXP win, SEXP r, SEXP nthreads_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
     R_xlen_t n = XLENGTH(x), nf, nt;
-    if (XLENGTH(y) != n) IM_BUG("x and y differ in length");
+    if (XLENGTH(y) != n || XLENGTH(codes) != n) IM_BUG("lengths differ");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
     const double *px = REAL_RO(x), *py = REAL_RO(y);
-    R_xlen_t *fi = im_index_arg(from, n, &nf);
-    R_xlen_t *ti = Rf_isNull(to) ? fi : im_index_arg(to, n, &nt);
-    if (Rf_isNull(to)) nt = nf;
+    int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
+    R_xlen_t *fi = type_cells(codes, fcode, &nf);
+    R_xlen_t *ti = fcode == tcode ? fi : type_cells(codes, tcode, &nt);
+    if (fcode == tcode) nt = nf;
     SEXP opts = PROTECT(Rf_allocVector(REALSXP, 7));
     memset(REAL(opts), 0, 7 * sizeof(double));
     kf_spec s;
@@ -559,7 +584,7 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP win, SEXP r,
     return g_result(&s, hist, 1);
 }
 
-/* R caller: kf_nearest_labels() for g_function(envelope = "labels") */
+/* R caller: kf_simulate() for g_function(envelope = "labels") */
 SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                              SEXP to_codes, SEXP nsim_, SEXP win, SEXP r,
                              SEXP nthreads_) {
@@ -622,7 +647,7 @@ SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
 
 /* ---- windows ----------------------------------------------------------- */
 
-/* R caller: kf_eroded_areas() for the Hanisch estimator of g_function():
+/* R caller: kf_pair() for the Hanisch estimator of g_function():
  * area of {u in W : bdist(u) >= r} for each r, exact for rectangles,
  * else from the boundary distances of npix x npix pixel centres. */
 SEXP ffi_kfun_eroded(SEXP win, SEXP r, SEXP npix_) {
@@ -680,7 +705,7 @@ SEXP ffi_kfun_eroded(SEXP win, SEXP r, SEXP npix_) {
 }
 
 /* R caller: kf_image() (cells outside the window, beyond the distance
- * tol from its boundary, are left out) and kf_runif_window() (tol = 0) */
+ * tol from its boundary, are left out) and kf_runif_window() (tol = 0). */
 SEXP ffi_kfun_inside(SEXP x, SEXP y, SEXP win, SEXP tol_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
