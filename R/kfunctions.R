@@ -49,8 +49,9 @@
 #' (spatstat silently switches to `"border"` above 3000 cells).
 #'
 #' The default `r` is spatstat's: 513 values from 0 to
-#' \eqn{\min(\sqrt{1000 / (\pi \lambda)}, s / 4)}, where \eqn{\lambda} is
-#' the intensity of the `to` cells and \eqn{s} the shorter side of the
+#' \eqn{\min(\sqrt{1000 / (\pi \lambda)}, s / 4)}{
+#' min(sqrt(1000 / (pi lambda)), s / 4)}, where \eqn{\lambda} is the
+#' intensity of the `to` cells and \eqn{s} the shorter side of the
 #' window's bounding box; so it differs between images and type pairs.
 #' A given `r` must start at 0 and increase.
 #'
@@ -122,10 +123,11 @@ ripley_k <- function(cells, from, to = from, r = NULL,
 
 #' Besag's L function
 #'
-#' \eqn{L(r) = \sqrt{K(r) / \pi}}, the variance-stabilised K function
-#' (see [ripley_k()] for the arguments, estimators and envelopes): \eqn{r}
-#' under CSR, above the line for clustering or attraction, below it for
-#' regularity or avoidance. Envelopes are computed on the L scale.
+#' \eqn{L(r) = \sqrt{K(r) / \pi}}{L(r) = sqrt(K(r) / pi)}, the
+#' variance-stabilised K function (see [ripley_k()] for the arguments,
+#' estimators and envelopes): \eqn{r} under CSR, above the line for
+#' clustering or attraction, below it for regularity or avoidance.
+#' Envelopes are computed on the L scale.
 #'
 #' @inheritParams ripley_k
 #' @returns A `ripley_l` data frame (class `immunoscape_fv`) with the
@@ -160,12 +162,15 @@ ripley_l <- function(cells, from, to = from, r = NULL,
 #'
 #' @section Smoothing:
 #' The estimate is a kernel sum over ordered pairs,
-#' \deqn{g(r) = \frac{\sum w_{ij} k_h(r - d_{ij})}{2 \pi r \lambda^2 |W|},}
-#' with the Epanechnikov kernel \eqn{k_h(u) = \frac{3}{4h}(1 - u^2/h^2)}
-#' of half-width \eqn{h = 0.15 / \sqrt{\lambda}} (spatstat's `stoyan`
-#' rule, \eqn{\lambda} the intensity of the `to` cells) or
-#' \eqn{h = \sqrt{5}\,} `bw`, and the same edge weights \eqn{w_{ij}} and
-#' intensities as spatstat's `pcf()` / `pcfcross()`
+#' \deqn{g(r) = \frac{\sum w_{ij} k_h(r - d_{ij})}{2 \pi r \lambda^2
+#' |W|},}{g(r) = sum w_ij k_h(r - d_ij) / (2 pi r lambda^2 |W|),}
+#' with the Epanechnikov kernel
+#' \eqn{k_h(u) = \frac{3}{4h}(1 - u^2/h^2)}{k_h(u) = 3 / (4h) (1 - u^2/h^2)}
+#' of half-width \eqn{h = 0.15 / \sqrt{\lambda}}{h = 0.15 / sqrt(lambda)}
+#' (spatstat's `stoyan` rule, \eqn{\lambda} the intensity of the `to`
+#' cells) or \eqn{\sqrt{5}}{sqrt(5)} times `bw`, and the same edge
+#' weights \eqn{w_{ij}} and intensities as spatstat's `pcf()` /
+#' `pcfcross()`
 #' (\eqn{\lambda^2 |W| = n (n - 1) / |W|}, cross-type
 #' \eqn{n_i n_j / |W|}). The kernel sum is evaluated exactly at every `r`
 #' (spatstat bins the distances for `density()`), without reflection at 0,
@@ -204,9 +209,9 @@ pair_correlation <- function(cells, from, to = from, r = NULL,
 #' \eqn{G(r)}, the probability that the nearest other cell of the type
 #' (univariate) or the nearest `to` cell (cross-type) of a typical `from`
 #' cell lies within distance `r`. Under CSR
-#' \eqn{G(r) = 1 - \exp(-\lambda \pi r^2)}, \eqn{\lambda} the intensity of
-#' the `to` cells; larger values mean `to` cells sit closer to `from` cells
-#' than by chance.
+#' \eqn{G(r) = 1 - \exp(-\lambda \pi r^2)}{G(r) = 1 - exp(-lambda pi r^2)},
+#' \eqn{\lambda} the intensity of the `to` cells; larger values mean `to`
+#' cells sit closer to `from` cells than by chance.
 #'
 #' @section Estimators:
 #' As spatstat's `Gest()` / `Gcross()` on the same `r` grid, which they
@@ -224,8 +229,9 @@ pair_correlation <- function(cells, from, to = from, r = NULL,
 #' interval starts at `-r[2]`). For polygon windows the eroded areas
 #' of `"han"` come from 512 x 512 pixel centres (spatstat uses a coarser
 #' pixel mask). The default `r` follows spatstat: 513 values up to
-#' \eqn{\min(\sqrt{\log(10^5) / (\pi \lambda)}, D / 2)}, \eqn{D} the
-#' diagonal of the window's bounding box.
+#' \eqn{\min(\sqrt{\log(10^5) / (\pi \lambda)}, D / 2)}{
+#' min(sqrt(log(1e5) / (pi lambda)), D / 2)}, \eqn{D} the diagonal of
+#' the window's bounding box.
 #'
 #' Envelopes as in [ripley_k()]; with `"labels"` the nearest `to` cells
 #' of every relabelling are found in one pass over the pairs within the
