@@ -209,16 +209,18 @@ as.data.frame.spatial_cells <- function(x, ...) {
 }
 
 #' @export
-`[.spatial_cells` <- function(x, i, j, ..., drop = TRUE) {
+`[.spatial_cells` <- function(x, i, j, ..., drop) {
     windows <- attr(x, "windows")
     px <- attr(x, "pixel_size")
     df <- as.data.frame(x)
+    # the same rules as base data frames: one column drops to a vector,
+    # one row with several columns stays a data frame
     out <- if (missing(j)) {
         if (missing(i)) df else df[i, , drop = FALSE]
     } else if (missing(i)) {
-        df[, j, drop = drop]
+        if (missing(drop)) df[, j] else df[, j, drop = drop]
     } else {
-        df[i, j, drop = drop]
+        if (missing(drop)) df[i, j] else df[i, j, drop = drop]
     }
     if (!is.data.frame(out) || !all(standard_columns %in% names(out))) {
         return(out)

@@ -27,6 +27,12 @@ test_that("subsetting keeps the class, split() goes by image", {
     expect_equal(nrow(s), 30)
     expect_identical(attr(s, "windows"), attr(cells, "windows"))
     expect_false(inherits(cells[, c("x", "y")], "spatial_cells"))
+    one <- cells[3, c("x", "y")]
+    expect_s3_class(one, "data.frame")
+    expect_equal(nrow(one), 1)
+    expect_identical(cells[, "x"], cells$x)
+    expect_identical(cells[2:3, "type"], cells$type[2:3])
+    expect_s3_class(cells[5, ], "spatial_cells")
     parts <- split(cells)
     expect_named(parts, c("a", "b", "c"))
     expect_true(all(vapply(parts, inherits, logical(1), "spatial_cells")))
