@@ -221,14 +221,19 @@ SEXP ffi_dist_count(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP from,
     /* (the index may widen cells for huge extents: reach still holds) */
     if (!(radius > 0)) reach = 0;     /* radius 0: coincident points only */
 
-    /* queries in index order: position of each index point in `from` */
-    R_xlen_t *qpos = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
-    for (R_xlen_t i = 0; i < n; i++) qpos[i] = -1;
-    for (R_xlen_t i = 0; i < nf; i++) qpos[fi[i]] = i;
-    /* ... gathered into index order in one tight pass (independent loads
-     * overlap; doing it inside the query loop stalls on every miss) */
-    R_xlen_t *qsorted = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
-    for (R_xlen_t p = 0; p < n; p++) qsorted[p] = qpos[g.id[p]];
+    /* queries in index order: position in `from` of each index point (-1:
+     * not a query), gathered in one tight pass (independent loads overlap;
+     * doing it inside the query loop stalls on every miss) */
+    int every = nf == n;
+    for (R_xlen_t i = 0; every && i < nf; i++) every = fi[i] == i;
+    R_xlen_t *qsorted = g.id;          /* every point, in order: identity */
+    if (!every) {
+        R_xlen_t *qpos = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+        for (R_xlen_t i = 0; i < n; i++) qpos[i] = -1;
+        for (R_xlen_t i = 0; i < nf; i++) qpos[fi[i]] = i;
+        qsorted = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+        for (R_xlen_t p = 0; p < n; p++) qsorted[p] = qpos[g.id[p]];
+    }
 
     SEXP out = PROTECT(Rf_allocMatrix(INTSXP, nlab, (int) nf));
     int *po = INTEGER(out);
