@@ -51,7 +51,7 @@ autoplot.spatial_cells <- function(object, ...) {
 autoplot.nearest_distances <- function(object, type = c("ecdf", "violin"),
                                        k = NULL, max_lines = 8L, ...) {
     check_dots(...)
-    type <- rlang::arg_match(type)
+    type <- check_choice(type, c("ecdf", "violin"))
     max_lines <- check_count(max_lines)
     df <- as.data.frame(object)
     if (is.null(k)) {

@@ -176,6 +176,10 @@ as_spatial_cells <- function(x, ...) {
 
 #' @export
 as_spatial_cells.spatial_cells <- function(x, ...) {
+    if (...length()) {
+        # re-wrap with new settings (e.g. another window)
+        return(as_spatial_cells.data.frame(as.data.frame(x), ...))
+    }
     if (is.null(attr(x, "windows"))) {
         return(as_spatial_cells.data.frame(as.data.frame(x), ...))
     }
@@ -242,9 +246,11 @@ split.spatial_cells <- function(x, f = x$image, drop = TRUE, ...) {
             class = "argument"
         )
     }
-    lv <- levels(droplevels(x$image))
+    idx <- image_rows(x)
+    idx <- idx[lengths(idx) > 0L]
+    lv <- names(idx)
     out <- lapply(lv, function(im) {
-        s <- x[x$image == im, ]
+        s <- x[idx[[im]], ]
         s$image <- droplevels(s$image)
         w <- attr(s, "windows")
         if (!is.null(w)) {

@@ -112,6 +112,37 @@ check_count <- function(k, arg = rlang::caller_arg(k), min = 1L,
     invisible(as.integer(k))
 }
 
+# One value out of a set of choices (the default: the first of them), with a
+# classed error instead of rlang's. Use as
+#   method <- check_choice(method, c("a", "b"))
+# where the function's formal is `method = c("a", "b")`.
+check_choice <- function(x, choices, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+    if (identical(x, choices)) return(choices[1])
+    if (!is.character(x) || length(x) != 1L || is.na(x) ||
+        !x %in% choices) {
+        near <- if (is.character(x) && length(x) == 1L && !is.na(x)) {
+            closest_names(x, choices)
+        }
+        stop_immunoscape(c(
+            "{.arg {arg}} must be one of {.or {.val {choices}}}, not {.val {format(x)}}.",
+            "i" = if (length(near)) "Did you mean {.val {near[1]}}?"
+        ), class = "argument", call = call)
+    }
+    x
+}
+
+# "Unknown value" errors that list what exists and the closest names.
+stop_unknown_values <- function(unknown, present, what, arg, class,
+                                call = rlang::caller_env()) {
+    near <- unique(unlist(lapply(unknown, closest_names, present)))
+    stop_immunoscape(c(
+        "{.arg {arg}} names {what}{?s} not found: {.val {unknown}}.",
+        "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
+        "i" = "Available: {.val {utils::head(present, 20)}}{if (length(present) > 20) ' ...'}."
+    ), class = class, call = call)
+}
+
 check_nthreads <- function(nthreads, call = rlang::caller_env()) {
     check_count(nthreads, "nthreads", call = call)
 }

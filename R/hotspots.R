@@ -99,7 +99,7 @@ hotspots <- function(cells, type, cell_size = 50,
             "i" = "For example {.code cell_size = 50}."
         ), class = "argument")
     }
-    value <- rlang::arg_match(value)
+    value <- check_choice(value, c("count", "fraction"))
     order <- check_count(order, "order")
     if (!is.character(adjust) || length(adjust) != 1L ||
         !adjust %in% stats::p.adjust.methods) {
@@ -211,7 +211,7 @@ summary.hotspots <- function(object, ...) {
 #' @export
 autoplot.hotspots <- function(object, fill = c("class", "z"), ...) {
     check_dots(...)
-    fill <- rlang::arg_match(fill)
+    fill <- check_choice(fill, c("class", "z"))
     df <- as.data.frame(object)
     p <- ggplot2::ggplot(df) +
         ggplot2::geom_rect(ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax,

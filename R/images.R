@@ -17,13 +17,21 @@
 map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
     parts <- split(cells)
     images <- names(parts)
-    one <- function(k) {
+    # A data problem of one image (a classed immunoscape error) leaves that
+    # image out; anything else is a bug and stops the run, naming the image.
+    one <- function(sub, image) {
         tryCatch(
-            list(value = fun(parts[[k]], images[k]), error = NULL),
+            list(value = fun(sub, image), error = NULL),
             immunoscape_error = function(e) {
                 list(value = NULL, error = conditionMessage(e))
             },
-            error = function(e) list(value = NULL, error = conditionMessage(e))
+            error = function(e) {
+                stop_immunoscape(c(
+                    "Unexpected failure while analysing image {.val {image}}.",
+                    "x" = conditionMessage(e),
+                    "i" = "Please report this with the data that triggers it."
+                ), class = "internal", parent = e)
+            }
         )
     }
     if (is.null(BPPARAM)) {
@@ -35,7 +43,7 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
                                         .envir = environment())
         }
         for (k in seq_along(images)) {
-            res[[k]] <- one(k)
+            res[[k]] <- one(parts[[k]], images[k])
             if (show) cli::cli_progress_update(id = pb)
         }
         if (show) cli::cli_progress_done(id = pb)
@@ -46,8 +54,9 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
                 class = "argument"
             )
         }
-        res <- BiocParallel::bplapply(seq_along(images), one,
-                                      BPPARAM = BPPARAM)
+        # each worker receives only its own image
+        res <- BiocParallel::bpmapply(one, parts, images, SIMPLIFY = FALSE,
+                                      USE.NAMES = FALSE, BPPARAM = BPPARAM)
     }
     errs <- vapply(res, function(r) r$error %||% NA_character_, character(1))
     problems <- data.frame(image = images[!is.na(errs)],

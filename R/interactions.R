@@ -189,7 +189,7 @@ interaction_test <- function(cells, radius = 20,
     check_dots(...)
     cells <- check_cells(cells)
     radius <- check_radius(radius)
-    method <- rlang::arg_match(method)
+    method <- check_choice(method, c("histocat", "classic", "patch"))
     nperm <- check_count(nperm, "nperm", min = 0L)
     types <- check_types(cells, types)
     patch_size <- check_count(patch_size, "patch_size")

@@ -331,8 +331,8 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     pairs <- kf_type_pairs(cells, from, to, call = call)
     r <- check_r_grid(r, call = call)
     corr <- check_correction(correction, fun, call = call)
-    envelope <- rlang::arg_match(envelope, c("none", "csr", "labels"),
-                                 error_call = call)
+    envelope <- check_choice(envelope, c("none", "csr", "labels"),
+                             call = call)
     nsim <- check_count(nsim, "nsim", call = call)
     nthreads <- check_nthreads(nthreads, call = call)
     check_flag(global, "global", call = call)

@@ -411,7 +411,7 @@ summary.cellular_neighborhoods <- function(object,
                                                     "profiles",
                                                     "enrichment"), ...) {
     check_dots(...)
-    what <- rlang::arg_match(what)
+    what <- check_choice(what, c("frequencies", "profiles", "enrichment"))
     attr(object, what)
 }
 

@@ -453,6 +453,7 @@ window_polygons <- function(s) {
 
 #' @export
 as_window.sfc <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    check_dots(...)
     df <- sfc_vertices(x, call = call)
     df$feature <- NULL
     as_window.data.frame(df, images = images, call = call)
@@ -460,6 +461,7 @@ as_window.sfc <- function(x, images = NULL, ..., call = rlang::caller_env()) {
 
 #' @export
 as_window.sf <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    check_dots(...)
     rlang::check_installed("sf", reason = "to read simple-feature polygons.")
     df <- sfc_vertices(sf::st_geometry(x), call = call)
     if ("image" %in% names(x)) {

@@ -52,6 +52,8 @@ window_columns <- c("image", "polygon", "ring", "hole", "x", "y")
 #'   on the bundled real images (q90 of 9 to 12 microns) keeps lumens and
 #'   vessels wider than about 100 microns as holes.
 #' @param ... Unused; a misspelled argument is an error.
+#' @param nthreads Number of OpenMP threads for the `"concave"` mask; the
+#'   window does not depend on it.
 #' @returns A `tissue_window` data frame with columns `image`, `polygon`,
 #'   `ring`, `hole`, `x`, `y`.
 #' @export
@@ -67,16 +69,18 @@ window_columns <- c("image", "polygon", "ring", "hole", "x", "y")
 #' window_area(w)
 #' any(w$hole)
 tissue_window <- function(cells, method = c("convex", "rectangle", "concave"),
-                          radius = NULL, ...) {
+                          radius = NULL, ..., nthreads = immunoscape_threads()) {
     check_dots(...)
     cells <- check_cells(cells)
-    method <- rlang::arg_match(method)
+    method <- check_choice(method, c("convex", "rectangle", "concave"))
     check_radius(radius, allow_null = TRUE)
-    make_windows(cells, method, radius = radius)
+    nthreads <- check_nthreads(nthreads)
+    make_windows(cells, method, radius = radius, nthreads = nthreads)
 }
 
 # Windows for every image of `cells` from a method name.
 make_windows <- function(cells, method, radius = NULL,
+                         nthreads = immunoscape_threads(),
                          call = rlang::caller_env()) {
     lv <- levels(cells$image)
     idx <- split(seq_len(nrow(cells)), cells$image)
@@ -88,7 +92,7 @@ make_windows <- function(cells, method, radius = NULL,
             rectangle = window_rectangle(cells$x[i], cells$y[i]),
             convex = window_convex(cells$x[i], cells$y[i]),
             concave = window_concave(cells$x[i], cells$y[i], radius,
-                                     call = call)
+                                     nthreads = nthreads, call = call)
         )
         w$image <- rep(im, nrow(w))
         w
@@ -115,12 +119,13 @@ window_convex <- function(x, y) {
 # `radius` computed on a raster (pixel about radius / 10), eroded by a
 # little less than the radius so that every cell keeps a margin, traced
 # into rings by marching squares (C: ffi_window_concave()).
-window_concave <- function(x, y, radius, call = rlang::caller_env()) {
+window_concave <- function(x, y, radius, nthreads = immunoscape_threads(),
+                           call = rlang::caller_env()) {
     if (length(x) < 3L) return(window_convex(x, y))
     x <- as.numeric(x)
     y <- as.numeric(y)
-    p <- concave_parameters(x, y, radius, call = call)
-    nth <- immunoscape_threads()
+    p <- concave_parameters(x, y, radius, nthreads = nthreads, call = call)
+    nth <- as.integer(nthreads)
     # simplified within half a pixel; kept only if no edges cross and every
     # cell stays inside (else the exact marching-squares outline)
     res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin, 0.5,
@@ -157,10 +162,11 @@ concave_ok <- function(res, x, y) {
 # densities); the margin gives that back, and is at least 1.5 pixels so that
 # every cell ends up inside, at most the radius.
 concave_parameters <- function(x, y, radius = NULL, max_pixels = 2.5e7,
+                               nthreads = immunoscape_threads(),
                                call = rlang::caller_env()) {
     n <- length(x)
     nn <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y), seq_len(n),
-                seq_len(n), 1L, immunoscape_threads())[[1]][, 1]
+                seq_len(n), 1L, as.integer(nthreads))[[1]][, 1]
     nn <- nn[is.finite(nn)]
     q <- if (length(nn)) stats::quantile(nn, c(0.5, 0.9), names = FALSE)
          else c(0, 0)
@@ -384,6 +390,7 @@ as_window <- function(x, images = NULL, ...) {
 
 #' @export
 as_window.default <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    check_dots(...)
     stop_immunoscape(c(
         "A window must be a polygon data frame (columns {.field x}, {.field y}), an sf {.cls POLYGON}/{.cls MULTIPOLYGON} or a spatstat {.cls owin}, not {.obj_type_friendly {x}}."
     ), class = "window", call = call)
@@ -392,6 +399,7 @@ as_window.default <- function(x, images = NULL, ..., call = rlang::caller_env())
 #' @export
 as_window.data.frame <- function(x, images = NULL, ...,
                                  call = rlang::caller_env()) {
+    check_dots(...)
     miss <- setdiff(c("x", "y"), names(x))
     if (length(miss)) {
         stop_immunoscape(c(
@@ -539,6 +547,7 @@ rings_inside <- function(s, rows, x, y) {
 
 #' @export
 as_window.owin <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    check_dots(...)
     images <- images %||% "image1"
     if (x$type == "mask") {
         rlang::check_installed("spatstat.geom")
@@ -561,12 +570,14 @@ as_window.owin <- function(x, images = NULL, ..., call = rlang::caller_env()) {
 
 #' @export
 as_window.sfg <- function(x, images = NULL, ..., call = rlang::caller_env()) {
+    check_dots(...)
     rlang::check_installed("sf", reason = "to use an sf polygon as window.")
     as_window(sf::st_sfc(x), images = images, call = call)
 }
 
 #' @export
 as_window.tissue_window <- function(x, images = NULL, ...) {
+    check_dots(...)
     x
 }
 
