@@ -132,14 +132,15 @@ check_choice <- function(x, choices, arg = rlang::caller_arg(x),
     x
 }
 
-# "Unknown value" errors that list what exists and the closest names.
-stop_unknown_values <- function(unknown, present, what, arg, class,
+# "Unknown value" errors that list what exists and the closest names, e.g.
+# "`to` names cell type found in no image: "Tumour"."
+stop_unknown_values <- function(unknown, present, arg, what, where, class,
                                 call = rlang::caller_env()) {
     near <- unique(unlist(lapply(unknown, closest_names, present)))
     stop_immunoscape(c(
-        "{.arg {arg}} names {what}{?s} not found: {.val {unknown}}.",
+        "{.arg {arg}} names {what}{cli::qty(length(unknown))}{?s} {where}: {.val {unknown}}.",
         "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
-        "i" = "Available: {.val {utils::head(present, 20)}}{if (length(present) > 20) ' ...'}."
+        "i" = "Present: {.val {utils::head(present, 20)}}{if (length(present) > 20) ' ...'}."
     ), class = class, call = call)
 }
 
@@ -180,12 +181,8 @@ check_types <- function(cells, types, arg = rlang::caller_arg(types),
     }
     unknown <- setdiff(types, present)
     if (length(unknown)) {
-        near <- unique(unlist(lapply(unknown, closest_names, present)))
-        stop_immunoscape(c(
-            "{.arg {arg}} names cell type{?s} found in no image: {.val {unknown}}.",
-            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
-            "i" = "Types present: {.val {present}}."
-        ), class = "type", call = call)
+        stop_unknown_values(unknown, present, arg, "cell type",
+                            "found in no image", "type", call = call)
     }
     unique(types)
 }

@@ -183,12 +183,8 @@ check_plot_images <- function(cells, images, call = rlang::caller_env()) {
     }
     unknown <- setdiff(images, lv)
     if (length(unknown)) {
-        near <- unique(unlist(lapply(unknown, closest_names, lv)))
-        stop_immunoscape(c(
-            "{.arg images} names image{?s} not in {.arg cells}: {.val {unknown}}.",
-            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
-            "i" = "Images: {.val {utils::head(lv, 10)}}{if (length(lv) > 10) ' ...'}."
-        ), class = "argument", call = call)
+        stop_unknown_values(unknown, lv, "images", "image", "not in the cells",
+                            "argument", call = call)
     }
     unique(images)
 }
@@ -253,12 +249,8 @@ highlight_values <- function(value, highlight, call = rlang::caller_env()) {
     }
     unknown <- setdiff(highlight, lv)
     if (length(unknown)) {
-        near <- unique(unlist(lapply(unknown, closest_names, lv)))
-        stop_immunoscape(c(
-            "{.arg highlight} names value{?s} absent from {.arg color_by}: {.val {unknown}}.",
-            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
-            "i" = "Values: {.val {utils::head(lv, 20)}}."
-        ), class = "argument", call = call)
+        stop_unknown_values(unknown, lv, "highlight", "value",
+                            "absent from `color_by`", "argument", call = call)
     }
     keep <- lv[lv %in% highlight]
     rest <- "other"
