@@ -26,6 +26,10 @@ typedef struct {
     const R_xlen_t *off;   /* [n + 1] */
     const int *nb;         /* [ne] neighbour grid positions */
     const int *src;        /* [ne] the cell each edge starts from */
+    /* radius graphs are symmetric: each undirected edge once (hsrc <
+     * hnb), for the classic counts; NULL otherwise */
+    R_xlen_t nhe;
+    const int *hsrc, *hnb;
 } im_graph;
 
 /* Per-thread accumulators and scratch of one permutation. */
@@ -71,14 +75,27 @@ static inline uint64_t xoshiro_next(im_xoshiro *r) {
     return out;
 }
 
-/* Uniform integer in [0, range), range <= 2^32 - 1 (Lemire 2019). */
-static inline uint32_t bounded32(im_xoshiro *r, uint32_t range) {
-    uint64_t m = (xoshiro_next(r) >> 32) * (uint64_t) range;
+/* Random 32-bit words, two from each 64-bit output. */
+typedef struct { im_xoshiro r; uint64_t buf; int have; } im_rand32;
+
+static inline uint32_t next32(im_rand32 *g) {
+    if (g->have) {
+        g->have = 0;
+        return (uint32_t) g->buf;
+    }
+    g->buf = xoshiro_next(&g->r);
+    g->have = 1;
+    return (uint32_t) (g->buf >> 32);
+}
+
+/* Uniform integer in [0, range), 0 < range <= 2^32 - 1 (Lemire 2019). */
+static inline uint32_t bounded32(im_rand32 *g, uint32_t range) {
+    uint64_t m = (uint64_t) next32(g) * (uint64_t) range;
     uint32_t l = (uint32_t) m;
     if (l < range) {
         uint32_t thr = (uint32_t) (-range) % range;
         while (l < thr) {
-            m = (xoshiro_next(r) >> 32) * (uint64_t) range;
+            m = (uint64_t) next32(g) * (uint64_t) range;
             l = (uint32_t) m;
         }
     }
@@ -86,14 +103,16 @@ static inline uint32_t bounded32(im_xoshiro *r, uint32_t range) {
 }
 
 /* Kernel: shuffle a[0..n-1] in place from a seed (n < 2^31).  A
- * Fisher-Yates shuffle: about 1.5 ns per label here even for a million
- * labels (an urn drawn in memory order was three times slower). */
+ * Fisher-Yates shuffle, two 32-bit draws from each generator output (an
+ * urn drawn in memory order was three times slower). */
 static void shuffle(uint16_t *a, R_xlen_t n, uint64_t seed) {
-    im_xoshiro r;
+    im_rand32 g;
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r.s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) g.r.s[i] = splitmix64(&x);
+    g.have = 0;
+    g.buf = 0;
     for (R_xlen_t i = n - 1; i > 0; i--) {
-        R_xlen_t j = (R_xlen_t) bounded32(&r, (uint32_t) (i + 1));
+        R_xlen_t j = (R_xlen_t) bounded32(&g, (uint32_t) (i + 1));
         uint16_t t = a[i];
         a[i] = a[j];
         a[j] = t;
@@ -163,6 +182,27 @@ static void graph_sums(const im_graph *G, const uint16_t *lab, int T,
         int64_t *b0 = a->bank, *b1 = b0 + TT, *b2 = b1 + TT, *b3 = b2 + TT;
         memset(a->bank, 0, 4 * TT * sizeof(int64_t));
         R_xlen_t e = 0;
+        if (method == 0 && G->hnb) {
+            /* each undirected edge {i, j} once: it adds to (l_i, l_j)
+             * and (l_j, l_i), so the directed counts are H + t(H) */
+            const int *hs = G->hsrc, *hn = G->hnb;
+            const R_xlen_t nh = G->nhe;
+            for (; e + 4 <= nh; e += 4) {
+                b0[(size_t) lab[hs[e]] * T + lab[hn[e]]]++;
+                b1[(size_t) lab[hs[e + 1]] * T + lab[hn[e + 1]]]++;
+                b2[(size_t) lab[hs[e + 2]] * T + lab[hn[e + 2]]]++;
+                b3[(size_t) lab[hs[e + 3]] * T + lab[hn[e + 3]]]++;
+            }
+            for (; e < nh; e++) b0[(size_t) lab[hs[e]] * T + lab[hn[e]]]++;
+            for (int u = 0; u < T; u++) {
+                for (int v = 0; v < T; v++) {
+                    size_t w = (size_t) u * T + v, wt = (size_t) v * T + u;
+                    a->cnt[w] = (((b0[w] + b1[w]) + b2[w]) + b3[w]) +
+                                (((b0[wt] + b1[wt]) + b2[wt]) + b3[wt]);
+                }
+            }
+            return;
+        }
         if (method == 0) {
             for (; e + 4 <= ne; e += 4) {
                 b0[(size_t) lab[src[e]] * T + lab[nb[e]]]++;
@@ -328,7 +368,7 @@ static im_acc acc_alloc(int T, R_xlen_t n, int method, const im_pack *pk) {
 /* Entry-layer helper: build the CSR graph over the grid (two passes:
  * degrees, then neighbours), with interrupts between chunks. */
 static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
-                        int nth, im_graph *G) {
+                        int nth, int half, im_graph *G) {
     int kk = s->k > 0 ? s->k : 1;
     double *sd = (double *) R_alloc((size_t) nth * kk, sizeof(double));
     R_xlen_t *si = (R_xlen_t *) R_alloc((size_t) nth * kk, sizeof(R_xlen_t));
@@ -391,6 +431,28 @@ static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
     G->off = off;
     G->nb = nb;
     G->src = src;
+    G->nhe = 0;
+    G->hsrc = G->hnb = NULL;
+    if (s->k == 0 && half) {
+        /* a radius graph is symmetric (the distance test is), so the
+         * edges with src < nb are half of them */
+        R_xlen_t nh = 0;
+        for (R_xlen_t e = 0; e < off[n]; e++) nh += nb[e] > src[e];
+        if (2 * nh != off[n]) IM_BUG("radius graph is not symmetric");
+        int *hs = (int *) R_alloc(nh > 0 ? nh : 1, sizeof(int));
+        int *hn = (int *) R_alloc(nh > 0 ? nh : 1, sizeof(int));
+        R_xlen_t h = 0;
+        for (R_xlen_t e = 0; e < off[n]; e++) {
+            if (nb[e] > src[e]) {
+                hs[h] = src[e];
+                hn[h] = nb[e];
+                h++;
+            }
+        }
+        G->nhe = nh;
+        G->hsrc = hs;
+        G->hnb = hn;
+    }
 }
 
 static void unpack_graph_args(SEXP x, SEXP y, SEXP k_, SEXP radius_,
@@ -443,7 +505,7 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
                       &pos) != IM_OK)
         IM_BUG("grid build failed");
     im_graph G;
-    graph_build(&s, pos, n, nth, &G);
+    graph_build(&s, pos, n, nth, method == 0, &G);
 
     /* labels in grid order */
     uint16_t *cur = (uint16_t *) R_alloc(n > 0 ? n : 1, sizeof(uint16_t));

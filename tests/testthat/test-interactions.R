@@ -371,8 +371,12 @@ test_that("classify_architecture finds cold, compartmentalized and mixed", {
     ms <- mixing_score(cells, "CD8 T", "Tumor")
     expect_identical(res$mixing_score, ms$mixing_score)
     # thresholds move the calls
-    res2 <- classify_architecture(cells, tumor = "Tumor", immune = "CD8 T",
-                                  min_immune = 50, threshold = 100)
+    expect_message(
+        res2 <- classify_architecture(cells, tumor = "Tumor",
+                                      immune = "CD8 T", min_immune = 50,
+                                      threshold = 100),
+        class = "immunoscape_message"
+    )
     expect_identical(as.character(res2$class[res2$image == "cold"]),
                      "compartmentalized")
     expect_s3_class(summary(res), "data.frame")
