@@ -340,7 +340,7 @@ autoplot.interaction_test <- function(object, pooled = NULL, limit = 10,
     }
     df <- as.data.frame(object)
     if (is.null(pooled)) pooled <- length(unique(df$image)) > 1
-    ttl <- sprintf("Interaction test (%s, radius %s um)",
+    ttl <- sprintf("Interaction test (%s, radius %s \u00b5m)",
                    attr(object, "method"), format(attr(object, "radius")))
     if (pooled) {
         s <- pool_pairs(df)
