@@ -22,7 +22,12 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #' @param window The tissue window of each image: a method of
 #'   [tissue_window()] (`"convex"`, `"rectangle"`, `"concave"`), or a
 #'   polygon data frame (see [tissue_window()]), or a spatstat `owin` for a
-#'   single image. Polygon coordinates are in microns.
+#'   single image. Polygon coordinates are in microns. With a method, an
+#'   image whose cells span no area (fewer than three cells, or all on a
+#'   line) is an error when it is the only image; in a cohort it is kept
+#'   without a window and a warning (class `immunoscape_warning_window`)
+#'   names it: its densities are `NA` and the area-based statistics
+#'   (K, L, pcf, G, hotspots) list it among their problems.
 #' @returns A `spatial_cells` object: a data frame with columns `cell_id`,
 #'   `image` (factor), `x`, `y` (microns), `type` (factor), then every other
 #'   column of `data` unchanged; attributes `windows` (polygon vertices per

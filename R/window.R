@@ -99,7 +99,21 @@ make_windows <- function(cells, method, radius = NULL,
     })
     w <- do.call(rbind, pieces)
     w <- new_window(w, lv)
-    check_window_area(w, images = used, call = call)
+    a <- window_area(w)[used]
+    bad <- names(a)[!(a > 0)]
+    if (length(bad) == length(used)) {
+        check_window_area(w, images = used, call = call)
+    }
+    if (length(bad)) {
+        # in a cohort, a degenerate image loses its window rather than
+        # stopping the whole cohort; area-based results leave it out
+        warn_immunoscape(c(
+            "Image{?s} {.val {bad}} {?has/have} fewer than three cells or all cells on a line: no {.arg window}, so {?its/their} densities are NA and statistics that need an area leave {?it/them} out.",
+            "i" = "Drop {cli::qty(length(bad))}{?that/those} image{?s}, or supply a polygon as {.arg window} (microns)."
+        ), class = "window", call = call)
+        w <- w[!as.character(w$image) %in% bad, , drop = FALSE]
+        rownames(w) <- NULL
+    }
     w
 }
 
@@ -250,6 +264,7 @@ window_area <- function(x) {
     lv <- levels(x$image)
     vapply(stats::setNames(lv, lv), function(im) {
         r <- window_rings(x, im)
+        if (!length(r$x)) return(NA_real_)   # an image without a window
         if (length(r$x) < 3) return(0)
         .Call(ffi_window_area, r$x, r$y, r$ring_start)
     }, numeric(1))
@@ -281,7 +296,8 @@ cells_in_window <- function(cells) {
     inside <- rep(TRUE, nrow(cells))
     if (is.null(w)) return(inside)
     idx <- split(seq_len(nrow(cells)), cells$image)
-    for (im in names(idx)) {
+    has <- unique(as.character(w$image))
+    for (im in intersect(names(idx), has)) {
         i <- idx[[im]]
         if (!length(i)) next
         inside[i] <- window_inside(w, im, cells$x[i], cells$y[i])

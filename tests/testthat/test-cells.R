@@ -79,6 +79,31 @@ test_that("bad input raises classed errors", {
     expect_snapshot(spatial_cells(bad, cell_id = "id"), error = TRUE)
 })
 
+test_that("a degenerate image in a cohort loses its window, not the cohort", {
+    set.seed(3)
+    df <- data.frame(x = c(runif(200, 0, 200), 5, 1, 2),
+                     y = c(runif(200, 0, 200), 5, 1, 2),
+                     type = c(sample(c("A", "B"), 200, TRUE), "A", "A", "B"),
+                     image = c(rep("good", 200), "one", "two", "two"))
+    expect_warning(cells <- spatial_cells(df, image = "image"),
+                   class = "immunoscape_warning_window")
+    expect_identical(nrow(cells), 203L)
+    a <- window_area(cells)
+    expect_gt(a[["good"]], 0)
+    expect_true(is.na(a[["one"]]) && is.na(a[["two"]]))
+    s <- summary(cells)
+    expect_true(all(is.na(s$density_mm2[s$image != "good"])))
+    expect_true(all(s$density_mm2[s$image == "good"] > 0))
+    # distances need no window: every image gets its rows
+    nd <- nearest_distances(cells, to = "A")
+    expect_identical(nrow(nd), 203L)
+    expect_identical(nd$distance[nd$image == "two" & nd$from == "B"],
+                     sqrt(2))
+    # every image degenerate: still an error
+    expect_error(spatial_cells(df[201:203, ], image = "image"),
+                 class = "immunoscape_error_window")
+})
+
 test_that("plain data frames are accepted and rebuilt once", {
     df <- data.frame(x = c(1, 2, 3), y = c(1, 3, 2), type = c("A", "B", "A"),
                      image = "i1")
