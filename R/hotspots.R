@@ -29,6 +29,52 @@ gi_star <- function(v, ix, iy, order) {
     z
 }
 
+# Largest number of grid squares over one image: the dense per-square
+# vectors cost about 100 bytes a square.
+max_grid_squares <- function() {
+    getOption("immunoscape.max_squares", 1e7)
+}
+
+# The grid of each image: lower-left corner (x0, y0) of the bounding box of
+# its window and cells, and the number of squares nx, ny of side
+# `cell_size`. Stops with a classed error naming `cell_size` when a grid
+# would hold more than max_grid_squares() squares.
+hotspot_grids <- function(cells, windows, cell_size,
+                          call = rlang::caller_env()) {
+    idx <- image_rows(cells)
+    idx <- idx[lengths(idx) > 0L]
+    cap <- max_grid_squares()
+    lapply(stats::setNames(names(idx), names(idx)), function(im) {
+        w <- window_rings(windows, im)
+        bx <- range(c(w$x, cells$x[idx[[im]]]))
+        by <- range(c(w$y, cells$y[idx[[im]]]))
+        dims <- grid_dims(bx[2] - bx[1], by[2] - by[1], cell_size)
+        if (!(prod(dims) <= cap)) {
+            fit <- grid_fit(bx[2] - bx[1], by[2] - by[1], cap)
+            stop_immunoscape(c(
+                "{.arg cell_size} = {format(cell_size)} um needs {format(prod(dims), big.mark = ',')} grid squares for image {.val {im}}, more than the {format(cap, big.mark = ',', scientific = FALSE)} allowed.",
+                "i" = "Use a larger {.arg cell_size}, e.g. {.code cell_size = {format(fit)}}."
+            ), class = "argument", call = call)
+        }
+        list(x0 = bx[1], y0 = by[1], nx = dims[1], ny = dims[2])
+    })
+}
+
+# Number of squares of side `cell_size` across extents w and h (doubles:
+# a tiny cell_size gives a huge or infinite count, never an integer NA).
+grid_dims <- function(w, h, cell_size) {
+    c(max(1, ceiling(w / cell_size)), max(1, ceiling(h / cell_size)))
+}
+
+# A round square side (two significant digits) whose grid over extents w
+# and h holds at most `cap` squares.
+grid_fit <- function(w, h, cap) {
+    cs <- max(sqrt(w * h / cap), max(w, h) / cap, 1e-6)
+    while (prod(grid_dims(w, h, cs)) > cap) cs <- cs * 1.05
+    step <- 10^(floor(log10(cs)) - 1)
+    ceiling(cs / step) * step
+}
+
 #' Hotspots and coldspots of a cell type (Getis-Ord Gi*)
 #'
 #' Lays a grid of squares of side `cell_size` microns over each image's
@@ -49,7 +95,9 @@ gi_star <- function(v, ix, iy, order) {
 #'
 #' @param cells A `spatial_cells` object.
 #' @param type One or more cell types (pooled) whose hotspots are sought.
-#' @param cell_size Side of the grid squares in microns.
+#' @param cell_size Side of the grid squares in microns. A grid of more
+#'   than `getOption("immunoscape.max_squares", 1e7)` squares over one image
+#'   is refused with an error suggesting a larger `cell_size`.
 #' @param value `"count"` (cells of `type` per square) or `"fraction"`.
 #' @param order Neighbourhood of a square: squares within `order` steps
 #'   (1: the 3 x 3 block around it).
@@ -110,22 +158,24 @@ hotspots <- function(cells, type, cell_size = 50,
     }
     check_alpha(alpha)
     windows <- attr(cells, "windows")
+    grids <- hotspot_grids(cells, windows, cell_size)
 
     out <- map_images(cells, function(sub, image) {
         w <- window_rings(windows, image)
-        bx <- range(c(w$x, sub$x))
-        by <- range(c(w$y, sub$y))
-        nx <- max(1L, as.integer(ceiling((bx[2] - bx[1]) / cell_size)))
-        ny <- max(1L, as.integer(ceiling((by[2] - by[1]) / cell_size)))
-        cx <- pmin(nx, as.integer(floor((sub$x - bx[1]) / cell_size)) + 1L)
-        cy <- pmin(ny, as.integer(floor((sub$y - by[1]) / cell_size)) + 1L)
-        key <- (cy - 1L) * nx + cx
+        gr <- grids[[image]]
+        nx <- gr$nx
+        ny <- gr$ny
+        # square indices and keys in double arithmetic (nx * ny is capped
+        # by hotspot_grids(), far below 2^53)
+        cx <- pmin(nx, floor((sub$x - gr$x0) / cell_size) + 1)
+        cy <- pmin(ny, floor((sub$y - gr$y0) / cell_size) + 1)
+        key <- (cy - 1) * nx + cx
         all_n <- tabulate(key, nx * ny)
         typ_n <- tabulate(key[sub$type %in% type], nx * ny)
         gx <- rep(seq_len(nx), times = ny)
         gy <- rep(seq_len(ny), each = nx)
-        mx <- bx[1] + (gx - 0.5) * cell_size
-        my <- by[1] + (gy - 0.5) * cell_size
+        mx <- gr$x0 + (gx - 0.5) * cell_size
+        my <- gr$y0 + (gy - 0.5) * cell_size
         inside <- if (length(w$x) >= 3) {
             .Call(ffi_window_inside, mx, my, w$x, w$y, w$ring_start)
         } else {

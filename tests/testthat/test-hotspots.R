@@ -103,3 +103,25 @@ test_that("hotspots squares cover the window; bad input by class", {
     expect_error(hotspots(cells, "A", cellsize = 10),
                  class = "immunoscape_error_argument")
 })
+
+test_that("a grid too large for memory is refused, naming cell_size", {
+    cells <- spatial_cells(data.frame(x = c(0, 5000, 2500), y = c(0, 0, 4000),
+                                      type = "A"))
+    err <- expect_error(hotspots(cells, "A", cell_size = 1e-3),
+                        class = "immunoscape_error_argument")
+    expect_match(conditionMessage(err), "cell_size")
+    # a tiny cell_size gives no integer overflow either (1e-300: Inf squares)
+    expect_error(hotspots(cells, "A", cell_size = 1e-300),
+                 class = "immunoscape_error_argument")
+    withr::local_options(immunoscape.max_squares = 200)
+    err <- expect_error(hotspots(cells, "A", cell_size = 100),
+                        class = "immunoscape_error_argument")
+    fit <- immunoscape:::grid_fit(5000, 4000, 200)
+    expect_match(conditionMessage(err), format(fit), fixed = TRUE)
+    # the suggestion fits and is not needlessly coarse
+    n_fit <- prod(immunoscape:::grid_dims(5000, 4000, fit))
+    expect_lte(n_fit, 200)
+    expect_gt(n_fit, 100)
+    h <- hotspots(cells, "A", cell_size = fit)
+    expect_lte(nrow(h), n_fit)
+})
