@@ -313,7 +313,14 @@ as.ppp.spatial_cells <- function(X, W = NULL, ..., fatal = TRUE,
         sub <- one_image(cells, image, call = call)
         im <- as.character(sub$image[1])
         win <- if (is.null(W)) {
-            window_to_owin(attr(cells, "windows"), im)
+            w <- attr(cells, "windows")
+            if (!any(w$image == im)) {
+                stop_immunoscape(c(
+                    "Image {.val {im}} has no window (its cells span no area).",
+                    "i" = "Give one as {.arg W}, or set one with {.fn set_window}."
+                ), class = "window", call = call)
+            }
+            window_to_owin(w, im)
         } else {
             spatstat.geom::as.owin(W)
         }
@@ -412,13 +419,14 @@ as_sf.spatial_cells <- function(x, ...) {
 as_sf.tissue_window <- function(x, ...) {
     check_dots(...)
     rlang::check_installed("sf", reason = "to build simple features.")
-    lv <- levels(x$image)
+    # images without a window (degenerate images of a cohort) have no row
+    lv <- intersect(levels(x$image), as.character(x$image))
     parts <- lapply(lv, function(im) window_polygons(x[x$image == im, ]))
     multi <- any(lengths(parts) > 1L)
     geoms <- lapply(parts, function(p) {
         if (multi) sf::st_multipolygon(p) else sf::st_polygon(p[[1]])
     })
-    sf::st_sf(image = factor(lv, levels = lv),
+    sf::st_sf(image = factor(lv, levels = levels(x$image)),
               geometry = sf::st_sfc(geoms))
 }
 

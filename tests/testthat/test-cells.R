@@ -99,6 +99,16 @@ test_that("a degenerate image in a cohort loses its window, not the cohort", {
     expect_identical(nrow(nd), 203L)
     expect_identical(nd$distance[nd$image == "two" & nd$from == "B"],
                      sqrt(2))
+    if (requireNamespace("spatstat.geom", quietly = TRUE)) {
+        expect_error(spatstat.geom::as.ppp(cells, image = "two"),
+                     class = "immunoscape_error_window")
+        expect_identical(spatstat.geom::npoints(
+            spatstat.geom::as.ppp(cells, image = "good")), 200L)
+    }
+    if (requireNamespace("sf", quietly = TRUE)) {
+        expect_identical(as.character(as_sf(get_window(cells))$image),
+                         "good")
+    }
     # every image degenerate: still an error
     expect_error(spatial_cells(df[201:203, ], image = "image"),
                  class = "immunoscape_error_window")
