@@ -1,32 +1,52 @@
 # Hotspots of a cell type: Getis-Ord Gi* on a square grid per image.
 
-# Gi* z-scores for values v on grid squares (ix, iy), binary weights: the
-# squares within Chebyshev distance `order` (the square itself included).
+# Gi* z-scores (Getis & Ord 1992; Ord & Getis 1995) of values v on grid
+# squares (ix, iy), with binary weights w_ij = 1 for the squares j within
+# Chebyshev distance `order` of square i, i itself included:
+#   z_i = (sum_j w_ij v_j - vbar W_i) / (S sqrt((n S1_i - W_i^2) / (n - 1)))
+# where W_i = sum_j w_ij, S1_i = sum_j w_ij^2 (= W_i for binary weights),
+# vbar and S are the mean and standard deviation (divisor n) of the n
+# values. z is NA where it is undefined: fewer than two squares, all values
+# equal (S = 0), or a neighbourhood holding every square (n S1_i = W_i^2).
 gi_star <- function(v, ix, iy, order) {
     n <- length(v)
-    if (n < 2L) return(rep(NA_real_, n))
-    nx <- max(ix)
-    ny <- max(iy)
-    val <- matrix(0, nx + 2L * order, ny + 2L * order)
-    has <- matrix(0, nx + 2L * order, ny + 2L * order)
-    pos <- cbind(ix + order, iy + order)
+    z <- rep(NA_real_, n)
+    if (n < 2L || all(v == v[1L])) return(z)
+    pos <- cbind(ix, iy)
+    val <- matrix(0, max(ix), max(iy))
+    has <- matrix(0, max(ix), max(iy))
     val[pos] <- v
     has[pos] <- 1
-    lsum <- numeric(n)
-    wsum <- numeric(n)
-    for (dx in -order:order) {
-        for (dy in -order:order) {
-            q <- cbind(pos[, 1] + dx, pos[, 2] + dy)
-            lsum <- lsum + val[q]
-            wsum <- wsum + has[q]
-        }
-    }
-    xbar <- sum(v) / n
-    s <- sqrt(sum(v^2) / n - xbar^2)
+    lsum <- box_sum(val, order)[pos]
+    wsum <- box_sum(has, order)[pos]
+    vbar <- sum(v) / n
+    s <- sqrt(sum((v - vbar)^2) / n)
     den <- s * sqrt((n * wsum - wsum^2) / (n - 1))
-    z <- (lsum - xbar * wsum) / den
-    z[!is.finite(z)] <- NA_real_
+    ok <- den > 0
+    z[ok] <- (lsum[ok] - vbar * wsum[ok]) / den[ok]
     z
+}
+
+# Sum of m over the block of entries within `order` rows and columns of
+# each entry (entries beyond the edges count 0): a sliding sum down the
+# columns, then along the rows. No padding, so a large order costs no
+# memory.
+box_sum <- function(m, order) {
+    nr <- nrow(m)
+    nc <- ncol(m)
+    r <- m
+    for (d in seq_len(min(order, nr - 1L))) {
+        a <- seq_len(nr - d)
+        r[a, ] <- r[a, , drop = FALSE] + m[a + d, , drop = FALSE]
+        r[a + d, ] <- r[a + d, , drop = FALSE] + m[a, , drop = FALSE]
+    }
+    out <- r
+    for (d in seq_len(min(order, nc - 1L))) {
+        a <- seq_len(nc - d)
+        out[, a] <- out[, a, drop = FALSE] + r[, a + d, drop = FALSE]
+        out[, a + d] <- out[, a + d, drop = FALSE] + r[, a, drop = FALSE]
+    }
+    out
 }
 
 # Largest number of grid squares over one image: the dense per-square
@@ -88,6 +108,21 @@ grid_fit <- function(w, h, cap) {
 #' (`adjust`, Benjamini-Hochberg by default), and a square is `"hot"`
 #' (`z > 0`) or `"cold"` (`z < 0`) when its adjusted p-value is at most
 #' `alpha`.
+#'
+#' With binary weights \eqn{w_{ij} = 1} for the squares \eqn{j} in the
+#' neighbourhood of square \eqn{i} (itself included), \eqn{n} squares with
+#' values \eqn{x_j}, mean \eqn{\bar x} and standard deviation \eqn{S}
+#' (divisor \eqn{n}), \eqn{W_i = \sum_j w_{ij}} and
+#' \eqn{S_{1i} = \sum_j w_{ij}^2}, the statistic is (Ord & Getis 1995)
+#' \deqn{G_i^* = \frac{\sum_j w_{ij} x_j - \bar x W_i}{S
+#'   \sqrt{(n S_{1i} - W_i^2) / (n - 1)}},}{Gi* = (sum_j w_ij x_j -
+#'   xbar W_i) / (S sqrt((n S1_i - W_i^2) / (n - 1))),}
+#' the exact z-score of the neighbourhood sum over random permutations of
+#' the values among the squares. Where it is undefined -- an image with
+#' fewer than two squares, all squares with the same value (\eqn{S = 0}),
+#' or a neighbourhood holding every square -- `z`, `p` and `p_adj` are `NA`
+#' and the square's class is `"none"`; such squares are not counted in the
+#' multiple-testing correction.
 #'
 #' With `value = "fraction"` the square's value is the fraction of its
 #' cells that are of `type` (squares without cells are left out), which

@@ -125,3 +125,96 @@ test_that("a grid too large for memory is refused, naming cell_size", {
     h <- hotspots(cells, "A", cell_size = fit)
     expect_lte(nrow(h), n_fit)
 })
+
+test_that("Gi* is the published formula and the exact permutation z", {
+    set.seed(85)
+    # 4 x 2 squares of 100 um, all in the window, with varied counts
+    sq <- expand.grid(i = 1:4, j = 1:2)
+    df <- do.call(rbind, lapply(seq_len(nrow(sq)), function(s) {
+        m <- sample(2:9, 1)
+        data.frame(x = (sq$i[s] - 1) * 100 + runif(m, 5, 95),
+                   y = (sq$j[s] - 1) * 100 + runif(m, 5, 95),
+                   type = sample(c("A", "B"), m, TRUE))
+    }))
+    df <- rbind(df, data.frame(x = c(0, 400), y = c(0, 200), type = "B"))
+    cells <- spatial_cells(df, window = "rectangle")
+    for (ord in 1:2) {
+        h <- hotspots(cells, "A", cell_size = 100, order = ord)
+        expect_identical(nrow(h), 8L)
+        ix <- round(h$x / 100 + 0.5)
+        iy <- round(h$y / 100 + 0.5)
+        w <- bf_chebyshev_weights(ix, iy, ord)
+        expect_equal(h$z, bf_gi_formula(h$count, w), tolerance = 1e-12)
+        expect_equal(h$z, bf_gi_permutation(h$count, w), tolerance = 1e-9)
+        # squares whose neighbourhood holds every square: undefined
+        expect_identical(is.na(h$z), rowSums(w) == 8)
+    }
+    expect_true(any(is.na(h$z)) && any(!is.na(h$z)))
+    # the formula with general weights on a larger grid
+    df <- make_pattern("clustered", n = 500, side = 300)
+    h <- hotspots(spatial_cells(df), "A", cell_size = 25, order = 2,
+                  value = "fraction")
+    ix <- round((h$x - min(h$xmin)) / 25 + 0.5)
+    iy <- round((h$y - min(h$ymin)) / 25 + 0.5)
+    expect_equal(h$z, bf_gi_formula(h$value, bf_chebyshev_weights(ix, iy, 2)),
+                 tolerance = 1e-10)
+})
+
+test_that("constant values give NA z and class none, never NaN or Inf", {
+    # 10 x 10 squares of 10 um, each with 3 cells of which one is A:
+    # fraction 1/3 everywhere (S = 0 up to rounding)
+    sq <- expand.grid(i = 0:9, j = 0:9)
+    df <- data.frame(x = rep(sq$i * 10, each = 3) + c(2, 5, 8),
+                     y = rep(sq$j * 10, each = 3) + c(2, 5, 8),
+                     type = rep(c("A", "B", "B"), nrow(sq)), image = "flat")
+    # a second image without A: counts 0 everywhere
+    df2 <- data.frame(x = runif(50, 0, 100), y = runif(50, 0, 100),
+                      type = "B", image = "noA")
+    cells <- spatial_cells(rbind(df, df2), image = "image",
+                           window = "rectangle")
+    for (val in c("count", "fraction")) {
+        h <- hotspots(cells, "A", cell_size = 10, value = val)
+        flat <- h[h$image == "flat", ]
+        expect_identical(nrow(flat), 100L)
+        expect_true(all(flat$value == flat$value[1]))
+        expect_true(all(is.na(h$z)))
+        expect_false(any(is.nan(h$z) | is.nan(h$p) | is.nan(h$p_adj)))
+        expect_true(all(is.na(h$p) & is.na(h$p_adj)))
+        expect_true(all(h$class == "none"))
+        expect_identical(summary(h)$n_hot, c(0L, 0L))
+    }
+    # one constant image does not disturb another
+    set.seed(86)
+    var <- make_pattern("clustered", n = 300, side = 100)
+    var$type <- ifelse(var$type == "A", "A", "B")
+    var$image <- "varied"
+    both <- spatial_cells(rbind(df, var), image = "image")
+    h <- hotspots(both, "A", cell_size = 10)
+    alone <- hotspots(spatial_cells(var, image = "image"), "A", cell_size = 10)
+    expect_identical(h$z[h$image == "varied"], alone$z)
+})
+
+test_that("p-values are two-sided normal, adjusted within each image", {
+    set.seed(87)
+    df <- rbind(make_pattern("clustered", n = 600, side = 300),
+                make_pattern("random", n = 400, side = 300))
+    df$image <- rep(c("c", "r"), c(600, 400))
+    cells <- spatial_cells(df, image = "image")
+    for (adj in c("BH", "bonferroni", "holm", "none")) {
+        h <- hotspots(cells, "A", cell_size = 30, adjust = adj, alpha = 0.1)
+        expect_equal(h$p, 2 * pnorm(-abs(h$z)), tolerance = 1e-15)
+        for (im in c("c", "r")) {
+            d <- h[h$image == im, ]
+            ok <- !is.na(d$p)
+            expect_identical(d$p_adj[ok], p.adjust(d$p[ok], method = adj))
+        }
+        call <- ifelse(!is.na(h$p_adj) & h$p_adj <= 0.1,
+                       ifelse(h$z > 0, "hot", "cold"), "none")
+        expect_identical(as.character(h$class), call)
+    }
+    # (pooled over both images the adjustment would differ)
+    expect_false(identical(
+        hotspots(cells, "A", cell_size = 30, adjust = "bonferroni")$p_adj,
+        p.adjust(h$p, "bonferroni")
+    ))
+})
