@@ -1,3 +1,6 @@
+# Progress bars (drawn for multi-image calls in interactive sessions) off.
+withr::local_options(immunoscape.verbose = FALSE)
+
 test_that("Gi* z equals the brute-force formula on the grid", {
     set.seed(81)
     df <- make_pattern("clustered", n = 600, side = 400)
@@ -99,7 +102,8 @@ test_that("hotspots squares cover the window; bad input by class", {
                  class = "immunoscape_error_argument")
     expect_error(hotspots(cells, "A", order = 0),
                  class = "immunoscape_error_argument")
-    expect_error(hotspots(cells, "A", value = "density"))
+    expect_error(hotspots(cells, "A", value = "density"),
+                 class = "immunoscape_error_argument")
     expect_error(hotspots(cells, "A", cellsize = 10),
                  class = "immunoscape_error_argument")
 })

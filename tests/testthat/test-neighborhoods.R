@@ -1,3 +1,6 @@
+# Progress bars (drawn for multi-image calls in interactive sessions) off.
+withr::local_options(immunoscape.verbose = FALSE)
+
 test_that("neighborhood_composition (k) equals brute force on varied patterns", {
     for (kind in c("random", "clustered", "duplicated", "integer")) {
         set.seed(switch(kind, random = 31, clustered = 32, duplicated = 33,
@@ -152,5 +155,8 @@ test_that("cellular_neighborhoods validates input", {
                  class = "immunoscape_error_argument")
     expect_error(cellular_neighborhoods(cells, types = "Q"),
                  class = "immunoscape_error_type")
-    expect_error(summary(cellular_neighborhoods(cells, n = 2), what = "x"))
+    cn <- cellular_neighborhoods(cells, n = 2)
+    expect_error(summary(cn, what = "x"), class = "immunoscape_error_argument")
+    expect_error(summary(cn, wat = "profiles"),
+                 class = "immunoscape_error_argument")
 })
