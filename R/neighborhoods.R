@@ -2,22 +2,29 @@
 # communities", Schürch et al. 2020) on the C spatial index.
 
 # Per-cell counts of every type (columns: levels of cells$type) in each
-# cell's neighbourhood, for the cells of one image. k: size of the
-# neighbourhood in C terms (other cells); radius: NULL for k mode.
+# cell's neighbourhood, for the cells of one image: the k nearest other
+# cells (radius NULL; with every cell tied with the k-th when `ties`), or
+# every other cell within `radius` (the pair counting of count_neighbors()),
+# plus the cell itself when `self`.
 neighborhood_counts <- function(sub, k, radius, self, ties, nthreads) {
+    lv <- levels(sub$type)
     lab <- as.integer(sub$type) - 1L
-    if (is.null(radius) && k == 0L) {
-        # no other cell: the window is the cell itself (or empty)
-        m <- matrix(0L, nrow(sub), nlevels(sub$type))
-        if (self) m[cbind(seq_len(nrow(sub)), lab + 1L)] <- 1L
-        colnames(m) <- levels(sub$type)
-        return(m)
+    n <- nrow(sub)
+    if (!is.null(radius)) {
+        nc <- neighbor_count_matrix(sub, radius, lv, nthreads)
+        m <- matrix(0L, n, length(lv))
+        m[nc$rows, ] <- nc$counts
+    } else if (k == 0L) {
+        m <- matrix(0L, n, length(lv))
+    } else {
+        m <- .Call(ffi_nbhd_counts, sub$x, sub$y, lab, length(lv),
+                   as.integer(k), as.integer(ties), as.integer(nthreads))
     }
-    m <- .Call(ffi_nbhd_counts, sub$x, sub$y, lab, nlevels(sub$type),
-               if (is.null(radius)) as.integer(k) else 0L,
-               if (is.null(radius)) 0 else as.numeric(radius),
-               as.integer(self), as.integer(ties), as.integer(nthreads))
-    colnames(m) <- levels(sub$type)
+    if (self) {
+        own <- cbind(seq_len(n), lab + 1L)
+        m[own] <- m[own] + 1L
+    }
+    dimnames(m) <- list(NULL, lv)
     m
 }
 

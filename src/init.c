@@ -12,7 +12,7 @@ SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
 SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
-SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -37,7 +37,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_crossing", (DL_FUNC) &ffi_window_crossing, 3},
     {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
-    {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 9},
+    {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 7},
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
     {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 9},

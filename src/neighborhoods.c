@@ -1,5 +1,6 @@
-/* neighborhoods.c -- per-cell counts of each type in a neighbourhood (the
- * k nearest cells, or every cell within a radius) on the grid index. */
+/* neighborhoods.c -- per-cell counts of each type among the k nearest
+ * cells on the grid index, and the neighbourhood setup (k nearest or
+ * radius) that interactions.c shares. */
 #include "nbhd.h"
 #include "util.h"
 #include <string.h>
@@ -21,15 +22,14 @@ im_status im_nbhd_setup(im_nbhd *s, im_grid *g, const double *x,
     return IM_OK;
 }
 
-/* R caller: neighborhood_counts() in R/neighborhoods.R (used by
+/* R caller: neighborhood_counts() in R/neighborhoods.R (k mode; used by
  * neighborhood_composition(), cellular_neighborhoods() and
  * local_colocalization_quotient()).  Returns an n x nlab integer matrix:
- * row i counts the neighbours of cell i of each label, plus the cell
- * itself when self is TRUE.  k > 0: the k nearest other cells (with every
- * cell tied with the k-th when ties is TRUE); k == 0: every other cell
- * within radius. */
+ * row i counts, by label, the k nearest other cells of cell i (with every
+ * cell tied with the k-th when ties is TRUE).  Radius neighbourhoods are
+ * counted by ffi_dist_count(). */
 SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
-                     SEXP radius_, SEXP self_, SEXP ties_, SEXP nthreads_) {
+                     SEXP ties_, SEXP nthreads_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
     if (TYPEOF(lab) != INTSXP) IM_BUG("labels must be integer");
@@ -38,12 +38,9 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     if (n >= INT_MAX) IM_BUG("too many cells in one image");
     int nlab = im_as_int(nlab_, "nlab");
     int k = im_as_int(k_, "k");
-    int self = im_as_int(self_, "self");
     int ties = im_as_int(ties_, "ties");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    double radius = im_as_double(radius_, "radius");
-    if (nlab < 1 || k < 0) IM_BUG("bad nlab or k");
-    if (k == 0 && (!(radius >= 0) || !R_FINITE(radius))) IM_BUG("bad radius");
+    if (nlab < 1 || k < 1) IM_BUG("bad nlab or k");
     const int *pl = INTEGER_RO(lab);
     for (R_xlen_t i = 0; i < n; i++)
         if (pl[i] < 0 || pl[i] >= nlab) IM_BUG("label out of range");
@@ -51,15 +48,14 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     im_grid g;
     im_nbhd s;
     R_xlen_t *pos;
-    if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, radius,
+    if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, 0.0,
                       &pos) != IM_OK)
         IM_BUG("grid build failed");
     int *lab_g = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
     for (R_xlen_t p = 0; p < n; p++) lab_g[p] = pl[g.id[p]];
 
-    int kk = k > 0 ? k : 1;
-    double *sd = (double *) R_alloc((size_t) nth * kk, sizeof(double));
-    R_xlen_t *si = (R_xlen_t *) R_alloc((size_t) nth * kk, sizeof(R_xlen_t));
+    double *sd = (double *) R_alloc((size_t) nth * k, sizeof(double));
+    R_xlen_t *si = (R_xlen_t *) R_alloc((size_t) nth * k, sizeof(R_xlen_t));
     int *sc = (int *) R_alloc((size_t) nth * nlab, sizeof(int));
     memset(sc, 0, (size_t) nth * nlab * sizeof(int));
 
@@ -76,9 +72,8 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
             t = omp_get_thread_num();
 #endif
             int *cnt = sc + (size_t) t * nlab;
-            im_nbhd_each(&s, p, sd + (size_t) t * kk, si + (size_t) t * kk,
+            im_nbhd_each(&s, p, sd + (size_t) t * k, si + (size_t) t * k,
                          pos, NULL, cnt, lab_g);
-            if (self) cnt[lab_g[p]]++;
             R_xlen_t i = g.id[p];
             for (int b = 0; b < nlab; b++) {
                 po[i + (R_xlen_t) b * n] = cnt[b];
