@@ -304,7 +304,7 @@ autoplot.hotspots <- function(object, fill = c("class", "z"), ...) {
                                         fill = .data[[fill]]),
                            colour = NA) +
         ggplot2::coord_equal() +
-        ggplot2::labs(x = "x (um)", y = "y (um)",
+        ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
                       title = sprintf("Hotspots of %s (Getis-Ord Gi*)",
                                       paste(attr(object, "type"),
                                             collapse = " + "))) +
