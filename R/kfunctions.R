@@ -346,31 +346,25 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     opts <- list(fun = fun, pairs = pairs, r = r, corr = corr,
                  envelope = envelope, nsim = nsim, nthreads = nthreads,
                  global = global, bw = bw)
-    # map_images() dispatches a one-cell-per-image stand-in, so that the
-    # per-image loop (progress, BiocParallel, failures) does not copy the
-    # columns of every image; each image takes its rows from `cells`.
-    img <- cells$image
-    present <- which(tabulate(img, nlevels(img)) > 0L)
-    if (length(present) == 1L) {
-        first <- 1L
-        rows <- stats::setNames(list(NULL), levels(img)[present])
-    } else {
-        first <- match(present, unclass(img))
-        rows <- split(seq_len(nrow(cells)), img, drop = TRUE)
-    }
-    stub <- cells[first, standard_columns, drop = FALSE]
-    win <- attr(cells, "windows")
-    lv <- levels(cells$type)
-    x <- cells$x
-    y <- cells$y
-    codes <- cells$type   # integer codes for C (the factor is not copied)
-    res <- map_images(stub, function(sub, image) {
-        i <- rows[[image]]
-        pick <- function(v) if (is.null(i)) v else v[i]
-        data <- list(x = pick(x), y = pick(y), codes = pick(codes), lv = lv)
-        kf_image(data, win, image, opts)
-    }, BPPARAM = BPPARAM, label = paste(kf_titles[[fun]], "per image"))
+    # only the standard columns travel to the per-image worker
+    worker <- kf_worker(opts, levels(cells$type))
+    res <- map_images(cells[, standard_columns], worker, BPPARAM = BPPARAM,
+                      label = paste(kf_titles[[fun]], "per image"))
     kf_result(res, fun, cells, opts)
+}
+
+# The per-image worker: built here, not inside kf_main(), so that its
+# environment holds only the options and the type levels (BiocParallel
+# serialises it with each image, never the cohort).
+kf_worker <- function(opts, lv) {
+    force(opts)
+    force(lv)
+    function(sub, image) {
+        codes <- sub$type
+        if (!identical(levels(codes), lv)) codes <- factor(codes, lv)
+        data <- list(x = sub$x, y = sub$y, codes = codes, lv = lv)
+        kf_image(data, attr(sub, "windows"), image, opts)
+    }
 }
 
 kf_titles <- list(K = "K function", L = "L function",
@@ -443,7 +437,7 @@ kf_image <- function(data, windows, image, opts) {
         all(range(y) >= b[3] - tol & range(y) <= b[4] + tol)) {
         dropped <- 0L
     } else {
-        inside <- .Call(ffi_kfun_inside, x, y, win$c, tol)
+        inside <- kf_inside(win, x, y, tol)
         dropped <- sum(!inside)
     }
     if (dropped) {
@@ -469,20 +463,34 @@ kf_window_spec <- function(w, image) {
     rect <- length(rg$x) == 4L && length(rg$ring_start) == 2L &&
         kf_is_axis_rect(rg$x, rg$y)
     rs <- rg$ring_start
-    area <- if (rect) diff(xr) * diff(yr) else {
-        sum(vapply(seq_len(length(rs) - 1L), function(k) {
-            i <- (rs[k] + 1L):rs[k + 1L]
-            ring_signed_area(rg$x[i], rg$y[i])
-        }, numeric(1)))
-    }
+    area <- if (rect) diff(xr) * diff(yr) else
+        .Call(ffi_window_area, rg$x, rg$y, rs)
     h <- if (length(rg$x) > 3L) grDevices::chull(rg$x, rg$y) else
         seq_along(rg$x)
     diam <- sqrt(max(stats::dist(cbind(rg$x[h], rg$y[h]))^2))
     list(c = list(rect, c(xr, yr), as.double(rg$x), as.double(rg$y),
                   as.integer(rs), as.double(area)),
-         rect = rect, bounds = c(xr, yr), area = area, diameter = diam,
+         rings = rg, rect = rect, bounds = c(xr, yr), area = area,
+         diameter = diam,
          frame_short = min(diff(xr), diff(yr)),
          frame_diag = sqrt(diff(xr)^2 + diff(yr)^2))
+}
+
+# Points in the window (boundary included), or within tol of it.
+kf_inside <- function(win, x, y, tol = 0) {
+    b <- win$bounds
+    if (win$rect) {
+        return(x >= b[1] - tol & x <= b[2] + tol & y >= b[3] - tol &
+                   y <= b[4] + tol)
+    }
+    rg <- win$rings
+    ins <- .Call(ffi_window_inside, x, y, rg$x, rg$y, rg$ring_start)
+    if (tol > 0 && !all(ins)) {
+        out <- which(!ins)
+        ins[out] <- .Call(ffi_window_bdist, x[out], y[out], rg$x, rg$y,
+                          rg$ring_start, 1L) <= tol
+    }
+    ins
 }
 
 kf_is_axis_rect <- function(x, y) {
@@ -609,18 +617,35 @@ kf_halfwidth <- function(par) {
     if (!is.null(par$bw)) sqrt(5) * par$bw else 0.15 / sqrt(par$lambda)
 }
 
+# Raw sums for the cells of codes par$fc -> par$tc at positions x, y: the
+# G histograms, or list(numerators, border denominators); hw and opts as
+# from kf_halfwidth() and kf_opts().
+kf_sums <- function(par, x, y, codes, opts) {
+    if (par$fun == "G") {
+        return(.Call(ffi_kfun_nearest, x, y, codes, par$fc, par$tc,
+                     par$win$c, par$r, par$nthreads))
+    }
+    .Call(ffi_kfun_pairs, x, y, codes, par$fc, par$tc, par$win$c, par$r,
+          opts, par$nthreads)
+}
+
+# Estimates (nr x corrections x nset) from the sums of nset patterns.
+kf_from_sums <- function(par, sums, hw) {
+    nset <- length(sums)
+    if (par$fun == "G") {
+        return(kf_g_normalise(par, unlist(sums, use.names = FALSE), nset))
+    }
+    num <- unlist(lapply(sums, `[[`, 1L), use.names = FALSE)
+    den <- unlist(lapply(sums, `[[`, 2L), use.names = FALSE)
+    kf_normalise(par, num, den, hw, nset)
+}
+
 # Estimates (nr x corrections) for the cells of codes par$fc -> par$tc at
 # positions x, y.
 kf_estimate <- function(par, x, y, codes) {
-    if (par$fun == "G") {
-        h <- .Call(ffi_kfun_nearest, x, y, codes, par$fc, par$tc,
-                   par$win$c, par$r, par$nthreads)
-        return(kf_g_normalise(par, h, 1L)[, , 1L])
-    }
     hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
-    res <- .Call(ffi_kfun_pairs, x, y, codes, par$fc, par$tc, par$win$c,
-                 par$r, kf_opts(par, hw), par$nthreads)
-    kf_normalise(par, res[[1]], res[[2]], hw, 1L)[, , 1L]
+    sums <- kf_sums(par, x, y, codes, kf_opts(par, hw))
+    kf_from_sums(par, list(sums), hw)[, , 1L]
 }
 
 # Numerators (nr x ncomp x nset) -> estimates (nr x ncorr x nset).
@@ -723,12 +748,13 @@ kf_simulate <- function(par, data, opts) {
     u <- if (par$fc == 0L || par$tc == 0L) seq_along(data$x) else
         which(as.integer(data$codes) %in% c(par$fc, par$tc))
     cu <- as.integer(data$codes)[u]
-    out <- array(NA_real_, c(length(par$r), length(par$corr), nsim))
-    for (s in seq_len(nsim)) {
+    hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
+    copts <- kf_opts(par, hw)
+    sums <- lapply(seq_len(nsim), function(s) {
         p <- kf_runif_window(length(u), par$win)
-        out[, , s] <- kf_estimate(par, p$x, p$y, cu)
-    }
-    out
+        kf_sums(par, p$x, p$y, cu, copts)
+    })
+    kf_from_sums(par, sums, hw)
 }
 
 # n points uniform in the window (rejection sampling for polygons), on R's
@@ -745,7 +771,7 @@ kf_runif_window <- function(n, win) {
         m <- ceiling((n - length(x)) / frac * 1.1) + 16L
         px <- stats::runif(m, b[1], b[2])
         py <- stats::runif(m, b[3], b[4])
-        ok <- .Call(ffi_kfun_inside, px, py, win$c, 0)
+        ok <- kf_inside(win, px, py)
         x <- c(x, px[ok])
         y <- c(y, py[ok])
     }

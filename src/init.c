@@ -23,7 +23,7 @@ SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                              SEXP);
 SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
-SEXP ffi_kfun_inside(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_status(SEXP);
 SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
@@ -45,7 +45,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 8},
     {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},
     {"ffi_kfun_eroded", (DL_FUNC) &ffi_kfun_eroded, 3},
-    {"ffi_kfun_inside", (DL_FUNC) &ffi_kfun_inside, 4},
+    {"ffi_kfun_status", (DL_FUNC) &ffi_kfun_status, 1},
     {"ffi_kfun_weights", (DL_FUNC) &ffi_kfun_weights, 6},
     {NULL, NULL, 0}
 };

@@ -17,6 +17,8 @@
  * the most vertices for which its doubtful cells use exact overlaps. */
 #define KF_OTAB 64
 #define KF_OTAB_FLAGV 256
+/* Rows of the table computed between two interrupt checks. */
+#define KF_OTAB_WAVE 8
 
 /* ---- unpacking ------------------------------------------------------- */
 
@@ -70,19 +72,25 @@ static void window_table(kf_window *kw, double reach, double npairs,
     unsigned char *flag = (unsigned char *) R_alloc((size_t) oc * oc, 1);
     double cell = 2.0 * reach / oc, half = 0.5 * cell;
     int bad = 0;
+    /* waves of KF_OTAB_WAVE rows, interrupts checked between them */
+    for (R_xlen_t y0 = 0; y0 <= nn / 2 && !bad; y0 += KF_OTAB_WAVE) {
+        R_xlen_t y1 = y0 + KF_OTAB_WAVE < nn / 2 + 1 ? y0 + KF_OTAB_WAVE
+                                                      : nn / 2 + 1;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
     reduction(|:bad)
 #endif
-    for (R_xlen_t iy = 0; iy <= nn / 2; iy++) {
-        for (R_xlen_t ix = 0; ix < nn; ix++) {
-            double v = im_window_overlap(kw->poly, -reach + ix * half,
-                                         -reach + iy * half);
-            if (ISNAN(v)) bad = 1;
-            tab[iy * nn + ix] = v;
+        for (R_xlen_t iy = y0; iy < y1; iy++) {
+            for (R_xlen_t ix = 0; ix < nn; ix++) {
+                double v = im_window_overlap(kw->poly, -reach + ix * half,
+                                             -reach + iy * half);
+                if (ISNAN(v)) bad = 1;
+                tab[iy * nn + ix] = v;
+            }
         }
+        R_CheckUserInterrupt();
     }
-    if (bad) Rf_error("immunoscape: out of memory in window overlaps");
+    if (bad) im_stop_status(IM_ERR_ALLOC, "the translation weights");
     /* the overlap is symmetric: g(-v) = g(v) */
     for (R_xlen_t iy = nn / 2 + 1; iy < nn; iy++)
         for (R_xlen_t ix = 0; ix < nn; ix++)
@@ -99,33 +107,41 @@ static void window_table(kf_window *kw, double reach, double npairs,
     }
     const double cu[2] = {0.2731, 0.7192}, cv[2] = {0.6143, 0.1877};
     double tol = 1e-6 * kw->area;
+    for (int y0 = 0; y0 < oc && !bad; y0 += KF_OTAB_WAVE) {
+        int y1 = y0 + KF_OTAB_WAVE < oc ? y0 + KF_OTAB_WAVE : oc;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
     reduction(|:bad)
 #endif
-    for (int cy = 0; cy < oc; cy++) {
-        for (int cx = 0; cx < oc; cx++) {
-            int f = 0;
-            for (int k = 0; k < 2 && !f; k++) {
-                double ex = im_window_overlap(
-                    kw->poly, -reach + (cx + cu[k]) * cell,
-                    -reach + (cy + cv[k]) * cell);
-                if (ISNAN(ex)) bad = 1;
-                double ip = kf_overlap_interp(kw, cx, cy, cu[k], cv[k]);
-                f = fabs(ex - ip) > tol;
+        for (int cy = y0; cy < y1; cy++) {
+            for (int cx = 0; cx < oc; cx++) {
+                int f = 0;
+                for (int k = 0; k < 2 && !f; k++) {
+                    double ex = im_window_overlap(
+                        kw->poly, -reach + (cx + cu[k]) * cell,
+                        -reach + (cy + cv[k]) * cell);
+                    if (ISNAN(ex)) bad = 1;
+                    double ip = kf_overlap_interp(kw, cx, cy, cu[k], cv[k]);
+                    f = fabs(ex - ip) > tol;
+                }
+                flag[(R_xlen_t) cy * oc + cx] = (unsigned char) f;
             }
-            flag[(R_xlen_t) cy * oc + cx] = (unsigned char) f;
         }
+        R_CheckUserInterrupt();
     }
     (void) nth;
-    if (bad) Rf_error("immunoscape: out of memory in window overlaps");
+    if (bad) im_stop_status(IM_ERR_ALLOC, "the translation weights");
 }
 
-/* opts = c(none, iso, trans, border, pcf, h, binned_border) */
+/* opts = c(none, iso, trans, border, pcf, h, binned_border), or NULL for
+ * none of them (G) */
 static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
+    static const double no_opts[7] = {0, 0, 0, 0, 0, 0, 0};
     im_check_double(r, "r must be double");
-    im_check_double(opts, "opts must be double");
-    if (XLENGTH(opts) != 7) IM_BUG("opts");
+    if (!Rf_isNull(opts)) {
+        im_check_double(opts, "opts must be double");
+        if (XLENGTH(opts) != 7) IM_BUG("opts");
+    }
     memset(s, 0, sizeof(*s));
     s->nr = (int) XLENGTH(r);
     const double *pr = REAL_RO(r);
@@ -139,7 +155,7 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
     memcpy(rp + 1, pr, (size_t) s->nr * sizeof(double));
     rp[s->nr + 1] = rp[s->nr + 2] = R_PosInf;
     s->r = rp + 1;
-    const double *o = REAL_RO(opts);
+    const double *o = Rf_isNull(opts) ? no_opts : REAL_RO(opts);
     s->ncorr = 0;
     for (int c = 0; c < KF_NCORR; c++)
         s->cidx[c] = o[c] != 0 ? s->ncorr++ : -1;
@@ -183,18 +199,19 @@ static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
     for (R_xlen_t w0 = 0; w0 < nblk; w0 += nslot) {
         int nb = (int) (nblk - w0 < nslot ? nblk - w0 : nslot);
         memset(slot, 0, (size_t) nb * size * sizeof(double));
-        int err = 0;
+        int err = IM_OK;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
-    reduction(|:err) if (nb > 1)
+    reduction(max:err) if (nb > 1)
 #endif
         for (int b = 0; b < nb; b++) {
             R_xlen_t a = (w0 + b) * blk;
             R_xlen_t e = a + blk < n ? a + blk : n;
-            if (f(ctx, a, e, slot + (size_t) b * size) != IM_OK) err = 1;
+            int sb = (int) f(ctx, a, e, slot + (size_t) b * size);
+            if (sb > err) err = sb;
         }
         (void) nth;
-        if (err) { st = IM_ERR_ALLOC; break; }
+        if (err != IM_OK) { st = (im_status) err; break; }
         for (int b = 0; b < nb; b++) {
             const double *sb = slot + (size_t) b * size;
             for (R_xlen_t k = 0; k < size; k++) total[k] += sb[k];
@@ -254,11 +271,15 @@ static SEXP finish_numerators(const kf_spec *s, const double *acc, int nset) {
 static double *boundary_distances(const kf_window *w, const double *x,
                                   const double *y, R_xlen_t n, int nth) {
     double *b = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
+    for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
+        R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static, 4096) \
-    if (n > 16384)
+    if (c1 - c0 > 16384)
 #endif
-    for (R_xlen_t i = 0; i < n; i++) b[i] = kf_bdist(w, x[i], y[i]);
+        for (R_xlen_t i = c0; i < c1; i++) b[i] = kf_bdist(w, x[i], y[i]);
+        R_CheckUserInterrupt();
+    }
     (void) nth;
     return b;
 }
@@ -338,7 +359,7 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
         if (need_b) ctx.b = boundary_distances(&kw, Q.x, Q.y, nf, nth);
         st = run_blocks(nf, size, nth, block_cross, &ctx, total);
     }
-    if (st != IM_OK) Rf_error("immunoscape: out of memory in window geometry");
+    if (st != IM_OK) im_stop_status(st, "the pair sums");
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
@@ -420,6 +441,10 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
     R_xlen_t df = nfc ? nf : 0, dt = ntc && !same ? nt : 0;
     R_xlen_t *idx = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
     for (R_xlen_t i = 0; i < n; i++) idx[i] = i;
+    /* the RNG state is saved before every interrupt check, so that an
+     * interrupt leaves .Random.seed at the draws made so far; the draws
+     * do not depend on where the checks fall */
+    R_xlen_t work = 0;
     GetRNGstate();
     for (int s = 1; s <= nsim; s++) {
         uint64_t bit = (uint64_t) 1 << (s & 63);
@@ -441,11 +466,56 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
         }
         for (R_xlen_t i = df; i < df + dt; i++)
             t[(size_t) pos[idx[i]] * nw + word] |= bit;
-        if ((s & 15) == 15) R_CheckUserInterrupt();
+        work += n + 64;
+        if (work >= IM_CHUNK) {
+            work = 0;
+            PutRNGstate();
+            R_CheckUserInterrupt();
+            GetRNGstate();
+        }
     }
     PutRNGstate();
     *fb = f;
     *tb = t;
+}
+
+/* What both random-labelling entries set up: the r grid, the window, all
+ * cells on one index, the bits of the observed and nsim random labellings
+ * and the boundary distances of the cells (in index order).  L lives on
+ * the caller's stack (kw.poly points into it). */
+typedef struct {
+    R_xlen_t n;
+    int nth, nsim, nset, nw;
+    kf_spec s;
+    kf_window kw;
+    im_window poly;
+    im_grid g;
+    uint64_t *fb, *tb;
+    double *b;
+} kf_labelling;
+
+static void labelling_setup(kf_labelling *L, SEXP x, SEXP y, SEXP lab,
+                            SEXP from_codes, SEXP to_codes, SEXP nsim_,
+                            SEXP win, SEXP r, SEXP opts, SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    R_xlen_t n = XLENGTH(x);
+    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
+    L->n = n;
+    L->nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    L->nsim = im_as_int(nsim_, "nsim");
+    if (L->nsim < 1) IM_BUG("nsim");
+    L->nset = L->nsim + 1;
+    L->nw = (L->nset + 63) / 64;
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    spec_arg(r, opts, &L->s);
+    window_arg(win, &L->kw, &L->poly);
+    double h = grid_cell_side(px, py, NULL, n, L->s.reach);
+    if (im_grid_build(&L->g, px, py, NULL, NULL, n, h) != IM_OK)
+        IM_BUG("grid build failed");
+    label_bits(lab, from_codes, to_codes, L->nsim, &L->g, L->nw, &L->fb,
+               &L->tb);
+    L->b = boundary_distances(&L->kw, L->g.xs, L->g.ys, n, L->nth);
 }
 
 /* R caller: kf_simulate() for envelope = "labels" of ripley_k(),
@@ -453,30 +523,16 @@ static void label_bits(SEXP lab, SEXP from_codes, SEXP to_codes, int nsim,
 SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                      SEXP to_codes, SEXP nsim_, SEXP win, SEXP r, SEXP opts,
                      SEXP nthreads_) {
-    im_check_double(x, "x must be double");
-    im_check_double(y, "y must be double");
-    R_xlen_t n = XLENGTH(x);
-    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
-    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    int nsim = im_as_int(nsim_, "nsim");
-    if (nsim < 1) IM_BUG("nsim");
-    int nset = nsim + 1, nw = (nset + 63) / 64;
-    const double *px = REAL_RO(x), *py = REAL_RO(y);
-    kf_spec s;
-    spec_arg(r, opts, &s);
-    kf_window kw;
-    im_window poly;
-    window_arg(win, &kw, &poly);
+    kf_labelling L;
+    labelling_setup(&L, x, y, lab, from_codes, to_codes, nsim_, win, r, opts,
+                    nthreads_);
+    const kf_spec s = L.s;
+    R_xlen_t n = L.n;
+    int nth = L.nth, nset = L.nset, nw = L.nw;
+    const uint64_t *fb = L.fb;
+    const double *b = L.b;
     if (s.cidx[KF_TRANS] >= 0)
-        window_table(&kw, s.reach, (double) n * n, nth);
-
-    im_grid g;
-    double h = grid_cell_side(px, py, NULL, n, s.reach);
-    if (im_grid_build(&g, px, py, NULL, NULL, n, h) != IM_OK)
-        IM_BUG("grid build failed");
-    uint64_t *fb, *tb;
-    label_bits(lab, from_codes, to_codes, nsim, &g, nw, &fb, &tb);
-    double *b = boundary_distances(&kw, g.xs, g.ys, n, nth);
+        window_table(&L.kw, s.reach, (double) n * n, nth);
 
     /* accumulators of all labellings side by side; 64 * nw of them so
      * that any bit can be addressed */
@@ -484,9 +540,9 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     R_xlen_t size = one * 64 * nw;
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
-    kf_ctx ctx = {&s, &kw, &g, NULL, b, fb, tb, nw};
-    if (run_blocks(n, size, nth, block_labels, &ctx, total) != IM_OK)
-        Rf_error("immunoscape: out of memory in window geometry");
+    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw};
+    im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
+    if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
@@ -496,6 +552,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                                          sizeof(double));
         memset(den, 0, (size_t) s.stride * 64 * nw * sizeof(double));
         for (R_xlen_t p = 0; p < n; p++) {
+            if ((p & (IM_CHUNK - 1)) == IM_CHUNK - 1) R_CheckUserInterrupt();
             int kb = kf_border_last(&s, b[p]);
             if (kb < 0) continue;
             for (int t = 0; t < nw; t++) {
@@ -546,11 +603,8 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to,
     R_xlen_t *fi = type_cells(codes, fcode, &nf);
     R_xlen_t *ti = fcode == tcode ? fi : type_cells(codes, tcode, &nt);
     if (fcode == tcode) nt = nf;
-    SEXP opts = PROTECT(Rf_allocVector(REALSXP, 7));
-    memset(REAL(opts), 0, 7 * sizeof(double));
     kf_spec s;
-    spec_arg(r, opts, &s);
-    UNPROTECT(1);
+    spec_arg(r, R_NilValue, &s);
     kf_window kw;
     im_window poly;
     window_arg(win, &kw, &poly);
@@ -588,31 +642,12 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to,
 SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                              SEXP to_codes, SEXP nsim_, SEXP win, SEXP r,
                              SEXP nthreads_) {
-    im_check_double(x, "x must be double");
-    im_check_double(y, "y must be double");
-    R_xlen_t n = XLENGTH(x);
-    if (XLENGTH(y) != n || XLENGTH(lab) != n) IM_BUG("lengths differ");
-    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    int nsim = im_as_int(nsim_, "nsim");
-    if (nsim < 1) IM_BUG("nsim");
-    int nset = nsim + 1, nw = (nset + 63) / 64;
-    const double *px = REAL_RO(x), *py = REAL_RO(y);
-    SEXP opts = PROTECT(Rf_allocVector(REALSXP, 7));
-    memset(REAL(opts), 0, 7 * sizeof(double));
-    kf_spec s;
-    spec_arg(r, opts, &s);
-    UNPROTECT(1);
-    kf_window kw;
-    im_window poly;
-    window_arg(win, &kw, &poly);
-
-    im_grid g;
-    double h = grid_cell_side(px, py, NULL, n, s.reach);
-    if (im_grid_build(&g, px, py, NULL, NULL, n, h) != IM_OK)
-        IM_BUG("grid build failed");
-    uint64_t *fb, *tb;
-    label_bits(lab, from_codes, to_codes, nsim, &g, nw, &fb, &tb);
-    double *b = boundary_distances(&kw, g.xs, g.ys, n, nth);
+    kf_labelling L;
+    labelling_setup(&L, x, y, lab, from_codes, to_codes, nsim_, win, r,
+                    R_NilValue, nthreads_);
+    const kf_spec s = L.s;
+    R_xlen_t n = L.n;
+    int nth = L.nth, nset = L.nset, nw = L.nw;
 
     /* histograms are counts (exact in doubles): per-thread sums in any
      * order give the same numbers */
@@ -634,7 +669,7 @@ SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
             t = omp_get_thread_num();
 #endif
             R_xlen_t a = c * blk, e = a + blk < n ? a + blk : n;
-            kf_g_labels(&s, &g, b, fb, tb, nw, a, e,
+            kf_g_labels(&s, &L.g, L.b, L.fb, L.tb, nw, a, e,
                         best + (size_t) t * 64 * nw,
                         hist + (size_t) t * size);
         }
@@ -704,34 +739,6 @@ SEXP ffi_kfun_eroded(SEXP win, SEXP r, SEXP npix_) {
     return out;
 }
 
-/* R caller: kf_image() (cells outside the window, beyond the distance
- * tol from its boundary, are left out) and kf_runif_window() (tol = 0). */
-SEXP ffi_kfun_inside(SEXP x, SEXP y, SEXP win, SEXP tol_) {
-    im_check_double(x, "x must be double");
-    im_check_double(y, "y must be double");
-    R_xlen_t n = XLENGTH(x);
-    double tol = im_as_double(tol_, "tol");
-    kf_window kw;
-    im_window poly;
-    window_arg(win, &kw, &poly);
-    SEXP out = PROTECT(Rf_allocVector(LGLSXP, n));
-    int *po = LOGICAL(out);
-    const double *px = REAL_RO(x), *py = REAL_RO(y);
-    for (R_xlen_t i = 0; i < n; i++) {
-        if (kw.rect) {
-            po[i] = px[i] >= kw.xmin - tol && px[i] <= kw.xmax + tol &&
-                    py[i] >= kw.ymin - tol && py[i] <= kw.ymax + tol;
-        } else {
-            po[i] = im_window_inside(kw.poly, px[i], py[i]);
-            if (!po[i] && tol > 0)
-                po[i] = im_window_bdist(kw.poly, px[i], py[i]) <= tol;
-        }
-        if ((i & (IM_CHUNK - 1)) == IM_CHUNK - 1) R_CheckUserInterrupt();
-    }
-    UNPROTECT(1);
-    return out;
-}
-
 /* R caller: kf_edge_weights() (tests, diagnostics): for pairs
  * (xi, yi) -> (xj, yj), the boundary distance of i, Ripley's isotropic
  * weight and the translation weight (exact overlap if table_reach <= 0,
@@ -753,6 +760,7 @@ SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
     const double *ax = REAL_RO(xi), *ay = REAL_RO(yi);
     const double *bx = REAL_RO(xj), *by = REAL_RO(yj);
     for (R_xlen_t i = 0; i < n; i++) {
+        if ((i & (IM_CHUNK - 1)) == IM_CHUNK - 1) R_CheckUserInterrupt();
         double dx = bx[i] - ax[i], dy = by[i] - ay[i];
         double b = kf_bdist(&kw, ax[i], ay[i]);
         po[i] = b;
@@ -762,4 +770,11 @@ SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
     }
     UNPROTECT(1);
     return out;
+}
+
+/* R caller: tests of stop_status() (test-kfunctions.R): raise the classed
+ * error of a kernel status the way the entry points do. */
+SEXP ffi_kfun_status(SEXP status) {
+    im_stop_status((im_status) im_as_int(status, "status"), "a test");
+    return R_NilValue;
 }

@@ -40,3 +40,14 @@ void im_set_index(SEXP v, R_xlen_t i, R_xlen_t value0) {
 void im_check_double(SEXP x, const char *what) {
     if (TYPEOF(x) != REALSXP) IM_BUG(what);
 }
+
+void im_stop_status(im_status st, const char *what) {
+    SEXP name = PROTECT(Rf_mkString("immunoscape"));
+    SEXP ns = PROTECT(R_FindNamespace(name));
+    SEXP code = PROTECT(Rf_ScalarInteger((int) st));
+    SEXP msg = PROTECT(Rf_mkString(what));
+    SEXP call = PROTECT(Rf_lang3(Rf_install("stop_status"), code, msg));
+    Rf_eval(call, ns);
+    UNPROTECT(5);
+    IM_BUG("stop_status() returned");
+}

@@ -11,5 +11,9 @@ SEXP im_alloc_index(R_xlen_t m, R_xlen_t n);
 /* Store 0-based index value0 (negative: NA) as 1-based at position i. */
 void im_set_index(SEXP v, R_xlen_t i, R_xlen_t value0);
 void im_check_double(SEXP x, const char *what);
+/* Raise the classed R error of a kernel status st (not IM_OK) through
+ * stop_status() in R/conditions.R; `what` names the computation.  Main
+ * thread, outside OpenMP regions; does not return. */
+void im_stop_status(im_status st, const char *what);
 
 #endif

@@ -482,6 +482,28 @@ static inline int box_has_edges(const im_window *w, double x0, double x1,
            t[ra * W1 + ca] > 0;
 }
 
+/* Signed area of ring [s, e) (positive counter-clockwise): the shoelace
+ * sum, relative to the first vertex (R: ring_signed_area()). */
+static double ring_signed_area(const double *x, const double *y, int s,
+                               int e) {
+    double a = 0.0;
+    for (int i = s; i < e; i++) {
+        int j = i + 1 < e ? i + 1 : s;
+        a += (x[i] - x[s]) * (y[j] - y[s]) - (x[j] - x[s]) * (y[i] - y[s]);
+    }
+    return a / 2.0;
+}
+
+/* Area of a window: the signed areas of its rings added (holes are
+ * clockwise, so they subtract). */
+static double rings_area(const double *x, const double *y,
+                         const int *ring_start, int nring) {
+    double a = 0.0;
+    for (int r = 0; r < nring; r++)
+        a += ring_signed_area(x, y, ring_start[r], ring_start[r + 1]);
+    return a;
+}
+
 im_status im_window_build(im_window *w, const double *x, const double *y,
                           const int *ring_start, int nring) {
     if (nring < 1 || ring_start[0] != 0) return IM_ERR_WINDOW;
@@ -507,19 +529,16 @@ im_status im_window_build(im_window *w, const double *x, const double *y,
         if (y[i] < w->ymin) w->ymin = y[i];
         if (y[i] > w->ymax) w->ymax = y[i];
     }
-    w->area = 0.0;
+    w->area = rings_area(x, y, ring_start, nring);
     double perim = 0.0;
     for (int r = 0; r < nring; r++) {
         int s = ring_start[r], e = ring_start[r + 1];
-        double a = 0.0;
         for (int i = s; i < e; i++) {
             int j = i + 1 < e ? i + 1 : s;
             w->next[i] = j;
             w->prev[j] = i;
-            a += (x[i] - x[s]) * (y[j] - y[s]) - (x[j] - x[s]) * (y[i] - y[s]);
             perim += hypot(x[j] - x[i], y[j] - y[i]);
         }
-        w->area += a / 2.0;
     }
     /* one axis-parallel rectangle? */
     w->rect = 0;
@@ -998,20 +1017,12 @@ SEXP ffi_window_area(SEXP x, SEXP y, SEXP ring_start) {
     im_check_double(x, "window x must be double");
     im_check_double(y, "window y must be double");
     int nring = Rf_length(ring_start) - 1;
-    const double *px = REAL_RO(x), *py = REAL_RO(y);
-    const int *rs = INTEGER_RO(ring_start);
-    double a = 0.0;
-    for (int r = 0; r < nring; r++) {
-        int s = rs[r], e = rs[r + 1];
-        double ar = 0.0;
-        for (int i = s; i < e; i++) {
-            int j = i + 1 < e ? i + 1 : s;
-            ar += (px[i] - px[s]) * (py[j] - py[s]) -
-                  (px[j] - px[s]) * (py[i] - py[s]);
-        }
-        a += ar / 2.0;
-    }
-    return Rf_ScalarReal(a);
+    if (TYPEOF(ring_start) != INTSXP) IM_BUG("ring_start must be integer");
+    if (nring < 0 || INTEGER_RO(ring_start)[nring] > XLENGTH(x) ||
+        XLENGTH(y) != XLENGTH(x))
+        IM_BUG("inconsistent window rings");
+    return Rf_ScalarReal(rings_area(REAL_RO(x), REAL_RO(y),
+                                    INTEGER_RO(ring_start), nring));
 }
 
 /* R caller: window_inside() (cells_in_window(), assign_holes()), and
@@ -1092,7 +1103,7 @@ SEXP ffi_window_circle_frac(SEXP px, SEXP py, SEXP r, SEXP x, SEXP y,
         }
         R_CheckUserInterrupt();
     }
-    if (failed) Rf_error("immunoscape: out of memory in circle fractions");
+    if (failed) im_stop_status(IM_ERR_ALLOC, "the circle fractions");
     UNPROTECT(1);
     return out;
 }
@@ -1124,7 +1135,7 @@ SEXP ffi_window_overlap(SEXP dx, SEXP dy, SEXP x, SEXP y, SEXP ring_start,
         }
         R_CheckUserInterrupt();
     }
-    if (failed) Rf_error("immunoscape: out of memory in window overlaps");
+    if (failed) im_stop_status(IM_ERR_ALLOC, "the window overlaps");
     UNPROTECT(1);
     return out;
 }

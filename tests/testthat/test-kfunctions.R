@@ -149,6 +149,50 @@ test_that("polygon windows with a hole agree with spatstat and the oracle", {
     }
 })
 
+test_that("univariate L and pcf agree with spatstat on real polygon windows", {
+    skip_if_not_installed("spatstat.explore")
+    skip_if_not_installed("spatstat.data")
+    suppressPackageStartupMessages(library(spatstat.explore))
+    # urkiola: one polygon of 44 vertices; demopat: a polygon with a hole;
+    # amacrine: a rectangle. Coordinates rescaled to tissue-like microns.
+    pats <- list(urkiola = 1 / 10, demopat = 10, amacrine = 1 / 1000)
+    for (nm in names(pats)) {
+        X <- get(nm, envir = asNamespace("spatstat.data"))
+        X <- rescale(X, pats[[nm]], "um")
+        W <- Window(X)
+        rings <- if (W$type == "polygonal") {
+            lapply(W$bdry, function(b) list(x = b$x, y = b$y))
+        } else {
+            kfo_rect(W$xrange[1], W$xrange[2], W$yrange[1], W$yrange[2])
+        }
+        cells <- sp_pattern(X, rings)
+        a <- levels(marks(X))[2]
+        XA <- X[marks(X) == a]
+        info <- paste(nm, a)
+        l <- ripley_l(cells, a, correction = c("isotropic", "none"))
+        ls <- Lest(XA, correction = c("iso", "none"))
+        expect_identical(l$r[l$correction == "none"], ls$r, label = info)
+        expect_close(est(l, "isotropic"), ls$iso)
+        expect_close(est(l, "none"), ls$un)
+        expect_equal(l$theo[l$correction == "none"], ls$theo)
+        lb <- ripley_l(cells, a, correction = "border")
+        expect_close(est(lb, "border"), Lest(XA, correction = "border")$border)
+        # pcf: within 3% (of max(g, 1)) beyond one kernel half-width; the
+        # translation weights of spatstat come from a pixel mask here
+        p <- pair_correlation(cells, a,
+                              correction = c("isotropic", "translate"))
+        ps <- pcf(XA, correction = c("Ripley", "translate"))
+        expect_identical(p$r[p$correction == "isotropic"], ps$r)
+        h <- 0.15 / sqrt(npoints(XA) / area(W))
+        far <- ps$r > h
+        for (cr in c("isotropic", "translate")) {
+            d <- abs(est(p, cr)[far] - ps[[sp_k[cr]]][far])
+            expect_lt(max(d / pmax(1, abs(ps[[sp_k[cr]]][far]))), 0.03,
+                      label = paste(info, cr))
+        }
+    }
+})
+
 test_that("clustered patterns in a rectangle agree with spatstat", {
     skip_if_not_installed("spatstat.explore")
     skip_if_not_installed("spatstat.random")
@@ -437,23 +481,6 @@ test_that("envelopes: reproducible, thread-invariant, calibrated", {
                  class = "immunoscape_error_argument")
 })
 
-test_that("pointwise envelopes exclude at about the nominal rate", {
-    # 60 CSR images of 40 cells, 19 simulations each: at a fixed r the
-    # observed L leaves the pointwise envelope with probability 2 / 20
-    set.seed(12)
-    nimg <- 60
-    df <- data.frame(x = runif(40 * nimg, 0, 200),
-                     y = runif(40 * nimg, 0, 200), type = "A",
-                     image = rep(sprintf("i%02d", 1:nimg), each = 40))
-    cells <- quiet(spatial_cells(df, image = "image", window = "convex"))
-    l <- quiet(ripley_l(cells, "A", r = c(0, 10, 20, 30), envelope = "csr",
-                        nsim = 19))
-    at <- l[l$r == 20, ]
-    out <- mean(at$estimate < at$lo | at$estimate > at$hi)
-    expect_gt(out, 0)
-    expect_lt(out, 0.25)
-})
-
 test_that("a planted attraction is detected", {
     set.seed(6)
     a <- data.frame(x = runif(60, 0, 500), y = runif(60, 0, 500), type = "A")
@@ -538,4 +565,46 @@ test_that("bad input gives classed errors", {
                  class = "immunoscape_error_radius")
     expect_error(ripley_k(cells, "A", global = NA),
                  class = "immunoscape_error_argument")
+})
+
+test_that("kernel status codes become classed errors", {
+    stop_status <- immunoscape:::stop_status
+    expect_error(stop_status(1L, "the pair sums"),
+                 class = "immunoscape_error_memory",
+                 regexp = "Out of memory in the pair sums")
+    expect_error(stop_status(2L, "x"), class = "immunoscape_error_coordinates")
+    expect_error(stop_status(3L, "x"), class = "immunoscape_error_window")
+    expect_error(stop_status(4L, "x"), class = "immunoscape_error_coordinates")
+    expect_error(stop_status(9L, "x"), class = "immunoscape_error_internal")
+    # raised from C as the entry points raise them (no huge allocation)
+    expect_error(.Call(immunoscape:::ffi_kfun_status, 1L),
+                 class = "immunoscape_error_memory", regexp = "a test")
+    expect_error(.Call(immunoscape:::ffi_kfun_status, 3L),
+                 class = "immunoscape_error_window")
+})
+
+test_that("the per-image worker does not carry the cohort", {
+    set.seed(14)
+    n <- 20000
+    df <- data.frame(x = runif(n, 0, 1000), y = runif(n, 0, 1000),
+                     type = sample(c("A", "B"), n, TRUE),
+                     image = rep(c("i1", "i2"), each = n / 2),
+                     marker = runif(n))
+    cells <- quiet(spatial_cells(df, image = "image", window = "rectangle"))
+    # record what kf_main() hands to map_images() (testthat's
+    # local_mocked_bindings() needs testthat >= 3.1.7)
+    real <- immunoscape:::map_images
+    seen <- NULL
+    utils::assignInNamespace("map_images", function(cells, fun, ...) {
+        seen <<- list(size = length(serialize(fun, NULL)),
+                      cols = names(cells))
+        real(cells, fun, ...)
+    }, "immunoscape")
+    withr::defer(utils::assignInNamespace("map_images", real, "immunoscape"))
+    k <- ripley_k(cells, "A", "B", r = 0:5)
+    # what BiocParallel would ship with every image: the options only
+    expect_lt(seen$size, 20000)
+    expect_lt(seen$size, length(serialize(cells, NULL)) / 50)
+    expect_setequal(seen$cols, c("cell_id", "image", "x", "y", "type"))
+    expect_equal(nrow(k), 2 * 6)
 })
