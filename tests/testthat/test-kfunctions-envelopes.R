@@ -1,0 +1,143 @@
+# Simulation envelopes of K / L / pcf / G: calibration against the nominal
+# pointwise level, and thread invariance on patterns of many blocks.
+
+quiet_env <- function(code) {
+    withr::with_options(list(immunoscape.verbose = FALSE), code)
+}
+
+# nimg square images [0, side]^2 (given as the window, so that the
+# observed cells are a binomial pattern in it, as the CSR simulations are)
+# of n cells, types A, B, C in equal numbers at random.
+calibration_cells <- function(nimg, n, side) {
+    img <- sprintf("i%03d", seq_len(nimg))
+    df <- data.frame(x = runif(n * nimg, 0, side),
+                     y = runif(n * nimg, 0, side),
+                     type = as.vector(replicate(nimg, sample(
+                         rep(c("A", "B", "C"), length.out = n)))),
+                     image = rep(img, each = n))
+    win <- data.frame(image = rep(img, each = 4), polygon = 1L, ring = 1L,
+                      hole = FALSE, x = rep(c(0, side, side, 0), nimg),
+                      y = rep(c(0, 0, side, side), nimg))
+    quiet_env(spatial_cells(df, image = "image", window = win))
+}
+
+# Per image, the share of the r values > 0 where the observed curve is
+# below lo / above hi.
+exclusion_rates <- function(res) {
+    res <- res[res$r > 0, ]
+    key <- res$image
+    list(below = tapply(res$estimate < res$lo, key, mean),
+         above = tapply(res$estimate > res$hi, key, mean))
+}
+
+test_that("pointwise envelopes with nsim = 99 exclude at the nominal rate", {
+    # Under the null hypothesis the observed curve and the 99 simulated ones
+    # are exchangeable, so at each r the observed value is the lowest (or
+    # the highest) of the 100 with probability 1 / 100: it leaves the
+    # pointwise envelope with probability p = 2 / (nsim + 1) = 0.02. The
+    # r values of one image are dependent, so the per-image share Y_i of r
+    # values outside lies in [0, 1] with mean p; such a variable is at most
+    # as spread as a Bernoulli(p) one (convex order), so the tails of
+    # Binomial(nimg, p) bound those of sum(Y_i) and give the band (each
+    # side missed with probability below 0.005 under the null). It fails
+    # for an envelope that cannot exclude (lower end >= 1) and for one of
+    # the wrong width (an envelope of 19 simulations excludes 0.1).
+    set.seed(20)
+    nsim <- 99
+    p <- 2 / (nsim + 1)
+    # r from 15: several pairs per image, so that ties with lo or hi (which
+    # are not outside) are rare
+    r <- c(0, 15, 20, 25)
+    small <- calibration_cells(300, n = 45, side = 100)
+    large <- calibration_cells(1000, n = 45, side = 100)
+    runs <- list(
+        csr = quiet_env(ripley_l(small, "A", "B", r = r, envelope = "csr",
+                                 nsim = nsim)),
+        labels = quiet_env(ripley_l(large, "A", "B", r = r,
+                                    envelope = "labels", nsim = nsim)),
+        labels_self = quiet_env(ripley_l(small, "A", r = r,
+                                         envelope = "labels", nsim = nsim)),
+        labels_pcf = quiet_env(pair_correlation(small, "A", "B", r = r,
+                                                envelope = "labels",
+                                                nsim = nsim))
+    )
+    for (nm in names(runs)) {
+        res <- runs[[nm]]
+        nimg <- nlevels(res$image)
+        band <- stats::qbinom(c(0.005, 0.995), nimg, p)
+        half <- stats::qbinom(0.995, nimg, p / 2)
+        expect_gte(band[1], 1)
+        expect_false(anyNA(res$estimate[res$r > 0]), label = nm)
+        ties <- res$r > 0 & (res$estimate == res$lo | res$estimate == res$hi)
+        expect_lt(mean(ties), 0.01, label = paste(nm, "ties"))
+        ex <- exclusion_rates(res)
+        total <- sum(ex$below + ex$above)
+        expect_gte(total, band[1], label = paste(nm, "exclusions"))
+        expect_lte(total, band[2], label = paste(nm, "exclusions"))
+        # both sides: a shifted envelope excludes mostly on one side
+        expect_lte(sum(ex$below), half, label = paste(nm, "below"))
+        expect_lte(sum(ex$above), half, label = paste(nm, "above"))
+    }
+})
+
+test_that("a planted attraction leaves the nsim = 99 envelopes", {
+    set.seed(21)
+    a <- data.frame(x = runif(50, 20, 380), y = runif(50, 20, 380),
+                    type = "A")
+    # each B cell within 8 microns of an A cell
+    ang <- runif(50, 0, 2 * pi)
+    rad <- 8 * sqrt(runif(50))
+    b <- data.frame(x = a$x + rad * cos(ang), y = a$y + rad * sin(ang),
+                    type = "B")
+    o <- data.frame(x = runif(150, 0, 400), y = runif(150, 0, 400),
+                    type = "O")
+    cells <- quiet_env(spatial_cells(rbind(a, b, o), window = "rectangle"))
+    r <- seq(0, 30, by = 2)
+    for (env in c("csr", "labels")) {
+        l <- ripley_l(cells, "A", "B", r = r, envelope = env, nsim = 99)
+        expect_true(all((l$estimate > l$hi)[l$r %in% c(4, 8, 12)]),
+                    label = env)
+        p <- pair_correlation(cells, "A", "B", r = r, envelope = env,
+                              nsim = 99)
+        expect_true(all((p$estimate > p$hi)[p$r %in% c(4, 6)]), label = env)
+        g <- g_function(cells, "A", "B", r = r, envelope = env, nsim = 99)
+        expect_true(all((g$estimate > g$hi)[g$r %in% c(4, 6)]), label = env)
+    }
+    # A and the independent O cells: inside at most r values
+    l <- ripley_l(cells, "A", "O", r = r, envelope = "labels", nsim = 99)
+    expect_lt(summary(l)$outside, 0.2)
+})
+
+test_that("envelopes on many blocks of cells do not depend on nthreads", {
+    # 9,600 cells: several blocks of 2,048 cells in every parallel pass
+    set.seed(22)
+    n <- 9600
+    cells <- quiet_env(spatial_cells(data.frame(
+        x = runif(n, 0, 2400), y = runif(n, 0, 2400),
+        type = sample(c("A", "B", "C"), n, TRUE)), window = "convex"))
+    r <- seq(0, 30, by = 3)
+    run <- function(f, to, env, corr, nth) {
+        set.seed(5)
+        f(cells, "A", to, r = r, correction = corr, envelope = env,
+          nsim = 4, nthreads = nth)
+    }
+    for (env in c("csr", "labels")) {
+        for (to in list("A", "B")) {
+            k1 <- run(ripley_k, to, env, "all", 1)
+            k2 <- run(ripley_k, to, env, "all", 2)
+            expect_identical(k1, k2)
+            expect_false(anyNA(k1$lo))
+            p1 <- run(pair_correlation, to, env,
+                      c("isotropic", "translate"), 1)
+            p2 <- run(pair_correlation, to, env,
+                      c("isotropic", "translate"), 2)
+            expect_identical(p1, p2)
+            g1 <- run(g_function, to, env, "all", 1)
+            g2 <- run(g_function, to, env, "all", 2)
+            expect_identical(g1, g2)
+        }
+    }
+    # the simulations differ from each other (the envelope is not the
+    # estimate repeated)
+    expect_true(any(k1$lo < k1$hi))
+})
