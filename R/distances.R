@@ -70,7 +70,7 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
         nearest_id = unlist(lapply(parts, `[[`, "nearest_id"),
                             use.names = FALSE)
     ), k = k)
-    structure(out, class = c("nearest_distances", "data.frame"), k = k)
+    structure(out, class = c("nearest_distances", "immunoscape_result", "data.frame"), k = k)
 }
 
 #' @export
@@ -82,13 +82,6 @@ print.nearest_distances <- function(x, ...) {
                 attr(x, "k")))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.nearest_distances <- function(x, ...) {
-    class(x) <- "data.frame"
-    attr(x, "k") <- NULL
-    x
 }
 
 #' @rdname nearest_distances
@@ -157,7 +150,7 @@ count_neighbors <- function(cells, radius, from = NULL, to = NULL,
     rows <- counts$rows
     dim(m) <- NULL
     out <- long_per_cell(cells, rows, to, list(count = m))
-    structure(out, class = c("neighbor_counts", "data.frame"),
+    structure(out, class = c("neighbor_counts", "immunoscape_result", "data.frame"),
               radius = radius)
 }
 
@@ -223,13 +216,6 @@ print.neighbor_counts <- function(x, ...) {
                 nlevels(x$to), if (nlevels(x$to) == 1) "" else "s"))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.neighbor_counts <- function(x, ...) {
-    class(x) <- "data.frame"
-    attr(x, "radius") <- NULL
-    x
 }
 
 #' @rdname count_neighbors

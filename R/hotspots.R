@@ -245,7 +245,7 @@ hotspots <- function(cells, type, cell_size = 50,
     }
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$class <- factor(out$class, levels = c("hot", "cold", "none"))
-    structure(out, class = c("hotspots", "data.frame"), type = type,
+    structure(out, class = c("hotspots", "immunoscape_result", "data.frame"), type = type,
               cell_size = cell_size, value = value, order = order,
               adjust = adjust, alpha = alpha, problems = problems)
 }
@@ -261,14 +261,6 @@ print.hotspots <- function(x, ...) {
                 format(attr(x, "alpha"))))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.hotspots <- function(x, ...) {
-    attributes(x)[c("type", "cell_size", "value", "order", "adjust", "alpha",
-                    "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname hotspots

@@ -205,7 +205,7 @@ interaction_test <- function(cells, radius = 20,
     }, BPPARAM = BPPARAM, label = "Interaction test")
     problems <- attr(out, "problems")
     out <- finish_pairs(out, cells, types, nperm)
-    structure(out, class = c("interaction_test", "data.frame"),
+    structure(out, class = c("interaction_test", "immunoscape_result", "data.frame"),
               radius = radius, method = method, nperm = nperm,
               patch_size = patch_size, alpha = alpha, problems = problems)
 }
@@ -225,14 +225,6 @@ print.interaction_test <- function(x, ...) {
     }
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.interaction_test <- function(x, ...) {
-    attributes(x)[c("radius", "method", "nperm", "patch_size", "alpha",
-                    "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 # Cohort summary of per-image permutation results.
@@ -277,7 +269,7 @@ summary.interaction_test <- function(object, ...) {
         ), class = "argument")
     }
     out <- pool_pairs(as.data.frame(object))
-    structure(out, class = c("summary_interaction_test", "data.frame"),
+    structure(out, class = c("summary_interaction_test", "immunoscape_result", "data.frame"),
               method = attr(object, "method"), radius = attr(object, "radius"),
               alpha = attr(object, "alpha"))
 }
@@ -440,7 +432,7 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
     } else {
         out <- finish_pairs(out, cells, types, nperm)
     }
-    structure(out, class = c("colocalization_quotient", "data.frame"),
+    structure(out, class = c("colocalization_quotient", "immunoscape_result", "data.frame"),
               radius = nb$radius, k = nb$k, nperm = nperm, alpha = alpha,
               problems = problems)
 }
@@ -471,13 +463,6 @@ print.colocalization_quotient <- function(x, ...) {
                     sprintf("; %d permutations", attr(x, "nperm")) else ""))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.colocalization_quotient <- function(x, ...) {
-    attributes(x)[c("radius", "k", "nperm", "alpha", "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname colocalization_quotient
@@ -590,7 +575,7 @@ local_colocalization_quotient <- function(cells, from = NULL, to = NULL,
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$from <- factor(as.character(out$from), levels = lv)
     out$to <- factor(as.character(out$to), levels = to)
-    structure(out, class = c("local_clq", "data.frame"), radius = nb$radius,
+    structure(out, class = c("local_clq", "immunoscape_result", "data.frame"), radius = nb$radius,
               k = nb$k, problems = problems)
 }
 
@@ -603,13 +588,6 @@ print.local_clq <- function(x, ...) {
                 format(nrow(x), big.mark = ","), nb))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.local_clq <- function(x, ...) {
-    attributes(x)[c("radius", "k", "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname colocalization_quotient
@@ -749,7 +727,7 @@ mixing_score <- function(cells, reference, target, radius = 20,
     nthreads <- check_nthreads(nthreads)
     out <- mixing_table(cells, roles[[1]], roles[[2]], radius, nthreads,
                         BPPARAM)
-    structure(out, class = c("mixing_score", "data.frame"), radius = radius,
+    structure(out, class = c("mixing_score", "immunoscape_result", "data.frame"), radius = radius,
               reference = roles[[1]], target = roles[[2]],
               problems = attr(out, "problems"))
 }
@@ -788,13 +766,6 @@ print.mixing_score <- function(x, ...) {
                 if (nrow(x) == 1) "" else "s"))
     print(utils::head(as.data.frame(x), 10), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.mixing_score <- function(x, ...) {
-    attributes(x)[c("radius", "reference", "target", "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname mixing_score
@@ -906,7 +877,7 @@ classify_architecture <- function(cells, tumor, immune, radius = 20,
             "i" = "{length(undecided)} image{?s} without tumour cells or without any immune contact {?is/are} left unclassified ({.val {utils::head(undecided, 5)}})."
         ))
     }
-    structure(out, class = c("architecture", "data.frame"), radius = radius,
+    structure(out, class = c("architecture", "immunoscape_result", "data.frame"), radius = radius,
               threshold = threshold, min_immune = min_immune,
               tumor = roles[[2]], immune = roles[[1]],
               problems = attr(m, "problems"))
@@ -923,14 +894,6 @@ print.architecture <- function(x, ...) {
                       collapse = ", ")))
     print(utils::head(as.data.frame(x), 10), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.architecture <- function(x, ...) {
-    attributes(x)[c("radius", "threshold", "min_immune", "tumor", "immune",
-                    "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname classify_architecture

@@ -125,7 +125,7 @@ neighborhood_composition <- function(cells, k = 10, radius = NULL,
     }
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$type <- factor(as.character(out$type), levels = lv)
-    structure(out, class = c("neighborhood_composition", "data.frame"),
+    structure(out, class = c("neighborhood_composition", "immunoscape_result", "data.frame"),
               k = size$k, radius = size$radius, types = types,
               problems = attr(out, "problems"))
 }
@@ -141,13 +141,6 @@ print.neighborhood_composition <- function(x, ...) {
                 if (length(attr(x, "types")) == 1) "" else "s"))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
-}
-
-#' @export
-as.data.frame.neighborhood_composition <- function(x, ...) {
-    attributes(x)[c("k", "radius", "types", "problems")] <- NULL
-    class(x) <- "data.frame"
-    x
 }
 
 #' @rdname neighborhood_composition
@@ -368,7 +361,7 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     freq <- freq[order(freq$image, freq$neighborhood), , drop = FALSE]
     rownames(freq) <- NULL
 
-    structure(out, class = c("cellular_neighborhoods", "data.frame"),
+    structure(out, class = c("cellular_neighborhoods", "immunoscape_result", "data.frame"),
               k = k, n = n, seed = seed, types = types,
               profiles = profiles, enrichment = enrichment,
               frequencies = freq,
