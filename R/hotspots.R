@@ -285,22 +285,24 @@ summary.hotspots <- function(object, ...) {
 
 #' @rdname hotspots
 #' @param fill For `autoplot()`: `"class"` (hot / cold / none) or `"z"`.
+#' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
+#'   as in the image, as in [plot_cells()].
 #' @export
-autoplot.hotspots <- function(object, fill = c("class", "z"), ...) {
+autoplot.hotspots <- function(object, fill = c("class", "z"), flip_y = TRUE,
+                              ...) {
     check_dots(...)
     fill <- check_choice(fill, c("class", "z"))
+    check_flag(flip_y)
     df <- as.data.frame(object)
     p <- ggplot2::ggplot(df) +
         ggplot2::geom_rect(ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax,
                                         ymin = .data$ymin, ymax = .data$ymax,
                                         fill = .data[[fill]]),
                            colour = NA) +
-        ggplot2::coord_equal() +
         ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
                       title = sprintf("Hotspots of %s (Getis-Ord Gi*)",
                                       paste(attr(object, "type"),
-                                            collapse = " + "))) +
-        ggplot2::theme_minimal()
+                                            collapse = " + ")))
     p <- if (fill == "class") {
         p + ggplot2::scale_fill_manual(values = c(hot = "#D73027",
                                                   cold = "#4575B4",
@@ -311,8 +313,5 @@ autoplot.hotspots <- function(object, fill = c("class", "z"), ...) {
                                           high = "#D73027", midpoint = 0,
                                           na.value = "white", name = "Gi* z")
     }
-    if (length(unique(df$image)) > 1) {
-        p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$image))
-    }
-    p
+    finish_map(p, length(unique(df$image)), flip_y)
 }

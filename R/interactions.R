@@ -122,6 +122,14 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' * `"patch"` (Schulz et al. 2018): fraction of A cells with at least
 #'   `patch_size` B neighbours.
 #'
+#' Choosing: `"histocat"` conditions on contact, so it asks "where A and B
+#' meet, do they meet in numbers?". In a compartmentalized tumour the few
+#' tumour cells at the margin that touch T cells touch several, and
+#' tumour -> T cell can come out as attraction although T cells are kept
+#' out of the tumour nests; `"classic"` (and the reverse pair) shows the
+#' exclusion. For questions of infiltration or exclusion use `"classic"`;
+#' read the two directions of a pair together in either case.
+#'
 #' From `nperm` permutations: `perm_mean`, `perm_sd`, `z = (observed -
 #' perm_mean) / perm_sd`, `p_greater = (1 + #{perm >= observed}) / (1 +
 #' nperm)` and `p_less = (1 + #{perm <= observed}) / (1 + nperm)`, where
@@ -294,7 +302,7 @@ pair_heatmap <- function(df, fill, mark, title, legend, limit = NULL,
     if (!is.null(limit)) df$fill <- pmin(pmax(df$fill, -limit), limit)
     df$mark <- ifelse(is.na(df[[mark]]), "",
                       ifelse(df[[mark]] > 0, "+",
-                             ifelse(df[[mark]] < 0, "\u2212", "")))
+                             ifelse(df[[mark]] < 0, "-", "")))
     p <- ggplot2::ggplot(df, ggplot2::aes(x = .data$to, y = .data$from,
                                           fill = .data$fill)) +
         ggplot2::geom_tile(colour = "white") +
@@ -621,15 +629,22 @@ summary.local_clq <- function(object, ...) {
 autoplot.local_clq <- function(object, ...) {
     check_dots(...)
     df <- as.data.frame(object)
-    df <- df[!is.na(df$local_clq) & df$local_clq > 0, , drop = FALSE]
-    df$log2_local_clq <- log2(df$local_clq)
-    ggplot2::ggplot(df, ggplot2::aes(x = .data$to,
-                                     y = .data$log2_local_clq)) +
+    # cells without neighbours have no local CLQ; zeros (no neighbour of
+    # the type) are kept, so the scale is linear
+    df <- df[!is.na(df$local_clq), , drop = FALSE]
+    if (!nrow(df)) {
+        stop_immunoscape(c(
+            "No cell has a defined local CLQ: nothing to plot.",
+            "i" = "Use a larger {.arg radius} or {.arg k}."
+        ), class = "argument")
+    }
+    ggplot2::ggplot(df, ggplot2::aes(x = .data$to, y = .data$local_clq)) +
         ggplot2::geom_boxplot(outlier.size = 0.5) +
-        ggplot2::geom_hline(yintercept = 0, linetype = 2) +
+        ggplot2::geom_hline(yintercept = 1, linetype = 2) +
         ggplot2::facet_wrap(ggplot2::vars(.data$from),
                             labeller = ggplot2::label_both) +
-        ggplot2::labs(x = "to (neighbour type)", y = "log2 local CLQ",
+        ggplot2::labs(x = "to (neighbour type)",
+                      y = "local CLQ (1: as expected by chance)",
                       title = "Local colocation quotient") +
         ggplot2::theme_minimal() +
         ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
