@@ -396,7 +396,8 @@ kf_result <- function(res, fun, cells, opts) {
     rownames(out) <- NULL
     rownames(groups) <- NULL
     structure(out,
-              class = c(kf_classes[[fun]], "immunoscape_fv", "data.frame"),
+              class = c(kf_classes[[fun]], "immunoscape_fv",
+                        "immunoscape_result", "data.frame"),
               fun = fun, groups = groups,
               envelope = list(type = opts$envelope, nsim = opts$nsim,
                               global = opts$global),
@@ -431,10 +432,12 @@ kf_image <- function(data, windows, image, opts) {
     codes <- data$codes
     # cells outside the window (beyond rounding) are left out, as spatstat
     # rejects them; a note says how many
-    tol <- 1e-9 * max(abs(unlist(win$bounds)), 1)
     b <- win$bounds
-    if (win$rect && all(range(x) >= b[1] - tol & range(x) <= b[2] + tol) &&
-        all(range(y) >= b[3] - tol & range(y) <= b[4] + tol)) {
+    tol <- 1e-9 * max(abs(b), 1)
+    rx <- range(x)
+    ry <- range(y)
+    if (win$rect && rx[1] >= b[1] - tol && rx[2] <= b[2] + tol &&
+        ry[1] >= b[3] - tol && ry[2] <= b[4] + tol) {
         dropped <- 0L
     } else {
         inside <- kf_inside(win, x, y, tol)
@@ -458,6 +461,13 @@ kf_image <- function(data, windows, image, opts) {
 # plus what the R side needs (frame sides, diameter).
 kf_window_spec <- function(w, image) {
     rg <- window_rings(w, image)
+    if (!window_has_rings(rg)) {
+        # a degenerate image of a cohort (see spatial_cells())
+        stop_immunoscape(c(
+            "Image {.val {image}} has no window (its cells span no area): K, L, pair correlation and G need one.",
+            "i" = "Set a window with {.fn set_window}, or drop the image."
+        ), class = "window")
+    }
     xr <- range(rg$x)
     yr <- range(rg$y)
     rect <- length(rg$x) == 4L && length(rg$ring_start) == 2L &&
@@ -842,14 +852,6 @@ print.immunoscape_fv <- function(x, ...) {
     invisible(x)
 }
 
-#' @export
-as.data.frame.immunoscape_fv <- function(x, ...) {
-    attrs <- c("fun", "groups", "envelope", "problems")
-    for (a in attrs) attr(x, a) <- NULL
-    class(x) <- "data.frame"
-    x
-}
-
 #' Summaries of K, L, pair correlation and G results
 #'
 #' One row per image, type pair and correction: the signed area between
@@ -927,6 +929,9 @@ kf_trapz <- function(x, y) {
 #'
 #' @param object A `ripley_k`, `ripley_l`, `pair_correlation` or
 #'   `g_function` result.
+#' @param centre If `TRUE`, draw every curve minus its CSR value, so that
+#'   CSR is the horizontal line at 0: \eqn{L(r) - r}, \eqn{K(r) - \pi
+#'   r^2}, \eqn{g(r) - 1}, \eqn{G(r) - G_{CSR}(r)}.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object.
 #' @export
@@ -937,17 +942,26 @@ kf_trapz <- function(x, y) {
 #' l <- ripley_l(spatial_cells(df, window = "rectangle"), "Tumor", "CD8 T",
 #'               r = seq(0, 40, by = 2), envelope = "labels", nsim = 19)
 #' autoplot(l)
-autoplot.immunoscape_fv <- function(object, ...) {
+#' autoplot(l, centre = TRUE)
+autoplot.immunoscape_fv <- function(object, centre = FALSE, ...) {
     check_dots(...)
+    check_flag(centre)
     fun <- attr(object, "fun")
     df <- as.data.frame(object)
     check_plot_rows(df, kf_titles[[fun]])
-    df$panel <- paste(df$from, "\u2192", df$to)
+    df$panel <- paste(df$from, "->", df$to)
     if (length(unique(df$image)) > 1L) {
         df$panel <- paste0(df$image, ": ", df$panel)
     }
     df$panel <- factor(df$panel, levels = unique(df$panel))
     ylab <- switch(fun, K = "K(r)", L = "L(r)", pcf = "g(r)", G = "G(r)")
+    if (centre) {
+        cols <- intersect(c("estimate", "lo", "hi", "mmean"), names(df))
+        for (v in cols) df[[v]] <- df[[v]] - df$theo
+        df$theo <- 0
+        ylab <- switch(fun, K = "K(r) - pi r^2", L = "L(r) - r",
+                       pcf = "g(r) - 1", G = "G(r) - G_CSR(r)")
+    }
     p <- ggplot2::ggplot(df, ggplot2::aes(.data$r))
     if ("lo" %in% names(df)) {
         env <- df[df$correction == levels(df$correction)[1] &
@@ -964,7 +978,8 @@ autoplot.immunoscape_fv <- function(object, ...) {
         ggplot2::geom_line(ggplot2::aes(y = .data$estimate,
                                         colour = .data$correction),
                            linewidth = 0.6, na.rm = TRUE) +
-        ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free_y") +
+        ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free_y",
+                            labeller = ggplot2::label_wrap_gen(width = 20)) +
         ggplot2::labs(x = "r (\u00b5m)", y = ylab, colour = "correction") +
         result_theme()
 }

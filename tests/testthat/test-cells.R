@@ -109,6 +109,13 @@ test_that("a degenerate image in a cohort loses its window, not the cohort", {
         expect_identical(as.character(as_sf(get_window(cells))$image),
                          "good")
     }
+    # area-based statistics leave those images out, with the reason
+    expect_warning(k <- ripley_k(cells, "A", "B", r = seq(0, 20, 5)),
+                   class = "immunoscape_warning_image_failed")
+    expect_identical(as.character(unique(k$image)), "good")
+    p <- attr(k, "problems")
+    expect_setequal(as.character(p$image), c("one", "two"))
+    expect_match(p$message, "no window")
     # every image degenerate: still an error
     expect_error(spatial_cells(df[201:203, ], image = "image"),
                  class = "immunoscape_error_window")

@@ -24,7 +24,8 @@ test_that("row selection keeps a result, column selection gives a data frame", {
         classify_architecture(cells, tumor = "T", immune = "I",
                               min_immune = 10),
         neighborhood_composition(cells, k = 5),
-        hotspots(cells, "I", cell_size = 50)
+        hotspots(cells, "I", cell_size = 50),
+        ripley_l(cells, "T", "I", r = seq(0, 50, 5))
     )
     for (res in results) {
         cls <- class(res)[1]
