@@ -235,9 +235,10 @@ as.data.frame.spatial_cells <- function(x, ...) {
         return(out)
     }
     rownames(out) <- NULL
-    if (!is.null(windows)) {
-        windows <- windows[windows$image %in% unique(out$image), ,
-                           drop = FALSE]
+    if (!is.null(windows) && !missing(i)) {
+        img <- out$image
+        present <- levels(img)[tabulate(img, nlevels(img)) > 0L]
+        windows <- windows[windows$image %in% present, , drop = FALSE]
         rownames(windows) <- NULL
     }
     new_spatial_cells(out, windows, px %||% 1)
@@ -254,9 +255,12 @@ split.spatial_cells <- function(x, f = x$image, drop = TRUE, ...) {
     idx <- image_rows(x)
     idx <- idx[lengths(idx) > 0L]
     lv <- names(idx)
+    whole <- length(lv) == 1L && length(idx[[1L]]) == nrow(x)
     out <- lapply(lv, function(im) {
-        s <- x[idx[[im]], ]
-        s$image <- droplevels(s$image)
+        # one image: no copy of the rows
+        s <- if (whole) x else x[idx[[im]], ]
+        s$image <- structure(rep.int(1L, nrow(s)), levels = im,
+                             class = "factor")
         w <- attr(s, "windows")
         if (!is.null(w)) {
             w$image <- factor(as.character(w$image), levels = im)
