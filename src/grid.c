@@ -5,28 +5,33 @@
 #define IM_MAX_CELLS_AXIS 1073741824.0   /* 2^30 cells per axis */
 #define IM_DENSE_FACTOR 4                 /* dense table: <= 4 cells/point */
 
-/* LSD radix sort of (key, index) pairs by key, 16 bits per pass. */
+/* LSD radix sort of (key, index) pairs by key (stable): 16 bits per pass,
+ * or 8 for fewer than 65536 pairs, where clearing and summing 65536
+ * counters per pass would cost more than the pairs themselves. */
 static void radix_sort(uint64_t *key, R_xlen_t *idx, uint64_t *key2,
                        R_xlen_t *idx2, R_xlen_t n, uint64_t maxkey,
                        R_xlen_t *count /* [65536] */) {
+    const int bits = n < 65536 ? 8 : 16;
+    const int nb = 1 << bits;
+    const uint64_t mask = (uint64_t) nb - 1;
     int shift = 0;
     while (shift < 64 && (shift == 0 || (maxkey >> shift) != 0)) {
-        memset(count, 0, 65536 * sizeof(R_xlen_t));
-        for (R_xlen_t i = 0; i < n; i++) count[(key[i] >> shift) & 0xFFFF]++;
+        memset(count, 0, (size_t) nb * sizeof(R_xlen_t));
+        for (R_xlen_t i = 0; i < n; i++) count[(key[i] >> shift) & mask]++;
         R_xlen_t s = 0;
-        for (int b = 0; b < 65536; b++) {
+        for (int b = 0; b < nb; b++) {
             R_xlen_t c = count[b];
             count[b] = s;
             s += c;
         }
         for (R_xlen_t i = 0; i < n; i++) {
-            R_xlen_t p = count[(key[i] >> shift) & 0xFFFF]++;
+            R_xlen_t p = count[(key[i] >> shift) & mask]++;
             key2[p] = key[i];
             idx2[p] = idx[i];
         }
         memcpy(key, key2, n * sizeof(uint64_t));
         memcpy(idx, idx2, n * sizeof(R_xlen_t));
-        shift += 16;
+        shift += bits;
     }
 }
 
