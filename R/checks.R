@@ -190,7 +190,7 @@ check_types <- function(cells, types, arg = rlang::caller_arg(types),
 # Levels of cells$type that occur (cheaper than droplevels on big data).
 types_present <- function(cells) {
     lv <- levels(cells$type)
-    lv[tabulate(as.integer(cells$type), length(lv)) > 0L]
+    lv[tabulate(cells$type, length(lv)) > 0L]
 }
 
 # Accept a spatial_cells or a plain data frame with the standard columns.

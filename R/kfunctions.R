@@ -434,10 +434,7 @@ kf_image <- function(data, windows, image, opts) {
     # rejects them; a note says how many
     b <- win$bounds
     tol <- 1e-9 * max(abs(b), 1)
-    rx <- range(x)
-    ry <- range(y)
-    if (win$rect && rx[1] >= b[1] - tol && rx[2] <= b[2] + tol &&
-        ry[1] >= b[3] - tol && ry[2] <= b[4] + tol) {
+    if (win$rect && .Call(ffi_window_fits, x, y, as.double(b), tol)) {
         dropped <- 0L
     } else {
         inside <- kf_inside(win, x, y, tol)

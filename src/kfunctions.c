@@ -301,10 +301,18 @@ static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len) {
     } else {
         for (R_xlen_t i = 0; i < n; i++) m += pc[i] == code;
     }
-    R_xlen_t *out = (R_xlen_t *) R_alloc(m > 0 ? m : 1, sizeof(R_xlen_t));
-    m = 0;
-    for (R_xlen_t i = 0; i < n; i++)
-        if (code == 0 || pc[i] == code) out[m++] = i;
+    /* one spare slot: the fill below writes before it tests, without a
+     * branch that random types would mispredict */
+    R_xlen_t *out = (R_xlen_t *) R_alloc(m + 1, sizeof(R_xlen_t));
+    if (code == 0) {
+        for (R_xlen_t i = 0; i < n; i++) out[i] = i;
+    } else {
+        R_xlen_t k = 0;
+        for (R_xlen_t i = 0; i < n; i++) {
+            out[k] = i;
+            k += pc[i] == code;
+        }
+    }
     *len = m;
     return out;
 }

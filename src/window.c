@@ -1047,6 +1047,30 @@ SEXP ffi_window_inside(SEXP px, SEXP py, SEXP x, SEXP y, SEXP ring_start) {
     return out;
 }
 
+/* R caller: kf_image() (ripley_k() and friends): do all points lie in
+ * the rectangle bounds = (xmin, xmax, ymin, ymax) widened by tol?  One
+ * pass, stopping at the first point outside. */
+SEXP ffi_window_fits(SEXP px, SEXP py, SEXP bounds, SEXP tol_) {
+    im_check_double(px, "px must be double");
+    im_check_double(py, "py must be double");
+    im_check_double(bounds, "bounds must be double");
+    R_xlen_t n = XLENGTH(px);
+    if (XLENGTH(py) != n || XLENGTH(bounds) != 4) IM_BUG("bad lengths");
+    double tol = im_as_double(tol_, "tol");
+    const double *b = REAL_RO(bounds), *qx = REAL_RO(px), *qy = REAL_RO(py);
+    double x0 = b[0] - tol, x1 = b[1] + tol, y0 = b[2] - tol, y1 = b[3] + tol;
+    int ok = 1;
+    for (R_xlen_t c0 = 0; c0 < n && ok; c0 += 16 * IM_CHUNK) {
+        R_xlen_t c1 = c0 + 16 * IM_CHUNK < n ? c0 + 16 * IM_CHUNK : n;
+        int in = 1;
+        for (R_xlen_t i = c0; i < c1; i++)
+            in &= (qx[i] >= x0) & (qx[i] <= x1) & (qy[i] >= y0) &
+                  (qy[i] <= y1);
+        ok = in;
+    }
+    return Rf_ScalarLogical(ok);
+}
+
 /* R caller: window_bdist() (cells_edge_distance()) */
 SEXP ffi_window_bdist(SEXP px, SEXP py, SEXP x, SEXP y, SEXP ring_start,
                       SEXP nthreads_) {
