@@ -146,8 +146,9 @@ guess_cell_id <- c("cell_id", "cell_ID", "cellID", "CellID", "Cell ID",
 #' @param pixel_size Microns per coordinate unit. `NULL` uses the format's
 #'   unit: 1 for micron formats (inForm, QuPath `µm`, Xenium, plain
 #'   tables), the documented default for CosMx and pixel-unit inForm
-#'   exports, and 1 with a message for pixel formats (HALO, MCMICRO, QuPath
-#'   `px`).
+#'   exports, and 1 with a warning (class `immunoscape_warning_pixel_size`)
+#'   for pixel formats (HALO, MCMICRO, QuPath `px`); for HALO the warning
+#'   gives the pixel size that the cell areas in square microns imply.
 #' @param window The tissue window of each image, passed to
 #'   [spatial_cells()]: `"convex"`, `"rectangle"`, `"concave"` or a polygon
 #'   data frame (microns).
@@ -539,7 +540,9 @@ read_one_file <- function(file, label, format, opts, call) {
         xx <- num(raw[[spec$x]])
         yy <- num(raw[[spec$y]])
     }
-    px <- resolve_pixel_size(opts$pixel_size, spec, fmt, file)
+    px <- resolve_pixel_size(opts$pixel_size, spec, fmt, file,
+                             hint = if (is.null(opts$pixel_size))
+                                 pixel_size_hint(raw, spec))
     drop <- !is.finite(xx) | !is.finite(yy)
     if (any(drop)) {
         warn_immunoscape(c(
@@ -630,7 +633,7 @@ num <- function(v) {
     suppressWarnings(as.numeric(v))
 }
 
-resolve_pixel_size <- function(pixel_size, spec, fmt, file) {
+resolve_pixel_size <- function(pixel_size, spec, fmt, file, hint = NULL) {
     unit <- spec$unit %||% "um"
     if (!is.null(pixel_size)) {
         if (unit == "um" && pixel_size != 1 && isTRUE(spec$unit_sure)) {
@@ -648,12 +651,31 @@ resolve_pixel_size <- function(pixel_size, spec, fmt, file) {
         return(spec$default_pixel_size)
     }
     if (unit == "px") {
-        inform_immunoscape(c(
-            "i" = "{.file {basename(file)}} ({fmt}) has coordinates in pixels or unstated units; they are taken as microns.",
-            "i" = "Give {.arg pixel_size} (microns per pixel) to convert them."
-        ))
+        # not gated by immunoscape.verbose: every distance and density
+        # depends on it
+        warn_immunoscape(c(
+            "{.file {basename(file)}} ({fmt}) has coordinates in pixels or unstated units; they are taken as microns.",
+            "i" = if (!is.null(hint)) "Its cell areas in square microns suggest about {signif(hint, 2)} microns per pixel.",
+            "i" = "Give {.arg pixel_size} (microns per pixel; 1 if they are microns) to convert them and silence this warning."
+        ), class = "pixel_size")
     }
     1
+}
+
+# Microns per pixel suggested by a table with both pixel bounding boxes and
+# cell areas in square microns (HALO): a cell fills about pi / 4 of its box.
+pixel_size_hint <- function(raw, spec) {
+    if (is.null(spec$box)) return(NULL)
+    area_col <- grep("area.*(um2|um\\^2|\u00b5m\u00b2|\u00b5m\\^2|\\(microns\\))",
+                     names(raw), ignore.case = TRUE, value = TRUE)
+    if (!length(area_col)) return(NULL)
+    box <- (num(raw[[spec$box[2]]]) - num(raw[[spec$box[1]]])) *
+        (num(raw[[spec$box[4]]]) - num(raw[[spec$box[3]]]))
+    ratio <- num(raw[[area_col[1]]]) / (box * pi / 4)
+    ratio <- ratio[is.finite(ratio) & ratio > 0]
+    if (length(ratio) < 10L) return(NULL)
+    h <- sqrt(stats::median(ratio))
+    if (h > 0.01 && h < 10) h else NULL
 }
 
 # ---------------------------------------------------------------------------

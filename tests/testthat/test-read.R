@@ -157,6 +157,11 @@ test_that("HALO object data: bounding-box centres and positivity phenotypes", {
     path <- fixture("halo_object_data.csv")
     raw <- utils::read.csv(path, check.names = FALSE)
     cells <- quiet(read_cells(path, pixel_size = 0.5))
+    # without pixel_size: a warning, with the pixel size the cell areas
+    # (square microns) imply against the boxes (pixels)
+    expect_warning(px <- quiet(read_cells(path)), "about 0.5 microns",
+                   class = "immunoscape_warning_pixel_size")
+    expect_equal(px$x, 2 * cells$x)
     expect_equal(attr(cells, "source")$format, c("halo", "halo"))
     # image = file name of "Image Location" (a Windows UNC path)
     expect_equal(levels(cells$image), c("TMA3_[9,K].tif", "TMA1_[3,B].tif"))
@@ -175,20 +180,20 @@ test_that("HALO object data: bounding-box centres and positivity phenotypes", {
     # a list: first match wins, the rest is "other"
     rules <- list("CD8 T" = c("CD3", "CD8"), Treg = c("CD3", "FOXP3"),
                   Tumor = "PanCK")
-    typed <- quiet(read_cells(path, phenotypes = rules))
+    typed <- quiet(read_cells(path, phenotypes = rules, pixel_size = 1))
     p <- function(m) raw[[paste(m, "Positive Classification")]] == 1
     want <- ifelse(p("CD3") & p("CD8"), "CD8 T",
                    ifelse(p("CD3") & p("FOXP3"), "Treg",
                           ifelse(p("PanCK"), "Tumor", "other")))
     expect_equal(as.character(typed$type), want)
     # negation and case-insensitive marker names
-    neg <- quiet(read_cells(path, phenotypes = list(
+    neg <- quiet(read_cells(path, pixel_size = 1, phenotypes = list(
         "CD4-like T" = c("cd3", "CD8-", "FOXP3-"))))
     expect_equal(as.character(neg$type),
                  ifelse(p("CD3") & !p("CD8") & !p("FOXP3"), "CD4-like T",
                         "other"))
     # a function of the table as read
-    fun <- quiet(read_cells(path, phenotypes = function(d) {
+    fun <- quiet(read_cells(path, pixel_size = 1, phenotypes = function(d) {
         ifelse(d$`CD3 Positive Classification` == 1, "T",
                d$`Classifier Label`)
     }))
@@ -226,11 +231,10 @@ test_that("QuPath measurements in microns and pixels", {
                  ifelse(cls == "CD3: CD8", "CD8 T",
                         ifelse(cls %in% c("CD3", "CD3: FOXP3"), "CD4 T",
                                "other")))
-    # pixel units without pixel_size: kept, with a message
-    msgs <- capture_messages(
-        read_cells(fixture("qupath_0.4_measurements.tsv"))
-    )
-    expect_match(paste(msgs, collapse = ""), "pixel")
+    # pixel units without pixel_size: kept, with a warning that is not
+    # silenced by immunoscape.verbose = FALSE
+    expect_warning(quiet(read_cells(fixture("qupath_0.4_measurements.tsv"))),
+                   "pixel", class = "immunoscape_warning_pixel_size")
 })
 
 test_that("inForm per-marker phenotype columns and pixel exports", {
@@ -331,7 +335,8 @@ test_that("several files and directories give one object", {
     )
     # files naming the same images keep them apart
     two_halo <- quiet(read_cells(c(fixture("halo_object_data.csv"),
-                                   fixture("qupath_measurements.tsv"))))
+                                   fixture("qupath_measurements.tsv")),
+                                 pixel_size = 1))
     expect_equal(nlevels(two_halo$image), 4L)
     # same file name in two directories: the directory names the image
     d1 <- file.path(dir, "s1")
@@ -406,9 +411,11 @@ test_that("bad input raises classed errors", {
                  class = "immunoscape_error_argument")
     expect_error(read_cells(halo, phenotypes = list(c("CD3", "CD8"))),
                  class = "immunoscape_error_argument")
-    expect_error(quiet(read_cells(halo, phenotypes = list(T = "CD4"))),
+    expect_error(quiet(read_cells(halo, phenotypes = list(T = "CD4"),
+                                  pixel_size = 1)),
                  "CD4", class = "immunoscape_error_argument")
-    expect_error(quiet(read_cells(halo, phenotypes = function(d) "T")),
+    expect_error(quiet(read_cells(halo, phenotypes = function(d) "T",
+                                  pixel_size = 1)),
                  class = "immunoscape_error_argument")
     expect_error(read_cells(fixture("xenium_cells.csv.gz"),
                             phenotypes = list(T = "CD3")),
