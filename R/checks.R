@@ -193,12 +193,51 @@ types_present <- function(cells) {
     lv[tabulate(cells$type, length(lv)) > 0L]
 }
 
+# A spatial_cells object can be edited after it was built (cells$x[5] <-
+# NA keeps the class): the cheap O(n) checks again, so that no analysis
+# meets a missing coordinate or an empty table.
+check_cells_intact <- function(cells, arg, call) {
+    miss <- setdiff(standard_columns, names(cells))
+    if (length(miss)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} has lost the standard column{?s} {.val {miss}}.",
+            "i" = "Rebuild it with {.fn spatial_cells}."
+        ), class = "column", call = call)
+    }
+    if (!nrow(cells)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} has no cells.",
+            "i" = "Check the subset that produced it."
+        ), class = "empty", call = call)
+    }
+    for (v in c("x", "y")) {
+        xv <- cells[[v]]
+        if (!is.numeric(xv) || !all(is.finite(range(xv)))) {
+            check_coordinates(xv, paste0(arg, "$", v), call = call)
+        }
+        if (!is.double(xv)) cells[[v]] <- as.double(xv)
+    }
+    if (!is.factor(cells$type) || anyNA(cells$type)) {
+        stop_immunoscape(c(
+            "{.arg {arg}}{.field $type} must be a factor without missing values.",
+            "i" = "Give every cell a type, or rebuild with {.fn spatial_cells}."
+        ), class = "type", call = call)
+    }
+    if (!is.factor(cells$image) || anyNA(cells$image)) {
+        stop_immunoscape(c(
+            "{.arg {arg}}{.field $image} must be a factor without missing values.",
+            "i" = "Rebuild it with {.fn spatial_cells}."
+        ), class = "argument", call = call)
+    }
+    cells
+}
+
 # Accept a spatial_cells or a plain data frame with the standard columns.
 check_cells <- function(cells, arg = rlang::caller_arg(cells),
                         call = rlang::caller_env()) {
     if (inherits(cells, "spatial_cells") &&
         !is.null(attr(cells, "windows"))) {
-        return(cells)
+        return(check_cells_intact(cells, arg, call))
     }
     if (!is.data.frame(cells)) {
         stop_immunoscape(c(

@@ -29,7 +29,14 @@ neighborhood_counts <- function(sub, k, radius, self, ties, nthreads) {
 }
 
 # k or radius, validated: exactly one neighbourhood definition.
-check_window_size <- function(k, radius, call = rlang::caller_env()) {
+check_window_size <- function(k, radius, k_given = FALSE,
+                              call = rlang::caller_env()) {
+    if (!is.null(radius) && k_given && !is.null(k)) {
+        stop_immunoscape(c(
+            "Give either {.arg k} or {.arg radius}, not both.",
+            "i" = "{.arg k} counts the nearest cells, {.arg radius} takes every cell within that distance."
+        ), class = "argument", call = call)
+    }
     if (!is.null(radius)) {
         return(list(k = NULL, radius = check_radius(radius, call = call)))
     }
@@ -62,7 +69,8 @@ shannon_entropy <- function(frac) {
 #'
 #' @param cells A `spatial_cells` object.
 #' @param k Window size: the cell and its `k - 1` nearest neighbours.
-#' @param radius Radius in microns; if given it is used instead of `k`.
+#' @param radius Radius in microns; if given it is used instead of `k`
+#'   (giving both is an error).
 #' @param types Types reported as columns; `NULL` (default) for every type.
 #'   Fractions are always of the whole window, and the entropy is that of
 #'   the composition over all types.
@@ -97,7 +105,7 @@ neighborhood_composition <- function(cells, k = 10, radius = NULL,
                                      BPPARAM = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
-    size <- check_window_size(k, radius)
+    size <- check_window_size(k, radius, k_given = !missing(k))
     types <- check_types(cells, types)
     nthreads <- check_nthreads(nthreads)
     lv <- levels(cells$type)

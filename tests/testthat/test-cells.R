@@ -121,6 +121,46 @@ test_that("a degenerate image in a cohort loses its window, not the cohort", {
                  class = "immunoscape_error_window")
 })
 
+test_that("analyses re-check a spatial_cells edited after it was built", {
+    withr::local_options(immunoscape.verbose = FALSE)
+    set.seed(4)
+    df <- data.frame(x = runif(200, 0, 200), y = runif(200, 0, 200),
+                     type = sample(c("A", "B"), 200, TRUE))
+    cells <- spatial_cells(df)
+    cna <- cells
+    cna$x[5] <- NA
+    cinf <- cells
+    cinf$y[7] <- Inf
+    cnotype <- cells
+    cnotype$type[3] <- NA
+    empty <- cells[0, ]
+    calls <- list(
+        function(c) nearest_distances(c, to = "A"),
+        function(c) count_neighbors(c, radius = 20),
+        function(c) ripley_k(c, "A"),
+        function(c) neighborhood_composition(c),
+        function(c) interaction_test(c, nperm = 9),
+        function(c) colocalization_quotient(c),
+        function(c) mixing_score(c, "A", "B"),
+        function(c) hotspots(c, "A"),
+        function(c) plot_cells(c)
+    )
+    for (f in calls) {
+        expect_error(f(cna), "row 5", class = "immunoscape_error_coordinates")
+        expect_error(f(cinf), "row 7",
+                     class = "immunoscape_error_coordinates")
+        expect_error(f(cnotype), class = "immunoscape_error_type")
+        expect_error(f(empty), class = "immunoscape_error_empty")
+    }
+    # integer coordinates assigned later are accepted as numbers
+    cdbl <- cells
+    cdbl$x <- round(cdbl$x)
+    cint <- cdbl
+    cint$x <- as.integer(cint$x)
+    expect_identical(nearest_distances(cint, to = "A")$distance,
+                     nearest_distances(cdbl, to = "A")$distance)
+})
+
 test_that("plain data frames are accepted and rebuilt once", {
     df <- data.frame(x = c(1, 2, 3), y = c(1, 3, 2), type = c("A", "B", "A"),
                      image = "i1")

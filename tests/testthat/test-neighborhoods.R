@@ -70,6 +70,8 @@ test_that("neighborhood_composition rejects bad input by class", {
                  class = "immunoscape_error_argument")
     expect_error(neighborhood_composition(cells, k = 2.5),
                  class = "immunoscape_error_argument")
+    expect_error(neighborhood_composition(cells, k = 5, radius = 10),
+                 class = "immunoscape_error_argument")
     expect_error(neighborhood_composition(cells, radius = -1),
                  class = "immunoscape_error_radius")
     expect_error(neighborhood_composition(cells, types = "Z"),
