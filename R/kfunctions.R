@@ -17,7 +17,12 @@
 #' @section Estimators:
 #' The numbers are those of spatstat.explore (`Kest()` for `from == to`,
 #' `Kcross()` otherwise) on the same window, `r` values and correction;
-#' a distance equal to `r` counts (\eqn{d \le r}). With \eqn{n} cells of
+#' a distance equal to `r` counts (\eqn{d \le r}). Where many distances
+#' equal some `r` exactly -- coordinates on a pixel grid, such as inForm's
+#' 0.5 micron steps, with integer `r` -- spatstat can place such a pair in
+#' the next `r` step, and its values at those `r` fall below ours (by
+#' several per cent at small `r`); ours then equal a brute-force count of
+#' \eqn{d \le r}. With \eqn{n} cells of
 #' the type (univariate), or \eqn{n_i} `from` and \eqn{n_j} `to` cells,
 #' in a window of area \eqn{|W|}:
 #' * `"none"`, `"isotropic"`, `"translate"`: the weighted number of ordered
