@@ -70,7 +70,10 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
         nearest_id = unlist(lapply(parts, `[[`, "nearest_id"),
                             use.names = FALSE)
     ), k = k)
-    structure(out, class = c("nearest_distances", "immunoscape_result", "data.frame"), k = k)
+    structure(out,
+              class = c("nearest_distances", "immunoscape_result",
+                        "data.frame"),
+              k = k)
 }
 
 #' @export
@@ -150,7 +153,9 @@ count_neighbors <- function(cells, radius, from = NULL, to = NULL,
     rows <- counts$rows
     dim(m) <- NULL
     out <- long_per_cell(cells, rows, to, list(count = m))
-    structure(out, class = c("neighbor_counts", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("neighbor_counts", "immunoscape_result",
+                        "data.frame"),
               radius = radius)
 }
 

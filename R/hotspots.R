@@ -245,7 +245,10 @@ hotspots <- function(cells, type, cell_size = 50,
     }
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$class <- factor(out$class, levels = c("hot", "cold", "none"))
-    structure(out, class = c("hotspots", "immunoscape_result", "data.frame"), type = type,
+    structure(out,
+              class = c("hotspots", "immunoscape_result",
+                        "data.frame"),
+              type = type,
               cell_size = cell_size, value = value, order = order,
               adjust = adjust, alpha = alpha, problems = problems)
 }

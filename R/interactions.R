@@ -213,7 +213,9 @@ interaction_test <- function(cells, radius = 20,
     }, BPPARAM = BPPARAM, label = "Interaction test")
     problems <- attr(out, "problems")
     out <- finish_pairs(out, cells, types, nperm)
-    structure(out, class = c("interaction_test", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("interaction_test", "immunoscape_result",
+                        "data.frame"),
               radius = radius, method = method, nperm = nperm,
               patch_size = patch_size, alpha = alpha, problems = problems)
 }
@@ -277,7 +279,9 @@ summary.interaction_test <- function(object, ...) {
         ), class = "argument")
     }
     out <- pool_pairs(as.data.frame(object))
-    structure(out, class = c("summary_interaction_test", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("summary_interaction_test", "immunoscape_result",
+                        "data.frame"),
               method = attr(object, "method"), radius = attr(object, "radius"),
               alpha = attr(object, "alpha"))
 }
@@ -440,7 +444,9 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
     } else {
         out <- finish_pairs(out, cells, types, nperm)
     }
-    structure(out, class = c("colocalization_quotient", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("colocalization_quotient", "immunoscape_result",
+                        "data.frame"),
               radius = nb$radius, k = nb$k, nperm = nperm, alpha = alpha,
               problems = problems)
 }
@@ -583,7 +589,10 @@ local_colocalization_quotient <- function(cells, from = NULL, to = NULL,
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$from <- factor(as.character(out$from), levels = lv)
     out$to <- factor(as.character(out$to), levels = to)
-    structure(out, class = c("local_clq", "immunoscape_result", "data.frame"), radius = nb$radius,
+    structure(out,
+              class = c("local_clq", "immunoscape_result",
+                        "data.frame"),
+              radius = nb$radius,
               k = nb$k, problems = problems)
 }
 
@@ -742,7 +751,10 @@ mixing_score <- function(cells, reference, target, radius = 20,
     nthreads <- check_nthreads(nthreads)
     out <- mixing_table(cells, roles[[1]], roles[[2]], radius, nthreads,
                         BPPARAM)
-    structure(out, class = c("mixing_score", "immunoscape_result", "data.frame"), radius = radius,
+    structure(out,
+              class = c("mixing_score", "immunoscape_result",
+                        "data.frame"),
+              radius = radius,
               reference = roles[[1]], target = roles[[2]],
               problems = attr(out, "problems"))
 }
@@ -892,7 +904,10 @@ classify_architecture <- function(cells, tumor, immune, radius = 20,
             "i" = "{length(undecided)} image{?s} without tumour cells or without any immune contact {?is/are} left unclassified ({.val {utils::head(undecided, 5)}})."
         ))
     }
-    structure(out, class = c("architecture", "immunoscape_result", "data.frame"), radius = radius,
+    structure(out,
+              class = c("architecture", "immunoscape_result",
+                        "data.frame"),
+              radius = radius,
               threshold = threshold, min_immune = min_immune,
               tumor = roles[[2]], immune = roles[[1]],
               problems = attr(m, "problems"))

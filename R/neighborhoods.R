@@ -133,7 +133,9 @@ neighborhood_composition <- function(cells, k = 10, radius = NULL,
     }
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
     out$type <- factor(as.character(out$type), levels = lv)
-    structure(out, class = c("neighborhood_composition", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("neighborhood_composition", "immunoscape_result",
+                        "data.frame"),
               k = size$k, radius = size$radius, types = types,
               problems = attr(out, "problems"))
 }
@@ -369,7 +371,9 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     freq <- freq[order(freq$image, freq$neighborhood), , drop = FALSE]
     rownames(freq) <- NULL
 
-    structure(out, class = c("cellular_neighborhoods", "immunoscape_result", "data.frame"),
+    structure(out,
+              class = c("cellular_neighborhoods", "immunoscape_result",
+                        "data.frame"),
               k = k, n = n, seed = seed, types = types,
               profiles = profiles, enrichment = enrichment,
               frequencies = freq,
