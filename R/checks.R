@@ -212,7 +212,12 @@ check_cells_intact <- function(cells, arg, call) {
     }
     for (v in c("x", "y")) {
         xv <- cells[[v]]
-        if (!is.numeric(xv) || !all(is.finite(range(xv)))) {
+        # a double sum is finite only if every term is (NA, NaN and Inf
+        # propagate; an overflow merely sends us to the exact check);
+        # integers can only be NA
+        suspect <- !is.numeric(xv) ||
+            (if (is.integer(xv)) anyNA(xv) else !is.finite(sum(xv)))
+        if (suspect) {
             check_coordinates(xv, paste0(arg, "$", v), call = call)
         }
         if (!is.double(xv)) cells[[v]] <- as.double(xv)

@@ -17,7 +17,7 @@ SEXP ffi_dist_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP k_,
     R_xlen_t *ti = im_index_arg(to, n, &nt);
 
     im_grid g;
-    im_status st = im_grid_build(&g, px, py, NULL, ti, nt, 0.0);
+    im_status st = im_grid_build(&g, px, py, NULL, ti, nt, 0.0, nth);
     if (st != IM_OK) IM_BUG("grid build failed");
 
     int nprot = 0;
@@ -33,7 +33,7 @@ SEXP ffi_dist_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP k_,
     int *nhints = (int *) R_alloc(nth, sizeof(int));
     for (int t = 0; t < nth; t++) nhints[t] = 0;
     im_queries Q;
-    im_grid_queries(&g, px, py, fi, nf, &Q);
+    im_grid_queries(&g, px, py, fi, nf, nth, &Q);
     int is_int = TYPEOF(nid) == INTSXP;
     int *pii = is_int ? INTEGER(nid) : NULL;
     double *pid = is_int ? NULL : REAL(nid);
@@ -216,7 +216,7 @@ SEXP ffi_dist_count(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP from,
         h *= 1.0 + 1e-9;
     }
     im_grid g;
-    if (im_grid_build(&g, px, py, pl, NULL, n, h) != IM_OK)
+    if (im_grid_build(&g, px, py, pl, NULL, n, h, nth) != IM_OK)
         IM_BUG("grid build failed");
     /* (the index may widen cells for huge extents: reach still holds) */
     if (!(radius > 0)) reach = 0;     /* radius 0: coincident points only */

@@ -4,6 +4,7 @@
 
 #define IM_MAX_CELLS_AXIS 1073741824.0   /* 2^30 cells per axis */
 #define IM_DENSE_FACTOR 4                 /* dense table: <= 4 cells/point */
+#define IM_PAR_MIN 65536                  /* fewer points: loops stay serial */
 
 /* LSD radix sort of (key, index) pairs by key (stable): 16 bits per pass,
  * or 8 for fewer than 65536 pairs, where clearing and summing 65536
@@ -42,7 +43,8 @@ static im_status grid_fill(im_grid *g, const double *x, const double *y,
                            double xmin, double ymin, double xmax,
                            double ymax, double h, uint64_t *key,
                            R_xlen_t *ord, uint64_t *key2, R_xlen_t *ord2,
-                           R_xlen_t *count) {
+                           R_xlen_t *count, int nth) {
+    (void) nth;
     g->n = n;
     g->x0 = xmin;
     g->y0 = ymin;
@@ -57,11 +59,17 @@ static im_status grid_fill(im_grid *g, const double *x, const double *y,
     g->dense = ncell <= (double) IM_DENSE_FACTOR * (double) n + 1024.0;
 
     uint64_t maxkey = 0;
+    const double inv_h = g->inv_h;
+    const uint64_t ncx = (uint64_t) g->ncx;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (n > IM_PAR_MIN) \
+    reduction(max:maxkey) schedule(static)
+#endif
     for (R_xlen_t i = 0; i < n; i++) {
         R_xlen_t p = sub ? sub[i] : i;
-        uint64_t cx = (uint64_t) im_grid_cell(xmin, g->inv_h, x[p]);
-        uint64_t cy = (uint64_t) im_grid_cell(ymin, g->inv_h, y[p]);
-        key[i] = cy * (uint64_t) g->ncx + cx;
+        uint64_t cx = (uint64_t) im_grid_cell(xmin, inv_h, x[p]);
+        uint64_t cy = (uint64_t) im_grid_cell(ymin, inv_h, y[p]);
+        key[i] = cy * ncx + cx;
         if (key[i] > maxkey) maxkey = key[i];
         ord[i] = i;
     }
@@ -120,12 +128,18 @@ static im_status grid_fill(im_grid *g, const double *x, const double *y,
         g->cell_start = NULL;
     }
 
+    double *xs = g->xs, *ys = g->ys;
+    R_xlen_t *gid = g->id;
+    int *glab = g->lab;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (n > IM_PAR_MIN) schedule(static)
+#endif
     for (R_xlen_t i = 0; i < n; i++) {
         R_xlen_t p = sub ? sub[ord[i]] : ord[i];
-        g->xs[i] = x[p];
-        g->ys[i] = y[p];
-        g->id[i] = p;
-        if (g->lab) g->lab[i] = lab[p];
+        xs[i] = x[p];
+        ys[i] = y[p];
+        gid[i] = p;
+        if (glab) glab[i] = lab[p];
     }
     return IM_OK;
 }
@@ -136,11 +150,16 @@ static double crowding_at(const double *x, const double *y,
                           const R_xlen_t *sub, R_xlen_t n, double xmin,
                           double ymin, double xmax, double ymax, double h,
                           uint64_t *key, R_xlen_t *ord, uint64_t *key2,
-                          R_xlen_t *ord2, R_xlen_t *count) {
+                          R_xlen_t *ord2, R_xlen_t *count, int nth) {
     double inv_h = 1.0 / h;
     uint64_t ncx = (uint64_t) im_grid_cell(xmin, inv_h, xmax) + 1;
     (void) ymax;
+    (void) nth;
     uint64_t maxkey = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (n > IM_PAR_MIN) \
+    reduction(max:maxkey) schedule(static)
+#endif
     for (R_xlen_t i = 0; i < n; i++) {
         R_xlen_t p = sub ? sub[i] : i;
         uint64_t cx = (uint64_t) im_grid_cell(xmin, inv_h, x[p]);
@@ -199,7 +218,8 @@ double im_grid_crowding(const im_grid *g) {
 
 im_status im_grid_build(im_grid *g, const double *x, const double *y,
                         const int *lab, const R_xlen_t *sub, R_xlen_t n,
-                        double h) {
+                        double h, int nth) {
+    (void) nth;
     memset(g, 0, sizeof(*g));
     R_xlen_t nn = n > 0 ? n : 1;
     g->xs = (double *) R_alloc(nn, sizeof(double));
@@ -217,14 +237,24 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
     }
 
     double xmin = R_PosInf, ymin = R_PosInf, xmax = R_NegInf, ymax = R_NegInf;
+    int bad = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (n > IM_PAR_MIN) \
+    reduction(min:xmin, ymin) reduction(max:xmax, ymax) reduction(|:bad) \
+    schedule(static)
+#endif
     for (R_xlen_t i = 0; i < n; i++) {
         R_xlen_t p = sub ? sub[i] : i;
-        if (!R_FINITE(x[p]) || !R_FINITE(y[p])) return IM_ERR_INPUT;
+        if (!R_FINITE(x[p]) || !R_FINITE(y[p])) {
+            bad = 1;
+            continue;
+        }
         if (x[p] < xmin) xmin = x[p];
         if (x[p] > xmax) xmax = x[p];
         if (y[p] < ymin) ymin = y[p];
         if (y[p] > ymax) ymax = y[p];
     }
+    if (bad) return IM_ERR_INPUT;
 
     uint64_t *key = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
     uint64_t *key2 = (uint64_t *) R_alloc(nn, sizeof(uint64_t));
@@ -235,7 +265,7 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
     double ext = fmax(xmax - xmin, ymax - ymin);
     if (h > 0) {
         return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
-                         ord, key2, ord2, count);
+                         ord, key2, ord2, count, nth);
     }
 
     /* Automatic cell side: start from about two points per cell of the
@@ -250,24 +280,26 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
     double hmin = ext > 0 ? ext / (IM_MAX_CELLS_AXIS / 4) : h;
     if (h < hmin) h = hmin;
     double crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h, key,
-                               ord, key2, ord2, count);
+                               ord, key2, ord2, count, nth);
     if (crowd > 6.0 && h / 2.0 >= hmin) {
         double floor_crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax,
                                          ymax, hmin, key, ord, key2, ord2,
-                                         count);
+                                         count, nth);
         double target = fmax(6.0, 1.5 * floor_crowd);
         while (crowd > target && h / 2.0 >= hmin) {
             h /= 2.0;
             crowd = crowding_at(x, y, sub, n, xmin, ymin, xmax, ymax, h, key,
-                                ord, key2, ord2, count);
+                                ord, key2, ord2, count, nth);
         }
     }
     return grid_fill(g, x, y, lab, sub, n, xmin, ymin, xmax, ymax, h, key,
-                     ord, key2, ord2, count);
+                     ord, key2, ord2, count, nth);
 }
 
 void im_grid_queries(const im_grid *g, const double *x, const double *y,
-                     const R_xlen_t *q, R_xlen_t nq, im_queries *out) {
+                     const R_xlen_t *q, R_xlen_t nq, int nth,
+                     im_queries *out) {
+    (void) nth;
     R_xlen_t nn = nq > 0 ? nq : 1;
     R_xlen_t *ord = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
     R_xlen_t *ord2 = (R_xlen_t *) R_alloc(nn, sizeof(R_xlen_t));
@@ -276,6 +308,10 @@ void im_grid_queries(const im_grid *g, const double *x, const double *y,
     R_xlen_t *count = (R_xlen_t *) R_alloc(65536, sizeof(R_xlen_t));
     uint64_t maxkey = 0;
     int64_t ncx = g->ncx > 0 ? g->ncx : 1, ncy = g->ncy > 0 ? g->ncy : 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (nq > IM_PAR_MIN) \
+    reduction(max:maxkey) schedule(static)
+#endif
     for (R_xlen_t i = 0; i < nq; i++) {
         R_xlen_t p = q ? q[i] : i;
         int64_t cx = im_grid_cell(g->x0, g->inv_h, x[p]);
@@ -295,11 +331,16 @@ void im_grid_queries(const im_grid *g, const double *x, const double *y,
     out->id = ord2;
     out->x = (double *) key2;
     out->y = (double *) R_alloc(nn, sizeof(double));
+    R_xlen_t *oid = out->id;
+    double *ox = out->x, *oy = out->y;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (nq > IM_PAR_MIN) schedule(static)
+#endif
     for (R_xlen_t k = 0; k < nq; k++) {
         R_xlen_t p = q ? q[ord[k]] : ord[k];
-        out->id[k] = p;
-        out->x[k] = x[p];
-        out->y[k] = y[p];
+        oid[k] = p;
+        ox[k] = x[p];
+        oy[k] = y[p];
     }
 }
 

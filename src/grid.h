@@ -38,10 +38,12 @@ typedef struct {
  * first n points), carrying labels lab[] (or NULL).  h > 0 fixes the cell
  * side (radius queries use about half the radius); h <= 0 chooses it from
  * the points themselves so that a point shares its cell with only a few
- * others even where points cluster.  Main thread only (uses R_alloc). */
+ * others even where points cluster.  Main thread only (uses R_alloc);
+ * its loops over the points use nth OpenMP threads (the index does not
+ * depend on nth). */
 im_status im_grid_build(im_grid *g, const double *x, const double *y,
                         const int *lab, const R_xlen_t *sub, R_xlen_t n,
-                        double h);
+                        double h, int nth);
 
 /* Query points q[0..nq-1] of (x, y) (q == NULL: the first nq points) in a
  * cache-friendly order: sorted by the grid cell they fall in (clamped to
@@ -58,7 +60,8 @@ typedef struct {
 } im_queries;
 
 void im_grid_queries(const im_grid *g, const double *x, const double *y,
-                     const R_xlen_t *q, R_xlen_t nq, im_queries *out);
+                     const R_xlen_t *q, R_xlen_t nq, int nth,
+                     im_queries *out);
 
 /* Cell side for radius-r queries over n points spread over the box
  * [xmin, xmax] x [ymin, ymax]: r when few points fall within r (row

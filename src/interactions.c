@@ -502,7 +502,7 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     im_nbhd s;
     R_xlen_t *pos;
     if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, radius,
-                      &pos) != IM_OK)
+                      nth, &pos) != IM_OK)
         IM_BUG("grid build failed");
     im_graph G;
     graph_build(&s, pos, n, nth, method == 0, &G);
@@ -624,7 +624,7 @@ SEXP ffi_inter_order(SEXP x, SEXP y, SEXP k_, SEXP radius_, SEXP ties_) {
     im_nbhd s;
     R_xlen_t *pos;
     if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, radius,
-                      &pos) != IM_OK)
+                      1, &pos) != IM_OK)
         IM_BUG("grid build failed");
     SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
     for (R_xlen_t p = 0; p < n; p++) INTEGER(out)[p] = (int) g.id[p] + 1;

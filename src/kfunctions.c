@@ -352,16 +352,16 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
     im_status st;
     if (self) {
         double h = grid_cell_side(px, py, fi, nf, s.reach);
-        if (im_grid_build(&g, px, py, NULL, fi, nf, h) != IM_OK)
+        if (im_grid_build(&g, px, py, NULL, fi, nf, h, nth) != IM_OK)
             IM_BUG("grid build failed");
         ctx.g = &g;
         if (need_b) ctx.b = boundary_distances(&kw, g.xs, g.ys, nf, nth);
         st = run_blocks(nf, size, nth, block_self, &ctx, total);
     } else {
         double h = grid_cell_side(px, py, ti, nt, s.reach);
-        if (im_grid_build(&g, px, py, NULL, ti, nt, h) != IM_OK)
+        if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
             IM_BUG("grid build failed");
-        im_grid_queries(&g, px, py, fi, nf, &Q);
+        im_grid_queries(&g, px, py, fi, nf, nth, &Q);
         ctx.g = &g;
         ctx.Q = &Q;
         if (need_b) ctx.b = boundary_distances(&kw, Q.x, Q.y, nf, nth);
@@ -519,7 +519,7 @@ static void labelling_setup(kf_labelling *L, SEXP x, SEXP y, SEXP lab,
     spec_arg(r, opts, &L->s);
     window_arg(win, &L->kw, &L->poly);
     double h = grid_cell_side(px, py, NULL, n, L->s.reach);
-    if (im_grid_build(&L->g, px, py, NULL, NULL, n, h) != IM_OK)
+    if (im_grid_build(&L->g, px, py, NULL, NULL, n, h, L->nth) != IM_OK)
         IM_BUG("grid build failed");
     label_bits(lab, from_codes, to_codes, L->nsim, &L->g, L->nw, &L->fb,
                &L->tb);
@@ -618,10 +618,10 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to,
     window_arg(win, &kw, &poly);
 
     im_grid g;
-    if (im_grid_build(&g, px, py, NULL, ti, nt, 0.0) != IM_OK)
+    if (im_grid_build(&g, px, py, NULL, ti, nt, 0.0, nth) != IM_OK)
         IM_BUG("grid build failed");
     im_queries Q;
-    im_grid_queries(&g, px, py, fi, nf, &Q);
+    im_grid_queries(&g, px, py, fi, nf, nth, &Q);
     double *nnd = (double *) R_alloc(nf > 0 ? nf : 1, sizeof(double));
     double *b = (double *) R_alloc(nf > 0 ? nf : 1, sizeof(double));
     for (R_xlen_t c0 = 0; c0 < nf; c0 += IM_CHUNK) {

@@ -28,7 +28,7 @@ typedef struct {
  * status from im_grid_build(). */
 im_status im_nbhd_setup(im_nbhd *s, im_grid *g, const double *x,
                         const double *y, R_xlen_t n, int k, int ties,
-                        double radius, R_xlen_t **pos);
+                        double radius, int nth, R_xlen_t **pos);
 
 /* Neighbours of the point at grid position p.  For each neighbour q (grid
  * position) writes out[m] = q when out != NULL and adds one to cnt[lab[q]]

@@ -7,9 +7,9 @@
 
 im_status im_nbhd_setup(im_nbhd *s, im_grid *g, const double *x,
                         const double *y, R_xlen_t n, int k, int ties,
-                        double radius, R_xlen_t **pos) {
+                        double radius, int nth, R_xlen_t **pos) {
     double h = (k <= 0 && radius > 0) ? radius / 2.0 : 0.0;
-    im_status st = im_grid_build(g, x, y, NULL, NULL, n, h);
+    im_status st = im_grid_build(g, x, y, NULL, NULL, n, h, nth);
     if (st != IM_OK) return st;
     R_xlen_t *ps = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
     for (R_xlen_t p = 0; p < n; p++) ps[g->id[p]] = p;
@@ -49,7 +49,7 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     im_nbhd s;
     R_xlen_t *pos;
     if (im_nbhd_setup(&s, &g, REAL_RO(x), REAL_RO(y), n, k, ties, 0.0,
-                      &pos) != IM_OK)
+                      nth, &pos) != IM_OK)
         IM_BUG("grid build failed");
     int *lab_g = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
     for (R_xlen_t p = 0; p < n; p++) lab_g[p] = pl[g.id[p]];
