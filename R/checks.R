@@ -210,29 +210,27 @@ check_cells_intact <- function(cells, arg, call) {
             "i" = "Check the subset that produced it."
         ), class = "empty", call = call)
     }
-    for (v in c("x", "y")) {
-        xv <- cells[[v]]
-        # a double sum is finite only if every term is (NA, NaN and Inf
-        # propagate; an overflow merely sends us to the exact check);
-        # integers can only be NA
-        suspect <- !is.numeric(xv) ||
-            (if (is.integer(xv)) anyNA(xv) else !is.finite(sum(xv)))
-        if (suspect) {
-            check_coordinates(xv, paste0(arg, "$", v), call = call)
-        }
-        if (!is.double(xv)) cells[[v]] <- as.double(xv)
+    # one C pass over the four standard columns; the R checks below run
+    # only to word the error
+    bad <- .Call(ffi_cells_check, cells$x, cells$y, cells$type, cells$image)
+    if (bad %in% 1:2) {
+        v <- c("x", "y")[bad]
+        check_coordinates(cells[[v]], paste0(arg, "$", v), call = call)
     }
-    if (!is.factor(cells$type) || anyNA(cells$type)) {
+    if (bad == 3L || !is.factor(cells$type)) {
         stop_immunoscape(c(
             "{.arg {arg}}{.field $type} must be a factor without missing values.",
             "i" = "Give every cell a type, or rebuild with {.fn spatial_cells}."
         ), class = "type", call = call)
     }
-    if (!is.factor(cells$image) || anyNA(cells$image)) {
+    if (bad == 4L || !is.factor(cells$image)) {
         stop_immunoscape(c(
             "{.arg {arg}}{.field $image} must be a factor without missing values.",
             "i" = "Rebuild it with {.fn spatial_cells}."
         ), class = "argument", call = call)
+    }
+    for (v in c("x", "y")) {
+        if (!is.double(cells[[v]])) cells[[v]] <- as.double(cells[[v]])
     }
     cells
 }

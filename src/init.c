@@ -7,6 +7,7 @@ SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_area(SEXP, SEXP, SEXP);
 SEXP ffi_window_inside(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_fits(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_cells_check(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_bdist(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_circle_frac(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -33,6 +34,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_area", (DL_FUNC) &ffi_window_area, 3},
     {"ffi_window_inside", (DL_FUNC) &ffi_window_inside, 5},
     {"ffi_window_fits", (DL_FUNC) &ffi_window_fits, 4},
+    {"ffi_cells_check", (DL_FUNC) &ffi_cells_check, 4},
     {"ffi_window_bdist", (DL_FUNC) &ffi_window_bdist, 6},
     {"ffi_window_circle_frac", (DL_FUNC) &ffi_window_circle_frac, 7},
     {"ffi_window_overlap", (DL_FUNC) &ffi_window_overlap, 6},

@@ -291,25 +291,54 @@ static double grid_cell_side(const double *x, const double *y,
 }
 
 /* 0-based indices of the cells whose code (1-based factor codes) is
- * `code`; code 0: every cell. */
-static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len) {
+ * `code`; code 0: every cell.  In KF_TYPE_BLOCKS fixed blocks: each block
+ * is counted, then filled at its offset, so the list is in cell order for
+ * any number of threads. */
+#define KF_TYPE_BLOCKS 64
+static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len, int nth) {
     if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
-    R_xlen_t n = XLENGTH(codes), m = 0;
+    R_xlen_t n = XLENGTH(codes);
     const int *pc = INTEGER_RO(codes);
+    int par = n > 65536;
+    (void) nth;
+    (void) par;
     if (code == 0) {
-        m = n;
-    } else {
-        for (R_xlen_t i = 0; i < n; i++) m += pc[i] == code;
-    }
-    /* one spare slot: the fill below writes before it tests, without a
-     * branch that random types would mispredict */
-    R_xlen_t *out = (R_xlen_t *) R_alloc(m + 1, sizeof(R_xlen_t));
-    if (code == 0) {
+        R_xlen_t *out = (R_xlen_t *) R_alloc(n > 0 ? n : 1, sizeof(R_xlen_t));
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (par) schedule(static)
+#endif
         for (R_xlen_t i = 0; i < n; i++) out[i] = i;
-    } else {
-        R_xlen_t k = 0;
-        for (R_xlen_t i = 0; i < n; i++) {
-            out[k] = i;
+        *len = n;
+        return out;
+    }
+    R_xlen_t bs = (n + KF_TYPE_BLOCKS - 1) / KF_TYPE_BLOCKS;
+    if (bs < 1) bs = 1;
+    R_xlen_t off[KF_TYPE_BLOCKS + 1];
+    off[0] = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (par) schedule(static)
+#endif
+    for (int b = 0; b < KF_TYPE_BLOCKS; b++) {
+        R_xlen_t a = (R_xlen_t) b * bs, e = a + bs < n ? a + bs : n, m = 0;
+        for (R_xlen_t i = a; i < e; i++) m += pc[i] == code;
+        off[b + 1] = m;
+    }
+    for (int b = 0; b < KF_TYPE_BLOCKS; b++) off[b + 1] += off[b];
+    R_xlen_t m = off[KF_TYPE_BLOCKS];
+    /* the fill writes before it tests (no branch on the random types);
+     * once a block's slots are full the writes go to its spare slot, not
+     * into the next block's */
+    R_xlen_t *out = (R_xlen_t *) R_alloc(m > 0 ? m : 1, sizeof(R_xlen_t));
+    R_xlen_t *spare = (R_xlen_t *) R_alloc(KF_TYPE_BLOCKS, sizeof(R_xlen_t));
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) if (par) schedule(static)
+#endif
+    for (int b = 0; b < KF_TYPE_BLOCKS; b++) {
+        R_xlen_t a = (R_xlen_t) b * bs, e = a + bs < n ? a + bs : n;
+        R_xlen_t k = off[b], end = off[b + 1];
+        for (R_xlen_t i = a; i < e; i++) {
+            R_xlen_t *dst = k < end ? out + k : spare + b;
+            *dst = i;
             k += pc[i] == code;
         }
     }
@@ -332,8 +361,8 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
     const double *px = REAL_RO(x), *py = REAL_RO(y);
     int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
     int self = fcode == tcode;
-    R_xlen_t *fi = type_cells(codes, fcode, &nf);
-    R_xlen_t *ti = self ? NULL : type_cells(codes, tcode, &nt);
+    R_xlen_t *fi = type_cells(codes, fcode, &nf, nth);
+    R_xlen_t *ti = self ? NULL : type_cells(codes, tcode, &nt, nth);
     kf_spec s;
     spec_arg(r, opts, &s);
     kf_window kw;
@@ -608,8 +637,8 @@ SEXP ffi_kfun_nearest(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to,
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
     const double *px = REAL_RO(x), *py = REAL_RO(y);
     int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
-    R_xlen_t *fi = type_cells(codes, fcode, &nf);
-    R_xlen_t *ti = fcode == tcode ? fi : type_cells(codes, tcode, &nt);
+    R_xlen_t *fi = type_cells(codes, fcode, &nf, nth);
+    R_xlen_t *ti = fcode == tcode ? fi : type_cells(codes, tcode, &nt, nth);
     if (fcode == tcode) nt = nf;
     kf_spec s;
     spec_arg(r, R_NilValue, &s);

@@ -51,3 +51,38 @@ void im_stop_status(im_status st, const char *what) {
     UNPROTECT(5);
     IM_BUG("stop_status() returned");
 }
+
+/* R caller: check_cells_intact() in R/checks.R.  One pass over the
+ * standard columns of a spatial_cells object: 0 if x and y (double or
+ * integer) are finite and the type and image codes are not NA, else the
+ * first column that fails (1 x, 2 y, 3 type, 4 image). */
+SEXP ffi_cells_check(SEXP x, SEXP y, SEXP type, SEXP image) {
+    SEXP xy[2] = {x, y};
+    for (int c = 0; c < 2; c++) {
+        SEXP v = xy[c];
+        R_xlen_t n = XLENGTH(v);
+        int ok = 1;
+        if (TYPEOF(v) == REALSXP) {
+            const double *p = REAL_RO(v);
+            /* x - x is 0 exactly when x is finite (NaN and Inf give NaN);
+             * branch-free, unlike R_FINITE() here */
+            for (R_xlen_t i = 0; i < n; i++) ok &= (p[i] - p[i]) == 0.0;
+        } else if (TYPEOF(v) == INTSXP) {
+            const int *p = INTEGER_RO(v);
+            for (R_xlen_t i = 0; i < n; i++) ok &= p[i] != NA_INTEGER;
+        } else {
+            ok = 0;
+        }
+        if (!ok) return Rf_ScalarInteger(c + 1);
+    }
+    SEXP f[2] = {type, image};
+    for (int c = 0; c < 2; c++) {
+        if (TYPEOF(f[c]) != INTSXP) return Rf_ScalarInteger(c + 3);
+        const int *p = INTEGER_RO(f[c]);
+        R_xlen_t n = XLENGTH(f[c]);
+        int ok = 1;
+        for (R_xlen_t i = 0; i < n; i++) ok &= p[i] != NA_INTEGER;
+        if (!ok) return Rf_ScalarInteger(c + 3);
+    }
+    return Rf_ScalarInteger(0);
+}
