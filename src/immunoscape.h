@@ -35,8 +35,14 @@ typedef enum {
                              __FILE__, __LINE__, msg)
 
 /* Number of threads actually usable. */
+/* Set in a child process forked after OpenMP started (BiocParallel's
+ * MulticoreParam, parallel::mclapply): the GNU OpenMP runtime is not
+ * fork-safe, so such a child runs every region on one thread. */
+extern volatile int im_forked;
+
 static inline int im_threads(int requested) {
 #ifdef _OPENMP
+    if (im_forked) return 1;
     return requested < 1 ? 1 : requested;
 #else
     (void) requested;

@@ -1,5 +1,24 @@
-/* threads.c -- what OpenMP offers on this build. */
+/* threads.c -- what OpenMP offers on this build, and one thread in
+ * forked children. */
 #include "immunoscape.h"
+#if defined(_OPENMP) && !defined(_WIN32)
+#include <pthread.h>
+#endif
+
+volatile int im_forked = 0;
+
+#if defined(_OPENMP) && !defined(_WIN32)
+static void im_after_fork_child(void) {
+    im_forked = 1;
+}
+#endif
+
+/* Called once from R_init_immunoscape(). */
+void im_threads_init(void) {
+#if defined(_OPENMP) && !defined(_WIN32)
+    pthread_atfork(NULL, NULL, im_after_fork_child);
+#endif
+}
 
 /* R caller: immunoscape_threads() */
 SEXP ffi_threads_available(void) {
@@ -8,4 +27,9 @@ SEXP ffi_threads_available(void) {
 #else
     return Rf_ScalarInteger(1);
 #endif
+}
+
+/* R caller: tests only (test-threads): 1 in a forked child. */
+SEXP ffi_threads_forked(void) {
+    return Rf_ScalarInteger(im_forked);
 }
