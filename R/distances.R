@@ -40,14 +40,19 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
     nthreads <- check_nthreads(nthreads)
 
     idx <- image_rows(cells)
+    whole <- length(idx) == 1L
     nto <- length(to)
     all_from <- length(from) == nlevels(cells$type)
+    lv <- levels(cells$type)
+    is_from <- lv %in% from
+    to_codes <- match(to, lv)
     codes <- as.integer(cells$type)
-    from_codes <- match(from, levels(cells$type))
-    to_codes <- match(to, levels(cells$type))
     parts <- lapply(idx, function(rows) {
-        ty <- codes[rows]
-        fi <- if (all_from) seq_along(rows) else which(ty %in% from_codes)
+        # one image: its columns as they are, no copies
+        ty <- if (whole) codes else codes[rows]
+        xs <- if (whole) cells$x else cells$x[rows]
+        ys <- if (whole) cells$y else cells$y[rows]
+        fi <- if (all_from) seq_along(rows) else which(is_from[ty])
         nf <- length(fi)
         # k x type x cell, so that as.vector() runs k fastest, cells slowest
         dist <- array(NA_real_, c(k, nto, nf))
@@ -55,8 +60,7 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
         for (t in seq_len(nto)) {
             ti <- which(ty == to_codes[t])
             if (!length(ti) || !nf) next
-            res <- .Call(ffi_dist_nearest, cells$x[rows], cells$y[rows], fi,
-                         ti, k, nthreads)
+            res <- .Call(ffi_dist_nearest, xs, ys, fi, ti, k, nthreads)
             dist[, t, ] <- t(res[[1]])
             near[, t, ] <- t(matrix(res[[2]], nf, k))
         }
@@ -168,18 +172,21 @@ neighbor_count_matrix <- function(cells, radius, from, nthreads,
     idx <- image_rows(cells)
     lab <- as.integer(cells$type) - 1L
     all_from <- length(from) == length(lv)
-    from_codes <- match(from, lv)
+    is_from <- lv %in% from
+    whole <- length(idx) == 1L
     parts <- lapply(idx, function(rows) {
-        fi <- if (all_from) seq_along(rows) else
-            which(lab[rows] %in% (from_codes - 1L))
+        # one image: its columns as they are, no copies
+        lb <- if (whole) lab else lab[rows]
+        fi <- if (all_from) seq_along(rows) else which(is_from[lb + 1L])
         if (!length(fi)) {
             return(list(rows = integer(), counts = matrix(0L, length(lv), 0)))
         }
         # memory (MB) the extra threads may use for private copies of the
         # counts before they switch to a copy-free (slower) scheme
         copy_mb <- getOption("immunoscape.count_copy_mb", 512)
-        m <- .Call(ffi_dist_count, cells$x[rows], cells$y[rows], lab[rows],
-                   length(lv), fi, radius, nthreads, as.numeric(copy_mb))
+        m <- .Call(ffi_dist_count, if (whole) cells$x else cells$x[rows],
+                   if (whole) cells$y else cells$y[rows], lb, length(lv), fi,
+                   radius, nthreads, as.numeric(copy_mb))
         list(rows = rows[fi], counts = m)
     })
     counts <- if (length(parts) == 1L) parts[[1]]$counts else
