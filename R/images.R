@@ -10,18 +10,28 @@
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
 #'   parameter object.
 #' @param label What the progress bar says it is doing.
+#' @param seeded `TRUE` when `fun` draws random numbers: each image then
+#'   runs on its own seed, drawn from R's generator before any image is
+#'   dispatched, so that `set.seed()` gives the same results serially and
+#'   with any `BPPARAM` (SerialParam, MulticoreParam, SnowParam, any number
+#'   of workers).
 #' @returns The row-bound results, with attribute `problems`: a data frame
 #'   (`image`, `message`) of images that failed.
 #' @keywords internal
 #' @noRd
-map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
+map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
+                       seeded = FALSE) {
     parts <- split(cells)
     images <- names(parts)
+    seeds <- if (seeded) image_seeds(length(images)) else
+        vector("list", length(images))
+    kinds <- RNGkind()
     # A data problem of one image (a classed immunoscape error) leaves that
     # image out; anything else is a bug and stops the run, naming the image.
-    one <- function(sub, image) {
+    one <- function(sub, image, seed) {
         tryCatch(
-            list(value = fun(sub, image), error = NULL),
+            list(value = with_image_seed(seed, kinds, fun(sub, image)),
+                 error = NULL),
             immunoscape_error = function(e) {
                 list(value = NULL, error = conditionMessage(e))
             },
@@ -43,7 +53,7 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
                                         .envir = environment())
         }
         for (k in seq_along(images)) {
-            res[[k]] <- one(parts[[k]], images[k])
+            res[[k]] <- one(parts[[k]], images[k], seeds[[k]])
             if (show) cli::cli_progress_update(id = pb)
         }
         if (show) cli::cli_progress_done(id = pb)
@@ -55,10 +65,13 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
             )
         }
         # each worker receives only its own image
-        res <- BiocParallel::bpmapply(one, parts, images, SIMPLIFY = FALSE,
-                                      USE.NAMES = FALSE, BPPARAM = BPPARAM)
+        res <- BiocParallel::bpmapply(one, parts, images, seeds,
+                                      SIMPLIFY = FALSE, USE.NAMES = FALSE,
+                                      BPPARAM = BPPARAM)
     }
     errs <- vapply(res, function(r) r$error %||% NA_character_, character(1))
+    # one line per message (cli wraps them for the console)
+    errs <- gsub("\\s+", " ", errs)
     problems <- data.frame(image = images[!is.na(errs)],
                            message = errs[!is.na(errs)],
                            stringsAsFactors = FALSE)
@@ -75,6 +88,29 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images") {
     rownames(out) <- NULL
     attr(out, "problems") <- problems
     out
+}
+
+# One seed per image from the caller's random number stream.
+image_seeds <- function(n) {
+    as.list(sample.int(.Machine$integer.max, n, replace = TRUE))
+}
+
+# Evaluate `expr` (lazily) with R's generator set from `seed` with the
+# caller's kinds, then put the generator back as it was: the images of a
+# cohort do not share a stream, in this process or in a worker.
+with_image_seed <- function(seed, kinds, expr) {
+    if (is.null(seed)) return(expr)
+    genv <- globalenv()
+    old <- if (exists(".Random.seed", envir = genv, inherits = FALSE))
+        get(".Random.seed", envir = genv, inherits = FALSE)
+    on.exit(if (is.null(old)) {
+        rm(".Random.seed", envir = genv)
+    } else {
+        assign(".Random.seed", old, envir = genv)
+    })
+    set.seed(seed, kind = kinds[1], normal.kind = kinds[2],
+             sample.kind = kinds[3])
+    expr
 }
 
 # Row indices of each image (a cheap shortcut for the one-image case).

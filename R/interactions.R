@@ -146,9 +146,10 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' random number generator draws one seed per permutation (two uniform
 #' draws, images in order, on the main thread), and each permutation is a
 #' Fisher-Yates shuffle driven by a xoshiro256** generator started from
-#' its seed, so permutations can be drawn and evaluated in parallel. With
-#' `BPPARAM`, images run on workers with their own streams: set `RNGseed`
-#' in the BiocParallel parameter for reproducibility.
+#' its seed, so permutations can be drawn and evaluated in parallel. Each
+#' image starts from its own seed, drawn from R's generator before the
+#' images are dispatched, so results are the same with or without
+#' `BPPARAM` (any backend, any number of workers).
 #'
 #' @param cells A `spatial_cells` object.
 #' @param radius Neighbourhood radius in microns.
@@ -210,7 +211,7 @@ interaction_test <- function(cells, radius = 20,
                                       patch_size, nperm, nthreads)
         perm_rows(res, image, lv, types,
                   tabulate(as.integer(sub$type), length(lv)), nperm, alpha)
-    }, BPPARAM = BPPARAM, label = "Interaction test")
+    }, BPPARAM = BPPARAM, label = "Interaction test", seeded = nperm > 0)
     problems <- attr(out, "problems")
     out <- finish_pairs(out, cells, types, nperm)
     structure(out,
@@ -436,7 +437,8 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
                        alpha)
         names(r)[names(r) == "observed"] <- "clq"
         r
-    }, BPPARAM = BPPARAM, label = "Colocation quotient")
+    }, BPPARAM = BPPARAM, label = "Colocation quotient",
+       seeded = nperm > 0)
     problems <- attr(out, "problems")
     if (!nrow(out)) {
         out <- finish_pairs(out, cells, types, nperm)

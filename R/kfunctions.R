@@ -94,8 +94,9 @@
 #' @param global `FALSE` for pointwise envelopes, `TRUE` for global
 #'   (simultaneous) ones.
 #' @param BPPARAM `NULL` (images one after another, with a progress bar)
-#'   or a BiocParallel parameter object to spread images over workers (set
-#'   its `RNGseed` for reproducible envelopes).
+#'   or a BiocParallel parameter object to spread images over workers.
+#'   Envelopes are the same either way after [set.seed()]: each image
+#'   simulates from its own seed, drawn before the images are dispatched.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ripley_k` data frame (class `immunoscape_fv`), one row per
 #'   image, type pair, correction and `r`: `image`, `from`, `to`, `r`,
@@ -182,7 +183,10 @@ ripley_l <- function(cells, from, to = from, r = NULL,
 #' as in spatstat; both therefore underestimate \eqn{g} within one
 #' half-width of 0, and agree within a few percent beyond. `"border"`
 #' uses only `from` cells further than `r` from the boundary, divided by
-#' their number times \eqn{\lambda}. The estimate is `NA` at \eqn{r = 0}.
+#' their number times \eqn{\lambda}. The estimate is `NA` at \eqn{r = 0},
+#' and for `"isotropic"` and `"translate"`, as for K, at `r` beyond half
+#' the window's diameter (few pairs reach that far; their weights are
+#' unreliable).
 #'
 #' @inheritParams ripley_k
 #' @param bw Kernel bandwidth (the standard deviation of the kernel, in
@@ -354,7 +358,8 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     # only the standard columns travel to the per-image worker
     worker <- kf_worker(opts, levels(cells$type))
     res <- map_images(cells[, standard_columns], worker, BPPARAM = BPPARAM,
-                      label = paste(kf_titles[[fun]], "per image"))
+                      label = paste(kf_titles[[fun]], "per image"),
+                      seeded = envelope != "none")
     kf_result(res, fun, cells, opts)
 }
 
@@ -687,9 +692,9 @@ kf_normalise <- function(par, num, den, hw, nset) {
         } else {
             v <- matrix(num[, 1L, m, ], nr)
             v <- if (cr == "border") v / (lam_b * den) else v * A / npairs
-            if (cr %in% c("isotropic", "translate")) {
-                v[r >= par$win$diameter / 2, ] <- NA
-            }
+        }
+        if (cr %in% c("isotropic", "translate")) {
+            v[r >= par$win$diameter / 2, ] <- NA
         }
         v[!is.finite(v)] <- NA
         out[, k, ] <- v

@@ -532,21 +532,32 @@ read_one_file <- function(file, label, format, opts, call) {
                          class = "empty", call = call)
     }
 
-    # coordinates
+    # coordinates (a decimal comma is read as such unless commas separate
+    # the fields)
+    dc <- !identical(header$sep, ",")
+    coord_cols <- if (!is.null(spec$box)) spec$box else c(spec$x, spec$y)
     if (!is.null(spec$box)) {
-        xx <- (num(raw[[spec$box[1]]]) + num(raw[[spec$box[2]]])) / 2
-        yy <- (num(raw[[spec$box[3]]]) + num(raw[[spec$box[4]]])) / 2
+        xx <- (num(raw[[spec$box[1]]], dc) + num(raw[[spec$box[2]]], dc)) / 2
+        yy <- (num(raw[[spec$box[3]]], dc) + num(raw[[spec$box[4]]], dc)) / 2
     } else {
-        xx <- num(raw[[spec$x]])
-        yy <- num(raw[[spec$y]])
+        xx <- num(raw[[spec$x]], dc)
+        yy <- num(raw[[spec$y]], dc)
     }
     px <- resolve_pixel_size(opts$pixel_size, spec, fmt, file,
                              hint = if (is.null(opts$pixel_size))
                                  pixel_size_hint(raw, spec))
     drop <- !is.finite(xx) | !is.finite(yy)
     if (any(drop)) {
+        bad <- unparsed_values(raw, coord_cols, dc)
+        if (length(bad) && all(drop)) {
+            stop_immunoscape(c(
+                "The coordinate columns of {.file {basename(file)}} hold text that is not a number, e.g. {.val {bad}}.",
+                "i" = "Check the column separator and decimal mark, or convert the columns and use {.fn spatial_cells}."
+            ), class = "coordinates", call = call)
+        }
         warn_immunoscape(c(
-            "Dropped {sum(drop)} cell{?s} without coordinates from {.file {basename(file)}}."
+            "Dropped {sum(drop)} cell{?s} without usable coordinates from {.file {basename(file)}}.",
+            "i" = if (length(bad)) "Some coordinates are text that is not a number, e.g. {.val {bad}}."
         ), class = "coordinates")
         raw <- raw[!drop, , drop = FALSE]
         xx <- xx[!drop]
@@ -626,11 +637,30 @@ any_duplicated_pair <- function(a, b) {
     anyDuplicated(key) > 0L
 }
 
-num <- function(v) {
+num <- function(v, dec_comma = FALSE) {
     if (is.numeric(v)) return(as.numeric(v))
     v <- trimws(as.character(v))
     v <- sub("\\s*(\u00b5m|\u03bcm|um|microns?|px|pixels?)$", "", v)
+    if (dec_comma) {
+        # "12,5" (one comma, no point): a decimal comma
+        dcm <- grepl("^[-+]?[0-9]*,[0-9]+([eE][-+]?[0-9]+)?$", v)
+        v[dcm] <- sub(",", ".", v[dcm], fixed = TRUE)
+    }
     suppressWarnings(as.numeric(v))
+}
+
+# Up to three distinct values of the columns `cols` of `raw` that are
+# present (not NA or empty) but not numbers.
+unparsed_values <- function(raw, cols, dec_comma) {
+    out <- character()
+    for (cl in cols) {
+        v <- raw[[cl]]
+        if (is.numeric(v)) next
+        v <- as.character(v)
+        bad <- !is.na(v) & nzchar(trimws(v)) & is.na(num(v, dec_comma))
+        out <- c(out, v[bad])
+    }
+    utils::head(unique(out), 3L)
 }
 
 resolve_pixel_size <- function(pixel_size, spec, fmt, file, hint = NULL) {

@@ -136,8 +136,12 @@ window_convex <- function(x, y) {
 window_concave <- function(x, y, radius, nthreads = immunoscape_threads(),
                            call = rlang::caller_env()) {
     if (length(x) < 3L) return(window_convex(x, y))
-    x <- as.numeric(x)
-    y <- as.numeric(y)
+    # the raster is laid from the lowest cell, so that stage coordinates
+    # (offsets of 1e7 microns) give the same outline as local ones
+    x0 <- min(x)
+    y0 <- min(y)
+    x <- as.numeric(x) - x0
+    y <- as.numeric(y) - y0
     p <- concave_parameters(x, y, radius, nthreads = nthreads, call = call)
     nth <- as.integer(nthreads)
     # simplified within half a pixel; kept only if no edges cross and every
@@ -156,7 +160,7 @@ window_concave <- function(x, y, radius, nthreads = immunoscape_threads(),
     ring <- integer(length(poly))
     ring[o] <- stats::ave(seq_along(o), poly[o], FUN = seq_along)
     data.frame(polygon = rep(poly, len), ring = rep(ring, len),
-               hole = rep(hole, len), x = res[[1]], y = res[[2]])
+               hole = rep(hole, len), x = res[[1]] + x0, y = res[[2]] + y0)
 }
 
 concave_ok <- function(res, x, y) {

@@ -385,6 +385,22 @@ test_that("too few cells give NA with a reason, not an error", {
     expect_s3_class(summary(k), "data.frame")
 })
 
+test_that("K, L and pcf are NA beyond half the window diameter", {
+    set.seed(1)
+    rect <- kfo_rect(0, 500, 0, 500)
+    cells <- kf_cells(runif(30, 0, 500), runif(30, 0, 500), rep("A", 30),
+                      rect)
+    r <- c(0, 10, 300, 400, 1e5)
+    half <- sqrt(2) * 500 / 2
+    for (f in list(ripley_k, ripley_l, pair_correlation)) {
+        for (cr in c("isotropic", "translate")) {
+            e <- f(cells, "A", r = r, correction = cr)$estimate
+            expect_true(all(is.na(e[r >= half])))
+            expect_false(anyNA(e[r > 0 & r < half]))
+        }
+    }
+})
+
 test_that("cells outside the window are left out with a note", {
     set.seed(10)
     x <- runif(80, 0, 100)

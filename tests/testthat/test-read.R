@@ -237,6 +237,25 @@ test_that("QuPath measurements in microns and pixels", {
                    "pixel", class = "immunoscape_warning_pixel_size")
 })
 
+test_that("decimal commas are read; text in coordinates is reported", {
+    withr::local_options(immunoscape.verbose = FALSE)
+    f <- withr::local_tempfile(fileext = ".csv")
+    writeLines(c("x;y;type", "1,5;2,5;A", "3,5;4,5;B", "5,5;1,0;A"), f)
+    cells <- read_cells(f)
+    expect_equal(cells$x, c(1.5, 3.5, 5.5))
+    expect_equal(cells$y, c(2.5, 4.5, 1))
+    g <- withr::local_tempfile(fileext = ".csv")
+    writeLines(c("x,y,type", "1.5,abc,A", "3.5,4.5,B", "5.5,1.0,A",
+                 "2,2,B"), g)
+    expect_warning(two <- read_cells(g), "abc",
+                   class = "immunoscape_warning_coordinates")
+    expect_identical(nrow(two), 3L)
+    h <- withr::local_tempfile(fileext = ".csv")
+    writeLines(c("x,y,type", "a,b,A", "c,d,B", "e,f,A"), h)
+    expect_error(read_cells(h), "not a number",
+                 class = "immunoscape_error_coordinates")
+})
+
 test_that("inForm per-marker phenotype columns and pixel exports", {
     path <- fixture("inform_phenotype_columns_cell_seg_data.txt")
     raw <- utils::read.delim(path, check.names = FALSE,

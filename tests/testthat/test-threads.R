@@ -30,3 +30,35 @@ test_that("a child forked after OpenMP ran gets the same answer, not a hang", {
     expect_identical(child$res$z, parent$z)
     expect_identical(child$res$p_greater, parent$p_greater)
 })
+
+test_that("set.seed() gives the same permutations with or without BPPARAM", {
+    skip_on_os("windows")
+    skip_if_not_installed("BiocParallel")
+    withr::local_options(immunoscape.verbose = FALSE)
+    set.seed(10)
+    df <- data.frame(image = rep(letters[1:4], each = 300),
+                     x = runif(1200, 0, 400), y = runif(1200, 0, 400),
+                     type = sample(c("A", "B", "C"), 1200, TRUE))
+    cells <- spatial_cells(df, image = "image", window = "rectangle")
+    run <- function(bp) {
+        set.seed(11)
+        it <- interaction_test(cells, radius = 25, nperm = 29, BPPARAM = bp)
+        k <- ripley_l(cells, "A", "B", r = seq(0, 40, 5), envelope = "labels",
+                      nsim = 9, BPPARAM = bp)
+        clq <- colocalization_quotient(cells, radius = 25, nperm = 19,
+                                       BPPARAM = bp)
+        list(it$z, k$lo, k$hi, clq$p_greater, stats::runif(1))
+    }
+    serial <- run(NULL)
+    expect_identical(run(NULL), serial)
+    expect_identical(run(BiocParallel::SerialParam()), serial)
+    expect_identical(run(BiocParallel::MulticoreParam(2)), serial)
+    # a seed per image: an image's permutations do not depend on the
+    # images analysed before it
+    set.seed(11)
+    alone <- interaction_test(cells[cells$image == "a", ], radius = 25,
+                              nperm = 29)
+    set.seed(11)
+    all4 <- interaction_test(cells, radius = 25, nperm = 29)
+    expect_identical(alone$z, all4$z[all4$image == "a"])
+})

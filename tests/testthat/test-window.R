@@ -193,6 +193,21 @@ test_that("the concave window follows the tissue, with a hole at a vessel", {
     expect_identical(w1, w)
 })
 
+test_that("the concave window does not depend on where the slide sits", {
+    set.seed(5)
+    d <- data.frame(x = runif(400, 0, 500), y = runif(400, 0, 500),
+                    type = "A")
+    w0 <- tissue_window(spatial_cells(d), "concave")
+    for (off in c(1e4, 1e7)) {
+        d2 <- transform(d, x = x + off, y = y + off)
+        w <- tissue_window(spatial_cells(d2), "concave")
+        expect_identical(nrow(w), nrow(w0))
+        expect_equal(w$x - off, w0$x, tolerance = 1e-9)
+        expect_equal(unname(window_area(w)), unname(window_area(w0)),
+                     tolerance = 1e-9)
+    }
+})
+
 test_that("the concave radius sets the scale of holes and notches", {
     tis <- wo_tissue(seed = 2)
     cells <- spatial_cells(tis$cells, window = "rectangle")
