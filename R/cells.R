@@ -10,6 +10,11 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #' within an image, and every image gets a window (the tissue region used for
 #' areas, densities and edge corrections).
 #'
+#' Selecting rows with `[` keeps the class and each remaining image's
+#' window. A spatial crop (say `cells[cells$x < 1000, ]`) therefore keeps
+#' the window of the whole image: give the crop its own window with
+#' [set_window()] before computing densities or K/L/pcf/G on it.
+#'
 #' @param data A data frame, one row per cell.
 #' @param x,y Names of the coordinate columns.
 #' @param type Name of the column with the cell type (phenotype).
