@@ -26,10 +26,10 @@ typedef struct {
     const R_xlen_t *off;   /* [n + 1] */
     const int *nb;         /* [ne] neighbour grid positions */
     const int *src;        /* [ne] the cell each edge starts from */
-    /* radius graphs are symmetric: each undirected edge once (hsrc <
-     * hnb), for the classic counts; NULL otherwise */
-    R_xlen_t nhe;
-    const int *hsrc, *hnb;
+    /* 1: a symmetric (radius) graph stored as each undirected edge once,
+     * src < nb, in src / nb / ne (off still counts every direction); the
+     * classic counts are then H + t(H) */
+    int half;
 } im_graph;
 
 /* Per-thread accumulators and scratch of one permutation. */
@@ -182,27 +182,6 @@ static void graph_sums(const im_graph *G, const uint16_t *lab, int T,
         int64_t *b0 = a->bank, *b1 = b0 + TT, *b2 = b1 + TT, *b3 = b2 + TT;
         memset(a->bank, 0, 4 * TT * sizeof(int64_t));
         R_xlen_t e = 0;
-        if (method == 0 && G->hnb) {
-            /* each undirected edge {i, j} once: it adds to (l_i, l_j)
-             * and (l_j, l_i), so the directed counts are H + t(H) */
-            const int *hs = G->hsrc, *hn = G->hnb;
-            const R_xlen_t nh = G->nhe;
-            for (; e + 4 <= nh; e += 4) {
-                b0[(size_t) lab[hs[e]] * T + lab[hn[e]]]++;
-                b1[(size_t) lab[hs[e + 1]] * T + lab[hn[e + 1]]]++;
-                b2[(size_t) lab[hs[e + 2]] * T + lab[hn[e + 2]]]++;
-                b3[(size_t) lab[hs[e + 3]] * T + lab[hn[e + 3]]]++;
-            }
-            for (; e < nh; e++) b0[(size_t) lab[hs[e]] * T + lab[hn[e]]]++;
-            for (int u = 0; u < T; u++) {
-                for (int v = 0; v < T; v++) {
-                    size_t w = (size_t) u * T + v, wt = (size_t) v * T + u;
-                    a->cnt[w] = (((b0[w] + b1[w]) + b2[w]) + b3[w]) +
-                                (((b0[wt] + b1[wt]) + b2[wt]) + b3[wt]);
-                }
-            }
-            return;
-        }
         if (method == 0) {
             for (; e + 4 <= ne; e += 4) {
                 b0[(size_t) lab[src[e]] * T + lab[nb[e]]]++;
@@ -211,6 +190,18 @@ static void graph_sums(const im_graph *G, const uint16_t *lab, int T,
                 b3[(size_t) lab[src[e + 3]] * T + lab[nb[e + 3]]]++;
             }
             for (; e < ne; e++) b0[(size_t) lab[src[e]] * T + lab[nb[e]]]++;
+            if (G->half) {
+                /* each undirected edge {i, j} adds to (l_i, l_j) and
+                 * (l_j, l_i) */
+                for (int u = 0; u < T; u++) {
+                    for (int v = 0; v < T; v++) {
+                        size_t w = (size_t) u * T + v, wt = (size_t) v * T + u;
+                        a->cnt[w] = (((b0[w] + b1[w]) + b2[w]) + b3[w]) +
+                                    (((b0[wt] + b1[wt]) + b2[wt]) + b3[wt]);
+                    }
+                }
+                return;
+            }
         } else {
             uint32_t *mk = a->mask;
             for (; e + 4 <= ne; e += 4) {
@@ -423,36 +414,39 @@ static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
         if (changed) IM_BUG("degree changed between passes");
         R_CheckUserInterrupt();
     }
-    int *src = (int *) R_alloc(off[n] > 0 ? off[n] : 1, sizeof(int));
-    for (R_xlen_t p = 0; p < n; p++)
-        for (R_xlen_t e = off[p]; e < off[p + 1]; e++) src[e] = (int) p;
     G->n = n;
-    G->ne = off[n];
     G->off = off;
-    G->nb = nb;
-    G->src = src;
-    G->nhe = 0;
-    G->hsrc = G->hnb = NULL;
-    if (s->k == 0 && half) {
-        /* a radius graph is symmetric (the distance test is), so the
-         * edges with src < nb are half of them */
+    G->half = s->k == 0 && half;
+    if (G->half) {
+        /* a radius graph is symmetric (the distance test is): keep the
+         * edges with src < nb, half of them */
         R_xlen_t nh = 0;
-        for (R_xlen_t e = 0; e < off[n]; e++) nh += nb[e] > src[e];
+        for (R_xlen_t p = 0; p < n; p++)
+            for (R_xlen_t e = off[p]; e < off[p + 1]; e++) nh += nb[e] > p;
         if (2 * nh != off[n]) IM_BUG("radius graph is not symmetric");
         int *hs = (int *) R_alloc(nh > 0 ? nh : 1, sizeof(int));
         int *hn = (int *) R_alloc(nh > 0 ? nh : 1, sizeof(int));
         R_xlen_t h = 0;
-        for (R_xlen_t e = 0; e < off[n]; e++) {
-            if (nb[e] > src[e]) {
-                hs[h] = src[e];
-                hn[h] = nb[e];
-                h++;
+        for (R_xlen_t p = 0; p < n; p++) {
+            for (R_xlen_t e = off[p]; e < off[p + 1]; e++) {
+                if (nb[e] > p) {
+                    hs[h] = (int) p;
+                    hn[h] = nb[e];
+                    h++;
+                }
             }
         }
-        G->nhe = nh;
-        G->hsrc = hs;
-        G->hnb = hn;
+        G->ne = nh;
+        G->src = hs;
+        G->nb = hn;
+        return;
     }
+    int *src = (int *) R_alloc(off[n] > 0 ? off[n] : 1, sizeof(int));
+    for (R_xlen_t p = 0; p < n; p++)
+        for (R_xlen_t e = off[p]; e < off[p + 1]; e++) src[e] = (int) p;
+    G->ne = off[n];
+    G->nb = nb;
+    G->src = src;
 }
 
 static void unpack_graph_args(SEXP x, SEXP y, SEXP k_, SEXP radius_,
