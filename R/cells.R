@@ -134,6 +134,10 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
         type = ty,
         stringsAsFactors = FALSE
     )
+    if (pixel_size != 1) {
+        check_coordinates(out$x, x, call = call, pixel_size = pixel_size)
+        check_coordinates(out$y, y, call = call, pixel_size = pixel_size)
+    }
     if (ncol(rest)) out <- cbind(out, rest)
     rownames(out) <- NULL
     out <- new_spatial_cells(out, windows = NULL, pixel_size = pixel_size)

@@ -200,6 +200,8 @@ interaction_test <- function(cells, radius = 20,
     radius <- check_radius(radius)
     method <- check_choice(method, c("histocat", "classic", "patch"))
     nperm <- check_count(nperm, "nperm", min = 0L)
+    check_memory(16 * (nperm + 1) * as.double(nlevels(cells$type))^2,
+                 "nperm")
     types <- check_types(cells, types)
     patch_size <- check_count(patch_size, "patch_size")
     check_alpha(alpha)
@@ -424,6 +426,8 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
     cells <- check_cells(cells)
     nb <- check_clq_neighbors(radius, k)
     nperm <- check_count(nperm, "nperm", min = 0L)
+    check_memory(16 * (nperm + 1) * as.double(nlevels(cells$type))^2,
+                 "nperm")
     types <- check_types(cells, types)
     check_alpha(alpha)
     nthreads <- check_nthreads(nthreads)

@@ -212,7 +212,15 @@ pair_correlation <- function(cells, from, to = from, r = NULL,
                              global = FALSE, BPPARAM = NULL, bw = NULL,
                              ...) {
     if (missing(from)) stop_missing_from()
-    if (!is.null(bw)) bw <- check_radius(bw)
+    if (!is.null(bw)) {
+        bw <- check_radius(bw)
+        if (bw <= 0) {
+            stop_immunoscape(c(
+                "{.arg bw} must be a positive bandwidth (microns), not {.val {format(bw)}}.",
+                "i" = "For example {.code bw = 5}, or {.code bw = NULL} for the default rule."
+            ), class = "radius")
+        }
+    }
     kf_main("pcf", cells, from, to, r, correction, envelope, nsim, nthreads,
             global, BPPARAM, list(...), bw = bw)
 }
@@ -347,6 +355,11 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     envelope <- check_choice(envelope, c("none", "csr", "labels"),
                              call = call)
     nsim <- check_count(nsim, "nsim", call = call)
+    if (envelope != "none") {
+        # random-labelling bits per cell and the simulated curves
+        check_memory((nsim + 1) * (nrow(cells) / 4 + 64 * length(r)),
+                     "nsim", call = call)
+    }
     nthreads <- check_nthreads(nthreads, call = call)
     check_flag(global, "global", call = call)
     if (envelope == "labels" &&

@@ -27,6 +27,10 @@ typedef enum {
     IM_ERR_INPUT = 4       /* inconsistent input to a kernel             */
 } im_status;
 
+/* The largest coordinate magnitude a window may have (R accepts 1e12
+ * microns): squares and products of coordinates stay finite. */
+#define IM_MAX_COORD 1e15
+
 /* Work units between two R_CheckUserInterrupt() calls. */
 #define IM_CHUNK 65536
 
@@ -39,10 +43,13 @@ typedef enum {
  * MulticoreParam, parallel::mclapply): the GNU OpenMP runtime is not
  * fork-safe, so such a child runs every region on one thread. */
 extern volatile int im_forked;
+/* The most threads a region may start (src/threads.c). */
+extern int im_thread_cap;
 
 static inline int im_threads(int requested) {
 #ifdef _OPENMP
     if (im_forked) return 1;
+    if (requested > im_thread_cap) return im_thread_cap;
     return requested < 1 ? 1 : requested;
 #else
     (void) requested;

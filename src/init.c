@@ -15,6 +15,7 @@ SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
 SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
+SEXP ffi_threads_cap(void);
 void im_threads_init(void);
 SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
@@ -44,6 +45,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
     {"ffi_threads_forked", (DL_FUNC) &ffi_threads_forked, 0},
+    {"ffi_threads_cap", (DL_FUNC) &ffi_threads_cap, 0},
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 7},
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},

@@ -41,12 +41,11 @@ static void window_arg(SEXP win, kf_window *kw, im_window *poly) {
     if (kw->rect) return;
     SEXP wx = VECTOR_ELT(win, 2), wy = VECTOR_ELT(win, 3);
     SEXP rs = VECTOR_ELT(win, 4);
-    im_check_double(wx, "window x must be double");
-    im_check_double(wy, "window y must be double");
-    if (TYPEOF(rs) != INTSXP) IM_BUG("ring_start must be integer");
-    if (im_window_build(poly, REAL_RO(wx), REAL_RO(wy), INTEGER_RO(rs),
-                        Rf_length(rs) - 1) != IM_OK)
-        IM_BUG("invalid window (validated in R)");
+    int nring = im_check_rings(wx, wy, rs, 3);
+    im_status st = im_window_build(poly, REAL_RO(wx), REAL_RO(wy),
+                                   INTEGER_RO(rs), nring);
+    if (st == IM_ERR_RANGE) im_stop_status(st, "the window polygon");
+    if (st != IM_OK) IM_BUG("invalid window (validated in R)");
     kw->poly = poly;
 }
 
