@@ -38,7 +38,7 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
     to <- if (missing(to) || is.null(to)) check_types(cells, NULL) else check_types(cells, to)
     # no more neighbours than cells (the other k-functions do the same)
     k <- min(check_count(k), nrow(cells))
-    check_memory(24 * as.double(nrow(cells)) * length(to) * k, "k")
+    check_memory(64 * as.double(nrow(cells)) * length(to) * k, "k")
     nthreads <- check_nthreads(nthreads)
 
     idx <- image_rows(cells)

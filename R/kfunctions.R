@@ -329,6 +329,14 @@ check_r_grid <- function(r, call = rlang::caller_env()) {
             "i" = "For example {.code r = seq(0, 100, by = 1)}, or {.code r = NULL} for the default."
         ), class = "radius", call = call)
     }
+    # no two cells are further apart than the coordinate range allows,
+    # and the CSR value pi r^2 would overflow to Inf beyond ~1e154
+    if (max(r) > 4 * max_coordinate) {
+        stop_immunoscape(c(
+            "{.arg r} reaches {format(max(r), digits = 3)} microns, beyond any distance between two cells (coordinates are at most {format(max_coordinate)} microns).",
+            "i" = "Estimates there are undefined and the CSR value {.field theo} would be infinite; use distances up to half the image width."
+        ), class = "radius", call = call)
+    }
     as.numeric(r)
 }
 

@@ -34,6 +34,18 @@ typedef enum {
 /* Work units between two R_CheckUserInterrupt() calls. */
 #define IM_CHUNK 65536
 
+/* Work (pairs visited) between two interrupt checks: about 0.1 s. */
+#define IM_WORK_CHUNK 8388608.0
+
+/* Items per chunk between interrupt checks when each item costs about
+ * `work` pair visits: IM_CHUNK for cheap items, fewer (down to 1) for
+ * costly ones, so that any loop stops within about a second. */
+static inline R_xlen_t im_chunk(double work) {
+    double c = IM_WORK_CHUNK / (work > 1.0 ? work : 1.0);
+    if (!(c < (double) IM_CHUNK)) return IM_CHUNK;
+    return c < 1.0 ? 1 : (R_xlen_t) c;
+}
+
 /* Internal bugs only: data problems go through im_status. */
 #define IM_BUG(msg) Rf_error("immunoscape internal error at %s:%d: %s", \
                              __FILE__, __LINE__, msg)

@@ -182,16 +182,49 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
 typedef im_status (*kf_block_fn)(const void *ctx, R_xlen_t a, R_xlen_t b,
                                  double *acc);
 
+/* Pairs visited per query point, about: the targets within `reach` of a
+ * point if they were spread evenly over the window (at least 1). */
+static double kf_pairs_per_point(const kf_spec *s, const kf_window *w,
+                                 R_xlen_t ntarget) {
+    double a = w->area > 0 ? w->area : 1.0;
+    double p = (double) ntarget * M_PI * s->reach * s->reach / a;
+    if (!(p < (double) ntarget)) p = (double) ntarget;
+    return 1.0 + p;
+}
+
+/* Block size and blocks per wave from the work per item (pairs visited):
+ * a block does at most about KF_BLOCK_WORK pairs and a wave (between two
+ * interrupt checks) about KF_WAVE_WORK, so that an interrupt is seen
+ * within a fraction of a second whatever r and the density.  The block
+ * size depends on the data only, never on the number of threads, so the
+ * sums in block order stay identical for any thread count. */
+#define KF_BLOCK_WORK 1048576.0
+#define KF_WAVE_WORK 4194304.0
+static void kf_blocking(double work, R_xlen_t size, int nth, R_xlen_t *blk,
+                        int *nslot) {
+    int mem = KF_SLOTS;
+    /* large accumulators (many labellings): fewer, larger blocks */
+    while (mem > 2 && (double) mem * size > 8e6) mem /= 2;
+    int ns = mem;
+    double b = size > 65536 ? 8.0 * KF_BLOCK : (double) KF_BLOCK;
+    if (b * work > KF_BLOCK_WORK) b = floor(KF_BLOCK_WORK / work);
+    if (b < 1) b = 1;
+    double wave = floor(KF_WAVE_WORK / (b * work));
+    if (wave < ns) ns = wave < 1 ? 1 : (int) wave;
+    if (ns < nth) ns = nth < mem ? nth : mem;
+    *blk = (R_xlen_t) b;
+    *nslot = ns;
+}
+
 /* Run f over blocks [k * blk, (k + 1) * blk) of n items; each block fills
  * its own zeroed accumulator of `size` doubles, added to `total` in block
- * order.  Interrupts are checked between waves of blocks. */
-static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
+ * order.  Interrupts are checked between waves of blocks, sized by the
+ * work per item (kf_blocking()). */
+static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth, double work,
                             kf_block_fn f, const void *ctx, double *total) {
-    int nslot = KF_SLOTS;
-    /* large accumulators (many labellings): fewer, larger blocks */
-    while (nslot > 2 && (double) nslot * size > 8e6) nslot /= 2;
-    R_xlen_t blk = KF_BLOCK;
-    if (size > 65536) blk = 8 * KF_BLOCK;
+    int nslot;
+    R_xlen_t blk;
+    kf_blocking(work, size, nth, &blk, &nslot);
     double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
     R_xlen_t nblk = (n + blk - 1) / blk;
     im_status st = IM_OK;
@@ -384,7 +417,8 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
             IM_BUG("grid build failed");
         ctx.g = &g;
         if (need_b) ctx.b = boundary_distances(&kw, g.xs, g.ys, nf, nth);
-        st = run_blocks(nf, size, nth, block_self, &ctx, total);
+        st = run_blocks(nf, size, nth, kf_pairs_per_point(&s, &kw, nf),
+                        block_self, &ctx, total);
     } else {
         double h = grid_cell_side(px, py, ti, nt, s.reach);
         if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
@@ -393,7 +427,8 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
         ctx.g = &g;
         ctx.Q = &Q;
         if (need_b) ctx.b = boundary_distances(&kw, Q.x, Q.y, nf, nth);
-        st = run_blocks(nf, size, nth, block_cross, &ctx, total);
+        st = run_blocks(nf, size, nth, kf_pairs_per_point(&s, &kw, nt),
+                        block_cross, &ctx, total);
     }
     if (st != IM_OK) im_stop_status(st, "the pair sums");
 
@@ -577,7 +612,9 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
     kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw};
-    im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
+    im_status st = run_blocks(n, size, nth,
+                              kf_pairs_per_point(&s, &L.kw, n) * nw,
+                              block_labels, &ctx, total);
     if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
     int nprot = 0;
@@ -691,10 +728,13 @@ SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     double *hist = (double *) R_alloc((size_t) nth * size, sizeof(double));
     memset(hist, 0, (size_t) nth * size * sizeof(double));
     double *best = (double *) R_alloc((size_t) nth * 64 * nw, sizeof(double));
-    R_xlen_t blk = KF_BLOCK;
+    R_xlen_t blk;
+    int wave;
+    kf_blocking(kf_pairs_per_point(&s, &L.kw, n) * nw, size, nth, &blk,
+                &wave);
     R_xlen_t nblk = (n + blk - 1) / blk;
-    for (R_xlen_t c0 = 0; c0 < nblk; c0 += 32) {
-        R_xlen_t c1 = c0 + 32 < nblk ? c0 + 32 : nblk;
+    for (R_xlen_t c0 = 0; c0 < nblk; c0 += wave) {
+        R_xlen_t c1 = c0 + wave < nblk ? c0 + wave : nblk;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
     if (c1 - c0 > 1)
