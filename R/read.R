@@ -192,9 +192,9 @@ read_cells <- function(path, format = "auto", ..., x = NULL, y = NULL,
     check_phenotypes(phenotypes, call = call)
     if (!is.null(pixel_size) &&
         (!is.numeric(pixel_size) || length(pixel_size) != 1L ||
-         !is.finite(pixel_size) || pixel_size <= 0)) {
+         !is.finite(pixel_size) || pixel_size < 1e-6 || pixel_size > 1e6)) {
         stop_immunoscape(c(
-            "{.arg pixel_size} must be one positive number (microns per pixel) or {.code NULL}, not {.val {format(pixel_size)}}.",
+            "{.arg pixel_size} must be one positive number (microns per pixel, between 1e-6 and 1e6) or {.code NULL}, not {.val {format(pixel_size)}}.",
             "i" = "Leave it {.code NULL} when the file is in microns."
         ), class = "argument", call = call)
     }
