@@ -112,7 +112,7 @@ test_that("overflowing coordinates, pixel_size and empty windows are classed", {
     expect_error(spatial_cells(big), class = "immunoscape_error_coordinates")
     expect_error(spatial_cells(df, pixel_size = 1e300),
                  class = "immunoscape_error_argument", regexp = "pixel_size")
-    far <- transform(df, x = x * 1e10)
+    far <- transform(df, x = x * 1e8)
     expect_error(spatial_cells(far, pixel_size = 1e3),
                  class = "immunoscape_error_coordinates",
                  regexp = "pixel_size")
