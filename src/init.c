@@ -2,6 +2,12 @@
 #include "immunoscape.h"
 #include <R_ext/Rdynload.h>
 
+/* (DL_FUNC) &f is how R registers entry points; -Wextra's
+ * -Wcast-function-type would flag every line of the table */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC diagnostic ignored "-Wcast-function-type"
+#endif
+
 SEXP ffi_dist_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_dist_count(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_area(SEXP, SEXP, SEXP);
