@@ -157,3 +157,12 @@ null_image <- function(n, side, types, image) {
     data.frame(x = runif(n, 0, side), y = runif(n, 0, side),
                type = sample(types, n, TRUE), image = image)
 }
+
+# Observed statistic (from x to matrix) of an interaction_test or CLQ result.
+obs_matrix <- function(res, lv) {
+    d <- as.data.frame(res)
+    m <- matrix(NA_real_, length(lv), length(lv), dimnames = list(lv, lv))
+    col <- if ("clq" %in% names(d)) "clq" else "observed"
+    m[cbind(as.character(d$from), as.character(d$to))] <- d[[col]]
+    m
+}
