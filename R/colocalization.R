@@ -95,25 +95,16 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
               problems = problems)
 }
 
+# CLQ neighbourhoods: radius or k, neither meaning k = 1.
 check_clq_neighbors <- function(radius, k, call = rlang::caller_env()) {
-    if (!is.null(radius) && !is.null(k)) {
-        stop_immunoscape(c(
-            "Give either {.arg radius} or {.arg k}, not both.",
-            "i" = "{.arg k} counts nearest neighbours; {.arg radius} is a distance in microns."
-        ), class = "argument", call = call)
-    }
-    if (!is.null(radius)) {
-        return(list(radius = check_radius(radius, call = call), k = NULL))
-    }
-    list(radius = NULL, k = if (is.null(k)) 1L else check_count(k, "k",
-                                                                 call = call))
+    nb <- check_neighbors(radius, k, call = call)
+    if (is.null(nb$radius) && is.null(nb$k)) nb$k <- 1L
+    nb
 }
 
 #' @export
 print.colocalization_quotient <- function(x, ...) {
-    r <- attr(x, "radius")
-    nb <- if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
-          else sprintf("radius %s um", format(r))
+    nb <- neighbors_label(x)
     nimg <- length(unique(x$image))
     cat(sprintf("<colocalization_quotient> %s; %d image%s x %d ordered pairs%s\n",
                 nb, nimg, if (nimg == 1) "" else "s", nlevels(x$from)^2,
@@ -231,8 +222,10 @@ local_colocalization_quotient <- function(cells, from = NULL, to = NULL,
                           n_neighbors = integer(), local_clq = double())
     }
     out$image <- factor(as.character(out$image), levels = levels(cells$image))
-    out$from <- factor(as.character(out$from), levels = lv)
-    out$to <- factor(as.character(out$to), levels = to)
+    # from and to share one level set (the types of either role)
+    used <- lv[lv %in% c(from, to)]
+    out$from <- factor(as.character(out$from), levels = used)
+    out$to <- factor(as.character(out$to), levels = used)
     structure(out,
               class = c("local_clq", "immunoscape_result",
                         "data.frame"),
@@ -242,9 +235,7 @@ local_colocalization_quotient <- function(cells, from = NULL, to = NULL,
 
 #' @export
 print.local_clq <- function(x, ...) {
-    r <- attr(x, "radius")
-    nb <- if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
-          else sprintf("radius %s um", format(r))
+    nb <- neighbors_label(x)
     cat(sprintf("<local_clq> %s rows (cells x target types), %s\n",
                 format(nrow(x), big.mark = ","), nb))
     print(utils::head(as.data.frame(x)), ...)

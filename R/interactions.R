@@ -109,27 +109,40 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' around A more (attraction) or less (avoidance) often than if the type
 #' labels were scattered at random over the same cells? Neighbours are the
 #' other cells within `radius` microns (a distance equal to `radius`
-#' counts). The neighbour graph is built once per image and reused by all
+#' counts), or, with `k`, the `k` nearest other cells of each cell. The
+#' neighbour graph is built once per image and reused by all
 #' permutations; labels are permuted within each image, keeping the
 #' number of cells of each type.
 #'
 #' Statistics, with `c_i(B)` the number of B neighbours of cell i (the
 #' definitions of `imcRtools::countInteractions()`):
-#' * `"classic"`: mean of `c_i(B)` over all A cells ("how many B
-#'   neighbours does an A cell have on average?").
-#' * `"histocat"` (imcRtools' "histocat", later called "conditional";
-#'   Schapiro et al. 2017): mean of `c_i(B)` over the A cells with at least
-#'   one B neighbour; 0 when no A cell has one.
+#' * `"classic"` (the default, as in imcRtools): mean of `c_i(B)` over all
+#'   A cells ("how many B neighbours does an A cell have on average?").
+#' * `"histocat"` (imcRtools' "histocat", since renamed "conditional",
+#'   which is accepted here too; Schapiro et al. 2017): mean of `c_i(B)`
+#'   over the A cells with at least one B neighbour; 0 when no A cell has
+#'   one.
 #' * `"patch"` (Schulz et al. 2018): fraction of A cells with at least
 #'   `patch_size` B neighbours.
 #'
-#' Choosing: `"histocat"` conditions on contact, so it asks "where A and B
-#' meet, do they meet in numbers?". In a compartmentalized tumour the few
-#' tumour cells at the margin that touch T cells touch several, and
-#' tumour -> T cell can come out as attraction although T cells are kept
-#' out of the tumour nests; `"classic"` (and the reverse pair) shows the
-#' exclusion. For questions of infiltration or exclusion use `"classic"`;
-#' read the two directions of a pair together in either case.
+#' Choosing: start with `"classic"` (the default here and in imcRtools,
+#' and the one its documentation recommends). `"histocat"` conditions on
+#' contact, so it asks "where A and B meet, do they meet in numbers?". In
+#' a compartmentalized tumour the few tumour cells at the margin that
+#' touch T cells touch several, and tumour -> T cell can come out as
+#' attraction with `"histocat"` although T cells are kept out of the
+#' tumour nests; `"classic"` shows the exclusion. Read the two directions
+#' of a pair together in either case.
+#'
+#' Neighbourhoods: `radius` (default 20 microns) makes an undirected graph
+#' (A is B's neighbour exactly when B is A's). `k` makes the directed
+#' k-nearest-neighbour graph of `imcRtools::buildSpatialGraph(type =
+#' "knn")`: each cell points to its `k` nearest other cells (exactly `k`,
+#' fewer only when the image has at most `k` cells; among equidistant
+#' cells the one earlier in the table is taken), and `c_i(B)` counts the
+#' B cells among cell i's `k` nearest. So an analysis ported from
+#' imcRtools with `buildSpatialGraph(type = "knn", k = 5)` becomes
+#' `interaction_test(cells, k = 5)`. Give `radius` or `k`, not both.
 #'
 #' From `nperm` permutations: `perm_mean`, `perm_sd`, `z = (observed -
 #' perm_mean) / perm_sd`, `p_greater = (1 + #{perm >= observed}) / (1 +
@@ -153,8 +166,10 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' `BPPARAM` (any backend, any number of workers).
 #'
 #' @param cells A `spatial_cells` object.
-#' @param radius Neighbourhood radius in microns.
-#' @param method `"histocat"` (default), `"classic"` or `"patch"`.
+#' @param radius Neighbourhood radius in microns (default 20; `NULL` or
+#'   left out when `k` is given).
+#' @param method `"classic"` (default), `"histocat"` (or its imcRtools
+#'   name `"conditional"`) or `"patch"`.
 #' @param nperm Number of label permutations (0: observed statistics only).
 #' @param types Types to test (all ordered pairs); `NULL` for every type.
 #'   Labels of all cells are permuted either way.
@@ -164,14 +179,18 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' @param nthreads Number of OpenMP threads; results do not depend on it.
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
 #'   parameter object to analyse images in parallel.
+#' @param k Number of nearest neighbours of each cell (a directed kNN
+#'   graph, as imcRtools' `buildSpatialGraph(type = "knn")`), in place of
+#'   `radius`.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns An `interaction_test` data frame, one row per image and ordered
 #'   pair: `image`, `from` (A), `to` (B), `n_from`, `n_to` (cells of each
 #'   type in the image), `observed`, and with `nperm > 0`: `perm_mean`,
-#'   `perm_sd`, `z`, `p_greater`, `p_less`, `p`, `call`. `summary()` pools
-#'   the images (fraction of images with attraction / avoidance per pair
-#'   and Stouffer's z); `autoplot()` draws a heatmap of z with marks on
-#'   significant pairs.
+#'   `perm_sd`, `z`, `p_greater`, `p_less`, `p`, `call`. `from` and `to`
+#'   have the same levels (`types`). Attributes `method`, `radius` and `k`
+#'   (one of them `NULL`). `summary()` pools the images (fraction of images
+#'   with attraction / avoidance per pair and Stouffer's z); `autoplot()`
+#'   draws a heatmap of z with marks on significant pairs.
 #' @references Schapiro D, Jackson HW, Raghuraman S, et al. (2017).
 #'   histoCAT: analysis of cell phenotypes and interactions in multiplex
 #'   image cytometry data. *Nature Methods* 14:873-876.
@@ -180,6 +199,10 @@ finish_pairs <- function(out, cells, types, nperm) {
 #'   multiplexed imaging of mRNA and proteins with subcellular resolution
 #'   in breast cancer tissue samples by mass cytometry. *Cell Systems*
 #'   6:25-36.
+#'
+#'   Windhager J, Zanotelli VRT, Schulz D, et al. (2023). An end-to-end
+#'   workflow for multiplexed image processing and analysis. *Nature
+#'   Protocols* 18:3565-3613 (imcRtools).
 #' @seealso [colocalization_quotient()], [mixing_score()].
 #' @export
 #' @examples
@@ -191,15 +214,25 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' it <- interaction_test(cells, radius = 20, nperm = 99)
 #' it
 #' summary(it)
+#' # the directed 5-nearest-neighbour graph of imcRtools
+#' interaction_test(cells, k = 5, nperm = 99)
 interaction_test <- function(cells, radius = 20,
-                             method = c("histocat", "classic", "patch"),
+                             method = c("classic", "histocat", "patch"),
                              nperm = 999, types = NULL, patch_size = 3,
                              alpha = 0.05, nthreads = immunoscape_threads(),
-                             BPPARAM = NULL, ...) {
+                             BPPARAM = NULL, k = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
-    radius <- check_radius(radius)
-    method <- check_choice(method, c("histocat", "classic", "patch"))
+    nb <- check_neighbors(if (missing(radius) && !is.null(k)) NULL
+                          else radius, k)
+    if (is.null(nb$radius) && is.null(nb$k)) {
+        stop_immunoscape(c(
+            "Give a neighbourhood: {.arg radius} (microns) or {.arg k} (nearest neighbours).",
+            "i" = "Both are {.code NULL}."
+        ), class = "argument")
+    }
+    if (identical(method, "conditional")) method <- "histocat"
+    method <- check_choice(method, c("classic", "histocat", "patch"))
     nperm <- check_count(nperm, "nperm", min = 0L)
     types <- check_types(cells, types)
     patch_size <- check_count(patch_size, "patch_size")
@@ -208,7 +241,7 @@ interaction_test <- function(cells, radius = 20,
     lv <- levels(cells$type)
 
     out <- map_images(cells, function(sub, image) {
-        res <- interaction_perm_image(sub, NULL, radius, FALSE, method,
+        res <- interaction_perm_image(sub, nb$k, nb$radius, FALSE, method,
                                       patch_size, nperm, nthreads)
         perm_rows(res, image, lv, types,
                   tabulate(as.integer(sub$type), length(lv)), nperm, alpha)
@@ -218,15 +251,35 @@ interaction_test <- function(cells, radius = 20,
     structure(out,
               class = c("interaction_test", "immunoscape_result",
                         "data.frame"),
-              radius = radius, method = method, nperm = nperm,
+              radius = nb$radius, k = nb$k, method = method, nperm = nperm,
               patch_size = patch_size, alpha = alpha, problems = problems)
+}
+
+# Neighbourhood arguments: at most one of radius (microns) and k (nearest
+# neighbours); returns list(radius, k), both NULL when neither is given.
+check_neighbors <- function(radius, k, call = rlang::caller_env()) {
+    if (!is.null(radius) && !is.null(k)) {
+        stop_immunoscape(c(
+            "Give either {.arg radius} or {.arg k}, not both.",
+            "i" = "{.arg k} counts nearest neighbours; {.arg radius} is a distance in microns."
+        ), class = "argument", call = call)
+    }
+    list(radius = if (!is.null(radius)) check_radius(radius, call = call),
+         k = if (!is.null(k)) check_count(k, "k", call = call))
+}
+
+# "radius 20 um" or "k = 5 nearest neighbours", from a result's attributes.
+neighbors_label <- function(x, micro = "um") {
+    r <- attr(x, "radius")
+    if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
+    else sprintf("radius %s %s", format(r), micro)
 }
 
 #' @export
 print.interaction_test <- function(x, ...) {
     nimg <- length(unique(x$image))
-    cat(sprintf("<interaction_test> %s statistic, radius %s um, %d permutations; %d image%s x %d ordered pairs\n",
-                attr(x, "method"), format(attr(x, "radius")),
+    cat(sprintf("<interaction_test> %s statistic, %s, %d permutations; %d image%s x %d ordered pairs\n",
+                attr(x, "method"), neighbors_label(x),
                 attr(x, "nperm"), nimg, if (nimg == 1) "" else "s",
                 nlevels(x$from)^2))
     if (!is.null(x$call)) {
@@ -285,13 +338,14 @@ summary.interaction_test <- function(object, ...) {
               class = c("summary_interaction_test", "immunoscape_result",
                         "data.frame"),
               method = attr(object, "method"), radius = attr(object, "radius"),
+              k = attr(object, "k"),
               alpha = attr(object, "alpha"))
 }
 
 #' @export
 print.summary_interaction_test <- function(x, ...) {
-    cat(sprintf("Interaction test (%s, radius %s um) pooled over images\n",
-                attr(x, "method"), format(attr(x, "radius"))))
+    cat(sprintf("Interaction test (%s, %s) pooled over images\n",
+                attr(x, "method"), neighbors_label(x)))
     df <- x
     class(df) <- "data.frame"
     num <- vapply(df, is.double, logical(1))
@@ -346,8 +400,8 @@ autoplot.interaction_test <- function(object, pooled = NULL, limit = 10,
     }
     df <- as.data.frame(object)
     if (is.null(pooled)) pooled <- length(unique(df$image)) > 1
-    ttl <- sprintf("Interaction test (%s, radius %s \u00b5m)",
-                   attr(object, "method"), format(attr(object, "radius")))
+    ttl <- sprintf("Interaction test (%s, %s)", attr(object, "method"),
+                   neighbors_label(object, "\u00b5m"))
     if (pooled) {
         s <- pool_pairs(df)
         s$mark <- ifelse(!is.na(s$stouffer_p) &

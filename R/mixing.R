@@ -38,33 +38,54 @@ mixing_counts <- function(sub, reference, target, radius, nthreads) {
 #' Mixing score of two cell populations
 #'
 #' The mixing score of Keren et al. (2018): the number of
-#' reference-target pairs of cells within `radius` divided by the number of
-#' reference-reference pairs within `radius` (each pair counted once), per
-#' image. Keren et al. counted touching cells (reference = immune, target =
-#' tumour); here a centroid distance of at most `radius` microns stands in
-#' for touching, 20 um by default (about one cell diameter; the default of
-#' SPIAT's `mixing_score_summary()`).
+#' reference-target pairs of touching cells divided by the number of
+#' reference-reference pairs of touching cells (each pair counted once),
+#' per image. Keren et al. counted cells whose segmented boundaries touch
+#' (reference = immune, target = tumour). From a cell table, two cells
+#' touch when their centres are at most `radius` microns apart, and the
+#' default of 10 um is one cell diameter: the centres of two touching
+#' cells are half a diameter from the shared border each, which is about
+#' 7-8 um for two lymphocytes and about 10 um for a lymphocyte against a
+#' tumour cell in MIBI and multiplex immunofluorescence sections. 10 um is
+#' a little above the typical distance from a cell's centre to its
+#' nearest neighbour's in dense tumour tissue (7-8 um; in the 247-field
+#' Vectra NSCLC cohort the median is 6.7 um, upper quartile 8.6 um), so
+#' it takes the first ring of cells around each cell and not the second,
+#' which in a packed layer lies 1.7 to 2 times as far (12-16 um). Larger
+#' radii
+#' count cells two or three cells away: the score then grows with the
+#' radius (the boundary band of contacts widens while a compartment's
+#' own pairs grow in proportion), and Keren's 0.22 threshold no longer
+#' separates the classes as in the paper. Use a larger `radius` only for
+#' tissue with larger cells, and a smaller one for sparse tissue with
+#' gaps between cells only if the segmentation shows they touch.
 #'
 #' The normalized mixing score divides by what the score would be if the
 #' labels were scattered at random over the same cells: the expected
 #' ratio of the pair counts, `2 * N_target / (N_reference - 1)`, so it is
 #' about 1 under random labelling, below 1 when the populations keep apart
-#' and above 1 when they mix more than chance. (SPIAT's
-#' `mixing_score_summary()` counts each reference-reference pair twice:
-#' its mixing score is half of ours and its normalised score is twice
-#' ours.)
+#' and above 1 when they mix more than chance. SPIAT (since version 1.1,
+#' 2023) computes the same score and normalised score as ours, each
+#' reference-reference pair counted once; earlier SPIAT versions counted
+#' those pairs twice, so their mixing scores were half of ours.
 #'
 #' @inheritParams interaction_test
 #' @param reference,target Cell types (one or several each, pooled) of the
 #'   two populations; they must not overlap.
-#' @param radius Distance in microns within which two cells interact.
+#' @param radius Distance in microns between two cell centres up to which
+#'   the cells count as touching (default 10 um, one cell diameter; see
+#'   Details).
+#' @param r Not an argument: functions on a distance grid (such as
+#'   [ripley_k()]) take `r`, the mixing score takes `radius`. Giving `r`
+#'   is an error that says so.
 #' @returns A `mixing_score` data frame, one row per image: `image`,
 #'   `n_reference`, `n_target`, `n_reference_target`,
 #'   `n_reference_reference` (pairs within `radius`), `mixing_score`
 #'   (`NA` when both pair counts are 0, `Inf` when only the
-#'   reference-reference count is), `expected` and
+#'   reference-reference count is), `expected`,
 #'   `normalized_mixing_score` (`NA` when fewer than 2 reference or no
-#'   target cells).
+#'   target cells) and `note` (why a score is `NA` or `Inf`; `NA` when it
+#'   is an ordinary number).
 #' @references Keren L, Bosse M, Marquez D, et al. (2018). A structured
 #'   tumor-immune microenvironment in triple negative breast cancer
 #'   revealed by multiplexed ion beam imaging. *Cell* 174:1373-1387.
@@ -80,11 +101,13 @@ mixing_counts <- function(sub, reference, target, radius, nthreads) {
 #'                  type = sample(c("Tumor", "CD8 T", "CD4 T"), 500, TRUE,
 #'                                prob = c(0.6, 0.2, 0.2)))
 #' cells <- spatial_cells(df)
-#' mixing_score(cells, reference = c("CD8 T", "CD4 T"), target = "Tumor")
-mixing_score <- function(cells, reference, target, radius = 20,
+#' mixing_score(cells, reference = c("CD8 T", "CD4 T"), target = "Tumor",
+#'              radius = 25)
+mixing_score <- function(cells, reference, target, radius = 10,
                          nthreads = immunoscape_threads(), BPPARAM = NULL,
-                         ...) {
+                         ..., r) {
     check_dots(...)
+    check_not_r(missing(r))
     cells <- check_cells(cells)
     roles <- check_roles(cells, if (!missing(reference)) reference,
                          if (!missing(target)) target, "reference", "target")
@@ -98,6 +121,18 @@ mixing_score <- function(cells, reference, target, radius = 20,
               radius = radius,
               reference = roles[[1]], target = roles[[2]],
               problems = attr(out, "problems"))
+}
+
+# `r` is the distance grid of the K-type functions; the mixing score and
+# architecture take `radius`.
+check_not_r <- function(r_missing, call = rlang::caller_env()) {
+    if (!r_missing) {
+        stop_immunoscape(c(
+            "{.arg r} is not an argument of this function: the contact distance is {.arg radius}.",
+            "i" = "For example {.code radius = 10} (microns); {.arg r} is the distance grid of {.fn ripley_k} and friends."
+        ), class = "argument", call = call)
+    }
+    invisible()
 }
 
 mixing_table <- function(cells, reference, target, radius, nthreads,
@@ -121,8 +156,23 @@ mixing_table <- function(cells, reference, target, radius, nthreads,
     out$expected <- ifelse(out$n_reference >= 2 & out$n_target > 0,
                            2 * out$n_target / (out$n_reference - 1), NA_real_)
     out$normalized_mixing_score <- out$mixing_score / out$expected
+    out$note <- mixing_note(out$n_reference, out$n_target, rt, rr, radius)
     attr(out, "problems") <- problems
     out
+}
+
+# Why a mixing score is NA or Inf (NA when it is an ordinary number).
+mixing_note <- function(nr, nt, rt, rr, radius) {
+    r <- format(radius)
+    ifelse(nr == 0L, "no reference cells",
+    ifelse(nt == 0L, "no target cells",
+    ifelse(rr == 0 & rt == 0,
+           paste0("no reference cell within ", r,
+                  " um of another or of a target cell: score undefined"),
+    ifelse(rr == 0,
+           paste0("no two reference cells within ", r,
+                  " um: score infinite (every contact is with a target cell)"),
+           NA_character_))))
 }
 
 #' @export
@@ -144,6 +194,7 @@ summary.mixing_score <- function(object, ...) {
     v <- object$mixing_score
     w <- object$normalized_mixing_score
     data.frame(n_images = nrow(object), n_defined = sum(!is.na(v)),
+               n_infinite = sum(is.infinite(v)),
                median_mixing_score = stats::median(v, na.rm = TRUE),
                median_normalized = stats::median(w, na.rm = TRUE))
 }
@@ -170,30 +221,41 @@ autoplot.mixing_score <- function(object, ...) {
 #' Tumour-immune architecture: cold, compartmentalized or mixed
 #'
 #' Classifies each image as in Keren et al. (2018): "cold" when it holds
-#' fewer than `min_immune` immune cells; otherwise "compartmentalized"
-#' when the mixing score (immune-tumour pairs over immune-immune pairs,
-#' see [mixing_score()] with reference = `immune`, target = `tumor`) is
-#' below `threshold`, and "mixed" when it is at least `threshold`.
+#' fewer than `min_immune` immune cells per mm^2 of tissue; otherwise
+#' "compartmentalized" when the mixing score (pairs of touching immune
+#' and tumour cells over pairs of touching immune cells, see
+#' [mixing_score()] with reference = `immune`, target = `tumor`) is below
+#' `threshold`, and "mixed" when it is at least `threshold`.
 #'
-#' Defaults follow the paper: fewer than 250 immune cells is cold and a
-#' mixing score below 0.22 is compartmentalized. Keren et al. counted
-#' cells touching in the segmentation on 800 x 800 um MIBI fields; here
-#' cells whose centroids are at most `radius` microns apart count as
-#' touching (20 um, about one cell diameter). The threshold was chosen on
-#' their cohort: check that it separates yours (e.g. `autoplot()` of
-#' [mixing_score()]), and scale `min_immune` with the field area if your
-#' fields are much smaller or larger. An image without tumour cells, or
-#' with neither immune-immune nor immune-tumour pairs, gets `NA` and a
-#' note.
+#' Defaults follow the paper. Keren et al. called a patient cold with
+#' fewer than 250 immune cells in an 800 x 800 um MIBI field (0.64 mm^2);
+#' as a density that is 250 / 0.64 = 390 immune cells per mm^2, and
+#' `min_immune` is a density so that the call does not depend on the
+#' field size: a 0.34 mm^2 Vectra field and a whole slide with the same
+#' immune density get the same call. The density divides the immune cells
+#' by the area of the image's tissue window (see [tissue_window()]; use a
+#' concave window for sections with large empty areas). A mixing score
+#' below 0.22 is compartmentalized; Keren et al. counted cells that touch
+#' in the segmentation, and the default `radius` of 10 um between centres
+#' stands in for touching (see [mixing_score()]); the threshold only means
+#' what it meant in the paper at that contact distance. It was chosen on
+#' their cohort: check that it separates yours (e.g. `autoplot()` of this
+#' result). An image without tumour cells, without a window area, or with
+#' neither immune-immune nor immune-tumour contacts gets class `NA` and a
+#' note; an infinite mixing score (immune-tumour contacts but no two
+#' immune cells touching) is "mixed", with a note.
 #'
 #' @inheritParams mixing_score
 #' @param tumor,immune Cell types of the tumour and immune compartments.
 #' @param threshold Mixing score below which an image is compartmentalized.
-#' @param min_immune Images with fewer immune cells are cold.
+#' @param min_immune Immune cells per mm^2 of tissue below which an image
+#'   is cold (default 390, Keren's 250 cells per 0.64 mm^2 field).
 #' @returns An `architecture` data frame, one row per image: `image`,
-#'   `n_tumor`, `n_immune`, `n_immune_tumor`, `n_immune_immune`,
+#'   `n_tumor`, `n_immune`, `area_mm2` (window area), `immune_density`
+#'   (immune cells per mm^2), `n_immune_tumor`, `n_immune_immune`,
 #'   `mixing_score`, `normalized_mixing_score`, `class` (factor: cold,
-#'   compartmentalized, mixed).
+#'   compartmentalized, mixed) and `note` (why the class is `NA` or the
+#'   score infinite).
 #' @references Keren L, Bosse M, Marquez D, et al. (2018). A structured
 #'   tumor-immune microenvironment in triple negative breast cancer
 #'   revealed by multiplexed ion beam imaging. *Cell* 174:1373-1387.
@@ -204,45 +266,46 @@ autoplot.mixing_score <- function(object, ...) {
 #' df$type <- ifelse(df$x < 200, "Tumor",
 #'                   sample(c("Tumor", "CD8 T"), 800, TRUE))
 #' cells <- spatial_cells(df)
-#' classify_architecture(cells, tumor = "Tumor", immune = "CD8 T",
-#'                       min_immune = 50)
-classify_architecture <- function(cells, tumor, immune, radius = 20,
-                                  threshold = 0.22, min_immune = 250,
+#' classify_architecture(cells, tumor = "Tumor", immune = "CD8 T")
+classify_architecture <- function(cells, tumor, immune, radius = 10,
+                                  threshold = 0.22, min_immune = 390,
                                   nthreads = immunoscape_threads(),
-                                  BPPARAM = NULL, ...) {
+                                  BPPARAM = NULL, ..., r) {
     check_dots(...)
+    check_not_r(missing(r))
     cells <- check_cells(cells)
     roles <- check_roles(cells, if (!missing(immune)) immune,
                          if (!missing(tumor)) tumor, "immune", "tumor")
     radius <- check_radius(radius)
-    if (!is.numeric(threshold) || length(threshold) != 1L ||
-        !is.finite(threshold) || threshold < 0) {
-        stop_immunoscape(
-            "{.arg threshold} must be one number >= 0, not {.val {format(threshold)}}.",
-            class = "argument"
-        )
-    }
-    min_immune <- check_count(min_immune, "min_immune", min = 0L)
+    check_nonneg(threshold)
+    check_nonneg(min_immune)
     nthreads <- check_nthreads(nthreads)
     m <- mixing_table(cells, roles[[1]], roles[[2]], radius, nthreads,
                       BPPARAM)
-    cls <- ifelse(m$n_reference < min_immune, "cold",
+    area <- unname(window_areas(cells)[as.character(m$image)]) / 1e6
+    dens <- m$n_reference / area
+    cls <- ifelse(is.na(dens), NA,
+                  ifelse(dens < min_immune, "cold",
                   ifelse(m$n_target == 0L | is.na(m$mixing_score), NA,
-                         ifelse(m$mixing_score < threshold,
-                                "compartmentalized", "mixed")))
+                  ifelse(m$mixing_score < threshold,
+                         "compartmentalized", "mixed"))))
+    note <- ifelse(is.na(dens), "no window area: immune density undefined",
+                   ifelse(cls %in% "cold", NA_character_, m$note))
     out <- data.frame(image = m$image, n_tumor = m$n_target,
-                      n_immune = m$n_reference,
+                      n_immune = m$n_reference, area_mm2 = area,
+                      immune_density = dens,
                       n_immune_tumor = m$n_reference_target,
                       n_immune_immune = m$n_reference_reference,
                       mixing_score = m$mixing_score,
                       normalized_mixing_score = m$normalized_mixing_score,
                       class = factor(cls, levels = c("cold",
                                                      "compartmentalized",
-                                                     "mixed")))
+                                                     "mixed")),
+                      note = note)
     undecided <- as.character(out$image[is.na(out$class)])
     if (length(undecided)) {
         inform_immunoscape(c(
-            "i" = "{length(undecided)} image{?s} without tumour cells or without any immune contact {?is/are} left unclassified ({.val {utils::head(undecided, 5)}})."
+            "i" = "{length(undecided)} image{?s} left unclassified (no tumour cells, no window area or no immune contact); see the {.field note} column ({.val {utils::head(undecided, 5)}})."
         ))
     }
     structure(out,
@@ -254,13 +317,25 @@ classify_architecture <- function(cells, tumor, immune, radius = 20,
               problems = attr(m, "problems"))
 }
 
+# One finite number >= 0.
+check_nonneg <- function(x, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0) {
+        stop_immunoscape(
+            "{.arg {arg}} must be one number >= 0, not {.val {format(x)}}.",
+            class = "argument", call = call
+        )
+    }
+    invisible(as.numeric(x))
+}
+
 #' @export
 print.architecture <- function(x, ...) {
     tab <- table(x$class, useNA = "ifany")
-    cat(sprintf("<architecture> %d image%s (radius %s um, threshold %s, min_immune %d): %s\n",
+    cat(sprintf("<architecture> %d image%s (radius %s um, threshold %s, min_immune %s per mm^2): %s\n",
                 nrow(x), if (nrow(x) == 1) "" else "s",
                 format(attr(x, "radius")), format(attr(x, "threshold")),
-                attr(x, "min_immune"),
+                format(attr(x, "min_immune")),
                 paste(sprintf("%s %d", names(tab), as.vector(tab)),
                       collapse = ", ")))
     print(utils::head(as.data.frame(x), 10), ...)
@@ -279,14 +354,39 @@ summary.architecture <- function(object, ...) {
 }
 
 #' @rdname classify_architecture
+#' @details `autoplot()` draws the mixing score against the immune density
+#'   (log scale), with the threshold and `min_immune` as lines. Scores
+#'   above the top of the scale (`max(1, 3 * threshold)`, and infinite
+#'   scores) are drawn at the top as triangles, and the caption says how
+#'   many; images without a score or without immune cells are left out
+#'   and counted in the caption too.
 #' @export
 autoplot.architecture <- function(object, ...) {
     check_dots(...)
     df <- as.data.frame(object)
-    df <- df[!is.na(df$mixing_score) & df$n_immune > 0, , drop = FALSE]
-    df$shown <- pmin(df$mixing_score, max(1, 3 * attr(object, "threshold")))
-    ggplot2::ggplot(df, ggplot2::aes(x = .data$n_immune, y = .data$shown,
-                                     colour = .data$class)) +
+    n_all <- nrow(df)
+    df <- df[!is.na(df$mixing_score) & df$n_immune > 0 &
+                 !is.na(df$immune_density), , drop = FALSE]
+    cap <- max(1, 3 * attr(object, "threshold"))
+    df$capped <- factor(ifelse(df$mixing_score > cap, "above", "shown"),
+                        levels = c("shown", "above"))
+    df$shown <- pmin(df$mixing_score, cap)
+    n_cap <- sum(df$capped == "above")
+    n_inf <- sum(is.infinite(df$mixing_score))
+    caption <- c(
+        if (n_cap) sprintf(
+            "%d image%s with a mixing score above %s%s drawn as triangles at %s.",
+            n_cap, if (n_cap == 1) "" else "s", format(cap),
+            if (n_inf) sprintf(" (%d infinite: no immune-immune contact)",
+                               n_inf) else "",
+            format(cap)),
+        if (nrow(df) < n_all) sprintf(
+            "%d image%s without a mixing score or immune cells not shown.",
+            n_all - nrow(df), if (n_all - nrow(df) == 1) "" else "s"))
+    ggplot2::ggplot(df, ggplot2::aes(x = .data$immune_density,
+                                     y = .data$shown,
+                                     colour = .data$class,
+                                     shape = .data$capped)) +
         ggplot2::geom_point() +
         ggplot2::geom_hline(yintercept = attr(object, "threshold"),
                             linetype = 2) +
@@ -297,8 +397,15 @@ autoplot.architecture <- function(object, ...) {
                                                 compartmentalized = "#FDAE61",
                                                 mixed = "#D73027"),
                                      na.value = "grey60", drop = FALSE) +
-        ggplot2::labs(x = "immune cells", y = "mixing score",
-                      colour = "architecture",
+        ggplot2::scale_shape_manual(values = c(shown = 16, above = 17),
+                                    labels = c(shown = "as computed",
+                                               above = paste("above",
+                                                             format(cap))),
+                                    drop = FALSE) +
+        ggplot2::labs(x = "immune cells per mm\u00b2", y = "mixing score",
+                      colour = "architecture", shape = "mixing score",
+                      caption = if (length(caption))
+                          paste(caption, collapse = "\n"),
                       title = "Tumour-immune architecture (Keren et al. 2018)") +
         ggplot2::theme_minimal()
 }

@@ -66,8 +66,10 @@ test_that("classify_architecture finds cold, compartmentalized and mixed", {
                        y = runif(800, 0, 400),
                        type = rep(c("CD8 T", "Tumor"), c(300, 500)),
                        image = "compartmentalized")
+    # min_immune is a density: 40 immune cells in 0.16 mm^2 is 250 per
+    # mm^2, below the default 390 (it used to be a count of 250)
     cold <- data.frame(x = runif(800, 0, 400), y = runif(800, 0, 400),
-                       type = rep(c("CD8 T", "Tumor"), c(100, 700)),
+                       type = rep(c("CD8 T", "Tumor"), c(40, 760)),
                        image = "cold")
     notum <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
                         type = "CD8 T", image = "no tumour")
@@ -101,7 +103,10 @@ test_that("classify_architecture finds cold, compartmentalized and mixed", {
                                        threshold = -1),
                  class = "immunoscape_error_argument")
     expect_error(classify_architecture(cells, "Tumor", "CD8 T",
-                                       min_immune = 2.5),
+                                       min_immune = -1),
+                 class = "immunoscape_error_argument")
+    expect_error(classify_architecture(cells, "Tumor", "CD8 T",
+                                       min_immune = NA),
                  class = "immunoscape_error_argument")
 })
 
