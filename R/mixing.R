@@ -161,17 +161,21 @@ mixing_table <- function(cells, reference, target, radius, nthreads,
     out
 }
 
-# Why a mixing score is NA or Inf (NA when it is an ordinary number).
-mixing_note <- function(nr, nt, rt, rr, radius) {
+# Why a mixing score is NA or Inf (NA when it is an ordinary number), in
+# the words of the roles (reference / target, or immune / tumour).
+mixing_note <- function(nr, nt, rt, rr, radius,
+                        roles = c("reference", "target")) {
     r <- format(radius)
-    ifelse(nr == 0L, "no reference cells",
-    ifelse(nt == 0L, "no target cells",
+    ref <- roles[1]
+    tgt <- roles[2]
+    ifelse(nr == 0L, paste("no", ref, "cells"),
+    ifelse(nt == 0L, paste("no", tgt, "cells"),
     ifelse(rr == 0 & rt == 0,
-           paste0("no reference cell within ", r,
-                  " um of another or of a target cell: score undefined"),
+           paste0("no ", ref, " cell within ", r, " um of another ", ref,
+                  " or a ", tgt, " cell: score undefined"),
     ifelse(rr == 0,
-           paste0("no two reference cells within ", r,
-                  " um: score infinite (every contact is with a target cell)"),
+           paste0("no two ", ref, " cells within ", r, " um: score ",
+                  "infinite (every contact is with a ", tgt, " cell)"),
            NA_character_))))
 }
 
@@ -290,7 +294,9 @@ classify_architecture <- function(cells, tumor, immune, radius = 10,
                   ifelse(m$mixing_score < threshold,
                          "compartmentalized", "mixed"))))
     note <- ifelse(is.na(dens), "no window area: immune density undefined",
-                   ifelse(cls %in% "cold", NA_character_, m$note))
+                   mixing_note(m$n_reference, m$n_target,
+                               m$n_reference_target, m$n_reference_reference,
+                               radius, c("immune", "tumour")))
     out <- data.frame(image = m$image, n_tumor = m$n_target,
                       n_immune = m$n_reference, area_mm2 = area,
                       immune_density = dens,
@@ -383,6 +389,7 @@ autoplot.architecture <- function(object, ...) {
         if (nrow(df) < n_all) sprintf(
             "%d image%s without a mixing score or immune cells not shown.",
             n_all - nrow(df), if (n_all - nrow(df) == 1) "" else "s"))
+    mi <- attr(object, "min_immune")
     ggplot2::ggplot(df, ggplot2::aes(x = .data$immune_density,
                                      y = .data$shown,
                                      colour = .data$class,
@@ -390,7 +397,8 @@ autoplot.architecture <- function(object, ...) {
         ggplot2::geom_point() +
         ggplot2::geom_hline(yintercept = attr(object, "threshold"),
                             linetype = 2) +
-        ggplot2::geom_vline(xintercept = attr(object, "min_immune"),
+        # (no line for min_immune = 0, off a log scale)
+        ggplot2::geom_vline(xintercept = if (mi > 0) mi else numeric(),
                             linetype = 3) +
         ggplot2::scale_x_log10() +
         ggplot2::scale_colour_manual(values = c(cold = "#4575B4",

@@ -235,3 +235,156 @@ test_that("one- and two-cell images give defined or NA results, no error", {
     expect_identical(big$observed, c(0, 1, 1, 0))
     expect_identical(neighborhood_composition(two, radius = 1e6)$n, c(2L, 2L))
 })
+
+test_that("the default statistic is the classic one (as in imcRtools)", {
+    set.seed(81)
+    df <- make_pattern("clustered", n = 200)
+    cells <- spatial_cells(df, window = "rectangle")
+    def <- interaction_test(cells, nperm = 0)
+    expect_identical(attr(def, "method"), "classic")
+    expect_identical(def$observed,
+                     interaction_test(cells, nperm = 0,
+                                      method = "classic")$observed)
+    expect_output(print(def), "classic statistic, radius 20 um")
+    # imcRtools' newer name of the histoCAT statistic
+    expect_identical(
+        interaction_test(cells, nperm = 0, method = "conditional")$observed,
+        interaction_test(cells, nperm = 0, method = "histocat")$observed)
+})
+
+# A small fixture: 14 cells of three types at fixed places (no ties).
+imc_fixture <- function() {
+    data.frame(
+        x = c(2.1, 9.7, 14.2, 21.5, 5.3, 12.8, 18.9, 26.4, 3.9, 11.1, 16.6,
+              24.2, 30.5, 8.2),
+        y = c(3.3, 1.8, 6.1, 2.7, 10.4, 12.9, 9.6, 11.2, 19.5, 21.7, 17.3,
+              20.8, 15.1, 27.6),
+        type = c("T", "T", "CD8", "M", "T", "CD8", "CD8", "T", "M", "CD8",
+                 "T", "M", "T", "CD8"))
+}
+
+test_that("statistics equal imcRtools' published definitions (kNN and radius)", {
+    df <- imc_fixture()
+    cells <- spatial_cells(df, window = "rectangle")
+    lv <- levels(cells$type)
+    for (k in c(1L, 3L, 5L)) {
+        e <- bf_knn_edges(df$x, df$y, k)
+        for (m in c("classic", "histocat", "patch")) {
+            res <- interaction_test(cells, k = k, method = m, nperm = 0,
+                                    patch_size = 2)
+            expect_equal(obs_matrix(res, lv),
+                         imc_statistics(e$from, e$to, df$type, lv, m, 2L),
+                         tolerance = 1e-14)
+        }
+    }
+    # a radius graph is the symmetric edge list of pairs within radius
+    nb <- bf_neighbors(df$x, df$y, radius = 9)
+    for (m in c("classic", "histocat", "patch")) {
+        res <- interaction_test(cells, radius = 9, method = m, nperm = 0,
+                                patch_size = 2)
+        expect_equal(obs_matrix(res, lv),
+                     imc_statistics(rep(seq_along(nb), lengths(nb)),
+                                    unlist(nb), df$type, lv, m, 2L),
+                     tolerance = 1e-14)
+    }
+    # the kNN graph is directed: with k = 1, classic T -> M and M -> T
+    # (times the numbers of cells) differ
+    r1 <- interaction_test(cells, k = 1, nperm = 0)
+    e1 <- bf_knn_edges(df$x, df$y, 1L)
+    tm <- sum(df$type[e1$from] == "T" & df$type[e1$to] == "M")
+    mt <- sum(df$type[e1$from] == "M" & df$type[e1$to] == "T")
+    expect_false(tm == mt)
+    expect_equal(r1$observed[r1$from == "T" & r1$to == "M"],
+                 tm / sum(df$type == "T"))
+    expect_equal(r1$observed[r1$from == "M" & r1$to == "T"],
+                 mt / sum(df$type == "M"))
+})
+
+test_that("kNN counts equal a brute-force kNN graph, ties by row order", {
+    for (kind in c("random", "clustered", "integer")) {
+        set.seed(switch(kind, random = 82, clustered = 83, integer = 84))
+        df <- make_pattern(kind, n = 220)
+        cells <- spatial_cells(df, window = "rectangle")
+        lv <- levels(cells$type)
+        for (k in c(1L, 4L, 10L)) {
+            e <- bf_knn_edges(df$x, df$y, k)
+            for (m in c("classic", "histocat", "patch")) {
+                res <- interaction_test(cells, k = k, method = m,
+                                        nperm = 3, patch_size = 2,
+                                        nthreads = 2)
+                expect_equal(obs_matrix(res, lv),
+                             imc_statistics(e$from, e$to, df$type, lv, m,
+                                            2L), tolerance = 1e-14)
+            }
+        }
+    }
+    # permutations on a kNN graph: reproducible, thread-invariant
+    set.seed(85)
+    a <- interaction_test(cells, k = 5, nperm = 49, nthreads = 1)
+    set.seed(85)
+    b <- interaction_test(cells, k = 5, nperm = 49, nthreads = 2)
+    expect_identical(a, b)
+    expect_identical(attr(a, "k"), 5L)
+    expect_null(attr(a, "radius"))
+    expect_output(print(a), "k = 5 nearest neighbours")
+    expect_output(print(summary(a)), "k = 5 nearest neighbours")
+    expect_s3_class(autoplot(a), "ggplot")
+    # more neighbours than cells: every other cell
+    two <- spatial_cells(data.frame(x = c(0, 5, 9), y = c(0, 3, 1),
+                                    type = c("A", "B", "B")))
+    expect_identical(interaction_test(two, k = 10, nperm = 0)$observed,
+                     c(0, 2, 1, 1))
+})
+
+test_that("radius and k: exactly one neighbourhood", {
+    df <- imc_fixture()
+    cells <- spatial_cells(df, window = "rectangle")
+    expect_error(interaction_test(cells, radius = 10, k = 3),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, radius = NULL),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, k = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, k = 2.5),
+                 class = "immunoscape_error_argument")
+    # k alone replaces the default radius
+    expect_identical(attr(interaction_test(cells, k = 3, nperm = 0), "k"), 3L)
+})
+
+test_that("the README example and the L function agree (CK+ -> CD8+)", {
+    cells <- withr::with_options(list(immunoscape.verbose = FALSE),
+        read_cells(system.file("extdata", "inform_cell_seg_data.txt.gz",
+                               package = "immunoscape")))
+    set.seed(1)
+    it <- interaction_test(cells, radius = 20, nperm = 199)
+    ck_cd8 <- it[it$from == "CK+" & it$to == "CD8+", ]
+    expect_lt(ck_cd8$z, -5)
+    expect_identical(ck_cd8$call, -1L)
+    set.seed(1)
+    l <- summary(ripley_l(cells, "CK+", "CD8+", envelope = "labels",
+                          nsim = 19))
+    expect_identical(l$direction, "avoidance")
+    # the shipped report uses the default statistic and says so
+    rmd <- system.file("demo-report", "demo-report.Rmd",
+                       package = "immunoscape")
+    skip_if(!nzchar(rmd), "demo report not installed")
+    txt <- readLines(rmd, warn = FALSE)
+    calls <- grep("interaction_test(", txt, fixed = TRUE, value = TRUE)
+    expect_gt(length(calls), 0)
+    expect_false(any(grepl("histocat", calls)))
+    expect_true(any(grepl("classic", txt)))
+})
+
+test_that("README and vignettes describe the default statistic as classic", {
+    top <- test_path("..", "..")
+    files <- c(file.path(top, "README.md"),
+               Sys.glob(file.path(top, "vignettes", "*.Rmd")))
+    files <- files[file.exists(files)]
+    skip_if(!length(files), "sources not available")
+    for (f in files) {
+        txt <- paste(readLines(f, warn = FALSE), collapse = "\n")
+        expect_false(grepl("default `\"histocat\"`", txt, fixed = TRUE),
+                     info = f)
+        expect_false(grepl("default histoCAT", txt, fixed = TRUE), info = f)
+    }
+})
