@@ -361,11 +361,13 @@ summary.architecture <- function(object, ...) {
 
 #' @rdname classify_architecture
 #' @details `autoplot()` draws the mixing score against the immune density
-#'   (log scale), with the threshold and `min_immune` as lines. Scores
-#'   above the top of the scale (`max(1, 3 * threshold)`, and infinite
-#'   scores) are drawn at the top as triangles, and the caption says how
-#'   many; images without a score or without immune cells are left out
-#'   and counted in the caption too.
+#'   (log scale), with the threshold and `min_immune` as lines. The score
+#'   axis is linear near 0 and logarithmic above 1 (\eqn{asinh(s / 0.1)},
+#'   labelled in mixing-score units), so that scores of 0 and of several
+#'   hundred both show and no finite score is capped. Infinite scores (no
+#'   two immune cells in contact) are drawn as triangles above the largest
+#'   finite one, and the caption says how many; images without a score or
+#'   without immune cells are left out and counted in the caption too.
 #' @export
 autoplot.architecture <- function(object, ...) {
     check_dots(...)
@@ -373,47 +375,53 @@ autoplot.architecture <- function(object, ...) {
     n_all <- nrow(df)
     df <- df[!is.na(df$mixing_score) & df$n_immune > 0 &
                  !is.na(df$immune_density), , drop = FALSE]
-    cap <- max(1, 3 * attr(object, "threshold"))
-    df$capped <- factor(ifelse(df$mixing_score > cap, "above", "shown"),
-                        levels = c("shown", "above"))
-    df$shown <- pmin(df$mixing_score, cap)
-    n_cap <- sum(df$capped == "above")
-    n_inf <- sum(is.infinite(df$mixing_score))
+    tr <- function(v) asinh(v / 0.1)
+    inf <- is.infinite(df$mixing_score)
+    top <- max(c(1, df$mixing_score[!inf])) * 1.6
+    df$score <- factor(ifelse(inf, "infinite", "finite"),
+                       levels = c("finite", "infinite"))
+    df$shown <- tr(ifelse(inf, top, df$mixing_score))
+    br <- c(0, 0.1, 0.22, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000,
+            1e4, 1e5)
+    br <- sort(unique(c(br[br <= top], attr(object, "threshold"))))
+    n_inf <- sum(inf)
+    n_out <- n_all - nrow(df)
     caption <- c(
-        if (n_cap) sprintf(
-            "%d image%s with a mixing score above %s%s drawn as triangles at %s.",
-            n_cap, if (n_cap == 1) "" else "s", format(cap),
-            if (n_inf) sprintf(" (%d infinite: no immune-immune contact)",
-                               n_inf) else "",
-            format(cap)),
-        if (nrow(df) < n_all) sprintf(
+        if (n_inf) sprintf(
+            "%d image%s with an infinite score (no two immune cells in contact): triangles at the top.",
+            n_inf, if (n_inf == 1) "" else "s"),
+        if (n_out) sprintf(
             "%d image%s without a mixing score or immune cells not shown.",
-            n_all - nrow(df), if (n_all - nrow(df) == 1) "" else "s"))
+            n_out, if (n_out == 1) "" else "s"))
     mi <- attr(object, "min_immune")
     ggplot2::ggplot(df, ggplot2::aes(x = .data$immune_density,
                                      y = .data$shown,
                                      colour = .data$class,
-                                     shape = .data$capped)) +
+                                     shape = .data$score)) +
         ggplot2::geom_point() +
-        ggplot2::geom_hline(yintercept = attr(object, "threshold"),
+        ggplot2::geom_hline(yintercept = tr(attr(object, "threshold")),
                             linetype = 2) +
         # (no line for min_immune = 0, off a log scale)
         ggplot2::geom_vline(xintercept = if (mi > 0) mi else numeric(),
                             linetype = 3) +
         ggplot2::scale_x_log10() +
+        ggplot2::scale_y_continuous(breaks = tr(br),
+                                    labels = format(br, trim = TRUE,
+                                                    drop0trailing = TRUE,
+                                                    scientific = FALSE),
+                                    minor_breaks = NULL) +
         ggplot2::scale_colour_manual(values = c(cold = "#4575B4",
                                                 compartmentalized = "#FDAE61",
                                                 mixed = "#D73027"),
                                      na.value = "grey60", drop = FALSE) +
-        ggplot2::scale_shape_manual(values = c(shown = 16, above = 17),
-                                    labels = c(shown = "as computed",
-                                               above = paste("above",
-                                                             format(cap))),
+        ggplot2::scale_shape_manual(values = c(finite = 16, infinite = 17),
                                     drop = FALSE) +
-        ggplot2::labs(x = "immune cells per mm\u00b2", y = "mixing score",
+        ggplot2::labs(x = "immune cells per mm\u00b2",
+                      y = "mixing score (asinh scale)",
                       colour = "architecture", shape = "mixing score",
                       caption = if (length(caption))
                           paste(caption, collapse = "\n"),
                       title = "Tumour-immune architecture (Keren et al. 2018)") +
-        ggplot2::theme_minimal()
+        ggplot2::theme_minimal() +
+        ggplot2::theme(plot.caption = ggplot2::element_text(hjust = 0))
 }

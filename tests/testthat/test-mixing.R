@@ -226,7 +226,7 @@ test_that("NA and Inf mixing scores come with a note", {
     expect_identical(a2$note, "no immune cell within 10 um of another immune or a tumour cell: score undefined")
 })
 
-test_that("autoplot of the architecture shows capped scores distinctly", {
+test_that("autoplot of the architecture shows every score, infinite ones apart", {
     set.seed(94)
     mk <- function(image, p) {
         g <- hex_cells(25, 25)
@@ -243,19 +243,20 @@ test_that("autoplot of the architecture shows capped scores distinctly", {
     cells <- spatial_cells(rbind(df, e), image = "image")
     arch <- classify_architecture(cells, tumor = "T", immune = "I",
                                   min_immune = 0)
-    cap <- max(1, 3 * 0.22)
-    n_cap <- sum(arch$mixing_score > cap)
-    expect_gte(n_cap, 2)
-    expect_true(any(is.infinite(arch$mixing_score)))
+    fin <- arch$mixing_score[is.finite(arch$mixing_score)]
+    expect_gte(sum(fin > 1), 2)
+    expect_identical(sum(is.infinite(arch$mixing_score)), 1L)
     p <- autoplot(arch)
     ld <- ggplot2::layer_data(p, 1)
     expect_equal(nrow(ld), 4)
-    expect_true(all(ld$y <= cap))
-    # the capped points have their own shape and the caption counts them
-    expect_identical(sum(ld$shape == 17), n_cap)
-    expect_identical(sum(ld$shape == 16), 4L - n_cap)
-    expect_match(p$labels$caption, sprintf("^%d images with a mixing score above 1", n_cap))
-    expect_match(p$labels$caption, "1 infinite")
+    # finite scores are drawn where they are (no cap at 1) ...
+    o <- order(arch$image)
+    expect_equal(sort(ld$y[ld$shape == 16]), sort(asinh(fin / 0.1)))
+    expect_equal(length(unique(ld$y[ld$shape == 16])), 3)
+    # ... and the infinite one as a triangle above all, counted
+    expect_identical(sum(ld$shape == 17), 1L)
+    expect_gt(ld$y[ld$shape == 17], max(ld$y[ld$shape == 16]))
+    expect_match(p$labels$caption, "^1 image with an infinite score")
     path <- file.path(tempdir(), "architecture.png")
     ggplot2::ggsave(path, p, width = 6, height = 4, dpi = 60)
     expect_true(file.exists(path))
