@@ -342,6 +342,8 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
                     nthreads, global, BPPARAM, dots, bw = NULL,
                     call = rlang::caller_env()) {
     if (length(dots)) rlang::exec(check_dots, !!!dots, call = call)
+    # abbreviated names in the user's call to ripley_k() & co.
+    check_full_names(sys.function(-1L), sys.call(-1L), call = call)
     cells <- check_cells(cells, call = call)
     pairs <- kf_type_pairs(cells, from, to, call = call)
     r <- check_r_grid(r, call = call)

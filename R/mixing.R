@@ -64,10 +64,11 @@ mixing_counts <- function(sub, reference, target, radius, nthreads) {
 #' labels were scattered at random over the same cells: the expected
 #' ratio of the pair counts, `2 * N_target / (N_reference - 1)`, so it is
 #' about 1 under random labelling, below 1 when the populations keep apart
-#' and above 1 when they mix more than chance. SPIAT (since version 1.1,
-#' 2023) computes the same score and normalised score as ours, each
-#' reference-reference pair counted once; earlier SPIAT versions counted
-#' those pairs twice, so their mixing scores were half of ours.
+#' and above 1 when they mix more than chance. SPIAT's
+#' `mixing_score_summary()` computes the same mixing score and normalised
+#' mixing score as ours, each reference-reference pair counted once; SPIAT
+#' versions before its 2023 correction counted those pairs twice, so
+#' their mixing scores were half of ours.
 #'
 #' @inheritParams interaction_test
 #' @param reference,target Cell types (one or several each, pooled) of the

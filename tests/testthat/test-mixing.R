@@ -281,6 +281,8 @@ test_that("a partial argument name is a classed error naming the argument", {
                  class = "immunoscape_error_argument")
     expect_error(nearest_distances(cells, to = "T", nth = 1),
                  class = "immunoscape_error_argument")
+    expect_error(ripley_l(cells, "I", "T", env = "csr"),
+                 class = "immunoscape_error_argument")
     # full names still work, positionally too
     expect_identical(attr(mixing_score(cells, "I", "T", 50), "radius"), 50)
 })
