@@ -72,11 +72,12 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   150)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
 #'   straddles the border or sits in the interface, e.g. in the desmoplastic
 #'   rim), `"peritumoral"` (the whole TLS in the liver beyond the rim,
-#'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`). When a location does not fit in
-#'   the section another is tried, and a TLS that fits nowhere is left out
-#'   with a message. Decoys (`n_decoys` per image): elongated patches of
-#'   T-cell-rich stroma without B cells, in the liver or the tumour, away
-#'   from the TLS.
+#'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`).
+#'   When a location does not fit in the section another is tried, and a
+#'   TLS that fits nowhere is left out with a message. Decoys (`n_decoys`
+#'   per image): elongated patches (about 300-550 x 100-180 microns) of
+#'   T-cell-rich stroma without B cells, away from the TLS, in the liver
+#'   or (inflamed tumours only) in the tumour.
 #'
 #' @section Truth:
 #' `true_border_distance` is the exact Euclidean distance (microns) from the
@@ -625,6 +626,7 @@ sim_image <- function(spec, opts) {
                             avoid = rbind(tls[xyr], portal[xyr]),
                             offset = 0.5)
     decoys <- sim_place_decoys(opts$n_decoys, W, H, pool, rim_w,
+                               in_tumor = spec$infiltration == "inflamed",
                                avoid = rbind(tls[xyr], portal[xyr],
                                              veins[xyr]))
 
@@ -711,7 +713,13 @@ sim_image <- function(spec, opts) {
         rel[idx[s <= tls$outer[k]]] <- 0
     }
     target <- opts$density * W * H / 1e6
-    scale <- max(0, target - length(tls_cells$x)) / max(sum(rel), 1e-9)
+    # the keep probability is capped at 1: a few fixed-point steps find
+    # the scale that gives the target count in expectation
+    want <- max(0, target - length(tls_cells$x))
+    scale <- want / max(sum(rel), 1e-9)
+    for (it in 1:4) {
+        scale <- scale * want / max(sum(pmin(1, rel * scale)), 1e-9)
+    }
     keep <- stats::runif(n) < pmin(1, rel * scale)
     rm(rel)
 
@@ -846,8 +854,8 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
         maturity <- opts$maturity[sample.int(length(opts$maturity), 1L)]
         r <- switch(maturity, aggregate = stats::runif(1, 60, 110),
                     primary = stats::runif(1, 80, 160),
-                    secondary = stats::runif(1, 110, 200))
-        outer <- 1 + (0.5 * r + 30) / r          # T zone around the follicle
+                    secondary = stats::runif(1, 110, 190))
+        outer <- 1 + (0.3 * r + 25) / r          # T zone around the follicle
         aspect <- stats::runif(1, 1, 1.3)
         radius <- r * outer * aspect
         wanted <- opts$location[sample.int(length(opts$location), 1L)]
@@ -908,15 +916,15 @@ sim_place_grid <- function(W, H, poly, nthreads, spacing, rlim, min_d,
                angle = angle)[ok, , drop = FALSE]
 }
 
-sim_place_decoys <- function(n, W, H, pool, rim_w, avoid) {
+sim_place_decoys <- function(n, W, H, pool, rim_w, in_tumor, avoid) {
     if (n == 0L) return(no_structures())
     rows <- list()
     for (k in seq_len(n)) {
         r <- stats::runif(1, 50, 90)
         aspect <- stats::runif(1, 2.2, 3.2)
         radius <- r * aspect
-        in_tumor <- stats::runif(1) < 0.5 && any(pool$d < -(radius + 200))
-        ok <- if (in_tumor) pool$d <= -(radius + 200) else
+        inside <- stats::runif(1) < 0.5 && in_tumor
+        ok <- if (inside) pool$d <= -(radius + 200) else
             pool$d >= radius + rim_w * 1.4 + 150
         ok <- ok & pool$edge >= radius + 20 &
             far_from(pool$x, pool$y, radius,
