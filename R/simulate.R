@@ -155,6 +155,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'     `x`, `y` (centre), `radius` (outer radius of the T-cell zone along
 #'     the long axis, microns), `follicle_radius`, `n_cells`, `maturity`,
 #'     `location`, `border_distance` (signed distance of the centre);
+#'   * `decoy_truth`: a data frame of the structures that hold dense
+#'     immune cells but are not TLS: `image`, `kind` (`"T-cell-rich
+#'     stroma"` or `"portal tract"`), `x`, `y` (centre), `radius` (long
+#'     semi-axis, microns);
 #'   * `image_truth`: a data frame with one row per image: `image`,
 #'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules`,
 #'     `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
@@ -393,35 +397,42 @@ draw_types <- function(n, probs) {
     codes[sample.int(length(probs), n, replace = TRUE, prob = probs)]
 }
 
-# A jittered hexagonal lattice of density `dens` (per mm^2) over
-# [x0, x0 + w] x [y0, y0 + h]; jitter is uniform, +-30% of the spacing.
-hex_lattice <- function(x0, y0, w, h, dens) {
-    a <- sqrt(2e6 / (sqrt(3) * dens))
+# Rows j0 .. j0 + nrows - 1 of a jittered hexagonal lattice of spacing `a`
+# (row spacing dy) with `nx` sites a row, anchored at (x0, y0); jitter is
+# uniform, +-30% of the spacing. Row parity is global, so bands of rows
+# drawn one after the other tile the lattice.
+hex_rows <- function(j0, nrows, nx, a, x0 = 0, y0 = 0) {
     dy <- a * sqrt(3) / 2
-    nx <- ceiling(w / a) + 1L
-    ny <- ceiling(h / dy) + 1L
-    j <- rep(seq_len(ny) - 1L, each = nx)
-    i <- rep(seq_len(nx) - 1L, times = ny)
-    n <- nx * ny
+    j <- rep(j0 + seq_len(nrows) - 1L, each = nx)
+    i <- rep(seq_len(nx) - 1L, times = nrows)
+    n <- nx * nrows
     list(x = x0 + (i + 0.5 * (j %% 2L)) * a +
              (stats::runif(n) - 0.5) * 0.6 * a,
          y = y0 + (j + 0.5) * dy + (stats::runif(n) - 0.5) * 0.6 * a,
-         a = a, dy = dy, nx = nx, ny = ny, x0 = x0, y0 = y0)
+         a = a, dy = dy, nx = nx, j0 = j0, ny = nrows, x0 = x0, y0 = y0)
 }
 
-# Lattice indices whose (unjittered) site lies within `r` (+ a margin for
-# the jitter) of (cx, cy): a disc lookup without scanning all points.
+lattice_spacing <- function(dens) sqrt(2e6 / (sqrt(3) * dens))
+
+# The whole lattice of density `dens` (per mm^2) over [x0, x0 + w] x
+# [y0, y0 + h].
+hex_lattice <- function(x0, y0, w, h, dens) {
+    a <- lattice_spacing(dens)
+    hex_rows(0L, ceiling(h / (a * sqrt(3) / 2)) + 1L, ceiling(w / a) + 1L,
+             a, x0, y0)
+}
+
+# Indices (within the band of rows held by `lat`) of the sites whose
+# unjittered position lies within `r` (+ a margin for the jitter) of
+# (cx, cy): a disc lookup without scanning all points.
 lattice_near <- function(lat, cx, cy, r) {
     r <- r + lat$a
-    j <- seq(max(0L, floor((cy - r - lat$y0) / lat$dy)),
-             min(lat$ny - 1L, ceiling((cy + r - lat$y0) / lat$dy)))
-    i <- seq(max(0L, floor((cx - r - lat$x0) / lat$a) - 1L),
-             min(lat$nx - 1L, ceiling((cx + r - lat$x0) / lat$a) + 1L))
-    if (!length(i) || !length(j) || i[1] > i[length(i)] ||
-        j[1] > j[length(j)]) {
-        return(integer())
-    }
-    as.vector(outer(i, j * lat$nx, `+`)) + 1L
+    j_lo <- max(lat$j0, floor((cy - r - lat$y0) / lat$dy))
+    j_hi <- min(lat$j0 + lat$ny - 1L, ceiling((cy + r - lat$y0) / lat$dy))
+    i_lo <- max(0L, floor((cx - r - lat$x0) / lat$a) - 1L)
+    i_hi <- min(lat$nx - 1L, ceiling((cx + r - lat$x0) / lat$a) + 1L)
+    if (i_lo > i_hi || j_lo > j_hi) return(integer())
+    as.vector(outer(i_lo:i_hi, (j_lo:j_hi - lat$j0) * lat$nx, `+`)) + 1L
 }
 
 # ---- geometry of one section --------------------------------------------
@@ -536,9 +547,9 @@ polygon_signed_distance <- function(poly, x, y, nthreads) {
 Z <- list(epi = 1L, stroma = 2L, lumen = 3L, necrosis = 4L, rim = 5L,
           plate = 6L, sinus = 7L, portal = 8L, plumen = 9L, vlumen = 10L,
           vlining = 11L, decoy = 12L, ifplate = 13L, capsule = 14L,
-          cplate = 15L)
+          cplate = 15L, none = 16L)
 zone_density <- c(1.15, 0.85, 0.06, 0.12, 0.95, 0.8, 0.35, 1.0, 0.08, 0,
-                  0.9, 1.05, 1.0, 1.0, 1.1)
+                  0.9, 1.05, 1.0, 1.0, 1.1, 0)
 zone_mix <- list(
     c(Tumor = 0.97, Other = 0.03),
     c(Fibroblast = 0.62, Endothelial = 0.2, Tumor = 0.08, Other = 0.1),
@@ -554,7 +565,8 @@ zone_mix <- list(
     c(Fibroblast = 0.7, Endothelial = 0.2, Other = 0.1),
     c(Hepatocyte = 1),                      # replaced by tumour below
     c(Fibroblast = 0.6, Hepatocyte = 0.3, Endothelial = 0.1),
-    c(Hepatocyte = 0.97, Other = 0.03)
+    c(Hepatocyte = 0.97, Other = 0.03),
+    c(Other = 1)                            # no cells (TLS, outside)
 )
 immune_mix <- list(
     inflamed = c("CD8 T" = 0.38, "CD4 T" = 0.27, Treg = 0.07, B = 0.06,
@@ -601,146 +613,231 @@ sim_image <- function(spec, opts) {
     image <- spec$image
     nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis)
     poly <- if (length(nodules)) nodule_polygons(nodules, image)
-    has_tumor <- !is.null(poly)
     rim_w <- if (spec$pattern == "desmoplastic") stats::runif(1, 120, 250) else 0
-    # fields: liver plate warp, tumour stroma, lumens, rim width, immune
-    # patches, interdigitation
-    f_warp <- rff_params(500)
-    f_stroma <- rff_params(450)
-    f_gland <- rff_params(130)
-    f_rim <- rff_params(400)
-    f_hot <- rff_params(300)
-    f_fing <- rff_params(90)
     ang <- stats::runif(1, 0, pi)
-    plate_dir <- c(cos(ang), sin(ang))
-    lambda_plate <- 42
+    # smooth fields: liver plate warp, tumour septa and glands, rim width,
+    # immune patches, interdigitation
+    ctx <- list(
+        W = W, H = H, poly = poly, has_tumor = !is.null(poly),
+        pattern = spec$pattern, infiltration = spec$infiltration,
+        rim_w = rim_w, nthreads = opts$nthreads,
+        plate_dir = c(cos(ang), sin(ang)), lambda_plate = 42,
+        f_warp = rff_params(500), f_stroma = rff_params(450),
+        f_gland = rff_params(130), f_rim = rff_params(400),
+        f_hot = rff_params(300), f_fing = rff_params(90)
+    )
 
     # TLS first (they claim space), then portal tracts, veins and decoys
     pool <- sim_pool(W, H, poly, opts$nthreads)
     tls <- sim_place_tls(spec, opts, pool, rim_w)
-    portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
-                             rlim = c(70, 150), min_d = rim_w * 1.4 + 200,
-                             avoid = tls[xyr])
-    veins <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
-                            rlim = c(25, 50), min_d = rim_w * 1.4 + 150,
-                            avoid = rbind(tls[xyr], portal[xyr]),
-                            offset = 0.5)
-    decoys <- sim_place_decoys(opts$n_decoys, W, H, pool, rim_w,
-                               in_tumor = spec$infiltration == "inflamed",
-                               avoid = rbind(tls[xyr], portal[xyr],
-                                             veins[xyr]))
-
-    # base lattice over the section, thinned later
-    fmax <- 1.5
-    lat <- hex_lattice(0, 0, W, H, opts$density * fmax)
-    x <- lat$x
-    y <- lat$y
-    n <- length(x)
-    valid <- x >= 0 & x <= W & y >= 0 & y <= H
-    sd <- polygon_signed_distance(poly, x, y, opts$nthreads)
-    d <- sd$d
-    zone <- integer(n)
-    dd <- if (has_tumor) d else rep(Inf, n)
-    tum <- dd < 0
-    hole <- sd$hole
-    # tumour: epithelium, stromal septa, small lumens
-    it <- which(tum)
-    # glands: epithelium between stroma (low values of a smooth field) and
-    # lumens (its peaks), crossed by fibrous septa (a larger-scale field)
-    fg <- rff_eval(f_gland, x[it], y[it])
-    fs <- rff_eval(f_stroma, x[it], y[it])
-    zt <- rep(Z$epi, length(it))
-    zt[fg > 1.35] <- Z$lumen
-    zt[fg < -0.85 | abs(fs) < 0.1] <- Z$stroma
-    zone[it] <- zt
-    zone[hole] <- Z$necrosis
-    # liver: plates and sinusoids
-    il <- which(!tum & !hole)
-    phase <- (x[il] * plate_dir[1] + y[il] * plate_dir[2]) / lambda_plate +
-        2.5 * rff_eval(f_warp, x[il], y[il])
-    dl <- dd[il]
-    if (spec$pattern == "pushing") {
-        # plates bend parallel to the border and are compressed
-        reach <- 200 * (1 + 0.25 * rff_eval(f_rim, x[il], y[il]))
-        near <- dl < reach
-        phase[near] <- dl[near] / 30 + 0.2 * rff_eval(f_warp, x[il][near],
-                                                      y[il][near])
-    }
-    zl <- ifelse(cos(2 * pi * phase) > -0.3, Z$plate, Z$sinus)
-    if (spec$pattern == "desmoplastic") {
-        w <- rim_w * (1 + 0.25 * tanh(rff_eval(f_rim, x[il], y[il])))
-        zl[dl < w] <- Z$rim
-    } else if (spec$pattern == "pushing") {
-        zl[near & zl == Z$plate] <- Z$cplate
-        zl[dl < 14] <- Z$capsule
-    }
-    zone[il] <- zl
-    if (spec$pattern == "replacement" && has_tumor) {
-        # within 250 microns of the border, on both sides, the liver plate
-        # architecture continues and tumour cells take hepatocyte places
-        ib <- which(abs(dd) < 250 & !hole)
-        ph <- (x[ib] * plate_dir[1] + y[ib] * plate_dir[2]) / lambda_plate +
-            2.5 * rff_eval(f_warp, x[ib], y[ib])
-        zone[ib] <- ifelse(cos(2 * pi * ph) > -0.3, Z$ifplate, Z$sinus)
-    }
-    # portal tracts (with a vein lumen), central veins, decoy patches
-    for (k in seq_len(nrow(portal))) {
-        idx <- lattice_near(lat, portal$x[k], portal$y[k], portal$r[k] * 1.6)
-        s <- ellipse_radius(portal[k, ], x[idx], y[idx])
-        zone[idx[s <= 1]] <- Z$portal
-        zone[idx[s <= 0.3]] <- Z$plumen
-    }
-    for (k in seq_len(nrow(veins))) {
-        idx <- lattice_near(lat, veins$x[k], veins$y[k], veins$r[k] * 1.6)
-        s <- ellipse_radius(veins[k, ], x[idx], y[idx])
-        zone[idx[s <= 1.4]] <- Z$vlining
-        zone[idx[s <= 1]] <- Z$vlumen
-    }
-    for (k in seq_len(nrow(decoys))) {
-        idx <- lattice_near(lat, decoys$x[k], decoys$y[k],
-                            decoys$r[k] * decoys$aspect[k])
-        s <- ellipse_radius(decoys[k, ], x[idx], y[idx])
-        zone[idx[s <= 1]] <- Z$decoy
-    }
-
-    # TLS: their own denser lattice replaces the tissue under them
+    ctx$tls <- tls
+    ctx$portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                                 rlim = c(70, 150),
+                                 min_d = rim_w * 1.4 + 200, avoid = tls[xyr])
+    ctx$veins <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                                rlim = c(25, 50), min_d = rim_w * 1.4 + 150,
+                                avoid = rbind(tls[xyr], ctx$portal[xyr]),
+                                offset = 0.5)
+    ctx$decoys <- sim_place_decoys(
+        opts$n_decoys, W, H, pool, rim_w,
+        in_tumor = spec$infiltration == "inflamed",
+        avoid = rbind(tls[xyr], ctx$portal[xyr], ctx$veins[xyr])
+    )
     tls_cells <- sim_tls_cells(tls, opts$density)
-    rel <- zone_density[zone]
-    rel[!valid] <- 0
-    for (k in seq_len(nrow(tls))) {
-        idx <- lattice_near(lat, tls$x[k], tls$y[k], tls$radius[k] * 1.05)
-        s <- ellipse_radius(tls[k, ], x[idx], y[idx])
-        rel[idx[s <= tls$outer[k]]] <- 0
-    }
+
+    # The base lattice, denser than the target, is processed in bands of
+    # rows (memory: the kept sites, not temporaries over all sites). Pass
+    # 1 draws the sites and their zones; the count of sites per zone fixes
+    # the thinning; pass 2 thins and types each band.
+    a <- lattice_spacing(opts$density * 1.5)
+    nx <- ceiling(W / a) + 1L
+    ny <- ceiling(H / (a * sqrt(3) / 2)) + 1L
+    band <- max(2L, 2L * ceiling(2^17 / nx))
+    starts <- seq(0L, ny - 1L, by = band)
+    bands <- lapply(starts, function(j0) {
+        lat <- hex_rows(j0, min(band, ny - j0), nx, a)
+        sim_zones(lat, ctx)
+    })
+    n_zone <- Reduce(`+`, lapply(bands, function(b) {
+        tabulate(b$zone, length(zone_density))
+    }))
     target <- opts$density * W * H / 1e6
     # the keep probability is capped at 1: a few fixed-point steps find
     # the scale that gives the target count in expectation
     want <- max(0, target - length(tls_cells$x))
-    scale <- want / max(sum(rel), 1e-9)
+    scale <- want / max(sum(zone_density * n_zone), 1e-9)
     for (it in 1:4) {
-        scale <- scale * want / max(sum(pmin(1, rel * scale)), 1e-9)
+        scale <- scale * want /
+            max(sum(pmin(1, zone_density * scale) * n_zone), 1e-9)
     }
-    keep <- stats::runif(n) < pmin(1, rel * scale)
-    rm(rel)
+    p_keep <- pmin(1, zone_density * scale)
+    for (b in seq_along(bands)) {
+        bands[[b]] <- sim_cell_types(bands[[b]], p_keep, ctx)
+    }
+    cells <- list(
+        x = unlist(lapply(bands, `[[`, "x"), use.names = FALSE),
+        y = unlist(lapply(bands, `[[`, "y"), use.names = FALSE),
+        type = unlist(lapply(bands, `[[`, "type"), use.names = FALSE),
+        d = unlist(lapply(bands, `[[`, "d"), use.names = FALSE),
+        region = unlist(lapply(bands, `[[`, "region"), use.names = FALSE)
+    )
+    rm(bands)
+    cells$tls_id <- rep(NA_integer_, length(cells$x))
+    if (length(tls_cells$x)) {
+        td <- polygon_signed_distance(poly, tls_cells$x, tls_cells$y,
+                                      opts$nthreads)
+        cells$x <- c(cells$x, tls_cells$x)
+        cells$y <- c(cells$y, tls_cells$y)
+        cells$type <- c(cells$type, tls_cells$type)
+        cells$d <- c(cells$d, td$d)
+        cells$region <- c(cells$region, region_code(td$d, td$hole))
+        cells$tls_id <- c(cells$tls_id, tls_cells$tls_id)
+    }
+    tls_tab <- if (nrow(tls)) {
+        data.frame(image = image, tls_id = seq_len(nrow(tls)),
+                   x = tls$x, y = tls$y, radius = tls$radius,
+                   follicle_radius = tls$r,
+                   n_cells = tabulate(tls_cells$tls_id, nrow(tls)),
+                   maturity = tls$maturity, location = tls$location,
+                   border_distance = tls$d, stringsAsFactors = FALSE)
+    }
+    decoy_tab <- rbind(
+        structure_table(ctx$decoys, image, "T-cell-rich stroma"),
+        structure_table(ctx$portal, image, "portal tract")
+    )
+    tumor_area <- if (ctx$has_tumor) {
+        key <- paste(poly$polygon, poly$ring)
+        sum(vapply(split(poly, factor(key, unique(key))), function(r) {
+            ring_signed_area(r$x, r$y) * if (r$hole[1]) -1 else 1
+        }, numeric(1))) / 1e6
+    } else {
+        0
+    }
+    list(cells = cells, polygons = poly, tls = tls_tab, decoys = decoy_tab,
+         info = list(tumor_area_mm2 = abs(tumor_area),
+                     rim_width = if (rim_w > 0) rim_w else NA_real_,
+                     n_tls = nrow(tls)))
+}
 
-    x <- x[keep]
-    y <- y[keep]
-    d <- d[keep]
-    zone <- zone[keep]
-    hole <- hole[keep]
-    dd <- dd[keep]
-    # immune cells, then the structural make-up of each zone
-    e <- abs(dd)
-    if (spec$pattern == "desmoplastic") {
-        out <- dd >= 0
-        e[out] <- abs(dd[out] - rim_w)
+region_code <- function(d, hole) {
+    ifelse(hole, 2L, ifelse(!is.na(d) & d < 0, 1L, 3L))
+}
+
+structure_table <- function(s, image, kind) {
+    data.frame(image = rep(image, nrow(s)), kind = rep(kind, nrow(s)),
+               x = s$x, y = s$y, radius = s$radius,
+               stringsAsFactors = FALSE)
+}
+
+# Pass 1 on a band of lattice sites: signed distance and tissue zone.
+sim_zones <- function(lat, ctx) {
+    x <- lat$x
+    y <- lat$y
+    n <- length(x)
+    sd <- polygon_signed_distance(ctx$poly, x, y, ctx$nthreads)
+    d <- sd$d
+    dd <- if (ctx$has_tumor) d else rep(Inf, n)
+    zone <- integer(n)
+    # tumour glands: epithelium between stroma (low values of a smooth
+    # field) and lumens (its peaks), crossed by fibrous septa (a
+    # larger-scale field)
+    it <- which(dd < 0)
+    fg <- rff_eval(ctx$f_gland, x[it], y[it])
+    fs <- rff_eval(ctx$f_stroma, x[it], y[it])
+    zt <- rep(Z$epi, length(it))
+    zt[fg > 1.35] <- Z$lumen
+    zt[fg < -0.85 | abs(fs) < 0.1] <- Z$stroma
+    zone[it] <- zt
+    zone[sd$hole] <- Z$necrosis
+    rm(it, fg, fs, zt)
+    # liver: plates and sinusoids
+    il <- which(dd >= 0 & !sd$hole)
+    xl <- x[il]
+    yl <- y[il]
+    dl <- dd[il]
+    phase <- liver_phase(ctx, xl, yl)
+    if (ctx$pattern == "pushing") {
+        # plates bend parallel to the border and are compressed
+        near <- which(dl < 200 * (1 + 0.25 * rff_eval(ctx$f_rim, xl, yl)))
+        phase[near] <- dl[near] / 30 +
+            0.2 * rff_eval(ctx$f_warp, xl[near], yl[near])
     }
-    q <- immune_probability(zone, dd, e, spec$infiltration)
-    q <- pmin(0.9, q * exp(0.5 * rff_eval(f_hot, x, y) - 0.125))
+    zl <- ifelse(cos(2 * pi * phase) > -0.3, Z$plate, Z$sinus)
+    if (ctx$pattern == "desmoplastic") {
+        w <- ctx$rim_w * (1 + 0.25 * tanh(rff_eval(ctx$f_rim, xl, yl)))
+        zl[dl < w] <- Z$rim
+    } else if (ctx$pattern == "pushing") {
+        zl[near][zl[near] == Z$plate] <- Z$cplate
+        zl[dl < 14] <- Z$capsule
+    }
+    zone[il] <- zl
+    rm(il, xl, yl, dl, phase, zl)
+    if (ctx$pattern == "replacement" && ctx$has_tumor) {
+        # within 250 microns of the border, on both sides, the liver plate
+        # architecture continues and tumour cells take hepatocyte places
+        ib <- which(abs(dd) < 250 & !sd$hole)
+        ph <- liver_phase(ctx, x[ib], y[ib])
+        zone[ib] <- ifelse(cos(2 * pi * ph) > -0.3, Z$ifplate, Z$sinus)
+    }
+    # portal tracts (with a vein lumen), central veins, decoy patches, TLS
+    zone <- paint_structures(zone, lat, ctx$portal, 1.6,
+                             list(c(1, Z$portal), c(0.3, Z$plumen)))
+    zone <- paint_structures(zone, lat, ctx$veins, 1.6,
+                             list(c(1.4, Z$vlining), c(1, Z$vlumen)))
+    zone <- paint_structures(zone, lat, ctx$decoys, 1,
+                             list(c(1, Z$decoy)))
+    for (k in seq_len(nrow(ctx$tls))) {
+        t <- ctx$tls[k, ]
+        idx <- lattice_near(lat, t$x, t$y, t$radius * 1.05)
+        s <- ellipse_radius(t, x[idx], y[idx])
+        zone[idx[s <= t$outer]] <- Z$none
+    }
+    zone[x < 0 | x > ctx$W | y < 0 | y > ctx$H] <- Z$none
+    list(x = x, y = y, d = d, zone = zone)
+}
+
+liver_phase <- function(ctx, x, y) {
+    (x * ctx$plate_dir[1] + y * ctx$plate_dir[2]) / ctx$lambda_plate +
+        2.5 * rff_eval(ctx$f_warp, x, y)
+}
+
+# Set the zone of the sites within elliptical radii of each structure:
+# `rings` lists c(radius, zone), outermost first.
+paint_structures <- function(zone, lat, s, reach, rings) {
+    for (k in seq_len(nrow(s))) {
+        sk <- s[k, ]
+        idx <- lattice_near(lat, sk$x, sk$y, sk$radius * reach)
+        if (!length(idx)) next
+        rr <- ellipse_radius(sk, lat$x[idx], lat$y[idx])
+        for (r in rings) zone[idx[rr <= r[1]]] <- as.integer(r[2])
+    }
+    zone
+}
+
+# Pass 2 on a band: thin the sites, then type the cells kept.
+sim_cell_types <- function(b, p_keep, ctx) {
+    keep <- which(stats::runif(length(b$x)) < p_keep[b$zone])
+    x <- b$x[keep]
+    y <- b$y[keep]
+    d <- b$d[keep]
+    zone <- b$zone[keep]
+    rm(b, keep)
+    dd <- if (ctx$has_tumor) d else rep(Inf, length(x))
+    # immune cells gather at the interface: the border, or the outer edge
+    # of the desmoplastic rim
+    e <- abs(dd)
+    if (ctx$pattern == "desmoplastic") {
+        out <- which(dd >= 0)
+        e[out] <- abs(dd[out] - ctx$rim_w)
+    }
+    q <- immune_probability(zone, dd, e, ctx$infiltration)
+    q <- pmin(0.9, q * exp(0.5 * rff_eval(ctx$f_hot, x, y) - 0.125))
     imm <- stats::runif(length(x)) < q
+    rm(q, e)
     type <- integer(length(x))
-    mix <- ifelse(zone == Z$portal, "portal",
-                  ifelse(zone == Z$decoy, "decoy", spec$infiltration))
+    mix <- rep(match(ctx$infiltration, names(immune_mix)), length(x))
+    mix[zone == Z$portal] <- match("portal", names(immune_mix))
+    mix[zone == Z$decoy] <- match("decoy", names(immune_mix))
     for (m in unique(mix[imm])) {
         i <- which(imm & mix == m)
         type[i] <- draw_types(length(i), immune_mix[[m]])
@@ -751,48 +848,14 @@ sim_image <- function(spec, opts) {
     }
     i <- which(!imm & zone == Z$ifplate)
     if (length(i)) {
-        fing <- rff_eval(f_fing, x[i], y[i])
+        fing <- rff_eval(ctx$f_fing, x[i], y[i])
         p_tumor <- stats::plogis((-dd[i] + 90 * fing) / 20)
         type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
                           match("Tumor", sim_types),
                           match("Hepatocyte", sim_types))
     }
-    region <- ifelse(hole, 2L, ifelse(!is.na(d) & d < 0, 1L, 3L))
-    tls_id <- rep(NA_integer_, length(x))
-
-    if (length(tls_cells$x)) {
-        td <- polygon_signed_distance(poly, tls_cells$x, tls_cells$y,
-                                      opts$nthreads)
-        x <- c(x, tls_cells$x)
-        y <- c(y, tls_cells$y)
-        d <- c(d, td$d)
-        type <- c(type, tls_cells$type)
-        region <- c(region, ifelse(td$hole, 2L,
-                                   ifelse(!is.na(td$d) & td$d < 0, 1L, 3L)))
-        tls_id <- c(tls_id, tls_cells$tls_id)
-    }
-    cells <- data.frame(x = x, y = y, type = type, d = d, region = region,
-                        tls_id = tls_id)
-    tls_tab <- if (nrow(tls)) {
-        data.frame(image = image, tls_id = seq_len(nrow(tls)),
-                   x = tls$x, y = tls$y, radius = tls$radius,
-                   follicle_radius = tls$r,
-                   n_cells = tabulate(tls_cells$tls_id, nrow(tls)),
-                   maturity = tls$maturity, location = tls$location,
-                   border_distance = tls$d, stringsAsFactors = FALSE)
-    }
-    tumor_area <- if (has_tumor) {
-        key <- paste(poly$polygon, poly$ring)
-        sum(vapply(split(poly, factor(key, unique(key))), function(r) {
-            ring_signed_area(r$x, r$y) * if (r$hole[1]) -1 else 1
-        }, numeric(1))) / 1e6
-    } else {
-        0
-    }
-    list(cells = cells, polygons = poly, tls = tls_tab,
-         info = list(tumor_area_mm2 = abs(tumor_area),
-                     rim_width = if (rim_w > 0) rim_w else NA_real_,
-                     n_tls = nrow(tls)))
+    list(x = x, y = y, type = type, d = d,
+         region = region_code(d, zone == Z$necrosis))
 }
 
 # Normalised elliptical radius of points around a structure (1 on the
@@ -988,9 +1051,11 @@ sim_tls_cells <- function(tls, density) {
 # ---- assembling the cohort -------------------------------------------------
 
 sim_assemble <- function(sims, spec, opts, seed, kinds) {
-    n_per <- vapply(sims, function(s) nrow(s$cells), integer(1))
+    n_per <- vapply(sims, function(s) length(s$cells$x), integer(1))
     images <- spec$image
-    cells <- do.call(rbind, lapply(sims, `[[`, "cells"))
+    column <- function(v) {
+        unlist(lapply(sims, function(s) s$cells[[v]]), use.names = FALSE)
+    }
     img <- structure(rep.int(seq_along(images), n_per), levels = images,
                      class = "factor")
     pat_lv <- unique(spec$patient)
@@ -999,16 +1064,17 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
     df <- data.frame(
         cell_id = sequence(n_per),
         image = img,
-        x = cells$x,
-        y = cells$y,
-        type = structure(cells$type, levels = sim_types, class = "factor"),
-        true_border_distance = cells$d,
-        true_region = structure(cells$region, levels = sim_regions,
+        x = column("x"),
+        y = column("y"),
+        type = structure(column("type"), levels = sim_types,
+                         class = "factor"),
+        true_border_distance = column("d"),
+        true_region = structure(column("region"), levels = sim_regions,
                                 class = "factor"),
-        true_tls_id = cells$tls_id,
+        true_tls_id = column("tls_id"),
         patient = pat
     )
-    rm(cells)
+    for (i in seq_along(sims)) sims[[i]]$cells <- NULL
     W <- opts$width
     H <- opts$height
     rect <- data.frame(image = rep(images, each = 4L), polygon = 1L,
@@ -1052,9 +1118,14 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
         seed = spec$seed
     )
     info <- sim_survival(info, tls, seed, kinds, opts$n_patients)
+    decoys <- do.call(rbind, lapply(sims, `[[`, "decoys"))
+    decoys$image <- factor(decoys$image, levels = images)
+    decoys$kind <- factor(decoys$kind, levels = c("T-cell-rich stroma",
+                                                  "portal tract"))
     attr(out, "tumor_polygons") <- polys
     attr(out, "tls_truth") <- tls
     attr(out, "image_truth") <- info
+    attr(out, "decoy_truth") <- decoys
     out
 }
 

@@ -309,3 +309,24 @@ test_that("bad arguments raise classed errors", {
     expect_error(simulate_tme(sise = 2000), class = e)
     expect_snapshot(simulate_tme(pattern = "desmoplastik"), error = TRUE)
 })
+
+test_that("decoys are immune-rich but hold no TLS", {
+    cells <- small_sim(seed = 15, size = 3000, n_decoys = 3, n_tls = 1)
+    dec <- attr(cells, "decoy_truth")
+    expect_named(dec, c("image", "kind", "x", "y", "radius"))
+    stroma <- dec[dec$kind == "T-cell-rich stroma", ]
+    expect_gt(nrow(stroma), 0)
+    tls <- attr(cells, "tls_truth")
+    for (k in seq_len(nrow(stroma))) {
+        near <- (cells$x - stroma$x[k])^2 + (cells$y - stroma$y[k])^2 <
+            (0.3 * stroma$radius[k])^2
+        ty <- cells$type[near]
+        expect_equal(sum(ty == "B"), 0)
+        expect_gt(mean(ty %in% c("CD8 T", "CD4 T", "Treg")), 0.3)
+        expect_true(all(is.na(cells$true_tls_id[near])))
+        # far from every TLS
+        expect_true(all(sqrt((tls$x - stroma$x[k])^2 +
+                             (tls$y - stroma$y[k])^2) >
+                        tls$radius + stroma$radius[k]))
+    }
+})
