@@ -831,7 +831,11 @@ sim_cell_types <- function(b, p_keep, ctx) {
         e[out] <- abs(dd[out] - ctx$rim_w)
     }
     q <- immune_probability(zone, dd, e, ctx$infiltration)
-    q <- pmin(0.9, q * exp(0.5 * rff_eval(ctx$f_hot, x, y) - 0.125))
+    # immune patches vary the density, except in the decoy patches and
+    # portal tracts, which keep theirs
+    hot <- exp(0.5 * rff_eval(ctx$f_hot, x, y) - 0.125)
+    hot[zone == Z$decoy | zone == Z$portal] <- 1
+    q <- pmin(0.9, q * hot)
     imm <- stats::runif(length(x)) < q
     rm(q, e)
     type <- integer(length(x))
