@@ -69,7 +69,7 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   placed at one location drawn from `tls_location`, with its centre's
 #'   signed distance `d` to the tumour border in a clear zone:
 #'   `"intratumoral"` (the whole TLS inside the tumour, `d <= -(radius +
-#'   150)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
+#'   100)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
 #'   straddles the border or sits in the interface, e.g. in the desmoplastic
 #'   rim), `"peritumoral"` (the whole TLS in the liver beyond the rim,
 #'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`).
@@ -932,7 +932,7 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
         for (loc in tries) {
             d <- pool$d
             ok <- switch(loc,
-                intratumoral = d <= -(radius + 150),
+                intratumoral = d <= -(radius + 100),
                 margin = d >= -radius / 4 & d <= radius / 4 + 100,
                 peritumoral = d >= radius + 250 + rim_w & d <= 1000,
                 distal = d >= 1250)

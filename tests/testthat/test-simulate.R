@@ -27,8 +27,11 @@ oracle_polygon <- function(poly, px, py) {
     ifelse(inside, -d, d)
 }
 
+# (small sections have no room for some TLS: that message is tested below)
 small_sim <- function(..., size = 1500, cells_per_mm2 = 2000) {
-    simulate_tme(size = size, cells_per_mm2 = cells_per_mm2, ...)
+    suppressMessages(
+        simulate_tme(size = size, cells_per_mm2 = cells_per_mm2, ...)
+    )
 }
 
 test_that("simulate_tme returns spatial_cells with the agreed columns", {
@@ -264,6 +267,22 @@ test_that("patients group images and get survival from their features", {
     # patient 1 (inflamed, desert) and 2 (desert, inflamed) have the
     # same mean risk
     expect_equal(it$risk[1], it$risk[2])
+})
+
+test_that("small and oblong sections work; TLS without room are reported", {
+    cells <- small_sim(seed = 16, size = 1000, n_tls = 0, n_decoys = 0)
+    expect_gt(sum(cells$true_region == "tumor"), 100)
+    expect_equal(unname(window_area(cells)), 1e6)
+    wide <- small_sim(seed = 17, size = c(4000, 1200), n_nodules = 2,
+                      n_tls = 1)
+    expect_true(all(wide$x <= 4000 & wide$y <= 1200))
+    expect_equal(nrow(attr(wide, "tumor_polygons")) > 0, TRUE)
+    expect_message(
+        crowded <- simulate_tme(size = 1000, seed = 18, n_tls = 4,
+                                tls_location = "intratumoral"),
+        "no room for TLS", class = "immunoscape_message"
+    )
+    expect_lt(nrow(attr(crowded, "tls_truth")), 4)
 })
 
 test_that("a section without tumour has NA distances and liver only", {
