@@ -40,7 +40,8 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #' * **Tumour nodules**: `n_nodules` non-overlapping star-shaped nodules
 #'   with smooth random outlines (a Fourier series of the radius), covering
 #'   together 15 to 28% of the section and kept at least 250 microns from
-#'   its edge. Inside: glandular tumour epithelium crossed by a network of
+#'   its edge (or, with `merge_nodules = TRUE`, one mass of `n_nodules`
+#'   overlapping lobes). Inside: glandular tumour epithelium crossed by a network of
 #'   stromal septa (fibroblasts, vessels) and small lumens. With
 #'   `necrosis = TRUE` each large nodule gets a central necrotic hole with
 #'   few cells (debris `"Other"`, dying tumour cells, macrophages).
@@ -133,6 +134,9 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   any of `"intratumoral"`, `"margin"`, `"peritumoral"`, `"distal"`.
 #' @param n_decoys Number of patches of T-cell-rich stroma (not TLS) per
 #'   image.
+#' @param merge_nodules `TRUE` to merge the `n_nodules` nodules of an image
+#'   into one multilobed mass (one polygon), as coalescent metastases;
+#'   recycled over the images.
 #' @param images `NULL` (all) or the positions (among `1:n_images`) of the
 #'   images to simulate: `simulate_tme(100, seed = 1, images = 57)` gives
 #'   image 57 of that cohort without simulating the others.
@@ -161,7 +165,7 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'     semi-axis, microns);
 #'   * `image_truth`: a data frame with one row per image: `image`,
 #'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules`,
-#'     `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
+#'     `merged`, `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
 #'     rim, microns; `NA` otherwise), `seed` (of the image), and the
 #'     patient's simulated `risk` (log hazard), `survival_time` (months)
 #'     and `survival_event` (1 death, 0 censored).
@@ -202,7 +206,7 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
                          seed = NULL, ..., n_patients = NULL,
                          tls_location = c("intratumoral", "margin",
                                           "peritumoral", "distal"),
-                         n_decoys = 2, images = NULL,
+                         n_decoys = 2, merge_nodules = FALSE, images = NULL,
                          nthreads = immunoscape_threads()) {
     check_dots(...)
     n_images <- check_count(n_images)
@@ -216,6 +220,13 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
         stop_immunoscape(c(
             "{.arg necrosis} must be TRUE or FALSE (one value, or one per image).",
             "i" = "For example {.code necrosis = TRUE}."
+        ), class = "argument")
+    }
+    if (!is.logical(merge_nodules) || !length(merge_nodules) ||
+        anyNA(merge_nodules)) {
+        stop_immunoscape(c(
+            "{.arg merge_nodules} must be TRUE or FALSE (one value, or one per image).",
+            "i" = "For example {.code merge_nodules = TRUE}."
         ), class = "argument")
     }
     tls_maturity <- check_choices(tls_maturity, sim_maturities)
@@ -265,6 +276,7 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
         infiltration = rep_len(infiltration, n_images),
         n_nodules = rep_len(n_nodules, n_images),
         necrosis = rep_len(necrosis, n_images),
+        merge_nodules = rep_len(merge_nodules, n_images),
         n_tls = rep_len(n_tls, n_images),
         seed = image_seed,
         stringsAsFactors = FALSE
@@ -439,29 +451,36 @@ lattice_near <- function(lat, cx, cy, r) {
 
 # Tumour nodules: star-shaped outlines that do not overlap and stay `edge`
 # microns inside the section; an optional necrotic hole in each.
-sim_nodules <- function(n, width, height, necrosis, edge = 250) {
+sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
+                        edge = 250) {
     if (n == 0L) return(list())
     frac <- stats::runif(1, 0.15, 0.28)
     wts <- stats::runif(n, 0.5, 1.5)
     R <- sqrt(frac * width * height * wts / sum(wts) / pi)
+    if (merged && n > 1L) {
+        # overlapping lobes cover more than their union: start larger
+        R <- sort(R, decreasing = TRUE) * 0.85
+    }
     for (attempt in 1:40) {
-        shapes <- lapply(R, star_params)
-        rmax <- vapply(shapes, function(p) {
-            max(star_radius(p, seq(0, 2 * pi, length.out = 361)))
-        }, numeric(1))
-        cx <- cy <- numeric(n)
+        outlines <- if (merged && n > 1L) {
+            list(merged_outline(R))
+        } else {
+            lapply(R, single_outline)
+        }
+        rmax <- vapply(outlines, `[[`, numeric(1), "rmax")
+        m <- length(outlines)
+        cx <- cy <- numeric(m)
         ok <- TRUE
-        for (k in seq_len(n)) {
-            lo_x <- rmax[k] + edge
-            lo_y <- rmax[k] + edge
-            if (lo_x > width - lo_x || lo_y > height - lo_y) {
+        for (k in seq_len(m)) {
+            lo <- rmax[k] + edge
+            if (lo > width - lo || lo > height - lo) {
                 ok <- FALSE
                 break
             }
             placed <- FALSE
             for (try in 1:300) {
-                x <- stats::runif(1, lo_x, width - lo_x)
-                y <- stats::runif(1, lo_y, height - lo_y)
+                x <- stats::runif(1, lo, width - lo)
+                y <- stats::runif(1, lo, height - lo)
                 prev <- seq_len(k - 1L)
                 if (!length(prev) ||
                     all(sqrt((cx[prev] - x)^2 + (cy[prev] - y)^2) >
@@ -480,25 +499,65 @@ sim_nodules <- function(n, width, height, necrosis, edge = 250) {
         if (ok) break
         R <- R * 0.88
     }
-    lapply(seq_len(n), function(k) {
-        p <- shapes[[k]]
-        nv <- max(180L, ceiling(2 * pi * rmax[k] / 12))
-        th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
-        r <- star_radius(p, th)
-        nod <- list(cx = cx[k], cy = cy[k], R = p$R,
-                    x = cx[k] + r * cos(th), y = cy[k] + r * sin(th),
+    lapply(seq_along(outlines), function(k) {
+        o <- outlines[[k]]
+        nod <- list(cx = cx[k], cy = cy[k], R = o$R,
+                    x = cx[k] + o$r * cos(o$th), y = cy[k] + o$r * sin(o$th),
                     hole = NULL)
-        if (necrosis && p$R >= 400) {
+        if (necrosis && o$R >= 400) {
             # the same angles, a fraction of the outline's radius: the hole
             # lies inside, at least 40% of the radius from the border
             hp <- star_params(1, rough = 0.3, harmonics = 2:8, floor = 0.6)
             f <- stats::runif(1, 0.22, 0.35)
-            rh <- f * r * star_radius(hp, th) / 1.0
-            rh <- pmin(rh, 0.6 * r)
-            nod$hole <- list(x = cx[k] + rh * cos(th), y = cy[k] + rh * sin(th))
+            rh <- pmin(f * o$r * star_radius(hp, o$th), 0.6 * o$r)
+            nod$hole <- list(x = cx[k] + rh * cos(o$th),
+                             y = cy[k] + rh * sin(o$th))
         }
         nod
     })
+}
+
+# One nodule's outline about its centre: angles, radii (a vertex every 12
+# microns or so), largest radius.
+single_outline <- function(R) {
+    p <- star_params(R)
+    rmax <- max(star_radius(p, seq(0, 2 * pi, length.out = 361)))
+    nv <- max(180L, ceiling(2 * pi * rmax / 12))
+    th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
+    r <- star_radius(p, th)
+    list(th = th, r = r, rmax = max(r), R = R)
+}
+
+# Lobes (radii R, the largest first) merged into one mass: each further
+# lobe overlaps the first, and the outline is, along each ray from the
+# first lobe's centre, the farthest point of any lobe (star-shaped, so
+# the notches where lobes meet are partly filled, as in coalescent
+# nodules).
+merged_outline <- function(R) {
+    shapes <- lapply(R, star_params)
+    n <- length(R)
+    ox <- oy <- numeric(n)
+    for (k in seq_len(n)[-1]) {
+        a <- stats::runif(1, 0, 2 * pi)
+        dist <- stats::runif(1, 0.45, 0.75) * (R[1] + R[k])
+        ox[k] <- dist * cos(a)
+        oy[k] <- dist * sin(a)
+    }
+    reach <- max(sqrt(ox^2 + oy^2) + 1.5 * R)
+    nv <- max(360L, ceiling(2 * pi * reach / 12))
+    th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
+    tt <- seq(0, reach, length.out = 600L)
+    px <- outer(tt, cos(th))
+    py <- outer(tt, sin(th))
+    inside <- matrix(FALSE, length(tt), nv)
+    for (k in seq_len(n)) {
+        dx <- px - ox[k]
+        dy <- py - oy[k]
+        inside <- inside | (sqrt(dx^2 + dy^2) <=
+                                star_radius(shapes[[k]], atan2(dy, dx)))
+    }
+    r <- apply(inside * tt, 2L, max)
+    list(th = th, r = r, rmax = max(r), R = R[1])
 }
 
 # The true tumour polygons of one image in the tissue-window vertex format.
@@ -611,7 +670,8 @@ sim_image <- function(spec, opts) {
     W <- opts$width
     H <- opts$height
     image <- spec$image
-    nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis)
+    nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis,
+                           spec$merge_nodules)
     poly <- if (length(nodules)) nodule_polygons(nodules, image)
     rim_w <- if (spec$pattern == "desmoplastic") stats::runif(1, 120, 250) else 0
     ang <- stats::runif(1, 0, pi)
@@ -1114,6 +1174,7 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
         infiltration = factor(spec$infiltration, levels = sim_infiltrations),
         n_cells = n_per,
         n_nodules = spec$n_nodules,
+        merged = spec$merge_nodules & spec$n_nodules > 1L,
         necrosis = spec$necrosis & spec$n_nodules > 0L,
         n_tls = vapply(sims, function(s) s$info$n_tls, integer(1)),
         tumor_area_mm2 = vapply(sims, function(s) s$info$tumor_area_mm2,

@@ -91,10 +91,15 @@ test_that("cells are spaced like tissue, not like a Poisson pattern", {
 })
 
 test_that("true_border_distance is the exact signed distance to the polygons", {
-    cells <- small_sim(n_images = 2, seed = 4, necrosis = TRUE,
-                       n_nodules = c(1, 2), size = 2500)
+    cells <- small_sim(n_images = 3, seed = 4, necrosis = TRUE,
+                       n_nodules = c(1, 2, 3), size = 2500,
+                       merge_nodules = c(FALSE, FALSE, TRUE))
     poly <- attr(cells, "tumor_polygons")
     expect_true(any(poly$hole))
+    # separate nodules: one polygon each; merged lobes: one polygon
+    n_poly <- tapply(poly$polygon, poly$image, max)
+    expect_equal(as.vector(n_poly), c(1, 2, 1))
+    expect_equal(attr(cells, "image_truth")$merged, c(FALSE, FALSE, TRUE))
     set.seed(10)
     for (im in levels(cells$image)) {
         s <- cells[cells$image == im, ]
@@ -320,6 +325,7 @@ test_that("bad arguments raise classed errors", {
     expect_error(simulate_tme(n_tls = -1), class = e)
     expect_error(simulate_tme(n_nodules = 1.5), class = e)
     expect_error(simulate_tme(necrosis = NA), class = e)
+    expect_error(simulate_tme(merge_nodules = "yes"), class = e)
     expect_error(simulate_tme(tls_maturity = "mature"), class = e)
     expect_error(simulate_tme(tls_location = "inside"), class = e)
     expect_error(simulate_tme(seed = "a"), class = e)
