@@ -63,8 +63,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   `"desert"`: sparse everywhere. Scattered B cells are everywhere (a
 #'   decoy for TLS detection), and immune densities vary in patches.
 #' * **TLS** (Sautes-Fridman et al. 2019): a dense round-to-oval B-cell
-#'   follicle (radius 60 to 200 microns) within a T-cell zone (CD4 > CD8,
-#'   Treg, high endothelial venules), of maturity `"aggregate"` (no FDC),
+#'   follicle (radius 60 to 190 microns; aggregates are the smallest,
+#'   secondary follicles the largest) set off centre in a T-cell zone 40
+#'   to 80 microns wide (CD4 > CD8, Treg, high endothelial venules), with
+#'   a wavy outline, about 2.5 times as dense as the tissue, of maturity `"aggregate"` (no FDC),
 #'   `"primary"` (FDC network in the follicle centre) or `"secondary"`
 #'   (FDC and germinal-centre `"GC B"` cells in the centre). Each TLS is
 #'   placed at one location drawn from `tls_location`, with its centre's
@@ -156,8 +158,9 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'     `ring`, `hole`, `x`, `y`) of the true tumour outlines, one polygon
 #'     per nodule, necrotic holes as rings with `hole = TRUE`;
 #'   * `tls_truth`: a data frame with one row per TLS: `image`, `tls_id`,
-#'     `x`, `y` (centre), `radius` (outer radius of the T-cell zone along
-#'     the long axis, microns), `follicle_radius`, `n_cells`, `maturity`,
+#'     `x`, `y` (centre), `radius` (microns: no member is farther from the
+#'     centre), `follicle_radius` (short semi-axis of the follicle),
+#'     `n_cells`, `maturity`,
 #'     `location`, `border_distance` (signed distance of the centre);
 #'   * `decoy_truth`: a data frame of the structures that hold dense
 #'     immune cells but are not TLS: `image`, `kind` (`"T-cell-rich
@@ -849,7 +852,7 @@ sim_zones <- function(lat, ctx) {
     for (k in seq_len(nrow(ctx$tls))) {
         t <- ctx$tls[k, ]
         idx <- lattice_near(lat, t$x, t$y, t$radius * 1.05)
-        s <- ellipse_radius(t, x[idx], y[idx])
+        s <- tls_radii(t, x[idx], y[idx])$outer
         zone[idx[s <= t$outer]] <- Z$none
     }
     zone[x < 0 | x > ctx$W | y < 0 | y > ctx$H] <- Z$none
@@ -953,9 +956,29 @@ no_tls <- function() {
     out <- no_structures()
     out$maturity <- character()
     out$location <- character()
-    out$d <- numeric()
-    out$outer <- numeric()
+    for (v in c("d", "outer", "a3", "p3", "a5", "p5", "shift",
+                "shift_angle")) {
+        out[[v]] <- numeric()
+    }
     out
+}
+
+# Where points lie in a TLS `t`: `outer`, the radius normalised so that
+# the TLS outline (an ellipse of semi-axes r * aspect and r, made wavy by
+# 3rd and 5th harmonics) is at t$outer, and `follicle`, the normalised
+# radius about the follicle's (shifted) centre, 1 on its outline.
+tls_radii <- function(t, x, y) {
+    dx <- x - t$x
+    dy <- y - t$y
+    ca <- cos(t$angle)
+    sa <- sin(t$angle)
+    u <- (dx * ca + dy * sa) / (t$r * t$aspect)
+    v <- (-dx * sa + dy * ca) / t$r
+    phi <- atan2(v, u)
+    wave <- 1 + t$a3 * cos(3 * phi + t$p3) + t$a5 * cos(5 * phi + t$p5)
+    list(outer = sqrt(u^2 + v^2) / wave,
+         follicle = sqrt((u - t$shift * cos(t$shift_angle))^2 +
+                             (v - t$shift * sin(t$shift_angle))^2))
 }
 
 xyr <- c("x", "y", "radius")
@@ -984,7 +1007,10 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
                     secondary = stats::runif(1, 110, 190))
         outer <- 1 + (0.3 * r + 25) / r          # T zone around the follicle
         aspect <- stats::runif(1, 1, 1.3)
-        radius <- r * outer * aspect
+        # a wavy outline, and the follicle off centre in the T zone
+        a3 <- stats::runif(1, 0, 0.06)
+        a5 <- stats::runif(1, 0, 0.03)
+        radius <- r * outer * aspect * (1 + a3 + a5)
         wanted <- opts$location[sample.int(length(opts$location), 1L)]
         tries <- c(wanted, sample(setdiff(opts$location, wanted)))
         if (!has_tumor) tries <- intersect(tries, "distal")
@@ -1006,7 +1032,11 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
                 x = pool$x[j], y = pool$y[j], r = r, radius = radius,
                 aspect = aspect, angle = stats::runif(1, 0, pi),
                 maturity = maturity, location = loc, d = pool$d[j],
-                outer = outer, stringsAsFactors = FALSE)
+                outer = outer, a3 = a3, p3 = stats::runif(1, 0, 2 * pi),
+                a5 = a5, p5 = stats::runif(1, 0, 2 * pi),
+                shift = stats::runif(1, 0, 0.5) * (outer - 1),
+                shift_angle = stats::runif(1, 0, 2 * pi),
+                stringsAsFactors = FALSE)
             placed <- TRUE
             break
         }
@@ -1078,11 +1108,11 @@ sim_tls_cells <- function(tls, density) {
         t <- tls[k, ]
         R <- t$radius
         lat <- hex_lattice(t$x - R, t$y - R, 2 * R, 2 * R, dens)
-        s <- ellipse_radius(t, lat$x, lat$y)
-        inside <- s <= t$outer
+        rr <- tls_radii(t, lat$x, lat$y)
+        inside <- rr$outer <= t$outer
         x <- lat$x[inside]
         y <- lat$y[inside]
-        s <- s[inside]
+        s <- rr$follicle[inside]
         type <- integer(length(x))
         fol <- s <= 1
         type[!fol] <- draw_types(sum(!fol), c(
