@@ -219,19 +219,8 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
     infiltration <- check_choices(infiltration, sim_infiltrations)
     n_nodules <- check_counts(n_nodules, min = 0L)
     n_tls <- check_counts(n_tls, min = 0L)
-    if (!is.logical(necrosis) || !length(necrosis) || anyNA(necrosis)) {
-        stop_immunoscape(c(
-            "{.arg necrosis} must be TRUE or FALSE (one value, or one per image).",
-            "i" = "For example {.code necrosis = TRUE}."
-        ), class = "argument")
-    }
-    if (!is.logical(merge_nodules) || !length(merge_nodules) ||
-        anyNA(merge_nodules)) {
-        stop_immunoscape(c(
-            "{.arg merge_nodules} must be TRUE or FALSE (one value, or one per image).",
-            "i" = "For example {.code merge_nodules = TRUE}."
-        ), class = "argument")
-    }
+    check_flags(necrosis)
+    check_flags(merge_nodules)
     tls_maturity <- check_choices(tls_maturity, sim_maturities)
     tls_location <- check_choices(tls_location, sim_locations)
     n_decoys <- check_count(n_decoys, min = 0L)
@@ -347,6 +336,18 @@ check_choices <- function(x, choices, arg = rlang::caller_arg(x),
         ), class = "argument", call = call)
     }
     x
+}
+
+# TRUE/FALSE values, one or one per image.
+check_flags <- function(x, arg = rlang::caller_arg(x),
+                        call = rlang::caller_env()) {
+    if (!is.logical(x) || !length(x) || anyNA(x)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be TRUE or FALSE (one value, or one per image).",
+            "i" = "For example {.code {arg} = TRUE}."
+        ), class = "argument", call = call)
+    }
+    invisible(x)
 }
 
 check_counts <- function(x, min = 0L, arg = rlang::caller_arg(x),
@@ -995,7 +996,6 @@ far_from <- function(x, y, radius, avoid, gap) {
 
 # TLS: size by maturity, location drawn, centre in the location's zone.
 sim_place_tls <- function(spec, opts, pool, rim_w) {
-    out <- no_structures()
     n <- spec$n_tls
     if (n == 0L) return(no_tls())
     rows <- list()
