@@ -252,6 +252,9 @@ test_that("simulations are reproducible and images independent", {
                        pattern = c("desmoplastic", "replacement", "pushing"))
     expect_identical(strip(third, "image3"), strip(a, "image3"))
     expect_equal(levels(third$image), "image3")
+    # the number of threads does not matter
+    expect_identical(small_sim(seed = 11, nthreads = 1),
+                     small_sim(seed = 11, nthreads = 2))
     # different images differ
     expect_false(isTRUE(all.equal(strip(a, "image1")$type[1:500],
                                   strip(a, "image2")$type[1:500])))
