@@ -771,6 +771,13 @@ kf_simulate <- function(par, data, opts) {
     cu <- as.integer(data$codes)[u]
     hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
     copts <- kf_opts(par, hw)
+    if (par$fun != "G") {
+        # all simulations in one C call: the window, its tables and the
+        # buffers are built once (same random numbers as kf_runif_window())
+        res <- .Call(ffi_kfun_csr, cu, par$fc, par$tc, nsim, par$win$c,
+                     par$r, copts, par$nthreads)
+        return(kf_normalise(par, res[[1]], res[[2]], hw, nsim))
+    }
     sums <- lapply(seq_len(nsim), function(s) {
         p <- kf_runif_window(length(u), par$win)
         kf_sums(par, p$x, p$y, cu, copts)

@@ -68,7 +68,22 @@ typedef struct {
     const unsigned char *oflag;
     int oc;
     double oreach, ocell, oinv;
+    /* convex polygon windows (one ring, e.g. the default convex hull):
+     * W is the intersection of the half-planes nx x + ny y >= off of its
+     * ne edges (unit inward normals), so boundary distances and isotropic
+     * weights of points inside come from the edge lines alone */
+    int ne;                  /* 0: not convex (general polygon code)       */
+    const double *enx, *eny, *eoff;
+    const double *eang;      /* direction of each outward normal (radians) */
 } kf_window;
+
+/* Fill the edge lines of a convex one-ring window (ne = 0 otherwise);
+ * e: allocated by the caller, 4 * w->poly->nv doubles. */
+void kf_window_convex(kf_window *w, double *e);
+
+/* 1 if (x, y) is in the window (boundary included): the edge lines of a
+ * convex window, else im_window_inside(). */
+int kf_inside(const kf_window *w, double x, double y);
 
 /* Biquadratic interpolation of the overlap table in cell (cx, cy) at
  * relative position (u, v) in [0, 1]^2. */
