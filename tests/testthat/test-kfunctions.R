@@ -1,9 +1,6 @@
 # Ripley's K, L, pair correlation and G: spatstat.explore, brute-force
 # oracles (helper-kfunctions.R), stored reference values, envelopes.
 
-quiet <- function(code) {
-    withr::with_options(list(immunoscape.verbose = FALSE), code)
-}
 
 kf_cells <- function(x, y, type, rings, image = NULL) {
     df <- data.frame(x = x, y = y, type = type)
