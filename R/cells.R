@@ -425,20 +425,32 @@ summary.spatial_cells <- function(object, ...) {
     area <- window_areas(object) / 1e6
     tab$area_mm2 <- unname(area[as.character(tab$image)])
     tab$density_mm2 <- tab$n / tab$area_mm2
-    tab <- tab[order(tab$image, tab$type), , drop = FALSE]
+    # images and types in level order (not alphabetical)
+    tab <- tab[order(match(tab$image, levels(droplevels(object$image))),
+                     match(tab$type, levels(droplevels(object$type)))), ,
+               drop = FALSE]
     rownames(tab) <- NULL
     class(tab) <- c("summary_spatial_cells", "data.frame")
     tab
 }
 
 #' @export
-print.summary_spatial_cells <- function(x, ...) {
+print.summary_spatial_cells <- function(x, ..., n = 30L) {
+    # the header counts the rows of x, and says how many are shown
     imgs <- unique(as.character(x$image))
-    cat(sprintf("Cells per image and type (%d image%s)\n", length(imgs),
-                if (length(imgs) == 1) "" else "s"))
+    shown <- min(nrow(x), n)
+    cat(sprintf("Cells per image and type: %s row%s, %d image%s%s\n",
+                format(nrow(x), big.mark = ","), if (nrow(x) == 1) "" else "s",
+                length(imgs), if (length(imgs) == 1) "" else "s",
+                if (shown < nrow(x)) sprintf(" (first %d shown)", shown)
+                else ""))
     df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
     df$area_mm2 <- signif(df$area_mm2, 4)
     df$density_mm2 <- round(df$density_mm2, 1)
-    print(df, row.names = FALSE, ...)
+    print(utils::head(df, n), row.names = FALSE, ...)
+    if (shown < nrow(x)) {
+        cat(sprintf("# ... %s more rows: print(x, n = Inf) or as.data.frame(x)\n",
+                    format(nrow(x) - shown, big.mark = ",")))
+    }
     invisible(x)
 }

@@ -324,6 +324,7 @@ pair_heatmap <- function(df, fill, mark, title, legend, limit = NULL,
         ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
                                                            hjust = 1))
     if (facet && "image" %in% names(df) && length(unique(df$image)) > 1) {
+        page_images(unique(df$image))   # warns above 25 panels
         p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$image))
     }
     p
@@ -823,9 +824,7 @@ autoplot.mixing_score <- function(object, ...) {
         ggplot2::labs(x = "image", y = "normalized mixing score",
                       title = "Mixing score (1 = random mixing)") +
         ggplot2::theme_minimal() +
-        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 90,
-                                                           hjust = 1,
-                                                           vjust = 0.5))
+        many_images_x(nlevels(droplevels(df$image)))
 }
 
 #' Tumour-immune architecture: cold, compartmentalized or mixed
