@@ -347,17 +347,26 @@ KF_INLINE int screen(const im_grid *g, double px, double py, R_xlen_t lo,
 im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         const im_grid *g, const im_queries *Q,
                         const double *bq, R_xlen_t q0, R_xlen_t q1,
-                        double *acc) {
+                        const kf_sets *sets, double *acc0) {
     const im_radius rq = im_radius_make(s->reach);
     const int need_iso = s->cidx[KF_ISO] >= 0;
     const int fast = !s->pcf && s->cidx[KF_BORDER] < 0;
-    const kf_point_acc pa = point_acc(s, acc);
+    kf_point_acc pa = point_acc(s, acc0);
+    double *acc = acc0;
     R_xlen_t bj[KF_BUF];
     double bd2[KF_BUF];
     for (R_xlen_t k = q0; k < q1; k++) {
         double qx = Q->x[k], qy = Q->y[k];
         R_xlen_t self = Q->id[k];
         double b = bq ? bq[k] : 0.0;
+        /* the query's position in the window (its pattern's shift off) */
+        double wx = qx;
+        if (sets) {
+            int j = sets->set[k];
+            acc = acc0 + (R_xlen_t) j * sets->size;
+            pa = point_acc(s, acc);
+            wx = qx - j * sets->shift;
+        }
         im_disc it;
         R_xlen_t lo, hi;
         im_disc_begin(g, qx, qy, s->reach, &it);
@@ -378,7 +387,7 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         if (pa.none) pa.none[kd] += 1.0;
                         if (pa.iso) {
                             double wi = (d <= b) | out ? 1.0
-                                        : kf_iso_weight(w, qx, qy, b, d);
+                                        : kf_iso_weight(w, wx, qy, b, d);
                             if (ISNAN(wi)) return IM_ERR_ALLOC;
                             pa.iso[kd] += wi;
                         }
@@ -392,7 +401,7 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                     if (!im_within(d2, &rq)) continue;
                     kf_pair P;
                     pair_prepare(s, w, &P, dx, dy, d2);
-                    double wi = need_iso ? iso_weight(w, qx, qy, b, P.d)
+                    double wi = need_iso ? iso_weight(w, wx, qy, b, P.d)
                                          : 1.0;
                     if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
                     pair_add(s, &P, b, wi, acc);

@@ -197,8 +197,10 @@ static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
     while (nslot > 2 && (double) nslot * size > 8e6) nslot /= 2;
     R_xlen_t blk = KF_BLOCK;
     if (size > 65536) blk = 8 * KF_BLOCK;
-    double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
     R_xlen_t nblk = (n + blk - 1) / blk;
+    /* no more slots than blocks (small images: one, a few kB) */
+    if (nblk < nslot) nslot = nblk > 0 ? (int) nblk : 1;
+    double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
     im_status st = IM_OK;
     for (R_xlen_t w0 = 0; w0 < nblk; w0 += nslot) {
         int nb = (int) (nblk - w0 < nslot ? nblk - w0 : nslot);
@@ -233,12 +235,13 @@ typedef struct {
     const double *b;
     const uint64_t *fbits, *tbits;
     int nw;
+    const kf_sets *sets;
 } kf_ctx;
 
 static im_status block_cross(const void *c, R_xlen_t a, R_xlen_t b,
                              double *acc) {
     const kf_ctx *x = (const kf_ctx *) c;
-    return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, acc);
+    return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, x->sets, acc);
 }
 
 static im_status block_self(const void *c, R_xlen_t a, R_xlen_t b,
@@ -371,7 +374,7 @@ static void pattern_sums(const double *px, const double *py, const int *pc,
     R_xlen_t *ti = self ? NULL : type_cells_ptr(pc, n, tcode, &nt, nth);
     int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
     R_xlen_t size = (R_xlen_t) s->ncomp * s->stride;
-    kf_ctx ctx = {s, kw, NULL, NULL, NULL, NULL, NULL, 0};
+    kf_ctx ctx = {s, kw, NULL, NULL, NULL, NULL, NULL, 0, NULL};
     im_grid g;
     im_queries Q;
     im_status st;
@@ -485,6 +488,76 @@ static void runif_window(const kf_window *kw, R_xlen_t n, double *x,
     }
 }
 
+/* Points of one simulated pattern at most (all waves together): the
+ * patterns of a wave share one index. */
+#define KF_CSR_WAVE_POINTS 2000000
+
+/* The CSR simulations of a cross-type function in waves: the patterns of
+ * a wave are laid side by side (pattern j shifted by j * shift in x, more
+ * than the largest distance apart) and go through one index and one
+ * parallel pass over fixed blocks of their `from` points, each pattern
+ * into its own accumulator (kf_sets), so the sums do not depend on the
+ * number of threads.  Random numbers are drawn pattern by pattern as in
+ * runif_window(). */
+static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
+                           int nsim, const kf_spec *s, const kf_window *kw,
+                           int nth, double *total, double *den) {
+    R_xlen_t size = (R_xlen_t) s->ncomp * s->stride;
+    double shift = (kw->xmax - kw->xmin) + 2.0 * s->reach + 1.0;
+    int wave = (int) (KF_CSR_WAVE_POINTS / (n > 0 ? n : 1));
+    if (wave < 1) wave = 1;
+    if (wave > nsim) wave = nsim;
+    int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
+    for (int j0 = 0; j0 < nsim; j0 += wave) {
+        const void *vmax = vmaxget();
+        int nw = nsim - j0 < wave ? nsim - j0 : wave;
+        R_xlen_t m = (R_xlen_t) nw * n;
+        double *px = (double *) R_alloc(m > 0 ? m : 1, sizeof(double));
+        double *py = (double *) R_alloc(m > 0 ? m : 1, sizeof(double));
+        int *pcs = (int *) R_alloc(m > 0 ? m : 1, sizeof(int));
+        GetRNGstate();
+        for (int j = 0; j < nw; j++) {
+            double *x = px + (R_xlen_t) j * n, *y = py + (R_xlen_t) j * n;
+            runif_window(kw, n, x, y);
+            for (R_xlen_t i = 0; i < n; i++) x[i] += j * shift;
+            memcpy(pcs + (R_xlen_t) j * n, pc, (size_t) n * sizeof(int));
+        }
+        PutRNGstate();
+        R_xlen_t nf, nt;
+        R_xlen_t *fi = type_cells_ptr(pcs, m, fcode, &nf, nth);
+        R_xlen_t *ti = type_cells_ptr(pcs, m, tcode, &nt, nth);
+        im_grid g;
+        im_queries Q;
+        double h = grid_cell_side(px, py, ti, nt, s->reach);
+        if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
+            IM_BUG("grid build failed");
+        im_grid_queries(&g, px, py, fi, nf, nth, &Q);
+        int *set = (int *) R_alloc(nf > 0 ? nf : 1, sizeof(int));
+        double *b = need_b ? (double *) R_alloc(nf > 0 ? nf : 1,
+                                                sizeof(double)) : NULL;
+        for (R_xlen_t k = 0; k < nf; k++) {
+            set[k] = (int) (Q.id[k] / n);
+            if (need_b) b[k] = kf_bdist(kw, Q.x[k] - set[k] * shift, Q.y[k]);
+        }
+        kf_sets S = {set, shift, size};
+        kf_ctx ctx = {s, kw, &g, &Q, b, NULL, NULL, 0, &S};
+        double *tw = total + (size_t) j0 * size;
+        im_status st = run_blocks(nf, size * nw, nth, block_cross, &ctx, tw);
+        if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
+        if (s->cidx[KF_BORDER] >= 0) {
+            for (R_xlen_t k = 0; k < nf; k++) {
+                int kb = kf_border_last(s, b[k]);
+                if (kb < 0) continue;
+                double *d = den + (size_t) (j0 + set[k]) * s->stride;
+                d[0] += 1.0;
+                d[kb + 1] -= 1.0;
+            }
+        }
+        vmaxset(vmax);
+        R_CheckUserInterrupt();
+    }
+}
+
 /* R caller: kf_simulate() for CSR envelopes of K, L and pcf: nsim
  * patterns of the cells of codes `codes` (the from and to cells) placed
  * uniformly in the window, their pair sums side by side as from
@@ -514,6 +587,10 @@ SEXP ffi_kfun_csr(SEXP codes, SEXP from, SEXP to, SEXP nsim_, SEXP win,
     double *den = (double *) R_alloc((size_t) s.stride * nsim, sizeof(double));
     memset(total, 0, (size_t) size * nsim * sizeof(double));
     memset(den, 0, (size_t) s.stride * nsim * sizeof(double));
+    if (fcode != tcode) {
+        csr_cross_sets(pc, n, fcode, tcode, nsim, &s, &kw, nth, total, den);
+        nsim = 0;   /* done */
+    }
     double *px = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
     double *py = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
     for (int j = 0; j < nsim; j++) {
@@ -527,10 +604,11 @@ SEXP ffi_kfun_csr(SEXP codes, SEXP from, SEXP to, SEXP nsim_, SEXP win,
         R_CheckUserInterrupt();
     }
     int nprot = 0;
+    int nset = im_as_int(nsim_, "nsim");
     SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
-    SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, nsim));
+    SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, nset));
     if (s.cidx[KF_BORDER] >= 0) {
-        SET_VECTOR_ELT(out, 1, finish_border(&s, den, nsim));
+        SET_VECTOR_ELT(out, 1, finish_border(&s, den, nset));
     }
     UNPROTECT(nprot);
     return out;
@@ -693,7 +771,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     R_xlen_t size = one * 64 * nw;
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
-    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw};
+    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw, NULL};
     im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
     if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
