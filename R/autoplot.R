@@ -322,19 +322,20 @@ autoplot.summary_spatial_cells <- function(object, max_bars = 6L,
             ggplot2::facet_wrap(ggplot2::vars(.data$panel),
                                 scales = "free_x") +
             ggplot2::labs(x = xlab, y = NULL)
-        if (nimg > 60L) {
-            p <- p + ggplot2::theme(axis.text.y = ggplot2::element_blank(),
-                                    axis.ticks.y = ggplot2::element_blank()) +
-                ggplot2::labs(caption = sprintf(
-                    "%d images (names not shown); select some with `images =` or `page =`",
-                    nimg))
-        } else if (nimg > 30L) {
-            p <- p + ggplot2::theme(axis.text.y = ggplot2::element_text(
-                size = max(4, 8 * 30 / nimg)))
-        }
     }
-    p + ggplot2::scale_x_continuous(expand = expand) + result_theme() +
+    p <- p + ggplot2::scale_x_continuous(expand = expand) + result_theme() +
         ggplot2::theme(panel.grid.major.y = ggplot2::element_blank())
+    if (nimg > 60L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_blank(),
+                                axis.ticks.y = ggplot2::element_blank()) +
+            ggplot2::labs(caption = sprintf(
+                "%d images (names not shown); select some with `images =` or `page =`",
+                nimg))
+    } else if (nimg > 30L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_text(
+            size = max(4, 8 * 30 / nimg)))
+    }
+    p
 }
 
 # Facets of the per-cell results: columns by `to`, rows by `from` when
