@@ -8,21 +8,25 @@
 # and elapsed seconds; the machine is shared, so CPU time is the steadier
 # figure), and their ratio. Target: CSR within 1.5x of labels.
 #
-# Measured 2026-12-04 on the shared 2-core machine (load average 6-8, so
-# elapsed times are noisy; CPU seconds below), nthreads = 1:
-#   before (9ab602e): labels  8.1 s, csr 23.7 s, ratio 2.93
-#   after:            labels  4.4 s, csr  8.7 s, ratio 1.98
+# Measured 2026-12-04 on the shared 2-core machine (load average 5-8, so
+# elapsed times are noisy; CPU seconds below):
+#   before (9ab602e), nthreads = 1: labels 8.1 s, csr 23.7 s, ratio 2.93
+#                     nthreads = 2: labels 8.2 s, csr 26.2 s, ratio 3.20
+#   after,            nthreads = 1: labels 4.5 s, csr  9.0 s, ratio 2.00
+#                     nthreads = 2: labels 4.7 s, csr  9.0 s, ratio 1.93
 # Where the CSR time went (perf, before): the isotropic edge weights of
-# every simulated pair (a circle-polygon intersection per pair; labelling
-# computes each pair's weight once for all relabellings), then one index
-# build, window rebuild and R round trip per simulation. After: convex
-# windows use their edge lines (boundary distance = nearest edge line,
-# outside arc = union of the arcs beyond the lines), the simulations of an
-# image go through one C call with the window and tables built once, and
-# the cross-type simulations of an image share one index and one pass.
-# With nthreads = 2 on the overloaded machine the CSR pass (now parallel
-# over blocks of simulated cells) spent more CPU than with one thread
-# (threads waiting on each other); labels runs one block per image here.
+# every simulated pair (a circle-polygon intersection per pair, while
+# labelling computes each pair's weight once for all relabellings), then
+# one index build, window rebuild and R round trip per simulation. After:
+# convex windows use their edge lines (boundary distance = nearest edge
+# line, outside arc = union of the arcs beyond the lines; labels gains
+# too), the simulations of an image go through one C call with the window
+# and tables built once, and the cross-type simulations of an image share
+# one index and one pass. What remains is inherent: every simulated pair
+# is enumerated and weighted (acos of the arc) anew, about 3x the work of
+# a relabelled pair at these sizes. Threads are used for patterns of
+# several blocks only (as for one pattern): on this cohort of small fields
+# short parallel passes cost more in waiting threads than they saved.
 
 suppressPackageStartupMessages(library(immunoscape))
 options(immunoscape.verbose = FALSE)

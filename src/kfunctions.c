@@ -508,6 +508,12 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
     if (wave < 1) wave = 1;
     if (wave > nsim) wave = nsim;
     int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
+    /* threads only for patterns of several blocks, as for one pattern:
+     * the many short parallel passes of a cohort of small images cost
+     * more in waiting threads than they save (and never change a sum) */
+    R_xlen_t nf1;
+    type_cells_ptr(pc, n, fcode, &nf1, 1);
+    if (nf1 < 2 * KF_BLOCK) nth = 1;
     for (int j0 = 0; j0 < nsim; j0 += wave) {
         const void *vmax = vmaxget();
         int nw = nsim - j0 < wave ? nsim - j0 : wave;

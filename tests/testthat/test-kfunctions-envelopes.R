@@ -184,3 +184,28 @@ test_that("CSR simulations side by side in one index equal one pattern at a time
         expect_identical(one_thread, sets)
     }
 })
+
+test_that("CSR simulations of large patterns: threads never change the sums", {
+    # over 2 * 2048 from cells per pattern: the side-by-side pass runs on
+    # several threads in fixed blocks
+    set.seed(32)
+    n <- 9000
+    df <- data.frame(x = runif(n, 0, 600), y = runif(n, 0, 400),
+                     type = sample(c("A", "B"), n, TRUE, c(0.5, 0.5)))
+    cells <- quiet_env(spatial_cells(df, window = "convex"))
+    ns <- asNamespace("immunoscape")
+    win <- ns$kf_window_spec(attr(cells, "windows"), "image1")
+    codes <- as.integer(cells$type)
+    r <- seq(0, 10, by = 1)
+    par <- list(fun = "K", self = FALSE, fc = 1L, tc = 2L,
+                corr = c("isotropic", "border"))
+    opts <- ns$kf_opts(par, 0)
+    run <- function(nth) {
+        set.seed(9)
+        .Call(ns$ffi_kfun_csr, codes, 1L, 2L, 3L, win$c, r, opts, nth)
+    }
+    one <- run(1L)
+    expect_identical(run(2L), one)
+    expect_identical(run(3L), one)
+    expect_gt(sum(one[[1]]), 0)
+})
