@@ -223,11 +223,15 @@ interaction_test <- function(cells, radius = 20,
 
 #' @export
 print.interaction_test <- function(x, ...) {
+    # counts of what x holds (a selection of rows included)
     nimg <- length(unique(x$image))
-    cat(sprintf("<interaction_test> %s statistic, radius %s um, %d permutations; %d image%s x %d ordered pairs\n",
+    npair <- nrow(unique(data.frame(from = x$from, to = x$to)))
+    cat(sprintf("<interaction_test> %s statistic, radius %s um, %d permutations; %s row%s: %d image%s x %d ordered pair%s\n",
                 attr(x, "method"), format(attr(x, "radius")),
-                attr(x, "nperm"), nimg, if (nimg == 1) "" else "s",
-                nlevels(x$from)^2))
+                attr(x, "nperm"), format(nrow(x), big.mark = ","),
+                if (nrow(x) == 1) "" else "s", nimg,
+                if (nimg == 1) "" else "s", npair,
+                if (npair == 1) "" else "s"))
     if (!is.null(x$call)) {
         cat(sprintf("calls at alpha = %s: %d attraction, %d avoidance, %d not significant, %d NA\n",
                     format(attr(x, "alpha")), sum(x$call == 1L, na.rm = TRUE),

@@ -140,3 +140,16 @@ test_that("untyped cells get a neutral grey in the default palette", {
     grey <- immunoscape:::is_grey_colour(pal)
     expect_identical(unname(grey), c(FALSE, TRUE, TRUE, TRUE, FALSE))
 })
+
+test_that("result headers count the rows printed, not the levels", {
+    cells <- cohort_250()
+    sub <- cells[cells$image %in% levels(cells$image)[1:3], ]
+    it <- quiet(interaction_test(sub, radius = 40, nperm = 10))
+    out <- capture.output(print(it[1:4, ]))
+    expect_match(out[1], "4 rows: 1 image x 4 ordered pairs", fixed = TRUE)
+    out <- capture.output(print(it))
+    expect_match(out[1], "27 rows: 3 images x 9 ordered pairs", fixed = TRUE)
+    l <- quiet(ripley_l(sub, "Tumor", "CD8 T", r = seq(0, 30, 10)))
+    out <- capture.output(print(l[l$image == levels(sub$image)[2], ]))
+    expect_match(out[1], "4 rows, 1 image x 1 type pair", fixed = TRUE)
+})
