@@ -22,12 +22,11 @@ compartment_levels <- c("core", "inner_margin", "outer_margin", "stroma")
 #'
 #' The invasive margin is the band of width `2 * margin` centred on the
 #' border. The default `margin = 500` follows the International
-#' Immuno-Oncology Biomarkers Working Group (IOBWG): the invasive margin is
-#' "the region centred on the border separating the host tissue from the
-#' malignant nests, with an extent of 1 mm" (Hendry et al. 2017, Adv Anat
-#' Pathol 24:311-335, part 2 of the TIL assessment recommendations; the
-#' same 1-mm band as the Immunoscore of Galon et al.), i.e. 500 microns on
-#' each side.
+#' Immuno-Oncology Biomarkers Working Group (IOBWG, Hendry et al. 2017,
+#' parts 1 and 2), which defines the invasive margin as a region 1 mm wide
+#' centred on the border between the malignant cell nests and the host
+#' tissue (the same band as the Immunoscore of Galon et al. 2014): 500
+#' microns on each side.
 #'
 #' `summary()` gives per image, compartment and cell type the number of
 #' cells, the compartment's area in mm^2 (the part of the band inside the
@@ -51,8 +50,8 @@ compartment_levels <- c("core", "inner_margin", "outer_margin", "stroma")
 #' Hendry S, Salgado R, Gevaert T, et al. Assessing tumor-infiltrating
 #' lymphocytes in solid tumors: a practical review for pathologists and
 #' proposal for a standardized method from the International
-#' Immuno-Oncology Biomarkers Working Group: Part 2. Adv Anat Pathol.
-#' 2017;24(6):311-335.
+#' Immuno-Oncology Biomarkers Working Group: Part 1. Adv Anat Pathol.
+#' 2017;24(5):235-251; Part 2. Adv Anat Pathol. 2017;24(6):311-335.
 #'
 #' Galon J, Mlecnik B, Bindea G, et al. Towards the introduction of the
 #' 'Immunoscore' in the classification of malignant tumours. J Pathol.

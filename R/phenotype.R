@@ -1,0 +1,317 @@
+# Per-image immune calls from compartment densities: the immune phenotype
+# (inflamed / excluded / desert) and Immunoscore-style ratios (CD8/Treg) by
+# compartment. Both count cells by compartment of compartments() and
+# divide by the compartment areas it computes.
+
+phenotype_levels <- c("inflamed", "excluded", "desert")
+
+# Counts of `types` cells and areas (mm^2) per image and compartment, the
+# compartments merged as in `groups` (a named list of compartment_levels).
+compartment_counts <- function(cells, regions, types, margin, groups,
+                               nthreads, BPPARAM) {
+    comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
+                         BPPARAM = BPPARAM)
+    areas <- attr(comp, "areas")
+    lv <- levels(cells$image)
+    out <- do.call(rbind, lapply(names(groups), function(g) {
+        inside <- comp$compartment %in% groups[[g]]
+        cnt <- lapply(types, function(t) {
+            tabulate(comp$image[inside & comp$type %in% t], length(lv))
+        })
+        a <- vapply(lv, function(im) {
+            sel <- areas$image == im & areas$compartment %in% groups[[g]]
+            if (!any(sel)) NA_real_ else sum(areas$area_mm2[sel])
+        }, numeric(1))
+        df <- data.frame(image = lv, compartment = g, area_mm2 = a)
+        for (k in seq_along(types)) df[[paste0("n", k)]] <- cnt[[k]]
+        df
+    }))
+    out$image <- factor(out$image, levels = lv)
+    out$compartment <- factor(out$compartment, levels = names(groups))
+    no_region <- tapply(is.na(comp$border_distance), comp$image, all)
+    out$area_mm2[out$image %in% names(no_region)[no_region %in% TRUE]] <-
+        NA_real_
+    attr(out, "notes") <- attr(comp, "notes")
+    out[order(out$image, out$compartment), , drop = FALSE]
+}
+
+#' Immune phenotype of each image: inflamed, excluded or desert
+#'
+#' Calls each image immune-inflamed, immune-excluded or immune-desert from
+#' the density of immune cells (by default CD8 T cells) in the tumour core
+#' and in the invasive margin (Chen & Mellman 2017; Hegde et al. 2016):
+#'
+#' * **inflamed**: the immune cells reach the tumour core:
+#'   core density `>= core_min` cells per mm^2;
+#' * **excluded**: they do not, but gather at the border: core density
+#'   `< core_min` and invasive-margin density `>= margin_min`;
+#' * **desert**: few anywhere: both below.
+#'
+#' The core and the invasive margin are the compartments of
+#' [compartments()] (core: deeper than `margin` inside the tumour; invasive
+#' margin: within `margin` of the border on either side, the IOBWG 1-mm
+#' band). The defaults `core_min = 100` and `margin_min = 200` CD8+ cells
+#' per mm^2 are the cut-offs of the decision tree of Muijlwijk et al. 2024
+#' (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise invasive
+#' margin > 200/mm^2: excluded; else desert), a density rule of the same
+#' shape as the conceptual definitions above. They are densities of CD8+
+#' cells on whole sections; change them for other cell types or for panels
+#' whose densities differ.
+#'
+#' When the tumour has no core (every tumour point lies within `margin` of
+#' the border, e.g. small nodules or a field inside the tumour), the core
+#' density is taken over the whole tumour (core and inner margin), and
+#' `note` says so. An image without a tumour region gives a row of `NA`
+#' with a note, not an error.
+#'
+#' @inheritParams compartments
+#' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
+#' @param core_min,margin_min Density thresholds in cells per mm^2.
+#' @returns An `immunoscape_phenotype` data frame, one row per image:
+#'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
+#'   `margin_area_mm2`, `density_core`, `density_margin` (per mm^2),
+#'   `phenotype` (factor: `inflamed`, `excluded`, `desert`), `note`.
+#' @references
+#' Chen DS, Mellman I. Elements of cancer immunity and the cancer-immune
+#' set point. Nature. 2017;541(7637):321-330.
+#'
+#' Hegde PS, Karanikas V, Evers S. The where, the when, and the how of
+#' immune monitoring for cancer immunotherapies in the era of checkpoint
+#' inhibition. Clin Cancer Res. 2016;22(8):1865-1874.
+#'
+#' Muijlwijk T, Nijenhuis DNLM, Ganzevles SH, et al. Immune cell topography
+#' of head and neck cancer. J Immunother Cancer. 2024;12(7):e009550
+#' (Fig. 2: decision tree on CD8+ densities in tumour centre and invasive
+#' margin).
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(4000, 0, 3000), y = runif(4000, 0, 3000))
+#' r <- sqrt((df$x - 1500)^2 + (df$y - 1500)^2)
+#' df$type <- ifelse(r < 1000, "Tumor", "Stroma")
+#' # CD8 T cells at the border only
+#' k <- abs(r - 1000) < 150 & runif(4000) < 0.5
+#' df$type[k] <- "CD8 T"
+#' cells <- spatial_cells(df)
+#' immune_phenotype(cells, tumor_regions(cells))
+immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
+                             core_min = 100, margin_min = 200, ...,
+                             nthreads = immunoscape_threads(),
+                             BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    immune <- check_types(cells, immune)
+    check_margin(margin)
+    check_nonneg(core_min)
+    check_nonneg(margin_min)
+    nthreads <- check_nthreads(nthreads)
+    groups <- list(core = "core", tumor = c("core", "inner_margin"),
+                   margin = c("inner_margin", "outer_margin"))
+    cc <- compartment_counts(cells, regions, list(immune), margin, groups,
+                             nthreads, BPPARAM)
+    lv <- levels(cells$image)
+    pick <- function(g, col) cc[[col]][cc$compartment == g][match(lv,
+        cc$image[cc$compartment == g])]
+    core_a <- pick("core", "area_mm2")
+    core_n <- pick("core", "n1")
+    no_core <- !is.na(core_a) & core_a < 1e-3
+    core_a[no_core] <- pick("tumor", "area_mm2")[no_core]
+    core_n[no_core] <- pick("tumor", "n1")[no_core]
+    out <- data.frame(image = factor(lv, levels = lv), n_core = core_n,
+                      n_margin = pick("margin", "n1"),
+                      core_area_mm2 = core_a,
+                      margin_area_mm2 = pick("margin", "area_mm2"))
+    out$density_core <- ifelse(out$core_area_mm2 > 0,
+                               out$n_core / out$core_area_mm2, NA_real_)
+    out$density_margin <- ifelse(out$margin_area_mm2 > 0,
+                                 out$n_margin / out$margin_area_mm2, NA_real_)
+    call <- ifelse(out$density_core >= core_min, "inflamed",
+                   ifelse(out$density_margin >= margin_min, "excluded",
+                          "desert"))
+    out$phenotype <- factor(call, levels = phenotype_levels)
+    note <- rep(NA_character_, length(lv))
+    note[no_core] <- sprintf("no tumour deeper than %g um: core density over the whole tumour",
+                             margin)
+    notes <- attr(cc, "notes")
+    nm <- match(lv, notes$image)
+    note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
+    bad <- is.na(out$core_area_mm2)
+    out[bad, c("n_core", "n_margin")] <- NA_integer_
+    out$note <- note
+    structure(out,
+              class = c("immunoscape_phenotype", "immunoscape_result",
+                        "data.frame"),
+              immune = immune, margin = margin,
+              thresholds = c(core_min = core_min, margin_min = margin_min))
+}
+
+#' @export
+print.immunoscape_phenotype <- function(x, ...) {
+    th <- attr(x, "thresholds")
+    cat(sprintf("<immunoscape_phenotype> %s; inflamed if core >= %g/mm\u00b2, else excluded if margin >= %g/mm\u00b2, else desert (margin %g \u00b5m)\n",
+                paste(attr(x, "immune"), collapse = " + "), th[1], th[2],
+                attr(x, "margin")))
+    print(as.data.frame(x), row.names = FALSE, digits = 4)
+    invisible(x)
+}
+
+#' @rdname immune_phenotype
+#' @param object An `immunoscape_phenotype` object.
+#' @export
+autoplot.immunoscape_phenotype <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[!is.na(df$phenotype), , drop = FALSE]
+    check_plot_rows(df, "immune phenotypes")
+    th <- attr(object, "thresholds")
+    lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
+    ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
+                                     .data$density_core,
+                                     colour = .data$phenotype)) +
+        ggplot2::geom_hline(yintercept = th[["core_min"]], colour = "grey50",
+                            linetype = "dashed") +
+        ggplot2::annotate("segment", x = th[["margin_min"]],
+                          xend = th[["margin_min"]], y = 0,
+                          yend = th[["core_min"]], colour = "grey50",
+                          linetype = "dashed") +
+        ggplot2::geom_point(size = 2.5) +
+        ggplot2::scale_colour_manual(
+            values = c(inflamed = "#B2182B", excluded = "#E08214",
+                       desert = "#4393C3"), drop = FALSE) +
+        ggplot2::coord_cartesian(xlim = c(0, lim), ylim = c(0, lim)) +
+        ggplot2::labs(x = "invasive margin density (per mm\u00b2)",
+                      y = "tumour core density (per mm\u00b2)",
+                      colour = "phenotype",
+                      title = sprintf("Immune phenotype (%s)",
+                                      paste(attr(object, "immune"),
+                                            collapse = " + "))) +
+        result_theme()
+}
+
+#' Cell-type ratios and densities by compartment (CD8/Treg and others)
+#'
+#' The inputs of Immunoscore-style scores and the ratios clinical papers
+#' report, per image and compartment: counts and densities (per mm^2) of a
+#' numerator type (default CD8 T cells) and a denominator type (default
+#' FOXP3+ regulatory T cells), and their ratio. Compartments: `core`,
+#' `inner_margin`, `outer_margin`, `stroma` (as [compartments()]),
+#' `margin` (the whole invasive margin, inner and outer), `tumor` (core
+#' and inner margin) and `all` (the whole window).
+#'
+#' **Zero counts.** Both types share the compartment's area, so the ratio
+#' of densities is the ratio of counts. When the denominator count is 0
+#' and the numerator is not, the ratio is `(n_num + 0.5) / (n_den + 0.5)`
+#' (the Haldane-Anscombe correction, `pseudocount = 0.5`), so that a
+#' compartment with CD8 cells and no Treg gets a large finite ratio that
+#' still grows with the CD8 count; `corrected` is `TRUE` there. When both
+#' counts are 0 the ratio is `NA` (nothing to compare). `pseudocount = 0`
+#' gives `Inf` instead.
+#'
+#' @inheritParams compartments
+#' @param numerator,denominator Cell type(s) counted in the numerator and
+#'   the denominator.
+#' @param pseudocount Added to both counts when the denominator is 0.
+#' @returns An `immunoscape_ratios` data frame: `image`, `compartment`,
+#'   `area_mm2`, `n_num`, `n_den`, `density_num`, `density_den`, `ratio`,
+#'   `corrected`, `note`.
+#' @references
+#' Galon J, Mlecnik B, Bindea G, et al. Towards the introduction of the
+#' 'Immunoscore' in the classification of malignant tumours. J Pathol.
+#' 2014;232(2):199-209.
+#'
+#' Sato E, Olson SH, Ahn J, et al. Intraepithelial CD8+ tumor-infiltrating
+#' lymphocytes and a high CD8+/regulatory T cell ratio are associated with
+#' favorable prognosis in ovarian cancer. PNAS. 2005;102(51):18538-18543.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(3000, 0, 2000), y = runif(3000, 0, 2000))
+#' df$type <- ifelse((df$x - 1000)^2 + (df$y - 1000)^2 < 600^2, "Tumor",
+#'                   sample(c("Stroma", "CD8 T", "Treg"), 3000, TRUE,
+#'                          prob = c(0.8, 0.15, 0.05)))
+#' cells <- spatial_cells(df)
+#' compartment_ratios(cells, tumor_regions(cells), margin = 200)
+compartment_ratios <- function(cells, regions, numerator = "CD8 T",
+                               denominator = "Treg", margin = 500, ...,
+                               pseudocount = 0.5,
+                               nthreads = immunoscape_threads(),
+                               BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    numerator <- check_types(cells, numerator)
+    denominator <- check_types(cells, denominator)
+    check_margin(margin)
+    check_nonneg(pseudocount)
+    nthreads <- check_nthreads(nthreads)
+    groups <- c(stats::setNames(as.list(compartment_levels),
+                                compartment_levels),
+                list(margin = c("inner_margin", "outer_margin"),
+                     tumor = c("core", "inner_margin"),
+                     all = compartment_levels))
+    cc <- compartment_counts(cells, regions, list(numerator, denominator),
+                             margin, groups, nthreads, BPPARAM)
+    out <- data.frame(image = cc$image, compartment = cc$compartment,
+                      area_mm2 = cc$area_mm2, n_num = cc$n1, n_den = cc$n2)
+    bad <- is.na(out$area_mm2)
+    out$n_num[bad] <- NA_integer_
+    out$n_den[bad] <- NA_integer_
+    pos <- !bad & out$area_mm2 > 0
+    out$density_num <- ifelse(pos, out$n_num / out$area_mm2, NA_real_)
+    out$density_den <- ifelse(pos, out$n_den / out$area_mm2, NA_real_)
+    out$corrected <- !bad & out$n_den == 0 & out$n_num > 0
+    out$ratio <- ifelse(out$corrected,
+                        (out$n_num + pseudocount) / (out$n_den + pseudocount),
+                        ifelse(!bad & out$n_den > 0, out$n_num / out$n_den,
+                               NA_real_))
+    out <- out[c("image", "compartment", "area_mm2", "n_num", "n_den",
+                 "density_num", "density_den", "ratio", "corrected")]
+    notes <- attr(cc, "notes")
+    out$note <- notes$note[match(as.character(out$image), notes$image)]
+    rownames(out) <- NULL
+    structure(out,
+              class = c("immunoscape_ratios", "immunoscape_result",
+                        "data.frame"),
+              numerator = numerator, denominator = denominator,
+              margin = margin, pseudocount = pseudocount)
+}
+
+#' @export
+print.immunoscape_ratios <- function(x, ...) {
+    cat(sprintf("<immunoscape_ratios> %s / %s by compartment (margin %g \u00b5m; denominator 0: +%g to both counts)\n",
+                paste(attr(x, "numerator"), collapse = " + "),
+                paste(attr(x, "denominator"), collapse = " + "),
+                attr(x, "margin"), attr(x, "pseudocount")))
+    print(as.data.frame(x), row.names = FALSE, digits = 4)
+    invisible(x)
+}
+
+#' @rdname compartment_ratios
+#' @param object An `immunoscape_ratios` object.
+#' @export
+autoplot.immunoscape_ratios <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[is.finite(df$ratio) & df$ratio > 0, , drop = FALSE]
+    check_plot_rows(df, "ratios")
+    p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment, .data$ratio,
+                                          fill = .data$corrected)) +
+        ggplot2::geom_col() +
+        ggplot2::geom_hline(yintercept = 1, colour = "grey40",
+                            linetype = "dashed") +
+        ggplot2::scale_y_log10() +
+        ggplot2::scale_fill_manual(values = c(`FALSE` = "#4D4D4D",
+                                              `TRUE` = "#BABABA"),
+                                   labels = c(`FALSE` = "counts",
+                                              `TRUE` = "zero denominator (+0.5)")) +
+        ggplot2::labs(x = NULL, y = sprintf("%s / %s",
+                                            paste(attr(object, "numerator"),
+                                                  collapse = "+"),
+                                            paste(attr(object, "denominator"),
+                                                  collapse = "+")),
+                      fill = NULL, title = "Ratio by compartment") +
+        result_theme() + rotate_x()
+    if (length(unique(df$image)) > 1L) p <- p + result_facets(df)
+    p
+}
