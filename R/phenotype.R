@@ -58,19 +58,36 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' cells on whole sections; change them for other cell types or for panels
 #' whose densities differ.
 #'
-#' When the tumour has no core (every tumour point lies within `margin` of
-#' the border, e.g. small nodules or a field inside the tumour), the core
-#' density is taken over the whole tumour (core and inner margin), and
-#' `note` says so. An image without a tumour region gives a row of `NA`
+#' **Which density.** With `statistic = "median"` (default) the call uses
+#' the median density over square tiles of side `tile` (250 microns) that
+#' lie at least half in the compartment, so that a few dense lymphoid
+#' aggregates or tertiary lymphoid structures (common at the invasive
+#' margin of liver metastases) do not make a desert or excluded tumour
+#' look inflamed: the TIL guidelines ask for the average infiltrate of the
+#' compartment rather than hotspots (Salgado et al. 2015; Hendry et al.
+#' 2017). `statistic = "mean"` uses the plain compartment densities (count
+#' / area). Both are reported.
+#'
+#' When the tumour is less than `2 * margin` deep (small nodules, whose
+#' core would be a sliver or empty), the core is taken as the part deeper
+#' than half the tumour's depth (the largest distance of a cell inside the
+#' tumour from its border) and the inner margin as the rest of the
+#' tumour; `core_depth` and `note` say so. An image without a tumour region gives a row of `NA`
 #' with a note, not an error.
 #'
 #' @inheritParams compartments
 #' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
 #' @param core_min,margin_min Density thresholds in cells per mm^2.
+#' @param statistic `"median"` (median over tiles) or `"mean"` (whole
+#'   compartment): which density the call uses.
+#' @param tile Side of the tiles in microns.
 #' @returns An `immunoscape_phenotype` data frame, one row per image:
 #'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
-#'   `margin_area_mm2`, `density_core`, `density_margin` (per mm^2),
-#'   `phenotype` (factor: `inflamed`, `excluded`, `desert`), `note`.
+#'   `margin_area_mm2`, `density_core`, `density_margin` (count / area, per
+#'   mm^2), `tile_core`, `tile_margin` (median tile densities),
+#'   `n_tiles_core`, `n_tiles_margin`, `core_depth` (microns), `note`,
+#'   `phenotype` (factor:
+#'   `inflamed`, `excluded`, `desert`).
 #' @references
 #' Chen DS, Mellman I. Elements of cancer immunity and the cancer-immune
 #' set point. Nature. 2017;541(7637):321-330.
@@ -78,6 +95,11 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' Hegde PS, Karanikas V, Evers S. The where, the when, and the how of
 #' immune monitoring for cancer immunotherapies in the era of checkpoint
 #' inhibition. Clin Cancer Res. 2016;22(8):1865-1874.
+#'
+#' Salgado R, Denkert C, Demaria S, et al. The evaluation of
+#' tumor-infiltrating lymphocytes (TILs) in breast cancer: recommendations
+#' by an International TILs Working Group 2014. Ann Oncol.
+#' 2015;26(2):259-271.
 #'
 #' Muijlwijk T, Nijenhuis DNLM, Ganzevles SH, et al. Immune cell topography
 #' of head and neck cancer. J Immunother Cancer. 2024;12(7):e009550
@@ -96,6 +118,7 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' immune_phenotype(cells, tumor_regions(cells))
 immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
                              core_min = 100, margin_min = 200, ...,
+                             statistic = c("median", "mean"), tile = 250,
                              nthreads = immunoscape_threads(),
                              BPPARAM = NULL) {
     check_dots(...)
@@ -105,52 +128,108 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_margin(margin)
     check_nonneg(core_min)
     check_nonneg(margin_min)
+    statistic <- check_choice(statistic, c("median", "mean"))
+    check_positive(tile, allow_null = FALSE)
     nthreads <- check_nthreads(nthreads)
-    groups <- list(core = "core", tumor = c("core", "inner_margin"),
-                   margin = c("inner_margin", "outer_margin"))
-    cc <- compartment_counts(cells, regions, list(immune), margin, groups,
-                             nthreads, BPPARAM)
+    windows <- attr(cells, "windows")
+    comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
+                         BPPARAM = BPPARAM)
     lv <- levels(cells$image)
-    pick <- function(g, col) cc[[col]][cc$compartment == g][match(lv,
-        cc$image[cc$compartment == g])]
-    core_a <- pick("core", "area_mm2")
-    core_n <- pick("core", "n1")
-    no_core <- !is.na(core_a) & core_a < 1e-3
-    core_a[no_core] <- pick("tumor", "area_mm2")[no_core]
-    core_n[no_core] <- pick("tumor", "n1")[no_core]
-    out <- data.frame(image = factor(lv, levels = lv), n_core = core_n,
-                      n_margin = pick("margin", "n1"),
-                      core_area_mm2 = core_a,
-                      margin_area_mm2 = pick("margin", "area_mm2"))
-    out$density_core <- ifelse(out$core_area_mm2 > 0,
-                               out$n_core / out$core_area_mm2, NA_real_)
-    out$density_margin <- ifelse(out$margin_area_mm2 > 0,
-                                 out$n_margin / out$margin_area_mm2, NA_real_)
-    call <- ifelse(out$density_core >= core_min, "inflamed",
-                   ifelse(out$density_margin >= margin_min, "excluded",
-                          "desert"))
+    notes <- attr(comp, "notes")
+    rows <- lapply(lv, function(im) {
+        i <- which(comp$image == im)
+        sub <- cells$image == im
+        ci <- match(comp$cell_id[i], cells$cell_id[sub])
+        d <- comp$border_distance[i]
+        imm <- comp$type[i] %in% immune
+        phenotype_image(regions, windows, im, d[imm],
+                        cells$x[sub][ci][imm], cells$y[sub][ci][imm],
+                        margin, depth_of(d), tile, nthreads)
+    })
+    out <- do.call(rbind, rows)
+    out <- cbind(data.frame(image = factor(lv, levels = lv)), out)
+    use_core <- if (statistic == "median") out$tile_core else out$density_core
+    use_margin <- if (statistic == "median") out$tile_margin else
+        out$density_margin
+    call <- ifelse(use_core >= core_min, "inflamed",
+                   ifelse(use_margin >= margin_min, "excluded", "desert"))
     out$phenotype <- factor(call, levels = phenotype_levels)
-    note <- rep(NA_character_, length(lv))
-    note[no_core] <- sprintf("no tumour deeper than %g um: core density over the whole tumour",
-                             margin)
-    notes <- attr(cc, "notes")
     nm <- match(lv, notes$image)
-    note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
-    bad <- is.na(out$core_area_mm2)
-    out[bad, c("n_core", "n_margin")] <- NA_integer_
-    out$note <- note
+    out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
     structure(out,
               class = c("immunoscape_phenotype", "immunoscape_result",
                         "data.frame"),
-              immune = immune, margin = margin,
+              immune = immune, margin = margin, statistic = statistic,
+              tile = tile,
               thresholds = c(core_min = core_min, margin_min = margin_min))
+}
+
+# Depth of the tumour: the largest distance inside it over the cells.
+depth_of <- function(d) {
+    d <- d[!is.na(d) & d < 0]
+    if (length(d)) -min(d) else 0
+}
+
+# Densities of one image's immune cells (signed distances and positions
+# given) in the core and the invasive margin: over the whole compartment
+# and as the median over tiles of side `tile` lying at least half in it.
+# The core is deeper than `margin` inside the tumour, or than half the
+# tumour's depth when that is less (small nodules).
+phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
+                            tile, nthreads) {
+    na_row <- data.frame(n_core = NA_integer_, n_margin = NA_integer_,
+                         core_area_mm2 = NA_real_, margin_area_mm2 = NA_real_,
+                         density_core = NA_real_, density_margin = NA_real_,
+                         tile_core = NA_real_, tile_margin = NA_real_,
+                         n_tiles_core = NA_integer_,
+                         n_tiles_margin = NA_integer_, core_depth = NA_real_,
+                         note = NA_character_)
+    if (!(depth > 0)) return(na_row)
+    core_depth <- min(margin, depth / 2)
+    breaks <- c(-core_depth, 0, margin)
+    a <- region_band_areas(regions, windows, image, breaks, tile = tile,
+                           nthreads = nthreads)
+    if (!is.matrix(a)) return(na_row)
+    w <- window_rings(windows, image)
+    dims <- attr(a, "tiles")
+    tx <- pmin(dims[1] - 1L, floor((x - min(w$x)) / tile))
+    ty <- pmin(dims[2] - 1L, floor((y - min(w$y)) / tile))
+    tid <- tx + ty * dims[1] + 1L
+    code <- compartment_of(d, core_depth)
+    code[!is.na(d) & d > margin] <- 4L
+    one <- function(bands) {
+        area <- colSums(a[bands, , drop = FALSE]) / 1e6
+        n_tile <- tabulate(tid[code %in% bands], ncol(a))
+        full <- area >= 0.5 * tile^2 / 1e6
+        n <- sum(n_tile)
+        ar <- sum(area)
+        list(n = n, area = ar, mean = if (ar > 0) n / ar else NA_real_,
+             tile = if (any(full)) stats::median(n_tile[full] / area[full])
+                    else if (ar > 0) n / ar else NA_real_,
+             n_tiles = sum(full))
+    }
+    core <- one(1L)
+    mar <- one(2:3)
+    note <- if (core_depth < margin) {
+        sprintf("tumour at most %.0f um deep: core taken deeper than %.0f um (half the depth)",
+                depth, core_depth)
+    } else NA_character_
+    data.frame(n_core = core$n, n_margin = mar$n,
+               core_area_mm2 = core$area, margin_area_mm2 = mar$area,
+               density_core = core$mean, density_margin = mar$mean,
+               tile_core = core$tile, tile_margin = mar$tile,
+               n_tiles_core = core$n_tiles, n_tiles_margin = mar$n_tiles,
+               core_depth = core_depth, note = note)
 }
 
 #' @export
 print.immunoscape_phenotype <- function(x, ...) {
     th <- attr(x, "thresholds")
-    cat(sprintf("<immunoscape_phenotype> %s; inflamed if core >= %g/mm\u00b2, else excluded if margin >= %g/mm\u00b2, else desert (margin %g \u00b5m)\n",
+    cat(sprintf("<immunoscape_phenotype> %s; inflamed if core >= %g/mm\u00b2, else excluded if margin >= %g/mm\u00b2, else desert (%s densities; margin %g \u00b5m)\n",
                 paste(attr(x, "immune"), collapse = " + "), th[1], th[2],
+                if (identical(attr(x, "statistic"), "median"))
+                    sprintf("median %g-\u00b5m tile", attr(x, "tile")) else
+                    "compartment",
                 attr(x, "margin")))
     print(as.data.frame(x), row.names = FALSE, digits = 4)
     invisible(x)
@@ -165,6 +244,10 @@ autoplot.immunoscape_phenotype <- function(object, ...) {
     df <- df[!is.na(df$phenotype), , drop = FALSE]
     check_plot_rows(df, "immune phenotypes")
     th <- attr(object, "thresholds")
+    if (identical(attr(object, "statistic"), "median")) {
+        df$density_core <- df$tile_core
+        df$density_margin <- df$tile_margin
+    }
     lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
     ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
                                      .data$density_core,

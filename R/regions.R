@@ -87,8 +87,9 @@
 #' plot_cells(cells, regions = reg)
 tumor_regions <- function(cells, tumor = "Tumor",
                           method = c("density", "concave"), ...,
-                          tissue = NULL, bandwidth = NULL, threshold = 0.5,
-                          min_area = 5000, min_hole = 5000, radius = NULL,
+                          tissue = NULL, bandwidth = NULL, threshold = NULL,
+                          gap = 50, min_area = 5000, min_hole = 1e6,
+                          radius = NULL,
                           max_pixels = 1e7,
                           nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)
@@ -96,7 +97,8 @@ tumor_regions <- function(cells, tumor = "Tumor",
     method <- check_choice(method, c("density", "concave"))
     check_positive(bandwidth)
     check_positive(radius)
-    check_fraction(threshold)
+    if (!is.null(threshold)) check_fraction(threshold)
+    check_nonneg(gap)
     check_nonneg(min_area)
     check_nonneg(min_hole)
     check_nonneg(max_pixels)
@@ -104,7 +106,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
     is_tumor <- tumor_flags(cells, tumor, tissue)
     cells$.tumor <- is_tumor
     opts <- list(method = method, bandwidth = bandwidth,
-                 threshold = threshold, min_area = min_area,
+                 threshold = threshold, gap = gap, min_area = min_area,
                  min_hole = min_hole, radius = radius,
                  max_pixels = max_pixels, nthreads = nthreads)
     res <- map_images(cells, function(sub, image) {
@@ -178,7 +180,7 @@ regions_image <- function(sub, image, opts) {
         data.frame(image = image, polygon = NA_integer_, ring = NA_integer_,
                    hole = NA, x = NA_real_, y = NA_real_, .note = note,
                    .radius = NA_real_, .pixel = NA_real_,
-                   .bandwidth = NA_real_)
+                   .bandwidth = NA_real_, .threshold = NA_real_)
     }
     if (!any(tum)) return(note_row("no tumour cells"))
     concave <- opts$method == "concave"
@@ -205,15 +207,16 @@ regions_image <- function(sub, image, opts) {
     } else {
         bw <- opts$bandwidth %||% max(15, 2 * p$nn_q90)
         s <- min(bw / 4, p$radius / 20)
-        wx <- diff(range(x)) + 2 * (p$radius + 3 * s)
-        wy <- diff(range(y)) + 2 * (p$radius + 3 * s)
+        wx <- diff(range(x)) + 2 * (max(p$radius, opts$gap) + 3 * s)
+        wy <- diff(range(y)) + 2 * (max(p$radius, opts$gap) + 3 * s)
         s <- max(s, sqrt(wx * wy / opts$max_pixels) * 1.05)
         margin <- min(p$radius, max(1.5 * s, p$margin))
-        thr <- opts$threshold
+        thr <- opts$threshold %||% -0.5
     }
     trace <- function(simplify) {
         .Call(ffi_regions_mask, x, y, tum, if (concave) s else bw, s,
-              p$radius, margin, thr, opts$min_area / s^2,
+              p$radius, margin, thr, if (concave) 0 else opts$gap,
+              opts$min_area / s^2,
               opts$min_hole / s^2, simplify, as.integer(opts$nthreads))
     }
     # simplified within half a pixel unless that makes edges cross
@@ -227,7 +230,8 @@ regions_image <- function(sub, image, opts) {
     }
     out <- contour_frame(res, x0, y0)
     data.frame(image = image, out, .note = NA_character_,
-               .radius = p$radius, .pixel = s, .bandwidth = bw)
+               .radius = p$radius, .pixel = s, .bandwidth = bw,
+               .threshold = if (concave) NA_real_ else attr(res, "threshold"))
 }
 
 # Assemble the per-image pieces into an immunoscape_regions object.
@@ -239,13 +243,14 @@ new_regions <- function(res, images, method, tissue = NULL, extent = NULL,
                           ring = integer(), hole = logical(), x = double(),
                           y = double(), .note = character(),
                           .radius = double(), .pixel = double(),
-                          .bandwidth = double())
+                          .bandwidth = double(), .threshold = double())
     }
     first <- !duplicated(res$image)
     params <- data.frame(image = res$image[first],
                          radius = res$.radius[first],
                          pixel = res$.pixel[first],
-                         bandwidth = res$.bandwidth[first])
+                         bandwidth = res$.bandwidth[first],
+                         threshold = res$.threshold[first])
     params <- params[!is.na(params$pixel), , drop = FALSE]
     note <- !is.na(res$.note)
     notes <- data.frame(image = as.character(res$image[note]),
@@ -432,9 +437,11 @@ region_signed_distance <- function(regions, image, x, y,
 # quadtree whose distance range cannot straddle a band limit or the window
 # edge are counted whole; the rest are split down to `leaf` microns
 # (default: 1/4000 of the window's extent, at least 0.25), whose centre
-# decides.
+# decides. With `tile` > 0: a matrix of the same areas per square tile of
+# that side laid from the window's lower-left corner (attribute "tiles":
+# columns, rows; tile k = column + row * columns, 0-based).
 region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
-                              nthreads = immunoscape_threads()) {
+                              tile = 0, nthreads = immunoscape_threads()) {
     nb <- length(breaks) + 1L
     r <- window_rings(regions, image)
     w <- if (is.null(window)) list(x = double()) else
@@ -446,7 +453,8 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
     leaf <- leaf %||% max(0.25, ext / 4000)
     .Call(ffi_regions_band_area, as.numeric(r$x), as.numeric(r$y),
           r$ring_start, as.numeric(w$x), as.numeric(w$y), w$ring_start,
-          as.numeric(breaks), as.numeric(leaf), as.integer(nthreads))
+          as.numeric(breaks), as.numeric(leaf), as.numeric(tile),
+          as.integer(nthreads))
 }
 
 #' @export

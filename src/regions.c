@@ -7,6 +7,8 @@
 #include "util.h"
 #include <math.h>
 #include <string.h>
+#include <limits.h>
+#include <R_ext/Utils.h>
 
 /* Rings of a polygon set from R (x, y, 0-based ring_start). */
 static void regions_rings(im_window *w, SEXP x, SEXP y, SEXP ring_start) {
@@ -103,23 +105,44 @@ static void band_block(const band_ctx *c, double x, double y, double L,
     band_block(c, x + q, y + q, H, acc);
 }
 
-/* R caller: region_band_areas() */
+/* R caller: region_band_areas().  Areas of the bands of signed distance
+ * to the regions (rx, ry, rs) inside the window (wx, wy, ws), for the
+ * whole window (tile <= 0: a vector of nb + 1) or per square tile of side
+ * `tile` laid from the window's lower-left corner (a matrix nb + 1 x
+ * tiles, tile k = column + row * columns; attribute "tiles" = columns,
+ * rows). */
 SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP wx, SEXP wy,
-                           SEXP ws, SEXP breaks, SEXP leaf_, SEXP nthreads_) {
+                           SEXP ws, SEXP breaks, SEXP leaf_, SEXP tile_,
+                           SEXP nthreads_) {
     im_check_double(breaks, "breaks must be double");
     int nb = Rf_length(breaks);
     double leaf = im_as_double(leaf_, "leaf");
+    double tile = im_as_double(tile_, "tile");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    if (!(leaf > 0) || !R_FINITE(leaf)) IM_BUG("bad leaf size");
+    if (!(leaf > 0) || !R_FINITE(leaf) || !R_FINITE(tile))
+        IM_BUG("bad leaf or tile size");
     im_window reg, win;
     regions_rings(&reg, rx, ry, rs);
     regions_rings(&win, wx, wy, ws);
     band_ctx c = {&reg, &win, REAL_RO(breaks), nb, leaf};
-    /* top-level blocks of side leaf * 2^k, about 64 across the window */
+    /* top-level blocks: about 64 across the window, and whole divisions
+     * of the tiles when there are tiles */
     double W = win.xmax - win.xmin, H = win.ymax - win.ymin;
     double ext = W > H ? W : H;
     double B = leaf;
-    while (B * 64.0 < ext && B < 1e300) B *= 2.0;
+    int ntx = 1, nty = 1;
+    if (tile > 0) {
+        double ftx = ceil(W / tile), fty = ceil(H / tile);
+        if (ftx < 1) ftx = 1;
+        if (fty < 1) fty = 1;
+        if (ftx * fty > 1e6) IM_BUG("too many tiles");
+        ntx = (int) ftx;
+        nty = (int) fty;
+        B = tile;
+        while (B / 2.0 >= leaf && B * 64.0 > ext) B /= 2.0;
+    } else {
+        while (B * 64.0 < ext && B < 1e300) B *= 2.0;
+    }
     double fbx = ceil(W / B), fby = ceil(H / B);
     if (fbx < 1) fbx = 1;
     if (fby < 1) fby = 1;
@@ -142,12 +165,32 @@ SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP wx, SEXP wy,
         }
         R_CheckUserInterrupt();
     }
-    SEXP out = PROTECT(Rf_allocVector(REALSXP, nband));
+    R_xlen_t ntile = (R_xlen_t) ntx * nty;
+    SEXP out = PROTECT(tile > 0 ? Rf_allocMatrix(REALSXP, nband, (int) ntile)
+                                : Rf_allocVector(REALSXP, nband));
     double *po = REAL(out);
-    for (int k = 0; k < nband; k++) po[k] = 0.0;
+    for (R_xlen_t k = 0; k < (R_xlen_t) nband * ntile; k++) po[k] = 0.0;
     /* in block order: the same sums for any thread count */
-    for (R_xlen_t b = 0; b < nblock; b++)
-        for (int k = 0; k < nband; k++) po[k] += acc[(size_t) b * nband + k];
+    for (R_xlen_t b = 0; b < nblock; b++) {
+        R_xlen_t t = 0;
+        if (tile > 0) {
+            int i = (int) (b % nbx), j = (int) (b / nbx);
+            int ti = (int) floor((i + 0.5) * B / tile);
+            int tj = (int) floor((j + 0.5) * B / tile);
+            if (ti >= ntx) ti = ntx - 1;
+            if (tj >= nty) tj = nty - 1;
+            t = (R_xlen_t) ti + (R_xlen_t) tj * ntx;
+        }
+        for (int k = 0; k < nband; k++)
+            po[t * nband + k] += acc[(size_t) b * nband + k];
+    }
+    if (tile > 0) {
+        SEXP dims = PROTECT(Rf_allocVector(INTSXP, 2));
+        INTEGER(dims)[0] = ntx;
+        INTEGER(dims)[1] = nty;
+        Rf_setAttrib(out, Rf_install("tiles"), dims);
+        UNPROTECT(1);
+    }
     UNPROTECT(1);
     return out;
 }
@@ -252,16 +295,20 @@ static void smooth_gauss(float *v, float *tmp, int nx, int ny, double sig,
     R_CheckUserInterrupt();
 }
 
-/* R caller: regions_density() (tumor_regions(method = "density")).
- * Cells (x, y) with tumour flags tum; the tissue is the closing of all
- * cells (radius, margin as the concave window); a tissue pixel is tumour
- * where the Gaussian-smoothed (sd bw) tumour count is at least thr times
- * the smoothed count of all cells; tumour pieces smaller than min_area
- * pixels are dropped and gaps smaller than min_hole pixels filled (thr <=
- * 0: the closing of all cells is the tumour); the mask is traced into rings (simplified within `simplify` pixels). */
+/* R caller: regions_image() (tumor_regions()).  Cells (x, y) with tumour
+ * flags tum; the tissue is the closing of all cells (radius, margin as the
+ * concave window); a tissue pixel is tumour where the Gaussian-smoothed
+ * (sd bw) tumour count is at least thr times the smoothed count of all
+ * cells (thr < 0: -thr times the median of that fraction at the tumour
+ * cells; thr == 0: every tissue pixel); the tumour is closed with a disc
+ * of radius gap (microns; 0: not), pieces smaller than min_area pixels
+ * are dropped, the tissue of enclosed gaps smaller than min_hole pixels is
+ * filled, and the mask is traced into rings (simplified within `simplify`
+ * pixels). */
 SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
-                      SEXP radius_, SEXP margin_, SEXP thr_, SEXP min_area_,
-                      SEXP min_hole_, SEXP simplify_, SEXP nthreads_) {
+                      SEXP radius_, SEXP margin_, SEXP thr_, SEXP gap_,
+                      SEXP min_area_, SEXP min_hole_, SEXP simplify_,
+                      SEXP nthreads_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
     R_xlen_t n = XLENGTH(x);
@@ -272,6 +319,7 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
     double R = im_as_double(radius_, "radius");
     double m = im_as_double(margin_, "margin");
     double thr = im_as_double(thr_, "thr");
+    double gap = im_as_double(gap_, "gap");
     double min_area = im_as_double(min_area_, "min_area");
     double min_hole = im_as_double(min_hole_, "min_hole");
     double simp = im_as_double(simplify_, "simplify") * 2.0;
@@ -288,7 +336,7 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
         if (py[i] < y0) y0 = py[i];
         if (py[i] > y1) y1 = py[i];
     }
-    double P = R + 3.0 * s;
+    double P = (R > gap ? R : gap) + 3.0 * s;
     double X0 = x0 - P, Y0 = y0 - P;
     double fnx = ceil((x1 - x0 + 2.0 * P) / s) + 1.0;
     double fny = ceil((y1 - y0 + 2.0 * P) / s) + 1.0;
@@ -314,18 +362,46 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
         ca[p] += 1.0f;
         if (pt[i] == 1) ct[p] += 1.0f;
     }
-    /* the tissue: 1 on the closing of all cells */
+    /* the tissue: 1 on the closing of all cells (kept in `tissue`) */
     im_mask_close(mask, img, nx, ny, R, m, s, nth);
-    if (thr > 0) {   /* thr <= 0: the closing itself */
+    unsigned char *tissue = (unsigned char *) R_alloc(npix, 1);
+    memcpy(tissue, mask, (size_t) npix);
+    if (thr != 0) {   /* thr == 0: the closing itself */
         smooth_gauss(ct, tmp, nx, ny, bw / s, nth);
         smooth_gauss(ca, tmp, nx, ny, bw / s, nth);
+        if (thr < 0) {
+            /* relative: -thr times the median smoothed tumour fraction
+             * at the tumour cells (the half maximum for thr = -0.5) */
+            R_xlen_t nt = 0;
+            for (R_xlen_t i = 0; i < n; i++) nt += pt[i] == 1;
+            double *fr = (double *) R_alloc(nt > 0 ? nt : 1, sizeof(double));
+            R_xlen_t k = 0;
+            for (R_xlen_t i = 0; i < n; i++) {
+                if (pt[i] != 1) continue;
+                R_xlen_t p = (R_xlen_t) floor((py[i] - Y0) / s) * nx +
+                             (R_xlen_t) floor((px[i] - X0) / s);
+                fr[k++] = ca[p] > 1e-6f ? (double) ct[p] / ca[p] : 0.0;
+            }
+            double med = 1.0;
+            if (nt > 0) {
+                if (nt > INT_MAX) IM_BUG("too many tumour cells");
+                rPsort(fr, (int) nt, (int) (nt / 2));
+                med = fr[nt / 2];
+            }
+            thr = -thr * med;
+            if (!(thr > 0)) thr = 1e-6;
+        }
         for (R_xlen_t p = 0; p < npix; p++) {
             int t = mask[p] && ca[p] > 1e-6f && ct[p] >= thr * ca[p];
             mask[p] = (unsigned char) t;
         }
     }
-    /* drop small tumour pieces, then fill small gaps (background pieces
-     * not touching the frame are enclosed by tumour) */
+    /* close channels and notches narrower than 2 gap */
+    if (gap > 0) im_mask_close(mask, img, nx, ny, gap, 0.0, s, nth);
+    /* drop small tumour pieces, then fill the tissue of small gaps
+     * (background pieces not touching the frame are enclosed by tumour;
+     * empty parts of them, such as necrosis or lumens wider than the
+     * closing of the tissue, stay holes) */
     R_xlen_t *size;
     unsigned char *frame;
     int nl = mask_components(mask, nx, ny, 1, 1, img, &size, &frame);
@@ -337,13 +413,24 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
     nl = mask_components(mask, nx, ny, 0, 0, img, &size, &frame);
     if (nl > 0 && min_hole > 0) {
         for (R_xlen_t p = 0; p < npix; p++)
-            if (img[p] >= 0 && !frame[img[p]] &&
+            if (img[p] >= 0 && !frame[img[p]] && tissue[p] &&
                 (double) size[img[p]] < min_hole)
+                mask[p] = 1;
+    }
+    /* empty specks left inside (smaller than min_area) are filled too */
+    nl = mask_components(mask, nx, ny, 0, 0, img, &size, &frame);
+    if (nl > 0 && min_area > 0) {
+        for (R_xlen_t p = 0; p < npix; p++)
+            if (img[p] >= 0 && !frame[img[p]] &&
+                (double) size[img[p]] < min_area)
                 mask[p] = 1;
     }
     for (int i = 0; i < nx; i++) mask[i] = mask[npix - nx + i] = 0;
     for (int j = 0; j < ny; j++) mask[(R_xlen_t) j * nx] =
         mask[(R_xlen_t) j * nx + nx - 1] = 0;
     R_CheckUserInterrupt();
-    return im_mask_contour(mask, img, nx, ny, X0, Y0, s, simp);
+    SEXP out = PROTECT(im_mask_contour(mask, img, nx, ny, X0, Y0, s, simp));
+    Rf_setAttrib(out, Rf_install("threshold"), Rf_ScalarReal(thr));
+    UNPROTECT(1);
+    return out;
 }
