@@ -90,7 +90,7 @@ growth_levels <- c("desmoplastic", "replacement", "pushing")
 #' g
 growth_pattern <- function(cells, regions, tumor = "Tumor",
                            liver = "Hepatocyte", ..., segment = 250,
-                           depth = 100, rim = 50, mixing = 0.1,
+                           depth = 100, rim = 100, mixing = 0.1,
                            min_cells = 5, pure = 1,
                            nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)

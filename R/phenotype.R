@@ -50,23 +50,46 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' The core and the invasive margin are the compartments of
 #' [compartments()] (core: deeper than `margin` inside the tumour; invasive
 #' margin: within `margin` of the border on either side, the IOBWG 1-mm
-#' band). The defaults `core_min = 100` and `margin_min = 200` CD8+ cells
-#' per mm^2 are the cut-offs of the decision tree of Muijlwijk et al. 2024
-#' (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise invasive
-#' margin > 200/mm^2: excluded; else desert), a density rule of the same
-#' shape as the conceptual definitions above. They are densities of CD8+
-#' cells on whole sections; change them for other cell types or for panels
-#' whose densities differ.
+#' band). The rule has the shape of the decision tree of Muijlwijk et al.
+#' 2024 (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise
+#' invasive margin > 200/mm^2: excluded; else desert). Absolute cut-offs
+#' depend on the tissue, the panel and the segmentation (Muijlwijk et al.
+#' split one branch at their cohort's median): the defaults `core_min = 50`
+#' and `margin_min = 40` CD8+ cells/mm^2 are set for liver-metastasis
+#' sections as [simulate_tme()] draws them, where T cells of an excluded
+#' tumour gather in a band one or two hundred microns wide along the border
+#' (40 to 170/mm^2 averaged over the 1-mm margin, against under 15/mm^2 in
+#' a desert) and an inflamed core holds 100 to 250/mm^2 (excluded and
+#' desert cores under 50). Use `core_min = 100, margin_min = 200` to follow
+#' Muijlwijk et al.; calibrate both on your own cohort (e.g. at its
+#' medians) for other tissues or panels.
 #'
-#' **Which density.** With `statistic = "median"` (default) the call uses
-#' the median density over square tiles of side `tile` (250 microns) that
-#' lie at least half in the compartment, so that a few dense lymphoid
-#' aggregates or tertiary lymphoid structures (common at the invasive
-#' margin of liver metastases) do not make a desert or excluded tumour
-#' look inflamed: the TIL guidelines ask for the average infiltrate of the
-#' compartment rather than hotspots (Salgado et al. 2015; Hendry et al.
-#' 2017). `statistic = "mean"` uses the plain compartment densities (count
-#' / area). Both are reported.
+#' **Immune cells in the core** count only when a tumour cell (`tumor`,
+#' by default the types the regions were built from) lies within
+#' `contact` microns: the inflamed phenotype is defined by T cells in the
+#' tumour parenchyma, in contact with tumour cells (Chen & Mellman 2017;
+#' Hegde et al. 2016), and cells inside lymphoid aggregates or tertiary
+#' lymphoid structures within the tumour are not. `tumor = NULL` counts
+#' every immune cell.
+#'
+#' **Lymphoid aggregates** (tertiary lymphoid structures and other B-cell
+#' follicles) are not part of the diffuse infiltrate the phenotypes
+#' describe, and one of them holds as many T cells as a square millimetre
+#' of infiltrated tissue: immune cells with at least `aggregate_b` cells
+#' of the `aggregates` types (B cells) within `aggregate_radius` microns
+#' (the T-cell zone around a follicle) are left out, everywhere. Scattered
+#' B cells do not reach that count; `aggregates = NULL` keeps every cell.
+#'
+#' **Which density.** For the core, with `statistic = "median"` (default)
+#' the call uses the median density over square tiles of side `tile` (250
+#' microns) that lie at least half in the core, so that a few dense spots
+#' do not make a desert or excluded tumour look inflamed: the TIL
+#' guidelines ask for the average infiltrate of the compartment rather than
+#' hotspots (Salgado et al. 2015; Hendry et al. 2017). `statistic = "mean"`
+#' uses the plain core density (count / area). For the margin, where
+#' immune cells of an excluded tumour gather in a band along the border
+#' that most tiles would miss, the call uses the plain margin density.
+#' Both are reported.
 #'
 #' When the tumour is less than `2 * margin` deep (small nodules, whose
 #' core would be a sliver or empty), the core is taken as the part deeper
@@ -81,6 +104,15 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' @param statistic `"median"` (median over tiles) or `"mean"` (whole
 #'   compartment): which density the call uses.
 #' @param tile Side of the tiles in microns.
+#' @param tumor Tumour cell type(s) for the contact rule (`NULL`: no
+#'   rule). Default: the types `regions` were built from.
+#' @param contact Distance (microns) within which an immune cell of the
+#'   core counts as in contact with a tumour cell.
+#' @param aggregates Cell type(s) that mark lymphoid aggregates (B cells;
+#'   types absent from `cells` are ignored), or `NULL`.
+#' @param aggregate_b,aggregate_radius An immune cell with at least
+#'   `aggregate_b` `aggregates` cells within `aggregate_radius` microns is
+#'   in a lymphoid aggregate and not counted.
 #' @returns An `immunoscape_phenotype` data frame, one row per image:
 #'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
 #'   `margin_area_mm2`, `density_core`, `density_margin` (count / area, per
@@ -117,8 +149,11 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' cells <- spatial_cells(df)
 #' immune_phenotype(cells, tumor_regions(cells))
 immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
-                             core_min = 100, margin_min = 200, ...,
+                             core_min = 50, margin_min = 40, ...,
                              statistic = c("median", "mean"), tile = 250,
+                             tumor = attr(regions, "tumor"), contact = 30,
+                             aggregates = "B", aggregate_b = 30,
+                             aggregate_radius = 150,
                              nthreads = immunoscape_threads(),
                              BPPARAM = NULL) {
     check_dots(...)
@@ -130,6 +165,18 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_nonneg(margin_min)
     statistic <- check_choice(statistic, c("median", "mean"))
     check_positive(tile, allow_null = FALSE)
+    if (!is.null(tumor)) tumor <- check_types(cells, tumor)
+    check_positive(contact, allow_null = FALSE)
+    check_nonneg(aggregate_b)
+    check_positive(aggregate_radius, allow_null = FALSE)
+    if (!is.null(aggregates)) {
+        if (!is.character(aggregates) || anyNA(aggregates)) {
+            stop_immunoscape("{.arg aggregates} must name cell types (B cells) or be NULL.",
+                             class = "argument")
+        }
+        aggregates <- intersect(aggregates, types_present(cells))
+        if (!length(aggregates)) aggregates <- NULL
+    }
     nthreads <- check_nthreads(nthreads)
     windows <- attr(cells, "windows")
     comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
@@ -142,6 +189,21 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
         ci <- match(comp$cell_id[i], cells$cell_id[sub])
         d <- comp$border_distance[i]
         imm <- comp$type[i] %in% immune
+        # in the core, only immune cells in contact with tumour cells
+        # count (not those inside lymphoid aggregates or TLS)
+        if (!is.null(tumor)) {
+            far <- imm & !near_type(cells$x[sub][ci], cells$y[sub][ci],
+                                    comp$type[i] %in% tumor, imm, contact,
+                                    nthreads)
+            d[far & !is.na(d) & d < 0] <- NA_real_
+        }
+        # immune cells of lymphoid aggregates (TLS) do not count anywhere
+        if (!is.null(aggregates)) {
+            agg <- imm & count_type(cells$x[sub][ci], cells$y[sub][ci],
+                                    comp$type[i] %in% aggregates, imm,
+                                    aggregate_radius, nthreads) >= aggregate_b
+            d[agg] <- NA_real_
+        }
         phenotype_image(regions, windows, im, d[imm],
                         cells$x[sub][ci][imm], cells$y[sub][ci][imm],
                         margin, depth_of(d), tile, nthreads)
@@ -149,8 +211,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     out <- do.call(rbind, rows)
     out <- cbind(data.frame(image = factor(lv, levels = lv)), out)
     use_core <- if (statistic == "median") out$tile_core else out$density_core
-    use_margin <- if (statistic == "median") out$tile_margin else
-        out$density_margin
+    use_margin <- out$density_margin
     call <- ifelse(use_core >= core_min, "inflamed",
                    ifelse(use_margin >= margin_min, "excluded", "desert"))
     out$phenotype <- factor(call, levels = phenotype_levels)
@@ -162,6 +223,29 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
               immune = immune, margin = margin, statistic = statistic,
               tile = tile,
               thresholds = c(core_min = core_min, margin_min = margin_min))
+}
+
+# Which of the cells `from` (logical) have a cell of `to` (logical) within
+# `r` microns.
+near_type <- function(x, y, to, from, r, nthreads) {
+    out <- rep(FALSE, length(x))
+    if (!any(to) || !any(from)) return(out)
+    res <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y),
+                 which(from), which(to), 1L, as.integer(nthreads))
+    out[which(from)] <- !is.na(res[[1]][, 1]) & res[[1]][, 1] <= r
+    out
+}
+
+# Number of cells `to` (logical) within `r` microns of each cell (0 for
+# the cells not in `from`).
+count_type <- function(x, y, to, from, r, nthreads) {
+    out <- integer(length(x))
+    if (!any(to) || !any(from)) return(out)
+    m <- .Call(ffi_dist_count, as.numeric(x), as.numeric(y),
+               as.integer(to), 2L, which(from), as.numeric(r),
+               as.integer(nthreads), 256)
+    out[which(from)] <- m[2L, ]
+    out
 }
 
 # Depth of the tumour: the largest distance inside it over the cells.
@@ -197,6 +281,7 @@ phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
     tid <- tx + ty * dims[1] + 1L
     code <- compartment_of(d, core_depth)
     code[!is.na(d) & d > margin] <- 4L
+    code[is.na(code)] <- 0L
     one <- function(bands) {
         area <- colSums(a[bands, , drop = FALSE]) / 1e6
         n_tile <- tabulate(tid[code %in% bands], ncol(a))

@@ -69,7 +69,8 @@
 #' @returns An `immunoscape_regions` data frame of vertices with columns
 #'   `image` (factor with the images of `cells`), `polygon`, `ring`, `hole`,
 #'   `x`, `y`. Attributes: `areas` (a data frame `image`, `polygon`,
-#'   `area_mm2`, `n_holes`), `notes` (`image`, `note`), `method`,
+#'   `area_mm2`, `n_holes`), `notes` (`image`, `note`), `method`, `tumor`
+#'   (the tumour types, unless built from `tissue`),
 #'   `parameters` (per image) and `extent` (the cells' bounding box per
 #'   image, to catch regions used with other cells). `summary()` gives the
 #'   number of polygons and the tumour area (mm^2) per image.
@@ -113,7 +114,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
         regions_image(sub, image, opts)
     }, BPPARAM = BPPARAM, label = "Tumour regions")
     new_regions(res, levels(cells$image), method = method,
-                tissue = tissue, extent = cells_extent(cells),
+                tissue = tissue, tumor = if (is.null(tissue)) tumor, extent = cells_extent(cells),
                 problems = attr(res, "problems"))
 }
 
@@ -235,8 +236,8 @@ regions_image <- function(sub, image, opts) {
 }
 
 # Assemble the per-image pieces into an immunoscape_regions object.
-new_regions <- function(res, images, method, tissue = NULL, extent = NULL,
-                        problems = NULL) {
+new_regions <- function(res, images, method, tissue = NULL, tumor = NULL,
+                        extent = NULL, problems = NULL) {
     res <- as.data.frame(res)
     if (!nrow(res)) {
         res <- data.frame(image = character(), polygon = integer(),
@@ -271,7 +272,8 @@ new_regions <- function(res, images, method, tissue = NULL, extent = NULL,
               class = c("immunoscape_regions", "immunoscape_result",
                         "data.frame"),
               areas = regions_areas(df), notes = notes, method = method,
-              tissue = tissue, parameters = params, extent = extent)
+              tissue = tissue, tumor = tumor, parameters = params,
+              extent = extent)
 }
 
 # Per polygon: area (mm^2, holes subtracted) and number of holes.
