@@ -60,6 +60,11 @@
 #'   dropped. Default 5000 (about 20 tumour cells, a nest of 80 microns).
 #' @param min_hole Gaps in the tumour smaller than this (square microns)
 #'   are filled. Default 5000.
+#' @param ignore Cell types that count neither as tumour nor as other
+#'   tissue in the tumour fraction (`"density"`), e.g. infiltrating immune
+#'   cells, which are found on both sides of the border: an immune-rich
+#'   tumour edge or a dense infiltrate then does not pull the border into
+#'   the tumour. They still make tissue.
 #' @param radius Closing radius in microns (the tissue for `"density"`, the
 #'   tumour for `"concave"`). `NULL`: the default of the `"concave"` window,
 #'   `max(50, 5 * q90)`.
@@ -90,7 +95,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
                           method = c("density", "concave"), ...,
                           tissue = NULL, bandwidth = NULL, threshold = NULL,
                           gap = 50, min_area = 5000, min_hole = 1e6,
-                          radius = NULL,
+                          ignore = NULL, radius = NULL,
                           max_pixels = 1e7,
                           nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)
@@ -105,7 +110,12 @@ tumor_regions <- function(cells, tumor = "Tumor",
     check_nonneg(max_pixels)
     nthreads <- check_nthreads(nthreads)
     is_tumor <- tumor_flags(cells, tumor, tissue)
-    cells$.tumor <- is_tumor
+    cls <- as.integer(is_tumor)
+    if (!is.null(ignore)) {
+        ignore <- check_types(cells, ignore)
+        cls[cells$type %in% ignore & !is_tumor] <- -1L
+    }
+    cells$.tumor <- cls
     opts <- list(method = method, bandwidth = bandwidth,
                  threshold = threshold, gap = gap, min_area = min_area,
                  min_hole = min_hole, radius = radius,
@@ -176,7 +186,8 @@ check_nonneg <- function(x, arg = rlang::caller_arg(x),
 # row-binds data frames only); an image with nothing to outline gives one
 # row with NA coordinates and its note.
 regions_image <- function(sub, image, opts) {
-    tum <- sub$.tumor
+    cls <- sub$.tumor
+    tum <- cls == 1L
     note_row <- function(note) {
         data.frame(image = image, polygon = NA_integer_, ring = NA_integer_,
                    hole = NA, x = NA_real_, y = NA_real_, .note = note,
@@ -196,7 +207,7 @@ regions_image <- function(sub, image, opts) {
         # the closing of the tumour cells (threshold 0: no smoothing)
         x <- x[tum]
         y <- y[tum]
-        tum <- rep(TRUE, length(x))
+        cls <- rep(1L, length(x))
     }
     p <- concave_parameters(x, y, opts$radius, max_pixels = opts$max_pixels,
                             nthreads = opts$nthreads)
@@ -215,7 +226,7 @@ regions_image <- function(sub, image, opts) {
         thr <- opts$threshold %||% -0.5
     }
     trace <- function(simplify) {
-        .Call(ffi_regions_mask, x, y, tum, if (concave) s else bw, s,
+        .Call(ffi_regions_mask, x, y, cls, if (concave) s else bw, s,
               p$radius, margin, thr, if (concave) 0 else opts$gap,
               opts$min_area / s^2,
               opts$min_hole / s^2, simplify, as.integer(opts$nthreads))

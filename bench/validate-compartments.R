@@ -24,6 +24,8 @@ jaccard <- function(a, b, image, h = 2) {
       area_error = sum(ia) / sum(ib) - 1)
 }
 
+# infiltrating immune cells count neither as tumour nor as host tissue
+immune_types <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
 rows <- list()
 for (pattern in c("desmoplastic", "replacement", "pushing")) {
     for (infl in c("inflamed", "excluded", "desert")) {
@@ -37,7 +39,7 @@ for (pattern in c("desmoplastic", "replacement", "pushing")) {
             truth <- attr(sim, "tumor_polygons")
             im <- levels(sim$image)[1]
             t0 <- proc.time()[[3]]
-            reg <- tumor_regions(sim, nthreads = nth)
+            reg <- tumor_regions(sim, ignore = immune_types, nthreads = nth)
             t_reg <- proc.time()[[3]] - t0
             tw <- immunoscape:::as_window.data.frame(truth,
                                                      images = levels(sim$image))

@@ -296,7 +296,8 @@ static void smooth_gauss(float *v, float *tmp, int nx, int ny, double sig,
 }
 
 /* R caller: regions_image() (tumor_regions()).  Cells (x, y) with tumour
- * flags tum; the tissue is the closing of all cells (radius, margin as the
+ * classes tum (1 tumour, 0 other, -1 ignored: tissue but in neither
+ * count); the tissue is the closing of all cells (radius, margin as the
  * concave window); a tissue pixel is tumour where the Gaussian-smoothed
  * (sd bw) tumour count is at least thr times the smoothed count of all
  * cells (thr < 0: -thr times the median of that fraction at the tumour
@@ -312,7 +313,7 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
     R_xlen_t n = XLENGTH(x);
-    if (XLENGTH(y) != n || XLENGTH(tum) != n || TYPEOF(tum) != LGLSXP ||
+    if (XLENGTH(y) != n || XLENGTH(tum) != n || TYPEOF(tum) != INTSXP ||
         n < 1)
         IM_BUG("bad cells");
     double bw = im_as_double(bw_, "bw"), s = im_as_double(pixel_, "pixel");
@@ -328,7 +329,7 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
         !R_FINITE(s) || !R_FINITE(bw))
         IM_BUG("bad mask parameters");
     const double *px = REAL_RO(x), *py = REAL_RO(y);
-    const int *pt = LOGICAL_RO(tum);
+    const int *pt = INTEGER_RO(tum);   /* 1 tumour, 0 other, -1 ignored */
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (R_xlen_t i = 0; i < n; i++) {
         if (px[i] < x0) x0 = px[i];
@@ -359,7 +360,7 @@ SEXP ffi_regions_mask(SEXP x, SEXP y, SEXP tum, SEXP bw_, SEXP pixel_,
             IM_BUG("cell outside the mask");
         R_xlen_t p = (R_xlen_t) cj * nx + ci;
         mask[p] = 1;
-        ca[p] += 1.0f;
+        if (pt[i] >= 0) ca[p] += 1.0f;
         if (pt[i] == 1) ct[p] += 1.0f;
     }
     /* the tissue: 1 on the closing of all cells (kept in `tissue`) */
