@@ -134,9 +134,33 @@ test_that("immune_phenotype calls inflamed, excluded and desert", {
     # thresholds are arguments
     ph2 <- immune_phenotype(cells, reg, margin = 100, core_min = 1e6,
                             margin_min = 1e6)
+    # the Muijlwijk et al. cut-offs are arguments too
+    ph3 <- immune_phenotype(cells, reg, margin = 100, core_min = 100,
+                            margin_min = 200, statistic = "mean")
+    expect_equal(as.character(ph3$phenotype),
+                 ifelse(ph3$density_core >= 100, "inflamed",
+                        ifelse(ph3$density_margin >= 200, "excluded",
+                               "desert")))
     expect_equal(as.character(ph2$phenotype), rep("desert", 3))
     expect_s3_class(autoplot(ph), "ggplot")
     expect_output(print(ph), "inflamed")
+})
+
+test_that("lymphoid aggregates and cells away from tumour cells do not count", {
+    df <- phenotype_cells("none", "a")
+    # a B-cell follicle with T cells inside the tumour core
+    r <- sqrt((df$x - 600)^2 + (df$y - 600)^2)
+    df$type[r < 60] <- "B"
+    df$type[r >= 60 & r < 110] <- "CD8 T"
+    cells <- spatial_cells(df)
+    reg <- tumor_regions(cells, min_hole = 1e6)
+    ph <- immune_phenotype(cells, reg, margin = 100)
+    expect_equal(as.character(ph$phenotype), "desert")
+    expect_equal(ph$n_core, 0L)
+    ph_all <- immune_phenotype(cells, reg, margin = 100, aggregates = NULL,
+                               tumor = NULL, statistic = "mean")
+    expect_equal(as.character(ph_all$phenotype), "inflamed")
+    expect_gt(ph_all$n_core, 100)
 })
 
 test_that("an image without tumour gives an NA row with a note", {

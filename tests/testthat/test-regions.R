@@ -80,7 +80,8 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
         ifelse((r1 < 300 & r1 > 100) | r2 < 150, "Tumor", "Stroma")
     })
     cells <- spatial_cells(df)
-    reg <- tumor_regions(cells)
+    # the stroma in the ring's centre is a hole only below min_hole
+    reg <- tumor_regions(cells, min_hole = 1e4)
     expect_s3_class(reg, "immunoscape_regions")
     expect_named(as.data.frame(reg), c("image", "polygon", "ring", "hole",
                                        "x", "y"))
@@ -95,8 +96,19 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
     r2 <- sqrt((df$x - 950)^2 + (df$y - 600)^2)
     clear <- pmin(abs(r1 - 300), abs(r1 - 100), abs(r2 - 150)) > 20
     expect_true(all((d[clear] <= 0) == (df$type[clear] == "Tumor")))
+    # by default enclosed tissue (up to 1 mm^2) belongs to the tumour
+    s_def <- summary(tumor_regions(cells))
+    expect_equal(s_def$n_holes, 0L)
+    expect_equal(s_def$area_mm2, pi * (300^2 + 150^2) / 1e6, tolerance = 0.03)
+    # ... but an empty gap (necrosis, a lumen) stays a hole
+    empty <- df[sqrt((df$x - 400)^2 + (df$y - 600)^2) > 100 |
+                    df$type == "Tumor", ]
+    s_emp <- summary(tumor_regions(spatial_cells(empty)))
+    expect_equal(s_emp$n_holes, 1L)
+    expect_equal(s_emp$area_mm2, truth, tolerance = 0.05)
     # concave method: the same pieces
-    reg_c <- tumor_regions(cells, method = "concave", radius = 30)
+    reg_c <- tumor_regions(cells, method = "concave", radius = 30,
+                           min_hole = 1e4)
     expect_equal(summary(reg_c)$n_polygons, 2L)
     expect_equal(summary(reg_c)$area_mm2, truth, tolerance = 0.05)
     # a small island is dropped by min_area, kept below it
@@ -105,10 +117,28 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
     df2$type[isl] <- "Tumor"
     cells2 <- spatial_cells(df2)
     expect_equal(summary(tumor_regions(cells2))$n_polygons, 2L)
-    expect_equal(summary(tumor_regions(cells2, min_area = 500))$n_polygons,
-                 3L)
+    expect_equal(summary(tumor_regions(cells2, min_area = 500,
+                                       gap = 0))$n_polygons, 3L)
     # thread invariance
-    expect_identical(tumor_regions(cells, nthreads = 2L), reg)
+    expect_identical(tumor_regions(cells, min_hole = 1e4, nthreads = 2L),
+                     reg)
+})
+
+test_that("ignored types count neither way", {
+    # tumour disc with a band of immune cells along its inner edge: counted
+    # as non-tumour they put the border at the tumour cells' edge (240),
+    # ignored the border lies midway between tumour and stroma (270)
+    df <- ro_cells(1000, 10, function(x, y) {
+        r <- sqrt((x - 500)^2 + (y - 500)^2)
+        ifelse(r < 300, ifelse(r > 240, "CD8 T", "Tumor"), "Stroma")
+    })
+    cells <- spatial_cells(df)
+    a0 <- summary(tumor_regions(cells, gap = 0))$area_mm2
+    a1 <- summary(tumor_regions(cells, gap = 0, ignore = "CD8 T"))$area_mm2
+    expect_equal(a0, pi * 0.24^2, tolerance = 0.05)
+    expect_equal(a1, pi * 0.27^2, tolerance = 0.05)
+    expect_error(tumor_regions(cells, ignore = "CD8"),
+                 class = "immunoscape_error_type")
 })
 
 test_that("tumor_regions reads a vendor tissue column", {
