@@ -54,13 +54,14 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' 2024 (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise
 #' invasive margin > 200/mm^2: excluded; else desert). Absolute cut-offs
 #' depend on the tissue, the panel and the segmentation (Muijlwijk et al.
-#' split one branch at their cohort's median): the defaults `core_min = 50`
+#' split one branch at their cohort's median): the defaults `core_min = 80`
 #' and `margin_min = 40` CD8+ cells/mm^2 are set for liver-metastasis
-#' sections as [simulate_tme()] draws them, where T cells of an excluded
-#' tumour gather in a band one or two hundred microns wide along the border
-#' (40 to 170/mm^2 averaged over the 1-mm margin, against under 15/mm^2 in
-#' a desert) and an inflamed core holds 100 to 250/mm^2 (excluded and
-#' desert cores under 50). Use `core_min = 100, margin_min = 200` to follow
+#' sections as [simulate_tme()] draws them, where the T cells of an
+#' excluded tumour gather in a band one or two hundred microns wide along
+#' the border (60 to 190/mm^2 averaged over the 1-mm margin, against under
+#' 20/mm^2 in a desert) and an inflamed core holds about 100 to 270/mm^2
+#' (excluded and desert cores under 70; 45 simulated sections,
+#' bench/validate-compartments.R). Use `core_min = 100, margin_min = 200` to follow
 #' Muijlwijk et al.; calibrate both on your own cohort (e.g. at its
 #' medians) for other tissues or panels.
 #'
@@ -80,16 +81,15 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' (the T-cell zone around a follicle) are left out, everywhere. Scattered
 #' B cells do not reach that count; `aggregates = NULL` keeps every cell.
 #'
-#' **Which density.** For the core, with `statistic = "median"` (default)
-#' the call uses the median density over square tiles of side `tile` (250
-#' microns) that lie at least half in the core, so that a few dense spots
-#' do not make a desert or excluded tumour look inflamed: the TIL
-#' guidelines ask for the average infiltrate of the compartment rather than
-#' hotspots (Salgado et al. 2015; Hendry et al. 2017). `statistic = "mean"`
-#' uses the plain core density (count / area). For the margin, where
-#' immune cells of an excluded tumour gather in a band along the border
-#' that most tiles would miss, the call uses the plain margin density.
-#' Both are reported.
+#' **Which density.** The call uses the densities of the compartments
+#' (count / area, the average infiltrate the TIL guidelines ask for rather
+#' than hotspots: Salgado et al. 2015; Hendry et al. 2017). With
+#' `statistic = "median"` the core density is instead the median over
+#' square tiles of side `tile` (250 microns) lying at least half in the
+#' core, which resists dense spots further but is noisier in small cores.
+#' For the margin, where the immune cells of an excluded tumour gather in a
+#' band along the border that most tiles would miss, the call always uses
+#' the compartment density. Both are reported.
 #'
 #' When the tumour is less than `2 * margin` deep (small nodules, whose
 #' core would be a sliver or empty), the core is taken as the part deeper
@@ -101,8 +101,8 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' @inheritParams compartments
 #' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
 #' @param core_min,margin_min Density thresholds in cells per mm^2.
-#' @param statistic `"median"` (median over tiles) or `"mean"` (whole
-#'   compartment): which density the call uses.
+#' @param statistic `"mean"` (whole compartment) or `"median"` (median
+#'   over tiles): which core density the call uses.
 #' @param tile Side of the tiles in microns.
 #' @param tumor Tumour cell type(s) for the contact rule (`NULL`: no
 #'   rule). Default: the types `regions` were built from.
@@ -149,8 +149,8 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' cells <- spatial_cells(df)
 #' immune_phenotype(cells, tumor_regions(cells))
 immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
-                             core_min = 50, margin_min = 40, ...,
-                             statistic = c("median", "mean"), tile = 250,
+                             core_min = 80, margin_min = 40, ...,
+                             statistic = c("mean", "median"), tile = 250,
                              tumor = attr(regions, "tumor"), contact = 30,
                              aggregates = "B", aggregate_b = 30,
                              aggregate_radius = 150,
@@ -163,7 +163,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_margin(margin)
     check_nonneg(core_min)
     check_nonneg(margin_min)
-    statistic <- check_choice(statistic, c("median", "mean"))
+    statistic <- check_choice(statistic, c("mean", "median"))
     check_positive(tile, allow_null = FALSE)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
     check_positive(contact, allow_null = FALSE)
@@ -313,7 +313,7 @@ print.immunoscape_phenotype <- function(x, ...) {
     cat(sprintf("<immunoscape_phenotype> %s; inflamed if core >= %g/mm\u00b2, else excluded if margin >= %g/mm\u00b2, else desert (%s densities; margin %g \u00b5m)\n",
                 paste(attr(x, "immune"), collapse = " + "), th[1], th[2],
                 if (identical(attr(x, "statistic"), "median"))
-                    sprintf("median %g-\u00b5m tile", attr(x, "tile")) else
+                    sprintf("core: median %g-\u00b5m tile", attr(x, "tile")) else
                     "compartment",
                 attr(x, "margin")))
     print(as.data.frame(x), row.names = FALSE, digits = 4)
@@ -331,7 +331,6 @@ autoplot.immunoscape_phenotype <- function(object, ...) {
     th <- attr(object, "thresholds")
     if (identical(attr(object, "statistic"), "median")) {
         df$density_core <- df$tile_core
-        df$density_margin <- df$tile_margin
     }
     lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
     ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
