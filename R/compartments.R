@@ -81,8 +81,9 @@ compartments <- function(cells, regions, margin = 500, ...,
         d <- region_signed_distance(regions, image, sub$x, sub$y, nthreads)
         data.frame(image = sub$image, cell_id = sub$cell_id, type = sub$type,
                    border_distance = d,
-                   compartment = factor(compartment_levels[
-                       compartment_of(d, margin)], levels = compartment_levels))
+                   compartment = structure(compartment_of(d, margin),
+                                           levels = compartment_levels,
+                                           class = "factor"))
     }, BPPARAM = BPPARAM, label = "Compartments")
     lv <- levels(cells$image)
     used <- lv[tabulate(cells$image, length(lv)) > 0L]
@@ -97,7 +98,9 @@ compartments <- function(cells, regions, margin = 500, ...,
                                    area_mm2 = double())
     areas$image <- factor(as.character(areas$image), levels = lv)
     areas$compartment <- factor(areas$compartment, levels = compartment_levels)
-    res$image <- factor(as.character(res$image), levels = lv)
+    if (!identical(levels(res$image), lv)) {
+        res$image <- factor(as.character(res$image), levels = lv)
+    }
     structure(res,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
