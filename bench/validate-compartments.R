@@ -2,9 +2,10 @@
 # growth_pattern() and immune_phenotype() (issue 9), and agreement with the
 # vendor tissue classification on the real inForm and HALO data.
 #
-#   R_LIBS=/work/lib-tissue Rscript bench/validate-compartments.R [seeds]
+#   R_LIBS=/work/lib-tissue Rscript bench/validate-compartments.R [seeds] [csv]
 #
-# Prints one line per simulated image and a summary of every figure.
+# Prints one line per simulated image and a summary of every figure; the
+# per-image table goes to `csv` (default: a file in tempdir()).
 suppressMessages(library(immunoscape))
 options(immunoscape.verbose = FALSE)
 args <- commandArgs(TRUE)
@@ -74,19 +75,30 @@ for (pattern in c("desmoplastic", "replacement", "pushing")) {
 }
 res <- do.call(rbind, rows)
 cat("\n== simulator truth over", nrow(res), "images ==\n")
-cat(sprintf("Jaccard: min %.4f, median %.4f\n", min(res$jaccard),
-            stats::median(res$jaccard)))
-cat(sprintf("area error: max |.| %.4f, median %.4f\n",
-            max(abs(res$area_error)), stats::median(res$area_error)))
+cat(sprintf("Jaccard: min %.4f, median %.4f; >= 0.90 in %d of %d images\n",
+            min(res$jaccard), stats::median(res$jaccard),
+            sum(res$jaccard >= 0.9), nrow(res)))
+cat(sprintf("area error: max |.| %.4f, median %.4f; within 5%% in %d of %d\n",
+            max(abs(res$area_error)), stats::median(res$area_error),
+            sum(abs(res$area_error) <= 0.05), nrow(res)))
 cat(sprintf("border distance within 15 um (cells > 30 um from boundaries): min %.5f over images; median abs error %.2f um; worst %.1f um\n",
             min(res$bd_within15), stats::median(res$bd_median),
             max(res$bd_max)))
-cat(sprintf("compartments correct away from band edges: min %.4f, mean %.4f\n",
-            min(res$comp_correct), mean(res$comp_correct)))
+cat(sprintf("compartments correct away from band edges: min %.4f, mean %.4f; >= 95%% in %d of %d\n",
+            min(res$comp_correct), mean(res$comp_correct),
+            sum(res$comp_correct >= 0.95), nrow(res)))
+print(stats::aggregate(cbind(jaccard, area_error, bd_within15, bd_median,
+                             comp_correct) ~ pattern, res,
+                       function(v) round(c(min = min(v),
+                                           median = stats::median(v),
+                                           max = max(v)), 3)))
 cat(sprintf("growth pattern right: %d / %d\n",
             sum(res$growth == res$pattern), nrow(res)))
 print(table(truth = res$pattern, call = res$growth))
 cat(sprintf("immune phenotype right: %d / %d\n",
             sum(res$phenotype == res$infiltration), nrow(res)))
 print(table(truth = res$infiltration, call = res$phenotype))
-utils::write.csv(res, "validate-compartments.csv", row.names = FALSE)
+csv <- if (length(args) > 1) args[2] else
+    file.path(tempdir(), "validate-compartments.csv")
+utils::write.csv(res, csv, row.names = FALSE)
+cat("per-image table:", csv, "\n")
