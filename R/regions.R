@@ -377,7 +377,7 @@ contour_frame <- function(res, x0, y0) {
 #' @returns An `immunoscape_regions` object (see [tumor_regions()]).
 #' @export
 #' @examples
-#' df <- data.frame(x = c(10, 50, 90), y = c(10, 50, 90),
+#' df <- data.frame(x = c(10, 50, 90), y = c(10, 80, 30),
 #'                  type = c("Tumor", "Tumor", "CD8 T"))
 #' cells <- spatial_cells(df)
 #' sq <- data.frame(x = c(0, 60, 60, 0), y = c(0, 0, 60, 60))
