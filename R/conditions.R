@@ -40,6 +40,9 @@
 #'     impossible on this machine (refused before allocating), or an
 #'     allocation that failed. The limit is the physical memory, or the
 #'     option `immunoscape.max_memory` (bytes).}
+#'   \item{`immunoscape_error_regions`}{Tumour regions that do not belong
+#'     to the cells (other images, wrong format).}
+#'   \item{`immunoscape_error_margin`}{An invalid invasive-margin width.}
 #'   \item{`immunoscape_error_internal`}{A bug: please report it with the
 #'     data that triggers it.}
 #' }

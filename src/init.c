@@ -19,6 +19,11 @@ SEXP ffi_window_circle_frac(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
 SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_regions_band_area(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                           SEXP, SEXP);
+SEXP ffi_regions_mask(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                      SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
 SEXP ffi_threads_cap(void);
@@ -28,6 +33,7 @@ SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_csr(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                      SEXP);
 SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -49,6 +55,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_overlap", (DL_FUNC) &ffi_window_overlap, 6},
     {"ffi_window_crossing", (DL_FUNC) &ffi_window_crossing, 3},
     {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
+    {"ffi_regions_signed_distance", (DL_FUNC) &ffi_regions_signed_distance, 6},
+    {"ffi_regions_band_area", (DL_FUNC) &ffi_regions_band_area, 10},
+    {"ffi_regions_mask", (DL_FUNC) &ffi_regions_mask, 13},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
     {"ffi_threads_forked", (DL_FUNC) &ffi_threads_forked, 0},
     {"ffi_threads_cap", (DL_FUNC) &ffi_threads_cap, 0},
@@ -56,6 +65,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
     {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 9},
+    {"ffi_kfun_csr", (DL_FUNC) &ffi_kfun_csr, 8},
     {"ffi_kfun_labels", (DL_FUNC) &ffi_kfun_labels, 10},
     {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 8},
     {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},

@@ -141,3 +141,155 @@ test_that("envelopes on many blocks of cells do not depend on nthreads", {
     # estimate repeated)
     expect_true(any(k1$lo < k1$hi))
 })
+
+# Tumour islands in a convex window with CD8 T cells on an even lattice
+# over the islands and a band around them: both types crowd the same parts
+# of the window (attraction against CSR), but the CD8 cells sit where
+# cells are sparse, so relabelling the cells puts more CD8 labels among
+# the tumour cells than observed (avoidance against random labelling).
+planted_islands <- function() {
+    set.seed(1)
+    ctr <- cbind(c(200, 500, 800, 250, 750), c(250, 700, 300, 800, 750))
+    tum <- do.call(rbind, lapply(seq_len(nrow(ctr)), function(i) {
+        rr <- 70 * sqrt(runif(250))
+        th <- runif(250, 0, 2 * pi)
+        data.frame(x = ctr[i, 1] + rr * cos(th), y = ctr[i, 2] + rr * sin(th))
+    }))
+    g <- expand.grid(x = seq(0, 1000, 20), y = seq(0, 1000, 20))
+    near <- Reduce(`|`, lapply(seq_len(nrow(ctr)), function(i) {
+        (g$x - ctr[i, 1])^2 + (g$y - ctr[i, 2])^2 <= 130^2
+    }))
+    corners <- data.frame(x = c(0, 1000, 1000, 0), y = c(0, 0, 1000, 1000))
+    rbind(data.frame(tum, type = "Tumor"),
+          data.frame(g[near, ], type = "CD8 T"),
+          data.frame(corners, type = "Other"))
+}
+
+test_that("summary direction comes from the envelope of the simulated null", {
+    df <- planted_islands()
+    cells <- quiet_env(spatial_cells(df))
+    r <- seq(0, 60, by = 2)
+    set.seed(2)
+    lab <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r,
+                            envelope = "labels", nsim = 39))
+    set.seed(2)
+    csr <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r,
+                            envelope = "csr", nsim = 39))
+    # the curve lies above the CSR line, so area_theo is positive ...
+    expect_gt(lab$area_theo, 0)
+    # ... but below the random-labelling envelope: avoidance, not attraction
+    expect_identical(lab$null, "labels")
+    expect_identical(lab$direction, "avoidance")
+    expect_true(lab$significant)
+    expect_gt(lab$below, 0.5)
+    expect_identical(lab$above, 0)
+    expect_lt(lab$area_mmean, 0)
+    expect_identical(csr$null, "csr")
+    expect_identical(csr$direction, "attraction")
+    expect_gt(csr$above, 0.5)
+    # K reads the same way
+    set.seed(2)
+    ks <- summary(ripley_k(cells, "Tumor", "CD8 T", r = r,
+                           envelope = "labels", nsim = 39))
+    expect_identical(ks$direction, "avoidance")
+    # random labels on the same cells: inside the global envelope
+    set.seed(3)
+    df$type <- sample(df$type)
+    set.seed(4)
+    nul <- summary(ripley_l(quiet_env(spatial_cells(df)), "Tumor", "CD8 T",
+                            r = r, envelope = "labels", nsim = 39,
+                            global = TRUE))
+    expect_gt(nul$area_theo, 0)
+    expect_identical(nul$direction, "not significant")
+    expect_false(nul$significant)
+    expect_identical(nul$outside, 0)
+    # without an envelope: the sign of the area against CSR, no test
+    no <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r))
+    expect_identical(no$null, "csr")
+    expect_identical(no$direction, "attraction")
+    expect_true(is.na(no$significant))
+    expect_false("area_mmean" %in% names(no))
+})
+
+test_that("a curve leaving the envelope on both sides takes the larger side", {
+    d <- data.frame(r = 0:5, estimate = c(0, 1.5, 1, 1, -3, 0),
+                    lo = -1, hi = 1)
+    t1 <- immunoscape:::kf_envelope_test(d)
+    expect_identical(t1$direction, "avoidance")
+    expect_equal(t1$above, 1 / 6)
+    expect_equal(t1$below, 1 / 6)
+    expect_equal(t1$outside, 2 / 6)
+    d$estimate[2] <- 5
+    expect_identical(immunoscape:::kf_envelope_test(d)$direction,
+                     "attraction")
+    d$lo <- NA
+    expect_true(is.na(immunoscape:::kf_envelope_test(d)$direction))
+})
+
+test_that("CSR simulations side by side in one index equal one pattern at a time", {
+    # the cross-type CSR path lays the simulated patterns side by side in
+    # one index (kf_sets); each must give what the pattern alone gives,
+    # with the same random numbers (a convex window: rejection sampling and
+    # the edge-line weights; border and translation corrections too)
+    set.seed(31)
+    n <- 400
+    df <- data.frame(x = runif(n, 0, 300), y = runif(n, 0, 200),
+                     type = sample(c("A", "B", "C"), n, TRUE))
+    cells <- quiet_env(spatial_cells(df, window = "convex"))
+    ns <- asNamespace("immunoscape")
+    win <- ns$kf_window_spec(attr(cells, "windows"), "image1")
+    lv <- levels(cells$type)
+    codes <- as.integer(cells$type)
+    r <- seq(0, 40, by = 2)
+    for (fun in c("K", "pcf")) {
+        par <- list(fun = fun, self = FALSE, fc = 1L, tc = 2L,
+                    nf = sum(codes == 1L), nt = sum(codes == 2L), nij = 0,
+                    area = win$area, lambda = sum(codes == 2L) / win$area,
+                    r = r, corr = c("isotropic", "translate", "border"),
+                    win = win, bw = NULL, nthreads = 2L)
+        u <- which(codes %in% 1:2)
+        hw <- if (fun == "pcf") ns$kf_halfwidth(par) else 0
+        opts <- ns$kf_opts(par, hw)
+        set.seed(5)
+        sets <- .Call(ns$ffi_kfun_csr, codes[u], 1L, 2L, 40L, win$c, r, opts,
+                      2L)
+        set.seed(5)
+        one <- lapply(1:40, function(s) {
+            p <- ns$kf_runif_window(length(u), win)
+            ns$kf_sums(par, p$x, p$y, codes[u], opts)
+        })
+        expect_equal(sets[[1]], unlist(lapply(one, `[[`, 1L)),
+                     tolerance = 1e-9)
+        expect_equal(as.vector(sets[[2]]), unlist(lapply(one, `[[`, 2L)))
+        # any number of threads, identical
+        set.seed(5)
+        one_thread <- .Call(ns$ffi_kfun_csr, codes[u], 1L, 2L, 40L, win$c, r,
+                            opts, 1L)
+        expect_identical(one_thread, sets)
+    }
+})
+
+test_that("CSR simulations of large patterns: threads never change the sums", {
+    # over 2 * 2048 from cells per pattern: the side-by-side pass runs on
+    # several threads in fixed blocks
+    set.seed(32)
+    n <- 9000
+    df <- data.frame(x = runif(n, 0, 600), y = runif(n, 0, 400),
+                     type = sample(c("A", "B"), n, TRUE, c(0.5, 0.5)))
+    cells <- quiet_env(spatial_cells(df, window = "convex"))
+    ns <- asNamespace("immunoscape")
+    win <- ns$kf_window_spec(attr(cells, "windows"), "image1")
+    codes <- as.integer(cells$type)
+    r <- seq(0, 10, by = 1)
+    par <- list(fun = "K", self = FALSE, fc = 1L, tc = 2L,
+                corr = c("isotropic", "border"))
+    opts <- ns$kf_opts(par, 0)
+    run <- function(nth) {
+        set.seed(9)
+        .Call(ns$ffi_kfun_csr, codes, 1L, 2L, 3L, win$c, r, opts, nth)
+    }
+    one <- run(1L)
+    expect_identical(run(2L), one)
+    expect_identical(run(3L), one)
+    expect_gt(sum(one[[1]]), 0)
+})
