@@ -186,6 +186,7 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
 typedef im_status (*kf_block_fn)(const void *ctx, R_xlen_t a, R_xlen_t b,
                                  double *acc);
 
+#define KF_ISO_COST 200.0
 /* Pairs visited per query point, about: the targets within `reach` of a
  * point if they were spread evenly over the window (at least 1). */
 static double kf_pairs_per_point(const kf_spec *s, const kf_window *w,
@@ -193,6 +194,15 @@ static double kf_pairs_per_point(const kf_spec *s, const kf_window *w,
     double a = w->area > 0 ? w->area : 1.0;
     double p = (double) ntarget * M_PI * s->reach * s->reach / a;
     if (!(p < (double) ntarget)) p = (double) ntarget;
+    if (s->cidx[KF_ISO] >= 0) {
+        /* a pair whose circle crosses the window's edge costs an edge
+         * correction worth about KF_ISO_COST pair visits; the share of
+         * such centres is about perimeter x r / area */
+        double per = 2.0 * ((w->xmax - w->xmin) + (w->ymax - w->ymin));
+        double edge = per * s->reach / a;
+        if (!(edge < 1.0)) edge = 1.0;
+        p *= 1.0 + KF_ISO_COST * edge;
+    }
     return 1.0 + p;
 }
 
