@@ -44,6 +44,8 @@
 #' @param palette Optional named character vector of colours for some or
 #'   all values of `color_by` (e.g. `c("CK+" = "cyan4")`); unnamed values
 #'   keep the default palette.
+#' @param tls Optional result of [detect_tls()] on these cells: its TLS
+#'   outlines are drawn in black over the cells.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object. Its first layer (`geom_point`) has one point
 #'   per cell drawn, the second (`geom_path`, when `window = TRUE`) one
@@ -64,7 +66,7 @@
 #' plot_cells(cells, color_by = "count", data = n)
 plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
                        highlight = NULL, flip_y = TRUE, window = TRUE,
-                       point_size = NULL, palette = NULL, ...) {
+                       point_size = NULL, palette = NULL, tls = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
     check_flag(flip_y)
@@ -141,6 +143,7 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
             inherit.aes = FALSE, colour = "grey35", linewidth = 0.35
         )
     }
+    if (!is.null(tls)) p <- tls_overlay(p, tls, images)
     finish_map(p, length(images), flip_y)
 }
 
