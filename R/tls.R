@@ -12,7 +12,9 @@ tls_preset_table <- list(
     default = list(),
     simulated = list(b_cells = "B", gc = "GC B", fdc = "FDC",
                      t_cells = c("CD4 T", "CD8 T", "Treg")),
-    vectra_lung = list(b_cells = "B cell", t_cells = c("CD4 T", "CD8 T")),
+    vectra_lung = list(b_cells = c("B cell", "B cell (CD19+)"),
+                       t_cells = c("CD4 T", "CD8 T", "CD4 T (CD4+)",
+                                   "CD8 T (CD8+)")),
     mif_tls = list(b_cells = "CD20+", t_cells = c("CD3+", "CD8+", "CD4+"),
                    fdc = "CD21+", gc = "CD23+"),
     imc = list(b_cells = c("B cell", "B cells", "B"),
@@ -32,8 +34,10 @@ tls_preset_table <- list(
 #' * `"simulated"`: the type names of [simulate_tme()]: `"B"` and
 #'   `"GC B"` seeds, T cells `"CD4 T"`, `"CD8 T"`, `"Treg"`, follicular
 #'   dendritic cells `"FDC"`, germinal-centre B cells `"GC B"`.
-#' * `"vectra_lung"`: the Vectra 3 lung panel of the bundled NSCLC cohort
-#'   (CD19: `"B cell"`; `"CD4 T"`, `"CD8 T"`), no staging markers.
+#' * `"vectra_lung"`: the Vectra 3 lung panel of the NSCLC cohort of
+#'   Johnson et al. (2021) (CD19: `"B cell (CD19+)"`; `"CD4 T (CD4+)"`,
+#'   `"CD8 T (CD8+)"`, or the same names without the marker), no staging
+#'   markers.
 #' * `"mif_tls"`: a TLS staging panel in the style of Vanhersecke et al.
 #'   (2021): CD20 B cells (`"CD20+"`), CD3/CD4/CD8 T cells, CD21+
 #'   follicular dendritic cells, CD23+ germinal-centre B cells.
@@ -261,9 +265,10 @@ detect_tls <- function(cells, b_cells = "B",
     cells$.gc <- is_gc
     cells$.seed <- cells$type %in% seed_types
     windows <- attr(cells, "windows")
+    areas <- window_areas(cells) / 1e6
 
     res <- map_images(cells, function(sub, image) {
-        one <- tls_image(sub, image, par, windows, regions)
+        one <- tls_image(sub, image, par, unname(areas[image]), regions)
         data.frame(image = image, part = I(list(one)))
     }, BPPARAM = BPPARAM, label = "TLS")
     problems <- attr(res, "problems")
@@ -449,7 +454,7 @@ tls_location <- function(d, margin, distal) {
 }
 
 # All tables of one image.
-tls_image <- function(sub, image, par, windows, regions) {
+tls_image <- function(sub, image, par, area, regions) {
     nth <- par$nthreads
     seeds <- which(sub$.seed)
     n_tls <- 0L
@@ -503,8 +508,7 @@ tls_image <- function(sub, image, par, windows, regions) {
     }
     list(tls = tls, members = members, composition = composition,
          outlines = outlines,
-         images = tls_image_summary(sub, image, tls, members, windows,
-                                    regions, par))
+         images = tls_image_summary(sub, image, tls, area, regions))
 }
 
 # Outlines, members and the TLS table of the kept groups `ok` (seeds
@@ -576,12 +580,8 @@ tls_extent <- function(sub, image, s, g, ok, n_t_zone, par) {
     list(tls = tls, members = members, outlines = outlines)
 }
 
-tls_image_summary <- function(sub, image, tls, members, windows, regions,
-                              par) {
-    area <- if (is.null(windows)) NA_real_ else {
-        a <- window_area(windows)[image]
-        if (is.na(a)) NA_real_ else unname(a) / 1e6
-    }
+# Per-image counts and densities (area: the window's, mm^2).
+tls_image_summary <- function(sub, image, tls, area, regions) {
     mat <- as.character(tls$maturity)
     n_b <- sum(sub$.seed)
     d <- data.frame(image = image, n_tls = nrow(tls),
@@ -593,7 +593,7 @@ tls_image_summary <- function(sub, image, tls, members, windows, regions,
                     frac_b_in_tls = if (n_b > 0) sum(tls$n_b) / n_b else
                         NA_real_)
     if (!is.null(regions)) {
-        ta <- tls_tumor_area(regions, image, windows)
+        ta <- tls_tumor_area(regions, image)
         loc <- as.character(tls$location)
         d$tumor_area_mm2 <- ta
         d$tls_per_mm2_tumor <- sum(loc %in% "intratumoral") / ta
@@ -602,9 +602,8 @@ tls_image_summary <- function(sub, image, tls, members, windows, regions,
     d
 }
 
-# Tumour area (mm^2) of one image: the regions, clipped to the window
-# only through their own extent (regions come from the cells).
-tls_tumor_area <- function(regions, image, windows) {
+# Tumour area (mm^2) of one image: the area of its regions.
+tls_tumor_area <- function(regions, image) {
     r <- window_rings(regions, image)
     if (!window_has_rings(r)) return(NA_real_)
     .Call(ffi_window_area, r$x, r$y, r$ring_start) / 1e6
