@@ -395,13 +395,16 @@ tls_t_counts <- function(bx, by, lab, ngroup, tx, ty, r,
 
 # The outline of one group of seeds: closing with a disc of
 # max(link, buffer), grown by buffer (at least 1.5 raster pixels, so every
-# seed is inside). The raster has at most about 4e6 pixels.
+# seed is inside), on a raster of radius / 10 (2 um at the default link)
+# and at most about 4e6 pixels. Rasters of TLS size run on one thread:
+# starting threads would cost more than the work.
 tls_outline <- function(x, y, link, buffer, nthreads) {
     radius <- max(link, buffer)
     ext <- (diff(range(x)) + 2 * radius) * (diff(range(y)) + 2 * radius)
-    pixel <- max(radius / 20, sqrt(ext / 4e6))
+    pixel <- max(radius / 10, sqrt(ext / 4e6))
     margin <- min(radius, max(buffer, 1.5 * pixel))
-    concave_rings(x, y, radius, pixel, margin, nthreads)
+    nth <- if (ext / pixel^2 < 1e6) 1L else nthreads
+    concave_rings(x, y, radius, pixel, margin, nth)
 }
 
 # Row numbers of the cells in each square of side `side` (for the cells
@@ -732,4 +735,144 @@ tls_overlay <- function(p, tls, images, call = rlang::caller_env()) {
     p + ggplot2::geom_path(
         data = ol, ggplot2::aes(.data$x, .data$y, group = .data$.ring),
         inherit.aes = FALSE, colour = "black", linewidth = 0.6)
+}
+
+#' Agreement of detected TLS with reference outlines
+#'
+#' Matches the TLS of a [detect_tls()] result one-to-one with reference
+#' TLS (pathologist annotations, or the truth of [simulate_tme()]) by the
+#' Jaccard index of their outlines (area of the intersection over area of
+#' the union, computed on a raster of `pixel` microns), greedily from the
+#' best pair down; pairs below `jaccard` do not match.
+#'
+#' @param tls A [detect_tls()] result.
+#' @param reference A data frame of reference TLS: either circles (columns
+#'   `image`, `tls_id`, `x`, `y`, `radius`, e.g. the `"tls_truth"`
+#'   attribute of [simulate_tme()]) or polygon vertices (columns `image`,
+#'   `tls_id`, `x`, `y` and optionally `polygon`, `ring`, `hole`).
+#' @param jaccard Smallest Jaccard index of a match.
+#' @param pixel Raster resolution in microns.
+#' @returns A data frame with one row per detected TLS (`tls_id`, with
+#'   `ref_id` `NA` when unmatched) and one per unmatched reference TLS
+#'   (`tls_id` `NA`): `image`, `tls_id`, `ref_id`, `jaccard`. Attributes
+#'   `precision` (matched / detected) and `recall` (matched / reference).
+#' @export
+#' @examples
+#' set.seed(1)
+#' a <- runif(200, 0, 2 * pi)
+#' r <- 60 * sqrt(runif(200))
+#' df <- data.frame(x = 300 + r * cos(a), y = 300 + r * sin(a), type = "B")
+#' df <- rbind(df, data.frame(x = runif(800, 0, 600), y = runif(800, 0, 600),
+#'                            type = "CD4 T"))
+#' tls <- detect_tls(spatial_cells(df), t_cells = "CD4 T")
+#' ref <- data.frame(image = "image1", tls_id = 1, x = 300, y = 300,
+#'                   radius = 70)
+#' tls_agreement(tls, ref)
+tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
+    if (!inherits(tls, "immunoscape_tls")) {
+        stop_immunoscape(
+            "{.arg tls} must be the result of {.fn detect_tls}.",
+            class = "argument")
+    }
+    if (!is.data.frame(reference)) {
+        stop_immunoscape(
+            "{.arg reference} must be a data frame of reference TLS.",
+            class = "argument")
+    }
+    circles <- "radius" %in% names(reference)
+    need <- c("image", "tls_id", "x", "y", if (circles) "radius")
+    miss <- setdiff(need, names(reference))
+    if (length(miss)) {
+        stop_immunoscape(c(
+            "{.arg reference} lacks column{?s} {.val {miss}}.",
+            "i" = "Give circles ({.field image}, {.field tls_id}, {.field x}, {.field y}, {.field radius}) or polygon vertices ({.field image}, {.field tls_id}, {.field x}, {.field y})."
+        ), class = "column")
+    }
+    check_radius(pixel)
+    if (!(pixel > 0)) {
+        stop_immunoscape("{.arg pixel} must be > 0 microns.",
+                         class = "radius")
+    }
+    reference <- as.data.frame(reference)
+    if (!circles) {
+        if (is.null(reference$polygon)) reference$polygon <- 1L
+        if (is.null(reference$ring)) reference$ring <- 1L
+    }
+    det <- tls$outlines
+    ref_ids <- unique(reference[c("image", "tls_id")])
+    det_ids <- unique(tls$tls[c("image", "tls_id")])
+    images <- union(as.character(det_ids$image), as.character(ref_ids$image))
+    shape <- function(d, key) {
+        # one shape: a circle or the rings of a polygon set
+        if (circles && identical(key, "ref")) {
+            list(box = c(d$x - d$radius, d$x + d$radius, d$y - d$radius,
+                         d$y + d$radius),
+                 inside = function(px, py) {
+                     (px - d$x)^2 + (py - d$y)^2 <= d$radius^2
+                 })
+        } else {
+            rs <- as.integer(c(0L, cumsum(rle(paste(d$polygon,
+                                                    d$ring))$lengths)))
+            list(box = c(range(d$x), range(d$y)),
+                 inside = function(px, py) {
+                     .Call(ffi_window_inside, as.numeric(px),
+                           as.numeric(py), as.numeric(d$x),
+                           as.numeric(d$y), rs)
+                 })
+        }
+    }
+    rows <- list()
+    for (im in images) {
+        di <- det_ids$tls_id[as.character(det_ids$image) == im]
+        ri <- ref_ids$tls_id[as.character(ref_ids$image) == im]
+        ds <- lapply(di, function(k) {
+            shape(det[as.character(det$image) == im & det$tls_id == k, ],
+                  "det")
+        })
+        rsh <- lapply(ri, function(k) {
+            shape(reference[as.character(reference$image) == im &
+                                reference$tls_id == k, ], "ref")
+        })
+        pairs <- list()
+        for (a in seq_along(ds)) for (b in seq_along(rsh)) {
+            A <- ds[[a]]$box
+            B <- rsh[[b]]$box
+            if (A[2] < B[1] || B[2] < A[1] || A[4] < B[3] || B[4] < A[3]) {
+                next
+            }
+            xs <- seq(min(A[1], B[1]), max(A[2], B[2]), by = pixel)
+            ys <- seq(min(A[3], B[3]), max(A[4], B[4]), by = pixel)
+            g <- expand.grid(x = xs, y = ys)
+            ia <- ds[[a]]$inside(g$x, g$y)
+            ib <- rsh[[b]]$inside(g$x, g$y)
+            j <- sum(ia & ib) / max(1, sum(ia | ib))
+            if (j > 0) pairs[[length(pairs) + 1]] <- c(a, b, j)
+        }
+        md <- rep(NA_integer_, length(di))
+        mj <- rep(NA_real_, length(di))
+        used <- logical(length(ri))
+        if (length(pairs)) {
+            pm <- do.call(rbind, pairs)
+            pm <- pm[order(-pm[, 3]), , drop = FALSE]
+            for (q in seq_len(nrow(pm))) {
+                a <- pm[q, 1]
+                b <- pm[q, 2]
+                if (pm[q, 3] < jaccard || !is.na(md[a]) || used[b]) next
+                md[a] <- b
+                mj[a] <- pm[q, 3]
+                used[b] <- TRUE
+            }
+        }
+        rows[[length(rows) + 1]] <- data.frame(
+            image = im, tls_id = c(di, rep(NA, sum(!used))),
+            ref_id = c(ri[md], ri[!used]),
+            jaccard = c(mj, rep(NA_real_, sum(!used))))
+    }
+    out <- if (length(rows)) do.call(rbind, rows) else
+        data.frame(image = character(), tls_id = integer(),
+                   ref_id = integer(), jaccard = double())
+    n_match <- sum(!is.na(out$tls_id) & !is.na(out$ref_id))
+    attr(out, "precision") <- n_match / max(1, nrow(det_ids))
+    attr(out, "recall") <- n_match / max(1, nrow(ref_ids))
+    out
 }

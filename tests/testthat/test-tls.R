@@ -270,3 +270,35 @@ test_that("print, autoplot and plot_cells(tls = ) draw the outlines", {
                                          res$outlines$ring))))
     expect_identical(lp$colour[1], "black")
 })
+
+test_that("tls_agreement matches outlines by Jaccard index", {
+    set.seed(21)
+    df <- tls_fixture(list(c(250, 250), c(700, 650)))
+    res <- detect_tls(spatial_cells(df, image = "image"))
+    ref <- data.frame(image = "img", tls_id = c(7L, 8L, 9L),
+                      x = c(700, 250, 900), y = c(650, 250, 100),
+                      radius = c(75, 75, 50))
+    a <- tls_agreement(res, ref)
+    m <- a[!is.na(a$tls_id), ]
+    # detected TLS 1 and 2 lie at (250, 250) or (700, 650)
+    near7 <- which.min((res$tls$x - 700)^2 + (res$tls$y - 650)^2)
+    expect_identical(m$ref_id[m$tls_id == near7], 7L)
+    expect_true(all(m$jaccard > 0.8))
+    expect_identical(a$ref_id[is.na(a$tls_id)], 9L)
+    expect_equal(attr(a, "precision"), 1)
+    expect_equal(attr(a, "recall"), 2 / 3)
+    # the Jaccard index of a square against a circle, by hand
+    sq <- data.frame(image = "img", tls_id = 1L,
+                     x = c(200, 300, 300, 200), y = c(200, 200, 300, 300))
+    circ <- data.frame(image = "img", tls_id = 1L, x = 250, y = 250,
+                       radius = 50)
+    fake <- res
+    fake$tls <- res$tls[1, ]
+    fake$tls$tls_id <- 1L
+    fake$outlines <- transform(sq, polygon = 1L, ring = 1L, hole = FALSE)
+    a2 <- tls_agreement(fake, circ, pixel = 0.5)
+    expect_equal(a2$jaccard, pi / 4, tolerance = 0.01)
+    expect_identical(nrow(tls_agreement(res, ref[0, ])), 2L)
+    expect_error(tls_agreement(res, ref[c("x", "y")]),
+                 class = "immunoscape_error_column")
+})
