@@ -74,41 +74,61 @@ tls_preset <- function(name = NULL) {
 #' 2. **Candidates.** A group is a TLS when it has at least `min_b` seeds
 #'    and at least `min_t` cells of the `t_cells` types lie within
 #'    `t_radius` microns of one of its seeds (the T-cell zone).
-#' 3. **Extent.** The outline is the closing of the group's seeds with a
-#'    disc of radius `max(link, buffer)` (the concave window of
-#'    [tissue_window()], so gaps the linkage bridged are filled and holes
-#'    wider than the disc stay), grown by `buffer` microns. Every cell
-#'    inside the outline (of any type) is a member. A cell inside the
-#'    outlines of two TLS belongs to the one with more seeds.
+#' 3. **Extent.** The shape of a TLS is its seeds plus its T-cell zone:
+#'    the T cells within `t_radius` of its seeds that are linked (within
+#'    `link`, directly or through other such T cells) to a seed, so that
+#'    a dense T-cell cuff counts and isolated T cells nearby do not. The
+#'    outline is the closing of these cells with a disc of radius
+#'    `max(link, buffer)` (the concave window of [tissue_window()]: gaps
+#'    the linkage bridged are filled, holes wider than the disc stay),
+#'    grown by `buffer` microns. Every cell inside the outline (of any
+#'    type) is a member. A TLS whose seeds fall inside the outline of a
+#'    larger one is merged into it; otherwise a cell inside two outlines
+#'    belongs to the TLS with more seeds.
 #' 4. **Maturity** (needs `fdc` and/or `gc`): `"secondary"` (secondary
 #'    follicle-like, a germinal centre) when at least `min_gc` members are
 #'    `gc` cells; otherwise `"primary"` (primary follicle-like) when at
 #'    least `min_fdc` members are follicular dendritic cells (`fdc`);
 #'    otherwise `"aggregate"` (lymphoid aggregate / early TLS). Without
 #'    either marker the maturity is `NA`.
-#' 5. **Location** (needs `regions`): the signed distance of the TLS
-#'    centroid to the tumour border (negative inside the tumour,
-#'    `border_distance`) places it: `"intratumoral"` below `-margin`,
-#'    `"margin"` within `margin` of the border, `"peritumoral"` up to
-#'    `distal` microns outside, `"distal"` beyond.
+#' 5. **Location** (needs `regions`): from the signed distances to the
+#'    tumour border (negative inside the tumour) of the members (their
+#'    range `border_min` .. `border_max`) and of the centroid
+#'    (`border_distance`): `"intratumoral"` when every member is inside
+#'    the tumour deeper than `margin`; `"margin"` when a member lies within
+#'    `margin` of the border or the TLS spans it; `"peritumoral"` when
+#'    every member is outside beyond `margin` and the centroid at most
+#'    `distal` microns away; `"distal"` beyond. The signed distance comes
+#'    from `region_signed_distance()` of the tumour-region family when the
+#'    package has it, otherwise from the region polygons directly (the
+#'    same quantity).
 #'
 #' @section Defaults and the literature:
-#' TLS in multiplex immunofluorescence and imaging mass cytometry are
-#' dense aggregates of CD20+ (or CD19+) B cells with an adjacent CD3+
-#' T-cell zone (Sautès-Fridman et al. 2019; Schumacher & Thommen 2022);
-#' studies that call them from cell tables require a minimum aggregate
-#' size, commonly of the order of 50 B cells or a minimum area, so that
-#' scattered or small B-cell clusters are not counted. The defaults follow
-#' this: `link = 20` um (about two cell diameters: B cells of a follicle
-#' touch, scattered B cells in tumour are far apart), `min_b = 50`,
-#' `min_t = 20` T cells within `t_radius = 50` um (a few cell layers of
-#' T-cell zone). Maturity follows the staging of Vanhersecke et al. (2021)
-#' and Siliņa et al. (2018): early TLS / lymphoid aggregates without
-#' follicular dendritic cells, primary follicle-like TLS with a CD21+ FDC
-#' network, secondary follicle-like TLS with a CD23+ (or BCL6+) germinal
-#' centre. The FDC and GC thresholds (`min_fdc = 5`, `min_gc = 10` cells)
-#' ask for a network or a centre, not a single positive cell. The vignette
-#' `vignette("tls")` compares parameter choices on simulated and real data.
+#' A TLS is an organised aggregate of B cells (CD20+ or CD19+) forming a
+#' follicle with an adjacent T-cell zone (CD3+, mostly CD4+), high
+#' endothelial venules and, when mature, a network of CD21+ follicular
+#' dendritic cells and a germinal centre (Sautes-Fridman et al. 2019;
+#' Schumacher & Thommen 2022). Detecting them from single-cell coordinates
+#' by linking neighbouring lymphocytes into graphs was shown by Schaadt et
+#' al. (2020). The defaults translate this into cell-table terms:
+#' `link = 20` um (about two cell diameters: B cells of a follicle touch,
+#' scattered B cells in tumour are usually much farther apart), `min_b =
+#' 50` linked B cells (a follicle of a few cell layers; smaller clusters
+#' are reported only when asked for with a smaller `min_b`), `min_t = 20`
+#' T cells within `t_radius = 100` um (the T-cell zone cuffs the follicle
+#' over roughly 50 to 150 um), `buffer = 15` um (about one cell). Maturity
+#' follows the staging of Silina et al. (2018) and Vanhersecke et al.
+#' (2021): early TLS / lymphoid aggregates without follicular dendritic
+#' cells, primary follicle-like TLS with a CD21+ FDC network, secondary
+#' follicle-like TLS with a CD23+ (or BCL6+) germinal centre. The FDC and
+#' GC thresholds (`min_fdc = 5`, `min_gc = 10` cells) ask for a network or
+#' a centre, not a single positive cell. `margin = 100` um calls a TLS
+#' "margin" when it touches the tumour-stroma interface (a few cell
+#' layers either side of the border) and `distal = 1000` um separates
+#' peritumoral TLS from those more than 1 mm away. On the Vectra NSCLC
+#' cohort (tumour compartment only, scattered B cells) the defaults find a
+#' single small aggregate in 247 fields. The vignette `vignette("tls")`
+#' compares parameter choices on simulated and real data.
 #'
 #' @param cells A `spatial_cells` object.
 #' @param b_cells Cell types of B cells (the seeds).
@@ -118,7 +138,7 @@ tls_preset <- function(name = NULL) {
 #'   belong to the same group.
 #' @param min_b Smallest number of seeds of a TLS.
 #' @param min_t Smallest number of T cells within `t_radius` of the seeds.
-#' @param t_radius Radius of the T-cell zone in microns.
+#' @param t_radius Reach of the T-cell zone beyond the seeds, in microns.
 #' @param buffer Microns the outline extends beyond the closing of the
 #'   seeds.
 #' @param fdc Follicular dendritic cells: `NULL` (not typed), a character
@@ -134,9 +154,6 @@ tls_preset <- function(name = NULL) {
 #' @param min_fdc,min_gc Smallest numbers of FDC and GC members for the
 #'   primary and secondary stages.
 #' @param margin,distal Location thresholds in microns (see Details).
-#'   `margin = 500` is the half-width of the invasive margin of the
-#'   International Immuno-Oncology Biomarker Working Group, as in
-#'   `compartments()`.
 #' @param preset `NULL` or a name of [tls_preset()]: panel settings used
 #'   for every argument not given explicitly.
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
@@ -148,7 +165,8 @@ tls_preset <- function(name = NULL) {
 #'     `n_fdc`, `n_gc`, `n_seeds`, `n_t_zone` (T cells within `t_radius`
 #'     of the seeds), `area_mm2`, centroid `x`, `y` (mean of the members),
 #'     `bt_ratio` (`n_b / n_t`), `maturity`, `location`,
-#'     `border_distance` (um, negative inside the tumour);
+#'     `border_distance` (of the centroid; um, negative inside the
+#'     tumour), `border_min`, `border_max` (range over the members);
 #'   * `members`: one row per member cell: `image`, `cell_id`, `tls_id`,
 #'     `type`;
 #'   * `composition`: `image`, `tls_id`, `type`, `n`: members by type;
@@ -161,19 +179,23 @@ tls_preset <- function(name = NULL) {
 #'     `tls_per_mm2_stroma` (the others per mm^2 of non-tumour tissue).
 #'   Attributes hold the settings, the windows and per-image problems.
 #' @references
-#' Sautès-Fridman C, Petitprez F, Calderaro J, Fridman WH (2019). Tertiary
+#' Sautes-Fridman C, Petitprez F, Calderaro J, Fridman WH (2019). Tertiary
 #' lymphoid structures in the era of cancer immunotherapy. *Nature Reviews
 #' Cancer* 19:307-325.
 #'
-#' Siliņa K, Soltermann A, Attar FM, et al. (2018). Germinal centers
+#' Silina K, Soltermann A, Attar FM, et al. (2018). Germinal centers
 #' determine the prognostic relevance of tertiary lymphoid structures and
 #' are impaired by corticosteroids in lung squamous cell carcinoma.
 #' *Cancer Research* 78:1308-1320.
 #'
-#' Vanhersecke L, Brunet M, Guégan JP, et al. (2021). Mature tertiary
+#' Vanhersecke L, Brunet M, Guegan JP, et al. (2021). Mature tertiary
 #' lymphoid structures predict immune checkpoint inhibitor efficacy in
 #' solid tumors independently of PD-L1 expression. *Nature Cancer*
 #' 2:794-802.
+#'
+#' Schaadt NS, Schonmeyer R, Forestier G, et al. (2020). Graph-based
+#' description of tertiary lymphoid organs at single-cell level. *PLoS
+#' Computational Biology* 16:e1007385.
 #'
 #' Schumacher TN, Thommen DS (2022). Tertiary lymphoid structures in
 #' cancer. *Science* 375:eabf9419.
@@ -197,10 +219,10 @@ tls_preset <- function(name = NULL) {
 #' summary(tls)
 detect_tls <- function(cells, b_cells = "B",
                        t_cells = c("T", "CD4 T", "CD8 T", "Treg"),
-                       link = 20, min_b = 50, min_t = 20, t_radius = 50,
+                       link = 20, min_b = 50, min_t = 20, t_radius = 100,
                        buffer = 15, fdc = NULL, gc = NULL, regions = NULL,
-                       ..., min_fdc = 5, min_gc = 10, margin = 500,
-                       distal = 2000, preset = NULL, BPPARAM = NULL,
+                       ..., min_fdc = 5, min_gc = 10, margin = 100,
+                       distal = 1000, preset = NULL, BPPARAM = NULL,
                        nthreads = immunoscape_threads()) {
     check_dots(...)
     cells <- check_cells(cells)
@@ -361,7 +383,8 @@ tls_empty_table <- function() {
                n_gc = integer(), n_seeds = integer(), n_t_zone = integer(),
                area_mm2 = double(), x = double(), y = double(),
                bt_ratio = double(), maturity = character(),
-               location = character(), border_distance = double())
+               location = character(), border_distance = double(),
+               border_min = double(), border_max = double())
 }
 
 tls_empty_images <- function(regions) {
@@ -385,12 +408,23 @@ tls_link <- function(x, y, link, nthreads = immunoscape_threads()) {
           as.integer(nthreads))
 }
 
-# Per group: the points (tx, ty) within r of a seed (bx, by) of the group.
+# Per group: the number of points (tx, ty) within r of a seed (bx, by) of
+# the group; per point: the smallest such group (0: none).
 tls_t_counts <- function(bx, by, lab, ngroup, tx, ty, r,
                          nthreads = immunoscape_threads()) {
     .Call(ffi_tls_near, as.numeric(bx), as.numeric(by), as.integer(lab),
           as.numeric(tx), as.numeric(ty), as.numeric(r), as.integer(ngroup),
           as.integer(nthreads))
+}
+
+# The cells that shape a TLS: its seeds, and the T cells within t_radius
+# of them that are linked to a seed (directly or through other such T
+# cells) -- the dense T-cell zone, not isolated T cells nearby.
+tls_zone <- function(sub, seeds, tcells, link, nthreads) {
+    if (!length(tcells)) return(seeds)
+    i <- c(seeds, tcells)
+    lab <- tls_link(sub$x[i], sub$y[i], link, nthreads)
+    i[lab %in% lab[seq_along(seeds)]]
 }
 
 # The outline of one group of seeds: closing with a disc of
@@ -448,11 +482,16 @@ tls_border_distance <- function(regions, image, x, y, nthreads) {
     ifelse(inside, -d, d)
 }
 
-tls_location <- function(d, margin, distal) {
-    loc <- ifelse(d < -margin, "intratumoral",
-           ifelse(d <= margin, "margin",
+# Location of TLS from the signed distances to the tumour border of their
+# centroid (d) and of their members (range lo..hi): inside the tumour
+# deeper than `margin` (intratumoral), reaching within `margin` of the
+# border or across it (margin), outside beyond `margin` with the centroid
+# at most `distal` away (peritumoral), farther (distal).
+tls_location <- function(d, lo, hi, margin, distal) {
+    loc <- ifelse(hi < -margin, "intratumoral",
+           ifelse(lo <= margin, "margin",
            ifelse(d <= distal, "peritumoral", "distal")))
-    loc[is.na(d)] <- NA_character_
+    loc[is.na(d) | is.na(lo) | is.na(hi)] <- NA_character_
     loc
 }
 
@@ -476,14 +515,16 @@ tls_image <- function(sub, image, par, area, regions) {
             s <- seeds[keep]
             g <- match(lab[keep], big)
             ti <- which(sub$type %in% par$t_types)
-            nt <- tls_t_counts(sub$x[s], sub$y[s], g, length(big),
+            tz <- tls_t_counts(sub$x[s], sub$y[s], g, length(big),
                                sub$x[ti], sub$y[ti], par$t_radius, nth)
+            nt <- tz[[1]]
             ok <- which(nt >= par$min_t)
             # ids: most seeds first (ties: first seen)
             ok <- ok[order(-nb[big[ok]], ok)]
             n_tls <- length(ok)
             if (n_tls) {
-                parts <- tls_extent(sub, image, s, g, ok, nt[ok], par)
+                parts <- tls_extent(sub, image, s, g, ok, nt[ok], ti,
+                                    tz[[2]], par)
                 tls <- parts$tls
                 members <- parts$members
                 outlines <- parts$outlines
@@ -493,8 +534,15 @@ tls_image <- function(sub, image, par, area, regions) {
     if (n_tls && !is.null(regions)) {
         tls$border_distance <- tls_border_distance(regions, image, tls$x,
                                                    tls$y, nth)
-        tls$location <- tls_location(tls$border_distance, par$margin,
-                                     par$distal)
+        m <- match(members$cell_id, sub$cell_id)
+        dm <- tls_border_distance(regions, image, sub$x[m], sub$y[m], nth)
+        f <- factor(members$tls_id, levels = tls$tls_id)
+        if (!all(is.na(dm))) {
+            tls$border_min <- as.numeric(tapply(dm, f, min))
+            tls$border_max <- as.numeric(tapply(dm, f, max))
+        }
+        tls$location <- tls_location(tls$border_distance, tls$border_min,
+                                     tls$border_max, par$margin, par$distal)
     }
     composition <- if (nrow(members)) {
         tab <- as.data.frame(table(tls_id = members$tls_id,
@@ -514,36 +562,74 @@ tls_image <- function(sub, image, par, area, regions) {
          images = tls_image_summary(sub, image, tls, area, regions))
 }
 
-# Outlines, members and the TLS table of the kept groups `ok` (seeds
-# s with group numbers g).
-tls_extent <- function(sub, image, s, g, ok, n_t_zone, par) {
-    nth <- par$nthreads
-    n_tls <- length(ok)
-    rings <- vector("list", n_tls)
-    span <- 0
-    for (k in seq_len(n_tls)) {
-        i <- s[g == ok[k]]
-        w <- tls_outline(sub$x[i], sub$y[i], par$link, par$buffer, nth)
-        w$tls_id <- rep(k, nrow(w))
-        rings[[k]] <- w
-        span <- max(span, diff(range(w$x)), diff(range(w$y)))
-    }
+# Members of outlines (rings: one vertex data frame per TLS, larger TLS
+# first): owner[cell] = the first TLS whose outline holds the cell (0:
+# none); area of each outline (um^2).
+tls_owners <- function(sub, rings) {
+    span <- max(vapply(rings, function(w) {
+        max(diff(range(w$x)), diff(range(w$y)))
+    }, numeric(1)))
     buckets <- tls_buckets(sub$x, sub$y, max(span, 50))
     owner <- integer(nrow(sub))
-    area <- double(n_tls)
-    for (k in seq_len(n_tls)) {
+    area <- double(length(rings))
+    for (k in seq_along(rings)) {
         w <- rings[[k]]
-        rs <- as.integer(c(0L, cumsum(rle(paste(w$polygon, w$ring))$lengths)))
+        rs <- as.integer(c(0L, cumsum(rle(paste(w$polygon,
+                                                w$ring))$lengths)))
         area[k] <- .Call(ffi_window_area, w$x, w$y, rs)
         cand <- tls_bucket_rows(buckets, range(w$x), range(w$y))
         cand <- cand[owner[cand] == 0L]
         if (!length(cand)) next
         ins <- .Call(ffi_window_inside, sub$x[cand], sub$y[cand], w$x, w$y,
                      rs)
-        # TLS are visited by decreasing number of seeds: a cell in two
-        # outlines stays with the larger TLS
         owner[cand[ins]] <- k
     }
+    list(owner = owner, area = area)
+}
+
+# Outlines, members and the TLS table of the kept groups `ok` (seeds
+# s with group numbers g; T cells ti with their nearest group tg).
+tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
+    nth <- par$nthreads
+    seeds <- lapply(ok, function(k) s[g == k])
+    zones <- lapply(seq_along(ok), function(k) {
+        tls_zone(sub, seeds[[k]], ti[tg == ok[k]], par$link, nth)
+    })
+    repeat {
+        n_tls <- length(zones)
+        rings <- lapply(seq_len(n_tls), function(k) {
+            i <- zones[[k]]
+            w <- tls_outline(sub$x[i], sub$y[i], par$link, par$buffer, nth)
+            w$tls_id <- rep(k, nrow(w))
+            w
+        })
+        own <- tls_owners(sub, rings)
+        owner <- own$owner
+        # a TLS whose seeds lie in the outline of a larger one (visited
+        # first, so with a smaller number) joins it, and the outlines are
+        # drawn again
+        into <- vapply(seq_len(n_tls), function(k) {
+            o <- owner[seeds[[k]]]
+            o <- o[o > 0L & o != k]
+            if (length(o)) min(o) else k
+        }, integer(1))
+        if (all(into == seq_len(n_tls))) break
+        root <- into
+        repeat {
+            nxt <- root[root]
+            if (identical(nxt, root)) break
+            root <- nxt
+        }
+        f <- factor(root)
+        seeds <- lapply(split(seeds, f), unlist, use.names = FALSE)
+        zones <- lapply(split(zones, f), unlist, use.names = FALSE)
+        n_t_zone <- as.numeric(tapply(n_t_zone, f, sum))
+        o <- order(-lengths(seeds), seq_along(seeds))
+        seeds <- unname(seeds[o])
+        zones <- unname(zones[o])
+        n_t_zone <- n_t_zone[o]
+    }
+    area <- own$area
     mem <- which(owner > 0L)
     tid <- owner[mem]
     is_b <- sub$.seed[mem]
@@ -565,13 +651,15 @@ tls_extent <- function(sub, image, s, g, ok, n_t_zone, par) {
     tls <- data.frame(image = rep(image, n_tls), tls_id = seq_len(n_tls),
                       n_cells = n_cells, n_b = n_b, n_t = n_t,
                       n_fdc = n_fdc, n_gc = n_gc,
-                      n_seeds = tabulate(match(g, ok), n_tls),
+                      n_seeds = lengths(seeds),
                       n_t_zone = as.integer(n_t_zone), area_mm2 = area / 1e6,
                       x = cx, y = cy,
                       bt_ratio = ifelse(n_t > 0, n_b / n_t, NA_real_),
                       maturity = maturity,
                       location = rep(NA_character_, n_tls),
-                      border_distance = rep(NA_real_, n_tls))
+                      border_distance = rep(NA_real_, n_tls),
+                      border_min = rep(NA_real_, n_tls),
+                      border_max = rep(NA_real_, n_tls))
     o <- order(tid, mem)
     members <- data.frame(image = rep(image, length(mem)),
                           cell_id = sub$cell_id[mem][o], tls_id = tid[o],

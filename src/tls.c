@@ -142,8 +142,9 @@ SEXP ffi_tls_link(SEXP x, SEXP y, SEXP link_, SEXP nthreads_) {
 }
 
 /* R caller: tls_t_counts().  Seeds (bx, by) carry group labels blab in
- * 1..ngroup; returns, per group, the number of points (tx, ty) within
- * distance r of at least one seed of the group. */
+ * 1..ngroup; returns a list: per group, the number of points (tx, ty)
+ * within distance r of at least one seed of the group; per point, the
+ * smallest label of a group within r (0: none). */
 SEXP ffi_tls_near(SEXP bx, SEXP by, SEXP blab, SEXP tx, SEXP ty, SEXP r_,
                   SEXP ngroup_, SEXP nthreads_) {
     im_check_double(bx, "bx must be double");
@@ -163,9 +164,15 @@ SEXP ffi_tls_near(SEXP bx, SEXP by, SEXP blab, SEXP tx, SEXP ty, SEXP r_,
         if (lab[i] < 1 || lab[i] > ng) IM_BUG("seed label out of range");
 
     int nprot = 0;
-    SEXP out = PROTECT(Rf_allocVector(INTSXP, ng)); nprot++;
-    int *cnt = INTEGER(out);
+    SEXP counts = PROTECT(Rf_allocVector(INTSXP, ng)); nprot++;
+    SEXP nearest = PROTECT(Rf_allocVector(INTSXP, nt)); nprot++;
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
+    SET_VECTOR_ELT(out, 0, counts);
+    SET_VECTOR_ELT(out, 1, nearest);
+    int *cnt = INTEGER(counts);
+    int *near = INTEGER(nearest);
     for (int k = 0; k < ng; k++) cnt[k] = 0;
+    for (R_xlen_t i = 0; i < nt; i++) near[i] = 0;
     if (nb == 0 || nt == 0) {
         UNPROTECT(nprot);
         return out;
@@ -180,7 +187,6 @@ SEXP ffi_tls_near(SEXP bx, SEXP by, SEXP blab, SEXP tx, SEXP ty, SEXP r_,
 
     /* pass 1 (parallel): the smallest group label within r of each point
      * (0: none), and whether another group is within r too */
-    int *near = (int *) R_alloc(nt, sizeof(int));
     unsigned char *multi = (unsigned char *) R_alloc(nt, 1);
     for (R_xlen_t c0 = 0; c0 < nt; c0 += IM_CHUNK) {
         R_xlen_t c1 = c0 + IM_CHUNK < nt ? c0 + IM_CHUNK : nt;

@@ -35,6 +35,14 @@ bf_near_counts <- function(bx, by, g, tx, ty, r, ngroup) {
     }, integer(1))
 }
 
+# Per point (tx, ty): the smallest group with a seed within r (0: none).
+bf_near_group <- function(bx, by, g, tx, ty, r) {
+    vapply(seq_along(tx), function(t) {
+        d <- sqrt((bx - tx[t])^2 + (by - ty[t])^2)
+        if (any(d <= r)) min(g[d <= r]) else 0L
+    }, integer(1))
+}
+
 # Even-odd point in polygon over all rings (x, y split by ring key).
 bf_inside <- function(px, py, vx, vy, key) {
     inside <- logical(length(px))

@@ -59,7 +59,7 @@ test_that("the linkage partition equals dbscan with minPts = 1", {
     expect_identical(length(unique(got)), length(unique(db)))
 })
 
-test_that("T-zone counts match brute force", {
+test_that("T-zone counts and nearest groups match brute force", {
     set.seed(8)
     b <- make_pattern("clustered", n = 200, side = 300)
     g <- immunoscape:::tls_link(b$x, b$y, 12, 1L)
@@ -67,12 +67,15 @@ test_that("T-zone counts match brute force", {
     for (r in c(0, 10, 30)) {
         got <- immunoscape:::tls_t_counts(b$x, b$y, g, max(g), t$x, t$y, r,
                                           2L)
-        expect_identical(got, bf_near_counts(b$x, b$y, g, t$x, t$y, r,
-                                             max(g)), info = r)
+        expect_identical(got[[1]], bf_near_counts(b$x, b$y, g, t$x, t$y, r,
+                                                  max(g)), info = r)
+        expect_identical(got[[2]], bf_near_group(b$x, b$y, g, t$x, t$y, r),
+                         info = r)
     }
-    expect_identical(immunoscape:::tls_t_counts(b$x, b$y, g, max(g),
-                                                double(), double(), 10, 1L),
-                     integer(max(g)))
+    none <- immunoscape:::tls_t_counts(b$x, b$y, g, max(g), double(),
+                                       double(), 10, 1L)
+    expect_identical(none[[1]], integer(max(g)))
+    expect_identical(none[[2]], integer())
 })
 
 test_that("detect_tls finds the follicles, not the scattered B cells", {
@@ -89,9 +92,11 @@ test_that("detect_tls finds the follicles, not the scattered B cells", {
         d <- sqrt((t$x - ctr[k, 1])^2 + (t$y - ctr[k, 2])^2)
         expect_lt(min(d), 15)
     }
-    # outline roughly the follicle (radius 60) plus the buffer
-    expect_true(all(t$area_mm2 > pi * 55^2 / 1e6 &
-                    t$area_mm2 < pi * 90^2 / 1e6))
+    # outline roughly the follicle (radius 60) with its T-cell zone (to
+    # 100) plus the buffer
+    expect_true(all(t$area_mm2 > pi * 95^2 / 1e6 &
+                    t$area_mm2 < pi * 130^2 / 1e6))
+    expect_true(all(t$n_t >= 140))
     expect_true(all(t$n_b >= 150))
     expect_true(all(is.na(t$maturity)))
     expect_true(all(is.na(t$location)))
@@ -277,7 +282,7 @@ test_that("tls_agreement matches outlines by Jaccard index", {
     res <- detect_tls(spatial_cells(df, image = "image"))
     ref <- data.frame(image = "img", tls_id = c(7L, 8L, 9L),
                       x = c(700, 250, 900), y = c(650, 250, 100),
-                      radius = c(75, 75, 50))
+                      radius = c(110, 110, 50))
     a <- tls_agreement(res, ref)
     m <- a[!is.na(a$tls_id), ]
     # detected TLS 1 and 2 lie at (250, 250) or (700, 650)
