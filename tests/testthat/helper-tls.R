@@ -90,3 +90,38 @@ tls_fixture <- function(centres = list(c(300, 300)), gc = FALSE,
     df$image <- image
     df
 }
+
+# Reference outlines of the true TLS of a simulate_tme() result: the
+# closing of the true member cells (their lattice spacing is at most
+# about 17 um, so link 20 joins them), grown by 8 um (half a spacing).
+sim_tls_reference <- function(sim) {
+    tm <- as.data.frame(sim)
+    tm <- tm[!is.na(tm$true_tls_id), ]
+    if (!nrow(tm)) return(data.frame(image = character(), tls_id = integer(),
+                                     x = double(), y = double()))
+    parts <- split(tm, list(tm$image, tm$true_tls_id), drop = TRUE)
+    do.call(rbind, lapply(parts, function(d) {
+        w <- immunoscape:::tls_outline(d$x, d$y, 20, 8, 1L)
+        w$image <- rep(as.character(d$image[1]), nrow(w))
+        w$tls_id <- rep(d$true_tls_id[1], nrow(w))
+        w
+    }))
+}
+
+# Detection against the truth: precision, recall (Jaccard >= 0.5), and
+# the fractions of matched TLS with the right maturity and location.
+sim_tls_scores <- function(res, sim) {
+    truth <- attr(sim, "tls_truth")
+    a <- tls_agreement(res, sim_tls_reference(sim))
+    m <- a[!is.na(a$tls_id) & !is.na(a$ref_id), ]
+    d <- res$tls[match(paste(m$image, m$tls_id),
+                       paste(res$tls$image, res$tls$tls_id)), ]
+    t <- truth[match(paste(m$image, m$ref_id),
+                     paste(truth$image, truth$tls_id)), ]
+    list(precision = attr(a, "precision"), recall = attr(a, "recall"),
+         jaccard = m$jaccard, n_true = nrow(truth), n_found = nrow(res$tls),
+         maturity = mean(as.character(d$maturity) ==
+                             as.character(t$maturity)),
+         location = mean(as.character(d$location) ==
+                             as.character(t$location)))
+}

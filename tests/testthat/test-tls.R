@@ -307,3 +307,23 @@ test_that("tls_agreement matches outlines by Jaccard index", {
     expect_error(tls_agreement(res, ref[c("x", "y")]),
                  class = "immunoscape_error_column")
 })
+
+test_that("simulated ground truth: TLS found, outlined, staged and placed", {
+    skip_if_not(exists("simulate_tme", asNamespace("immunoscape")))
+    sim <- suppressMessages(simulate_tme(
+        n_images = 20, n_tls = 3, seed = 7,
+        pattern = c("desmoplastic", "replacement", "pushing"),
+        infiltration = c("inflamed", "excluded", "desert")))
+    res <- detect_tls(sim, preset = "simulated",
+                      regions = attr(sim, "tumor_polygons"))
+    s <- sim_tls_scores(res, sim)
+    expect_gte(s$n_true, 50)
+    expect_gte(s$precision, 0.95)
+    expect_gte(s$recall, 0.95)
+    expect_gte(s$maturity, 0.90)
+    expect_gte(s$location, 0.95)
+    # every maturity and location is represented in the truth
+    truth <- attr(sim, "tls_truth")
+    expect_true(all(table(truth$maturity) > 5))
+    expect_true(all(table(truth$location) > 0))
+})
