@@ -327,6 +327,7 @@ detect_tls <- function(cells, b_cells = "B",
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
               has_regions = !is.null(regions), windows = windows,
+              regions = regions,
               problems = problems)
 }
 
@@ -745,9 +746,9 @@ as.data.frame.immunoscape_tls <- function(x, ...) {
 #'   `NULL` for all.
 #' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
 #'   as in the image, as in [plot_cells()].
-#' @details `autoplot()` draws, per image, the tissue window and the TLS
-#'   outlines filled by maturity (grey when unstaged), each labelled with
-#'   its `tls_id`.
+#' @details `autoplot()` draws, per image, the tissue window, the tumour
+#'   regions when given (dashed) and the TLS outlines filled by maturity
+#'   (grey when unstaged), each labelled with its `tls_id`.
 #' @export
 autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
                                      ...) {
@@ -779,6 +780,13 @@ autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
             data = closed_rings(w, images),
             ggplot2::aes(.data$x, .data$y, group = .data$.ring),
             colour = "grey35", linewidth = 0.35)
+    }
+    reg <- attr(object, "regions")
+    if (!is.null(reg)) {
+        p <- p + ggplot2::geom_path(
+            data = closed_rings(reg, images),
+            ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+            colour = "grey35", linewidth = 0.35, linetype = "22")
     }
     p <- p +
         ggplot2::geom_polygon(
