@@ -17,6 +17,9 @@
 #include "util.h"
 #include <string.h>
 
+/* Fewer points: the loops stay serial (starting threads costs more). */
+#define TLS_PAR_MIN 32768
+
 /* ---- lock-free union-find over positions 0..n-1 ------------------------ */
 
 static inline R_xlen_t uf_load(R_xlen_t *p, R_xlen_t a) {
@@ -74,7 +77,8 @@ static void link_points(const im_grid *g, double r, R_xlen_t *parent,
     for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
         R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 512)
+#pragma omp parallel for num_threads(nth) if (n > TLS_PAR_MIN) \
+    schedule(dynamic, 512)
 #endif
         for (R_xlen_t i = c0; i < c1; i++) {
             double qx = g->xs[i], qy = g->ys[i];
@@ -191,7 +195,8 @@ SEXP ffi_tls_near(SEXP bx, SEXP by, SEXP blab, SEXP tx, SEXP ty, SEXP r_,
     for (R_xlen_t c0 = 0; c0 < nt; c0 += IM_CHUNK) {
         R_xlen_t c1 = c0 + IM_CHUNK < nt ? c0 + IM_CHUNK : nt;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 512)
+#pragma omp parallel for num_threads(nth) if (nt > TLS_PAR_MIN) \
+    schedule(dynamic, 512)
 #endif
         for (R_xlen_t i = c0; i < c1; i++) {
             double qx = ptx[i], qy = pty[i];
