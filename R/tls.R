@@ -276,7 +276,11 @@ detect_tls <- function(cells, b_cells = "B",
         ))
     }
     if (!is.null(regions)) {
-        regions <- as_window(regions, images = levels(cells$image))
+        # the polygons (for areas and the fallback distance) and the
+        # object as given (for region_signed_distance())
+        regions <- list(raw = regions,
+                        window = as_window(regions,
+                                           images = levels(cells$image)))
     }
     par <- list(seed_types = seed_types, t_types = t_cells, link = link,
                 min_b = min_b, min_t = min_t, t_radius = t_radius,
@@ -327,7 +331,7 @@ detect_tls <- function(cells, b_cells = "B",
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
               has_regions = !is.null(regions), windows = windows,
-              regions = regions,
+              regions = regions$window,
               problems = problems)
 }
 
@@ -475,7 +479,8 @@ tls_bucket_rows <- function(b, xr, yr) {
 tls_border_distance <- function(regions, image, x, y, nthreads) {
     f <- get0("region_signed_distance", envir = topenv(), mode = "function",
               inherits = FALSE)
-    if (!is.null(f)) return(f(regions, image, x, y, nthreads))
+    if (!is.null(f)) return(f(regions$raw, image, x, y, nthreads))
+    regions <- regions$window
     r <- window_rings(regions, image)
     if (!window_has_rings(r)) return(rep(NA_real_, length(x)))
     d <- window_bdist(regions, image, x, y, nthreads)
@@ -685,7 +690,7 @@ tls_image_summary <- function(sub, image, tls, area, regions) {
                     frac_b_in_tls = if (n_b > 0) sum(tls$n_b) / n_b else
                         NA_real_)
     if (!is.null(regions)) {
-        ta <- tls_tumor_area(regions, image)
+        ta <- tls_tumor_area(regions$window, image)
         loc <- as.character(tls$location)
         d$tumor_area_mm2 <- ta
         d$tls_per_mm2_tumor <- sum(loc %in% "intratumoral") / ta
@@ -736,6 +741,8 @@ summary.immunoscape_tls <- function(object, ...) {
 }
 
 #' @rdname detect_tls
+#' @param x For `as.data.frame()`: an `immunoscape_tls` result (gives its
+#'   TLS table).
 #' @export
 as.data.frame.immunoscape_tls <- function(x, ...) {
     x$tls
