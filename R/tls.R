@@ -276,11 +276,8 @@ detect_tls <- function(cells, b_cells = "B",
         ))
     }
     if (!is.null(regions)) {
-        # the polygons (for areas and the fallback distance) and the
-        # object as given (for region_signed_distance())
-        regions <- list(raw = regions,
-                        window = as_window(regions,
-                                           images = levels(cells$image)))
+        # vertex polygons, validated and oriented (window_rings() format)
+        regions <- as_window(regions, images = levels(cells$image))
     }
     par <- list(seed_types = seed_types, t_types = t_cells, link = link,
                 min_b = min_b, min_t = min_t, t_radius = t_radius,
@@ -331,7 +328,7 @@ detect_tls <- function(cells, b_cells = "B",
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
               has_regions = !is.null(regions), windows = windows,
-              regions = regions$window,
+              regions = regions,
               problems = problems)
 }
 
@@ -479,8 +476,7 @@ tls_bucket_rows <- function(b, xr, yr) {
 tls_border_distance <- function(regions, image, x, y, nthreads) {
     f <- get0("region_signed_distance", envir = topenv(), mode = "function",
               inherits = FALSE)
-    if (!is.null(f)) return(f(regions$raw, image, x, y, nthreads))
-    regions <- regions$window
+    if (!is.null(f)) return(f(regions, image, x, y, nthreads))
     r <- window_rings(regions, image)
     if (!window_has_rings(r)) return(rep(NA_real_, length(x)))
     d <- window_bdist(regions, image, x, y, nthreads)
@@ -690,7 +686,7 @@ tls_image_summary <- function(sub, image, tls, area, regions) {
                     frac_b_in_tls = if (n_b > 0) sum(tls$n_b) / n_b else
                         NA_real_)
     if (!is.null(regions)) {
-        ta <- tls_tumor_area(regions$window, image)
+        ta <- tls_tumor_area(regions, image)
         loc <- as.character(tls$location)
         d$tumor_area_mm2 <- ta
         d$tls_per_mm2_tumor <- sum(loc %in% "intratumoral") / ta

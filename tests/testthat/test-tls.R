@@ -322,6 +322,14 @@ test_that("simulated ground truth: TLS found, outlined, staged and placed", {
     expect_gte(s$recall, 0.95)
     expect_gte(s$maturity, 0.90)
     expect_gte(s$location, 0.95)
+    # the location with tumour regions estimated from the cells
+    if (exists("tumor_regions", asNamespace("immunoscape"))) {
+        reg <- tumor_regions(sim, tumor = "Tumor")
+        s2 <- sim_tls_scores(detect_tls(sim, preset = "simulated",
+                                        regions = reg), sim)
+        expect_gte(s2$location, 0.95)
+        expect_gte(s2$recall, 0.95)
+    }
     # every maturity and location is represented in the truth
     truth <- attr(sim, "tls_truth")
     expect_true(all(table(truth$maturity) > 5))
