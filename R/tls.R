@@ -593,22 +593,22 @@ tls_owners <- function(sub, rings) {
 # s with group numbers g; T cells ti with their nearest group tg).
 tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
     nth <- par$nthreads
-    seeds <- lapply(ok, function(k) s[g == k])
+    seeds <- unname(split(s, factor(g, levels = ok)))
+    tz <- unname(split(ti, factor(tg, levels = ok)))
     zones <- lapply(seq_along(ok), function(k) {
-        tls_zone(sub, seeds[[k]], ti[tg == ok[k]], par$link, nth)
+        tls_zone(sub, seeds[[k]], tz[[k]], par$link, nth)
     })
+    outline <- function(k) {
+        i <- zones[[k]]
+        tls_outline(sub$x[i], sub$y[i], par$link, par$buffer, nth)
+    }
+    rings <- lapply(seq_along(zones), outline)
     repeat {
         n_tls <- length(zones)
-        rings <- lapply(seq_len(n_tls), function(k) {
-            i <- zones[[k]]
-            w <- tls_outline(sub$x[i], sub$y[i], par$link, par$buffer, nth)
-            w$tls_id <- rep(k, nrow(w))
-            w
-        })
         own <- tls_owners(sub, rings)
         owner <- own$owner
         # a TLS whose seeds lie in the outline of a larger one (visited
-        # first, so with a smaller number) joins it, and the outlines are
+        # first, so with a smaller number) joins it, and its outline is
         # drawn again
         into <- vapply(seq_len(n_tls), function(k) {
             o <- owner[seeds[[k]]]
@@ -622,15 +622,21 @@ tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
             if (identical(nxt, root)) break
             root <- nxt
         }
+        merged <- unique(root[root != seq_len(n_tls)])
         f <- factor(root)
         seeds <- lapply(split(seeds, f), unlist, use.names = FALSE)
         zones <- lapply(split(zones, f), unlist, use.names = FALSE)
+        rings <- rings[as.integer(levels(f))]
         n_t_zone <- as.numeric(tapply(n_t_zone, f, sum))
+        redo <- which(as.integer(levels(f)) %in% merged)
+        rings[redo] <- lapply(redo, outline)
         o <- order(-lengths(seeds), seq_along(seeds))
         seeds <- unname(seeds[o])
         zones <- unname(zones[o])
+        rings <- unname(rings[o])
         n_t_zone <- n_t_zone[o]
     }
+    for (k in seq_along(rings)) rings[[k]]$tls_id <- rep(k, nrow(rings[[k]]))
     area <- own$area
     mem <- which(owner > 0L)
     tid <- owner[mem]

@@ -335,3 +335,21 @@ test_that("simulated ground truth: TLS found, outlined, staged and placed", {
     expect_true(all(table(truth$maturity) > 5))
     expect_true(all(table(truth$location) > 0))
 })
+
+test_that("a group inside the outline of a larger TLS is merged into it", {
+    set.seed(3)
+    a <- tls_ring(200, 300, 300, 0, 60, "B")
+    b <- tls_ring(40, 408, 300, 0, 18, "B")       # 30 um from the follicle
+    t <- tls_ring(300, 300, 300, 60, 130, "CD4 T")
+    t <- t[(t$x - 408)^2 + (t$y - 300)^2 > 22^2, ]
+    cells <- spatial_cells(rbind(a, b, t))
+    bb <- cells[cells$type == "B", ]
+    expect_identical(sort(tabulate(immunoscape:::tls_link(bb$x, bb$y, 20,
+                                                          1L))),
+                     c(40L, 200L))
+    res <- detect_tls(cells, min_b = 20)
+    expect_identical(nrow(res$tls), 1L)
+    expect_identical(res$tls$n_seeds, 240L)
+    expect_identical(res$tls$n_b, 240L)
+    expect_identical(unique(res$outlines$tls_id), 1L)
+})
