@@ -1097,6 +1097,18 @@ SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
     return out;
 }
 
+/* R caller: tests of kf_acos_fast() (test-kfunctions-envelopes.R). */
+SEXP ffi_kfun_acos_fast(SEXP q) {
+    im_check_double(q, "q must be double");
+    R_xlen_t n = XLENGTH(q);
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
+    const double *pq = REAL_RO(q);
+    double *po = REAL(out);
+    for (R_xlen_t i = 0; i < n; i++) po[i] = kf_acos_fast(pq[i]);
+    UNPROTECT(1);
+    return out;
+}
+
 /* R caller: tests of stop_status() (test-kfunctions.R): raise the classed
  * error of a kernel status the way the entry points do. */
 SEXP ffi_kfun_status(SEXP status) {
