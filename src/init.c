@@ -39,7 +39,10 @@ SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                              SEXP);
 SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
 SEXP ffi_kfun_status(SEXP);
+SEXP ffi_kfun_acos_fast(SEXP);
 SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_tls_link(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_tls_near(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_dist_nearest, 6),
@@ -69,7 +72,10 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_kfun_nearest_labels, 9),
     CALLDEF(ffi_kfun_eroded, 3),
     CALLDEF(ffi_kfun_status, 1),
+    CALLDEF(ffi_kfun_acos_fast, 1),
     CALLDEF(ffi_kfun_weights, 6),
+    CALLDEF(ffi_tls_link, 4),
+    CALLDEF(ffi_tls_near, 8),
     {NULL, NULL, 0}
 };
 
