@@ -140,6 +140,7 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
     carry <- check_carry(cells, carry)
     ctx <- c(list(tumor = roles[[2]], immune = roles[[1]],
                   types = levels(cells$type),
+                  present = types_present(cells),
                   slug = type_slugger(levels(cells$type))), opts)
     ctx$pairs <- check_pairs(cells, opts$pairs, ctx)
 
@@ -483,7 +484,7 @@ profile_counts <- function(cells, ctx) {
              stats::setNames(rep("sum", length(s)), paste0("n_", s)),
              stats::setNames(paste0("ratio:n_", s, "/area_mm2"),
                              paste0("density_", s)))
-    with_note(df, if (!(area > 0)) "window of zero area", agg)
+    with_note(df, if (!isTRUE(area > 0)) "no window area (densities NA)", agg)
 }
 
 profile_ratio <- function(cells, ctx) {
@@ -493,7 +494,9 @@ profile_ratio <- function(cells, ctx) {
                      cd8_treg_ratio = if (n_treg > 0) n_cd8 / n_treg else
                          NA_real_,
                      log2_cd8_treg = log2((n_cd8 + 1) / (n_treg + 1)))
-    with_note(df, if (n_treg == 0) "no Treg cells (CD8/Treg ratio NA)",
+    # a cohort without any Treg type gets no note on every image
+    with_note(df, if (n_treg == 0 && any(ctx$treg %in% ctx$present))
+                      "no Treg cells (CD8/Treg ratio NA)",
               c(cd8_cells = "sum", treg_cells = "sum",
                 cd8_treg_ratio = "ratio:cd8_cells/treg_cells",
                 log2_cd8_treg = "log2ratio1:cd8_cells/treg_cells"))
