@@ -1,0 +1,1083 @@
+# A simulator of colorectal liver-metastasis sections with ground truth:
+# tumour nodules (star-shaped Fourier outlines, optional necrotic holes),
+# liver parenchyma in plates, the tumour-liver interface of each growth
+# pattern, immune infiltration phenotypes, TLS and decoys. Cells sit on a
+# jittered hexagonal lattice thinned by a relative density per tissue zone,
+# so that they are spaced like cells in tissue rather than Poisson clumps.
+
+sim_types <- c("Tumor", "Hepatocyte", "Kupffer", "Endothelial", "Fibroblast",
+               "CD8 T", "CD4 T", "Treg", "B", "Macrophage", "FDC", "GC B",
+               "Other")
+sim_regions <- c("tumor", "necrosis", "liver")
+sim_patterns <- c("desmoplastic", "replacement", "pushing")
+sim_infiltrations <- c("inflamed", "excluded", "desert")
+sim_maturities <- c("aggregate", "primary", "secondary")
+sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
+
+#' Simulate colorectal liver-metastasis sections with ground truth
+#'
+#' `simulate_tme()` draws synthetic multiplex-imaging sections of colorectal
+#' liver metastases: segmented cells with a type, on the scale and spacing
+#' of real tissue, together with the truth every analysis of immunoscape
+#' tries to recover (the tumour outline, the signed distance of each cell to
+#' it, the growth pattern, the immune phenotype, the tertiary lymphoid
+#' structures). It feeds tests, vignettes and benchmarks (up to 1e7 cells).
+#'
+#' @section Tissue:
+#' Cells sit on a jittered hexagonal lattice that is thinned according to a
+#' relative density per tissue zone (tumour epithelium is denser than liver,
+#' lumens and necrosis almost empty, follicles of TLS the densest), then
+#' normalised so that the whole section holds about
+#' `cells_per_mm2 * area` cells. Neighbouring cells are therefore never
+#' closer than about 0.4 lattice spacings (7 microns at the default
+#' density), as in tissue, and never clump as a Poisson pattern would.
+#'
+#' * **Liver parenchyma**: hepatocytes in sinuous plates separated by
+#'   sinusoids lined by endothelial and Kupffer cells; portal tracts (about
+#'   one per mm^2: fibrous stroma, vessels, bile-duct epithelium as
+#'   `"Other"`, and their own CD4/CD8 T, B cells and macrophages) and
+#'   central veins (empty lumens lined by endothelium).
+#' * **Tumour nodules**: `n_nodules` non-overlapping star-shaped nodules
+#'   with smooth random outlines (a Fourier series of the radius), covering
+#'   together 15 to 28% of the section and kept at least 250 microns from
+#'   its edge. Inside: glandular tumour epithelium crossed by a network of
+#'   stromal septa (fibroblasts, vessels) and small lumens. With
+#'   `necrosis = TRUE` each large nodule gets a central necrotic hole with
+#'   few cells (debris `"Other"`, dying tumour cells, macrophages).
+#' * **Interface** (histopathological growth pattern, van Dam et al. 2017):
+#'   `"desmoplastic"`: a fibroblast-rich rim, 120 to 250 microns wide
+#'   (varying along the border), with immune cells, separates the tumour
+#'   from the hepatocytes; `"replacement"`: tumour cells take the place of
+#'   hepatocytes within the liver cell plates over about 150 microns on
+#'   both sides of the border (interdigitating fingers, hepatocytes next to
+#'   and trapped among tumour cells, no rim); `"pushing"`: no rim and no
+#'   infiltration, the liver plates bend to run parallel to the tumour over
+#'   about 200 microns and are compressed (denser hepatocytes), with a thin
+#'   fibrous layer at the border.
+#' * **Immune infiltration** (immune phenotypes of the Immunoscore
+#'   literature, Galon et al.): `"inflamed"`: CD8 T, CD4 T, Treg and
+#'   macrophages dense in the tumour stroma and epithelium and at the
+#'   margin; `"excluded"`: dense at the margin (rim, interface and the
+#'   outer 100 to 300 microns of the tumour), sparse in the core;
+#'   `"desert"`: sparse everywhere. Scattered B cells are everywhere (a
+#'   decoy for TLS detection), and immune densities vary in patches.
+#' * **TLS** (Sautes-Fridman et al. 2019): a dense round-to-oval B-cell
+#'   follicle (radius 60 to 200 microns) within a T-cell zone (CD4 > CD8,
+#'   Treg, high endothelial venules), of maturity `"aggregate"` (no FDC),
+#'   `"primary"` (FDC network in the follicle centre) or `"secondary"`
+#'   (FDC and germinal-centre `"GC B"` cells in the centre). Each TLS is
+#'   placed at one location drawn from `tls_location`, with its centre's
+#'   signed distance `d` to the tumour border in a clear zone:
+#'   `"intratumoral"` (the whole TLS inside the tumour, `d <= -(radius +
+#'   150)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
+#'   straddles the border or sits in the interface, e.g. in the desmoplastic
+#'   rim), `"peritumoral"` (the whole TLS in the liver beyond the rim,
+#'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`). When a location does not fit in
+#'   the section another is tried, and a TLS that fits nowhere is left out
+#'   with a message. Decoys (`n_decoys` per image): elongated patches of
+#'   T-cell-rich stroma without B cells, in the liver or the tumour, away
+#'   from the TLS.
+#'
+#' @section Truth:
+#' `true_border_distance` is the exact Euclidean distance (microns) from the
+#' cell to the nearest edge of the true tumour polygons (outer outlines and
+#' necrotic holes), negative for cells inside the tumour (outside necrotic
+#' holes) and positive elsewhere; it is `NA` in an image without tumour
+#' (`n_nodules = 0`). `true_region` is `"tumor"` inside the tumour
+#' polygons, `"necrosis"` inside a necrotic hole and `"liver"` elsewhere
+#' (the desmoplastic rim and portal tracts included): it is the truth of
+#' the polygons, so with the replacement pattern a tumour cell among
+#' hepatocytes just outside the outline is in region `"liver"`.
+#'
+#' The survival of each patient is simulated from the features of its
+#' images (exponential times, median 36 months for a reference patient,
+#' administrative censoring between 24 and 96 months): the hazard rises
+#' with the replacement (log hazard ratio 0.9) and pushing (0.5) patterns
+#' against the desmoplastic one, with the desert (0.5) against the excluded
+#' phenotype and falls with the inflamed one (-0.8) and with each mature
+#' (primary or secondary) TLS in the tumour or at its margin (-0.35 each,
+#' at most 3 counted). Images of one patient contribute the mean of their
+#' log hazards. A cohort demo can thus show the published associations.
+#'
+#' @section Reproducibility:
+#' Each image is drawn from its own random stream, derived from `seed` and
+#' the image's position: image `k` is the same whether it is simulated
+#' alone or within a cohort of any size (given the same per-image
+#' arguments). With `seed = NULL` a seed is drawn from R's generator, so
+#' `set.seed()` makes the call reproducible; with a `seed` the caller's
+#' random stream is left untouched.
+#'
+#' @param n_images Number of images (sections).
+#' @param cells_per_mm2 Mean cell density over the section, between 200
+#'   and 20000 (real sections: 2000 to 5000 cells per mm^2).
+#' @param size Side of the square section in microns, or `c(width,
+#'   height)`; at least 1000.
+#' @param pattern Growth pattern at the tumour-liver interface:
+#'   `"desmoplastic"`, `"replacement"` or `"pushing"`; recycled over the
+#'   images.
+#' @param infiltration Immune phenotype: `"inflamed"`, `"excluded"` or
+#'   `"desert"`; recycled over the images.
+#' @param n_nodules Number of tumour nodules per image (0 for a section of
+#'   liver without tumour); recycled over the images.
+#' @param necrosis `TRUE` for a necrotic hole in each nodule larger than
+#'   400 microns in radius; recycled over the images.
+#' @param n_tls Number of TLS per image; recycled over the images.
+#' @param tls_maturity The maturities each TLS is drawn from (uniformly).
+#' @param seed `NULL` or one whole number: the seed of the simulation.
+#' @param ... Unused; a misspelled argument is an error.
+#' @param n_patients Number of patients the images belong to: image `k`
+#'   belongs to patient `(k - 1) %% n_patients + 1`. `NULL` (default): one
+#'   patient per image.
+#' @param tls_location The locations each TLS is drawn from (uniformly):
+#'   any of `"intratumoral"`, `"margin"`, `"peritumoral"`, `"distal"`.
+#' @param n_decoys Number of patches of T-cell-rich stroma (not TLS) per
+#'   image.
+#' @param images `NULL` (all) or the positions (among `1:n_images`) of the
+#'   images to simulate: `simulate_tme(100, seed = 1, images = 57)` gives
+#'   image 57 of that cohort without simulating the others.
+#' @param nthreads Number of OpenMP threads for the distances to the
+#'   tumour border; the result does not depend on it.
+#' @returns A [spatial_cells] object whose window is the rectangle of each
+#'   section (`[0, width] x [0, height]`), with columns `cell_id`, `image`
+#'   (factor `"image1"`, `"image2"`, ...), `x`, `y` (microns), `type`
+#'   (factor with levels `"Tumor"`, `"Hepatocyte"`, `"Kupffer"`,
+#'   `"Endothelial"`, `"Fibroblast"`, `"CD8 T"`, `"CD4 T"`, `"Treg"`, `"B"`,
+#'   `"Macrophage"`, `"FDC"`, `"GC B"`, `"Other"`), and the truth:
+#'   `true_border_distance` (microns), `true_region` (factor `"tumor"`,
+#'   `"necrosis"`, `"liver"`), `true_tls_id` (integer, unique within an
+#'   image, `NA` outside TLS), `patient` (factor `"patient1"`, ...).
+#'   Attributes:
+#'   * `tumor_polygons`: a `tissue_window` data frame (`image`, `polygon`,
+#'     `ring`, `hole`, `x`, `y`) of the true tumour outlines, one polygon
+#'     per nodule, necrotic holes as rings with `hole = TRUE`;
+#'   * `tls_truth`: a data frame with one row per TLS: `image`, `tls_id`,
+#'     `x`, `y` (centre), `radius` (outer radius of the T-cell zone along
+#'     the long axis, microns), `follicle_radius`, `n_cells`, `maturity`,
+#'     `location`, `border_distance` (signed distance of the centre);
+#'   * `image_truth`: a data frame with one row per image: `image`,
+#'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules`,
+#'     `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
+#'     rim, microns; `NA` otherwise), `seed` (of the image), and the
+#'     patient's simulated `risk` (log hazard), `survival_time` (months)
+#'     and `survival_event` (1 death, 0 censored).
+#' @references
+#' van Dam P-J, van der Stok EP, Teuwen L-A, et al. International consensus
+#' guidelines for scoring the histopathological growth patterns of liver
+#' metastasis. *Br J Cancer* 2017;117:1427-1441.
+#'
+#' Sautes-Fridman C, Petitprez F, Calderaro J, Fridman WH. Tertiary
+#' lymphoid structures in the era of cancer immunotherapy. *Nat Rev Cancer*
+#' 2019;19:307-325.
+#'
+#' Galon J, Costes A, Sanchez-Cabo F, et al. Type, density, and location
+#' of immune cells within human colorectal tumors predict clinical outcome.
+#' *Science* 2006;313:1960-1964.
+#' @seealso [plot_cells()] to look at a section.
+#' @export
+#' @examples
+#' cells <- simulate_tme(size = 1500, n_tls = 1, seed = 1)
+#' cells
+#' table(cells$type, cells$true_region)
+#' attr(cells, "tls_truth")
+#' attr(cells, "image_truth")
+#' \donttest{
+#' # the true tumour outline over the cells
+#' plot_cells(cells) +
+#'     ggplot2::geom_polygon(
+#'         data = attr(cells, "tumor_polygons"),
+#'         ggplot2::aes(x, y, group = interaction(polygon, ring)),
+#'         inherit.aes = FALSE, fill = NA, colour = "black"
+#'     )
+#' }
+simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
+                         pattern = "desmoplastic", infiltration = "inflamed",
+                         n_nodules = 1, necrosis = FALSE, n_tls = 2,
+                         tls_maturity = c("aggregate", "primary",
+                                          "secondary"),
+                         seed = NULL, ..., n_patients = NULL,
+                         tls_location = c("intratumoral", "margin",
+                                          "peritumoral", "distal"),
+                         n_decoys = 2, images = NULL,
+                         nthreads = immunoscape_threads()) {
+    check_dots(...)
+    n_images <- check_count(n_images)
+    check_number_in(cells_per_mm2, 200, 20000)
+    size <- check_size(size)
+    pattern <- check_choices(pattern, sim_patterns)
+    infiltration <- check_choices(infiltration, sim_infiltrations)
+    n_nodules <- check_counts(n_nodules, min = 0L)
+    n_tls <- check_counts(n_tls, min = 0L)
+    if (!is.logical(necrosis) || !length(necrosis) || anyNA(necrosis)) {
+        stop_immunoscape(c(
+            "{.arg necrosis} must be TRUE or FALSE (one value, or one per image).",
+            "i" = "For example {.code necrosis = TRUE}."
+        ), class = "argument")
+    }
+    tls_maturity <- check_choices(tls_maturity, sim_maturities)
+    tls_location <- check_choices(tls_location, sim_locations)
+    n_decoys <- check_count(n_decoys, min = 0L)
+    n_patients <- if (is.null(n_patients)) n_images else
+        check_count(n_patients)
+    if (n_patients > n_images) {
+        stop_immunoscape(c(
+            "{.arg n_patients} ({n_patients}) must not exceed {.arg n_images} ({n_images}).",
+            "i" = "Every patient needs at least one image."
+        ), class = "argument")
+    }
+    nthreads <- check_nthreads(nthreads)
+    images <- if (is.null(images)) seq_len(n_images) else {
+        if (!is.numeric(images) || !length(images) || anyNA(images) ||
+            any(images != round(images)) || any(images < 1) ||
+            any(images > n_images) || anyDuplicated(images)) {
+            stop_immunoscape(c(
+                "{.arg images} must be distinct positions between 1 and {.arg n_images} ({n_images}).",
+                "i" = "For example {.code images = 3} simulates only the third image of the cohort."
+            ), class = "argument")
+        }
+        sort(as.integer(images))
+    }
+    if (is.null(seed)) {
+        seed <- sample.int(.Machine$integer.max - 1L, 1L)
+    } else if (!is.numeric(seed) || length(seed) != 1L || !is.finite(seed) ||
+               seed != round(seed)) {
+        stop_immunoscape(c(
+            "{.arg seed} must be NULL or one whole number, not {.val {format(seed)}}.",
+            "i" = "For example {.code seed = 1}."
+        ), class = "argument")
+    }
+    seed <- as.integer(seed %% (.Machine$integer.max - 1))
+
+    kinds <- RNGkind()
+    image_seed <- with_image_seed(seed, kinds,
+                                  sample.int(.Machine$integer.max, n_images,
+                                             replace = TRUE))
+    patients <- paste0("patient", seq_len(n_patients))
+    k <- seq_len(n_images)
+    spec <- data.frame(
+        image = paste0("image", k),
+        patient = patients[(k - 1L) %% n_patients + 1L],
+        pattern = rep_len(pattern, n_images),
+        infiltration = rep_len(infiltration, n_images),
+        n_nodules = rep_len(n_nodules, n_images),
+        necrosis = rep_len(necrosis, n_images),
+        n_tls = rep_len(n_tls, n_images),
+        seed = image_seed,
+        stringsAsFactors = FALSE
+    )[images, , drop = FALSE]
+    rownames(spec) <- NULL
+    opts <- list(width = size[1], height = size[2], density = cells_per_mm2,
+                 maturity = tls_maturity, location = tls_location,
+                 n_decoys = n_decoys, n_patients = n_patients,
+                 nthreads = nthreads)
+
+    show <- nrow(spec) > 1L &&
+        isTRUE(getOption("immunoscape.verbose", TRUE))
+    if (show) {
+        pb <- cli::cli_progress_bar("Simulating sections",
+                                    total = nrow(spec),
+                                    .envir = environment())
+    }
+    sims <- vector("list", nrow(spec))
+    for (i in seq_len(nrow(spec))) {
+        sims[[i]] <- with_image_seed(spec$seed[i], kinds,
+                                     sim_image(spec[i, ], opts))
+        if (show) cli::cli_progress_update(id = pb)
+    }
+    if (show) cli::cli_progress_done(id = pb)
+    sim_assemble(sims, spec, opts, seed, kinds)
+}
+
+# ---- argument checks specific to the simulator --------------------------
+
+check_number_in <- function(x, lo, hi, arg = rlang::caller_arg(x),
+                            call = rlang::caller_env()) {
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < lo ||
+        x > hi) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be one number between {lo} and {hi}, not {.val {format(x)}}.",
+            "i" = "Real sections hold 2000 to 5000 cells per mm^2."
+        ), class = "argument", call = call)
+    }
+    invisible(as.numeric(x))
+}
+
+check_size <- function(size, call = rlang::caller_env()) {
+    if (!is.numeric(size) || !length(size) %in% 1:2 ||
+        any(!is.finite(size)) || any(size < 1000)) {
+        stop_immunoscape(c(
+            "{.arg size} must be one or two numbers >= 1000 (microns: the side of the section, or width and height), not {.val {format(size)}}.",
+            "i" = "For example {.code size = 3000} or {.code size = c(4000, 3000)}."
+        ), class = "argument", call = call)
+    }
+    rep_len(as.numeric(size), 2L)
+}
+
+# Several values from a set of choices (recycled over images later).
+check_choices <- function(x, choices, arg = rlang::caller_arg(x),
+                          call = rlang::caller_env()) {
+    if (is.factor(x)) x <- as.character(x)
+    if (!is.character(x) || !length(x) || anyNA(x) || !all(x %in% choices)) {
+        bad <- if (is.character(x)) setdiff(x, choices) else x
+        near <- if (is.character(bad) && length(bad) && !anyNA(bad)) {
+            closest_names(bad[1], choices)
+        }
+        stop_immunoscape(c(
+            "{.arg {arg}} must hold values among {.or {.val {choices}}}, not {.val {format(bad)}}.",
+            "i" = if (length(near)) "Did you mean {.val {near[1]}}?"
+        ), class = "argument", call = call)
+    }
+    x
+}
+
+check_counts <- function(x, min = 0L, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+    if (!is.numeric(x) || !length(x) || any(!is.finite(x)) ||
+        any(x < min) || any(x != round(x))) {
+        stop_immunoscape(
+            "{.arg {arg}} must be whole numbers >= {min} (one, or one per image), not {.val {format(x)}}.",
+            class = "argument", call = call
+        )
+    }
+    as.integer(x)
+}
+
+# ---- random building blocks ---------------------------------------------
+
+# A smooth random field of unit variance and length scale `lambda`
+# (random Fourier features): parameters, then values at points.
+rff_params <- function(lambda, k = 8L) {
+    ang <- stats::runif(k, 0, 2 * pi)
+    mag <- 2 * pi / lambda * stats::runif(k, 0.6, 1.4)
+    list(wx = mag * cos(ang), wy = mag * sin(ang),
+         phi = stats::runif(k, 0, 2 * pi))
+}
+
+rff_eval <- function(p, x, y) {
+    out <- numeric(length(x))
+    for (j in seq_along(p$wx)) {
+        out <- out + cos(p$wx[j] * x + p$wy[j] * y + p$phi[j])
+    }
+    out * sqrt(2 / length(p$wx))
+}
+
+# Radius of a star-shaped outline at angles `theta`: a Fourier series with
+# amplitudes decaying with the harmonic, bounded below by `floor` * R.
+star_params <- function(R, rough = 0.22, harmonics = 2:14, floor = 0.5) {
+    a <- stats::rnorm(length(harmonics), 0, rough * harmonics^-1.2)
+    list(R = R, k = harmonics, a = a, phi = stats::runif(length(harmonics),
+                                                        0, 2 * pi),
+         floor = floor)
+}
+
+star_radius <- function(p, theta) {
+    s <- numeric(length(theta))
+    for (j in seq_along(p$k)) s <- s + p$a[j] * cos(p$k[j] * theta + p$phi[j])
+    lo <- min(star_radius_raw(p))
+    # shrink the perturbation so that the radius stays above floor * R
+    f <- if (lo < p$floor - 1) (1 - p$floor) / (-lo) else 1
+    p$R * (1 + f * s)
+}
+
+star_radius_raw <- function(p) {
+    th <- seq(0, 2 * pi, length.out = 721)
+    s <- numeric(length(th))
+    for (j in seq_along(p$k)) s <- s + p$a[j] * cos(p$k[j] * th + p$phi[j])
+    s
+}
+
+# Type codes from a named probability vector (names among sim_types).
+draw_types <- function(n, probs) {
+    codes <- match(names(probs), sim_types)
+    if (n == 0L) return(integer())
+    codes[sample.int(length(probs), n, replace = TRUE, prob = probs)]
+}
+
+# A jittered hexagonal lattice of density `dens` (per mm^2) over
+# [x0, x0 + w] x [y0, y0 + h]; jitter is uniform, +-30% of the spacing.
+hex_lattice <- function(x0, y0, w, h, dens) {
+    a <- sqrt(2e6 / (sqrt(3) * dens))
+    dy <- a * sqrt(3) / 2
+    nx <- ceiling(w / a) + 1L
+    ny <- ceiling(h / dy) + 1L
+    j <- rep(seq_len(ny) - 1L, each = nx)
+    i <- rep(seq_len(nx) - 1L, times = ny)
+    n <- nx * ny
+    list(x = x0 + (i + 0.5 * (j %% 2L)) * a +
+             (stats::runif(n) - 0.5) * 0.6 * a,
+         y = y0 + (j + 0.5) * dy + (stats::runif(n) - 0.5) * 0.6 * a,
+         a = a, dy = dy, nx = nx, ny = ny, x0 = x0, y0 = y0)
+}
+
+# Lattice indices whose (unjittered) site lies within `r` (+ a margin for
+# the jitter) of (cx, cy): a disc lookup without scanning all points.
+lattice_near <- function(lat, cx, cy, r) {
+    r <- r + lat$a
+    j <- seq(max(0L, floor((cy - r - lat$y0) / lat$dy)),
+             min(lat$ny - 1L, ceiling((cy + r - lat$y0) / lat$dy)))
+    i <- seq(max(0L, floor((cx - r - lat$x0) / lat$a) - 1L),
+             min(lat$nx - 1L, ceiling((cx + r - lat$x0) / lat$a) + 1L))
+    if (!length(i) || !length(j) || i[1] > i[length(i)] ||
+        j[1] > j[length(j)]) {
+        return(integer())
+    }
+    as.vector(outer(i, j * lat$nx, `+`)) + 1L
+}
+
+# ---- geometry of one section --------------------------------------------
+
+# Tumour nodules: star-shaped outlines that do not overlap and stay `edge`
+# microns inside the section; an optional necrotic hole in each.
+sim_nodules <- function(n, width, height, necrosis, edge = 250) {
+    if (n == 0L) return(list())
+    frac <- stats::runif(1, 0.15, 0.28)
+    wts <- stats::runif(n, 0.5, 1.5)
+    R <- sqrt(frac * width * height * wts / sum(wts) / pi)
+    for (attempt in 1:40) {
+        shapes <- lapply(R, star_params)
+        rmax <- vapply(shapes, function(p) {
+            max(star_radius(p, seq(0, 2 * pi, length.out = 361)))
+        }, numeric(1))
+        cx <- cy <- numeric(n)
+        ok <- TRUE
+        for (k in seq_len(n)) {
+            lo_x <- rmax[k] + edge
+            lo_y <- rmax[k] + edge
+            if (lo_x > width - lo_x || lo_y > height - lo_y) {
+                ok <- FALSE
+                break
+            }
+            placed <- FALSE
+            for (try in 1:300) {
+                x <- stats::runif(1, lo_x, width - lo_x)
+                y <- stats::runif(1, lo_y, height - lo_y)
+                prev <- seq_len(k - 1L)
+                if (!length(prev) ||
+                    all(sqrt((cx[prev] - x)^2 + (cy[prev] - y)^2) >
+                        rmax[prev] + rmax[k] + 2 * edge)) {
+                    placed <- TRUE
+                    break
+                }
+            }
+            if (!placed) {
+                ok <- FALSE
+                break
+            }
+            cx[k] <- x
+            cy[k] <- y
+        }
+        if (ok) break
+        R <- R * 0.88
+    }
+    lapply(seq_len(n), function(k) {
+        p <- shapes[[k]]
+        nv <- max(180L, ceiling(2 * pi * rmax[k] / 12))
+        th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
+        r <- star_radius(p, th)
+        nod <- list(cx = cx[k], cy = cy[k], R = p$R,
+                    x = cx[k] + r * cos(th), y = cy[k] + r * sin(th),
+                    hole = NULL)
+        if (necrosis && p$R >= 400) {
+            # the same angles, a fraction of the outline's radius: the hole
+            # lies inside, at least 40% of the radius from the border
+            hp <- star_params(1, rough = 0.3, harmonics = 2:8, floor = 0.6)
+            f <- stats::runif(1, 0.22, 0.35)
+            rh <- f * r * star_radius(hp, th) / 1.0
+            rh <- pmin(rh, 0.6 * r)
+            nod$hole <- list(x = cx[k] + rh * cos(th), y = cy[k] + rh * sin(th))
+        }
+        nod
+    })
+}
+
+# The true tumour polygons of one image in the tissue-window vertex format.
+nodule_polygons <- function(nodules, image) {
+    rows <- lapply(seq_along(nodules), function(k) {
+        nd <- nodules[[k]]
+        out <- data.frame(image = image, polygon = k, ring = 1L, hole = FALSE,
+                          x = nd$x, y = nd$y)
+        if (!is.null(nd$hole)) {
+            out <- rbind(out, data.frame(image = image, polygon = k,
+                                         ring = 2L, hole = TRUE,
+                                         x = rev(nd$hole$x),
+                                         y = rev(nd$hole$y)))
+        }
+        out
+    })
+    do.call(rbind, rows)
+}
+
+# Signed distance to the polygons (negative inside) and "inside a hole".
+polygon_signed_distance <- function(poly, x, y, nthreads) {
+    if (is.null(poly) || !nrow(poly)) {
+        return(list(d = rep(NA_real_, length(x)),
+                    hole = rep(FALSE, length(x))))
+    }
+    key <- paste(poly$polygon, poly$ring)
+    starts <- as.integer(c(0L, cumsum(rle(key)$lengths)))
+    d <- .Call(ffi_window_bdist, as.numeric(x), as.numeric(y), poly$x,
+               poly$y, starts, as.integer(nthreads))
+    inside <- .Call(ffi_window_inside, as.numeric(x), as.numeric(y), poly$x,
+                    poly$y, starts)
+    d[inside] <- -d[inside]
+    hole <- rep(FALSE, length(x))
+    if (any(poly$hole)) {
+        h <- poly[poly$hole, , drop = FALSE]
+        hk <- paste(h$polygon, h$ring)
+        hs <- as.integer(c(0L, cumsum(rle(hk)$lengths)))
+        out <- !inside
+        hole[out] <- .Call(ffi_window_inside, as.numeric(x[out]),
+                           as.numeric(y[out]), h$x, h$y, hs)
+    }
+    list(d = d, hole = hole)
+}
+
+# Zones of tissue: each has a relative density and a make-up.
+Z <- list(epi = 1L, stroma = 2L, lumen = 3L, necrosis = 4L, rim = 5L,
+          plate = 6L, sinus = 7L, portal = 8L, plumen = 9L, vlumen = 10L,
+          vlining = 11L, decoy = 12L, ifplate = 13L, capsule = 14L,
+          cplate = 15L)
+zone_density <- c(1.15, 0.85, 0.06, 0.12, 0.95, 0.8, 0.35, 1.0, 0.08, 0,
+                  0.9, 1.05, 1.0, 1.0, 1.1)
+zone_mix <- list(
+    c(Tumor = 0.97, Other = 0.03),
+    c(Fibroblast = 0.62, Endothelial = 0.2, Tumor = 0.08, Other = 0.1),
+    c(Other = 0.6, Tumor = 0.25, Macrophage = 0.15),
+    c(Other = 0.55, Tumor = 0.2, Macrophage = 0.25),
+    c(Fibroblast = 0.82, Endothelial = 0.12, Other = 0.06),
+    c(Hepatocyte = 0.97, Other = 0.03),
+    c(Endothelial = 0.5, Kupffer = 0.4, Other = 0.1),
+    c(Fibroblast = 0.45, Endothelial = 0.2, Other = 0.35),
+    c(Endothelial = 0.5, Other = 0.5),
+    c(Other = 1),
+    c(Endothelial = 0.75, Fibroblast = 0.25),
+    c(Fibroblast = 0.7, Endothelial = 0.2, Other = 0.1),
+    c(Hepatocyte = 1),                      # replaced by tumour below
+    c(Fibroblast = 0.6, Hepatocyte = 0.3, Endothelial = 0.1),
+    c(Hepatocyte = 0.97, Other = 0.03)
+)
+immune_mix <- list(
+    inflamed = c("CD8 T" = 0.38, "CD4 T" = 0.27, Treg = 0.07, B = 0.06,
+                 Macrophage = 0.22),
+    excluded = c("CD8 T" = 0.33, "CD4 T" = 0.28, Treg = 0.09, B = 0.06,
+                 Macrophage = 0.24),
+    desert = c("CD8 T" = 0.2, "CD4 T" = 0.25, Treg = 0.1, B = 0.05,
+               Macrophage = 0.4),
+    portal = c("CD8 T" = 0.25, "CD4 T" = 0.32, Treg = 0.05, B = 0.15,
+               Macrophage = 0.23),
+    decoy = c("CD8 T" = 0.45, "CD4 T" = 0.4, Treg = 0.07, Macrophage = 0.08)
+)
+
+# Probability that a cell of a zone is an immune cell, by infiltration.
+# `e` is the distance (microns, >= 0) to the interface the immune cells
+# gather at.
+immune_probability <- function(zone, d, e, infiltration) {
+    k <- match(infiltration, sim_infiltrations)
+    q <- numeric(length(zone))
+    pick <- function(v) v[k]
+    i <- zone == Z$epi
+    q[i] <- pick(c(0.10, 0.010, 0.006)) +
+        pick(c(0.04, 0.10, 0.01)) * exp(-abs(d[i]) / 100)
+    i <- zone == Z$stroma
+    q[i] <- pick(c(0.35, 0.04, 0.03)) +
+        pick(c(0.10, 0.40, 0.04)) * exp(-abs(d[i]) / 150)
+    i <- zone == Z$lumen
+    q[i] <- 0.05
+    i <- zone == Z$rim
+    q[i] <- pick(c(0.32, 0.40, 0.05))
+    i <- zone %in% c(Z$plate, Z$sinus, Z$ifplate, Z$capsule, Z$cplate)
+    q[i] <- pick(c(0.008, 0.008, 0.004)) +
+        pick(c(0.30, 0.35, 0.03)) * exp(-e[i] / 100)
+    q[zone == Z$portal] <- 0.45
+    q[zone == Z$decoy] <- 0.55
+    q
+}
+
+# ---- one section ----------------------------------------------------------
+
+sim_image <- function(spec, opts) {
+    W <- opts$width
+    H <- opts$height
+    image <- spec$image
+    nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis)
+    poly <- if (length(nodules)) nodule_polygons(nodules, image)
+    has_tumor <- !is.null(poly)
+    rim_w <- if (spec$pattern == "desmoplastic") stats::runif(1, 120, 250) else 0
+    # fields: liver plate warp, tumour stroma, lumens, rim width, immune
+    # patches, interdigitation
+    f_warp <- rff_params(500)
+    f_stroma <- rff_params(450)
+    f_gland <- rff_params(130)
+    f_rim <- rff_params(400)
+    f_hot <- rff_params(300)
+    f_fing <- rff_params(90)
+    ang <- stats::runif(1, 0, pi)
+    plate_dir <- c(cos(ang), sin(ang))
+    lambda_plate <- 42
+
+    # TLS first (they claim space), then portal tracts, veins and decoys
+    pool <- sim_pool(W, H, poly, opts$nthreads)
+    tls <- sim_place_tls(spec, opts, pool, rim_w)
+    portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                             rlim = c(70, 150), min_d = rim_w * 1.4 + 200,
+                             avoid = tls[xyr])
+    veins <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                            rlim = c(25, 50), min_d = rim_w * 1.4 + 150,
+                            avoid = rbind(tls[xyr], portal[xyr]),
+                            offset = 0.5)
+    decoys <- sim_place_decoys(opts$n_decoys, W, H, pool, rim_w,
+                               avoid = rbind(tls[xyr], portal[xyr],
+                                             veins[xyr]))
+
+    # base lattice over the section, thinned later
+    fmax <- 1.5
+    lat <- hex_lattice(0, 0, W, H, opts$density * fmax)
+    x <- lat$x
+    y <- lat$y
+    n <- length(x)
+    valid <- x >= 0 & x <= W & y >= 0 & y <= H
+    sd <- polygon_signed_distance(poly, x, y, opts$nthreads)
+    d <- sd$d
+    zone <- integer(n)
+    dd <- if (has_tumor) d else rep(Inf, n)
+    tum <- dd < 0
+    hole <- sd$hole
+    # tumour: epithelium, stromal septa, small lumens
+    it <- which(tum)
+    # glands: epithelium between stroma (low values of a smooth field) and
+    # lumens (its peaks), crossed by fibrous septa (a larger-scale field)
+    fg <- rff_eval(f_gland, x[it], y[it])
+    fs <- rff_eval(f_stroma, x[it], y[it])
+    zt <- rep(Z$epi, length(it))
+    zt[fg > 1.35] <- Z$lumen
+    zt[fg < -0.85 | abs(fs) < 0.1] <- Z$stroma
+    zone[it] <- zt
+    zone[hole] <- Z$necrosis
+    # liver: plates and sinusoids
+    il <- which(!tum & !hole)
+    phase <- (x[il] * plate_dir[1] + y[il] * plate_dir[2]) / lambda_plate +
+        2.5 * rff_eval(f_warp, x[il], y[il])
+    dl <- dd[il]
+    if (spec$pattern == "pushing") {
+        # plates bend parallel to the border and are compressed
+        reach <- 200 * (1 + 0.25 * rff_eval(f_rim, x[il], y[il]))
+        near <- dl < reach
+        phase[near] <- dl[near] / 30 + 0.2 * rff_eval(f_warp, x[il][near],
+                                                      y[il][near])
+    }
+    zl <- ifelse(cos(2 * pi * phase) > -0.3, Z$plate, Z$sinus)
+    if (spec$pattern == "desmoplastic") {
+        w <- rim_w * (1 + 0.25 * tanh(rff_eval(f_rim, x[il], y[il])))
+        zl[dl < w] <- Z$rim
+    } else if (spec$pattern == "pushing") {
+        zl[near & zl == Z$plate] <- Z$cplate
+        zl[dl < 14] <- Z$capsule
+    }
+    zone[il] <- zl
+    if (spec$pattern == "replacement" && has_tumor) {
+        # within 250 microns of the border, on both sides, the liver plate
+        # architecture continues and tumour cells take hepatocyte places
+        ib <- which(abs(dd) < 250 & !hole)
+        ph <- (x[ib] * plate_dir[1] + y[ib] * plate_dir[2]) / lambda_plate +
+            2.5 * rff_eval(f_warp, x[ib], y[ib])
+        zone[ib] <- ifelse(cos(2 * pi * ph) > -0.3, Z$ifplate, Z$sinus)
+    }
+    # portal tracts (with a vein lumen), central veins, decoy patches
+    for (k in seq_len(nrow(portal))) {
+        idx <- lattice_near(lat, portal$x[k], portal$y[k], portal$r[k] * 1.6)
+        s <- ellipse_radius(portal[k, ], x[idx], y[idx])
+        zone[idx[s <= 1]] <- Z$portal
+        zone[idx[s <= 0.3]] <- Z$plumen
+    }
+    for (k in seq_len(nrow(veins))) {
+        idx <- lattice_near(lat, veins$x[k], veins$y[k], veins$r[k] * 1.6)
+        s <- ellipse_radius(veins[k, ], x[idx], y[idx])
+        zone[idx[s <= 1.4]] <- Z$vlining
+        zone[idx[s <= 1]] <- Z$vlumen
+    }
+    for (k in seq_len(nrow(decoys))) {
+        idx <- lattice_near(lat, decoys$x[k], decoys$y[k],
+                            decoys$r[k] * decoys$aspect[k])
+        s <- ellipse_radius(decoys[k, ], x[idx], y[idx])
+        zone[idx[s <= 1]] <- Z$decoy
+    }
+
+    # TLS: their own denser lattice replaces the tissue under them
+    tls_cells <- sim_tls_cells(tls, opts$density)
+    rel <- zone_density[zone]
+    rel[!valid] <- 0
+    for (k in seq_len(nrow(tls))) {
+        idx <- lattice_near(lat, tls$x[k], tls$y[k], tls$radius[k] * 1.05)
+        s <- ellipse_radius(tls[k, ], x[idx], y[idx])
+        rel[idx[s <= tls$outer[k]]] <- 0
+    }
+    target <- opts$density * W * H / 1e6
+    scale <- max(0, target - length(tls_cells$x)) / max(sum(rel), 1e-9)
+    keep <- stats::runif(n) < pmin(1, rel * scale)
+    rm(rel)
+
+    x <- x[keep]
+    y <- y[keep]
+    d <- d[keep]
+    zone <- zone[keep]
+    hole <- hole[keep]
+    dd <- dd[keep]
+    # immune cells, then the structural make-up of each zone
+    e <- abs(dd)
+    if (spec$pattern == "desmoplastic") {
+        out <- dd >= 0
+        e[out] <- abs(dd[out] - rim_w)
+    }
+    q <- immune_probability(zone, dd, e, spec$infiltration)
+    q <- pmin(0.9, q * exp(0.5 * rff_eval(f_hot, x, y) - 0.125))
+    imm <- stats::runif(length(x)) < q
+    type <- integer(length(x))
+    mix <- ifelse(zone == Z$portal, "portal",
+                  ifelse(zone == Z$decoy, "decoy", spec$infiltration))
+    for (m in unique(mix[imm])) {
+        i <- which(imm & mix == m)
+        type[i] <- draw_types(length(i), immune_mix[[m]])
+    }
+    for (z in unique(zone[!imm])) {
+        i <- which(!imm & zone == z)
+        type[i] <- draw_types(length(i), zone_mix[[z]])
+    }
+    i <- which(!imm & zone == Z$ifplate)
+    if (length(i)) {
+        fing <- rff_eval(f_fing, x[i], y[i])
+        p_tumor <- stats::plogis((-dd[i] + 90 * fing) / 20)
+        type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
+                          match("Tumor", sim_types),
+                          match("Hepatocyte", sim_types))
+    }
+    region <- ifelse(hole, 2L, ifelse(!is.na(d) & d < 0, 1L, 3L))
+    tls_id <- rep(NA_integer_, length(x))
+
+    if (length(tls_cells$x)) {
+        td <- polygon_signed_distance(poly, tls_cells$x, tls_cells$y,
+                                      opts$nthreads)
+        x <- c(x, tls_cells$x)
+        y <- c(y, tls_cells$y)
+        d <- c(d, td$d)
+        type <- c(type, tls_cells$type)
+        region <- c(region, ifelse(td$hole, 2L,
+                                   ifelse(!is.na(td$d) & td$d < 0, 1L, 3L)))
+        tls_id <- c(tls_id, tls_cells$tls_id)
+    }
+    cells <- data.frame(x = x, y = y, type = type, d = d, region = region,
+                        tls_id = tls_id)
+    tls_tab <- if (nrow(tls)) {
+        data.frame(image = image, tls_id = seq_len(nrow(tls)),
+                   x = tls$x, y = tls$y, radius = tls$radius,
+                   follicle_radius = tls$r,
+                   n_cells = tabulate(tls_cells$tls_id, nrow(tls)),
+                   maturity = tls$maturity, location = tls$location,
+                   border_distance = tls$d, stringsAsFactors = FALSE)
+    }
+    tumor_area <- if (has_tumor) {
+        key <- paste(poly$polygon, poly$ring)
+        sum(vapply(split(poly, factor(key, unique(key))), function(r) {
+            ring_signed_area(r$x, r$y) * if (r$hole[1]) -1 else 1
+        }, numeric(1))) / 1e6
+    } else {
+        0
+    }
+    list(cells = cells, polygons = poly, tls = tls_tab,
+         info = list(tumor_area_mm2 = abs(tumor_area),
+                     rim_width = if (rim_w > 0) rim_w else NA_real_,
+                     n_tls = nrow(tls)))
+}
+
+# Normalised elliptical radius of points around a structure (1 on the
+# outline of semi-axes r * aspect and r, rotated by angle).
+ellipse_radius <- function(s, x, y) {
+    dx <- x - s$x
+    dy <- y - s$y
+    ca <- cos(s$angle)
+    sa <- sin(s$angle)
+    u <- (dx * ca + dy * sa) / (s$r * s$aspect)
+    v <- (-dx * sa + dy * ca) / s$r
+    sqrt(u^2 + v^2)
+}
+
+# Random candidate points with their signed distance to the tumour, for
+# placing structures.
+sim_pool <- function(W, H, poly, nthreads, n = 20000L) {
+    x <- stats::runif(n, 0, W)
+    y <- stats::runif(n, 0, H)
+    sd <- polygon_signed_distance(poly, x, y, nthreads)
+    d <- if (is.null(poly)) rep(Inf, n) else sd$d
+    list(x = x, y = y, d = d, edge = pmin(x, W - x, y, H - y), W = W, H = H)
+}
+
+no_structures <- function() {
+    data.frame(x = numeric(), y = numeric(), r = numeric(), radius = numeric(),
+               aspect = numeric(), angle = numeric())
+}
+
+no_tls <- function() {
+    out <- no_structures()
+    out$maturity <- character()
+    out$location <- character()
+    out$d <- numeric()
+    out$outer <- numeric()
+    out
+}
+
+xyr <- c("x", "y", "radius")
+
+far_from <- function(x, y, radius, avoid, gap) {
+    if (is.null(avoid) || !nrow(avoid)) return(rep(TRUE, length(x)))
+    ok <- rep(TRUE, length(x))
+    for (k in seq_len(nrow(avoid))) {
+        ok <- ok & (x - avoid$x[k])^2 + (y - avoid$y[k])^2 >
+            (radius + avoid$radius[k] + gap)^2
+    }
+    ok
+}
+
+# TLS: size by maturity, location drawn, centre in the location's zone.
+sim_place_tls <- function(spec, opts, pool, rim_w) {
+    out <- no_structures()
+    n <- spec$n_tls
+    if (n == 0L) return(no_tls())
+    rows <- list()
+    has_tumor <- any(is.finite(pool$d))
+    for (k in seq_len(n)) {
+        maturity <- opts$maturity[sample.int(length(opts$maturity), 1L)]
+        r <- switch(maturity, aggregate = stats::runif(1, 60, 110),
+                    primary = stats::runif(1, 80, 160),
+                    secondary = stats::runif(1, 110, 200))
+        outer <- 1 + (0.5 * r + 30) / r          # T zone around the follicle
+        aspect <- stats::runif(1, 1, 1.3)
+        radius <- r * outer * aspect
+        wanted <- opts$location[sample.int(length(opts$location), 1L)]
+        tries <- c(wanted, sample(setdiff(opts$location, wanted)))
+        if (!has_tumor) tries <- intersect(tries, "distal")
+        placed <- FALSE
+        for (loc in tries) {
+            d <- pool$d
+            ok <- switch(loc,
+                intratumoral = d <= -(radius + 150),
+                margin = d >= -radius / 4 & d <= radius / 4 + 100,
+                peritumoral = d >= radius + 250 + rim_w & d <= 1000,
+                distal = d >= 1250)
+            ok <- ok & pool$edge >= radius + 40 &
+                far_from(pool$x, pool$y, radius,
+                         if (length(rows)) do.call(rbind, rows)[xyr], 150)
+            cand <- which(ok)
+            if (!length(cand)) next
+            j <- cand[sample.int(length(cand), 1L)]
+            rows[[length(rows) + 1L]] <- data.frame(
+                x = pool$x[j], y = pool$y[j], r = r, radius = radius,
+                aspect = aspect, angle = stats::runif(1, 0, pi),
+                maturity = maturity, location = loc, d = pool$d[j],
+                outer = outer, stringsAsFactors = FALSE)
+            placed <- TRUE
+            break
+        }
+        if (!placed) {
+            inform_immunoscape(
+                "Image {.val {spec$image}}: no room for TLS {k} of {n}; it is left out."
+            )
+        }
+    }
+    if (!length(rows)) return(no_tls())
+    do.call(rbind, rows)
+}
+
+# Portal tracts and central veins: one candidate per grid square (jittered),
+# kept where the liver is far enough from the tumour and other structures.
+sim_place_grid <- function(W, H, poly, nthreads, spacing, rlim, min_d,
+                           avoid, offset = 0) {
+    gx <- seq(spacing * (0.5 + offset / 2), W, by = spacing)
+    gy <- seq(spacing * (0.5 + offset / 2), H, by = spacing)
+    if (!length(gx) || !length(gy)) return(no_structures())
+    g <- expand.grid(x = gx, y = gy)
+    n <- nrow(g)
+    x <- g$x + stats::runif(n, -0.3, 0.3) * spacing
+    y <- g$y + stats::runif(n, -0.3, 0.3) * spacing
+    r <- stats::runif(n, rlim[1], rlim[2])
+    aspect <- stats::runif(n, 1, 1.6)
+    angle <- stats::runif(n, 0, pi)
+    radius <- r * aspect
+    d <- if (is.null(poly)) rep(Inf, n) else
+        polygon_signed_distance(poly, x, y, nthreads)$d
+    ok <- d >= min_d + radius & x > 0 & x < W & y > 0 & y < H &
+        far_from(x, y, radius, avoid, 150)
+    data.frame(x = x, y = y, r = r, radius = radius, aspect = aspect,
+               angle = angle)[ok, , drop = FALSE]
+}
+
+sim_place_decoys <- function(n, W, H, pool, rim_w, avoid) {
+    if (n == 0L) return(no_structures())
+    rows <- list()
+    for (k in seq_len(n)) {
+        r <- stats::runif(1, 50, 90)
+        aspect <- stats::runif(1, 2.2, 3.2)
+        radius <- r * aspect
+        in_tumor <- stats::runif(1) < 0.5 && any(pool$d < -(radius + 200))
+        ok <- if (in_tumor) pool$d <= -(radius + 200) else
+            pool$d >= radius + rim_w * 1.4 + 150
+        ok <- ok & pool$edge >= radius + 20 &
+            far_from(pool$x, pool$y, radius,
+                     rbind(avoid, if (length(rows)) do.call(rbind, rows)[xyr]),
+                     250)
+        cand <- which(ok)
+        if (!length(cand)) next
+        j <- cand[sample.int(length(cand), 1L)]
+        rows[[length(rows) + 1L]] <- data.frame(
+            x = pool$x[j], y = pool$y[j], r = r, radius = radius,
+            aspect = aspect, angle = stats::runif(1, 0, pi))
+    }
+    if (!length(rows)) return(no_structures())
+    do.call(rbind, rows)
+}
+
+# The cells of every TLS: a dense lattice in the ellipse, typed by the
+# normalised radius s (follicle s <= 1, T zone 1 < s <= outer).
+sim_tls_cells <- function(tls, density) {
+    dens <- max(1.3 * density, min(2.5 * density, 9000))
+    out <- list(x = numeric(), y = numeric(), type = integer(),
+                tls_id = integer())
+    for (k in seq_len(nrow(tls))) {
+        t <- tls[k, ]
+        R <- t$radius
+        lat <- hex_lattice(t$x - R, t$y - R, 2 * R, 2 * R, dens)
+        s <- ellipse_radius(t, lat$x, lat$y)
+        inside <- s <= t$outer
+        x <- lat$x[inside]
+        y <- lat$y[inside]
+        s <- s[inside]
+        type <- integer(length(x))
+        fol <- s <= 1
+        type[!fol] <- draw_types(sum(!fol), c(
+            "CD4 T" = 0.5, "CD8 T" = 0.22, Treg = 0.06, B = 0.08,
+            Endothelial = 0.06, Macrophage = 0.05, Other = 0.03))
+        mix_fol <- if (t$maturity == "aggregate") {
+            c(B = 0.7, "CD4 T" = 0.15, "CD8 T" = 0.08, Macrophage = 0.07)
+        } else {
+            c(B = 0.85, "CD4 T" = 0.09, "CD8 T" = 0.02, Macrophage = 0.04)
+        }
+        type[fol] <- draw_types(sum(fol), mix_fol)
+        if (t$maturity == "primary") {
+            ctr <- which(s <= 0.6)
+            type[ctr] <- draw_types(length(ctr), c(
+                FDC = 0.2, B = 0.72, "CD4 T" = 0.06, Macrophage = 0.02))
+        } else if (t$maturity == "secondary") {
+            ctr <- which(s <= 0.6)
+            type[ctr] <- draw_types(length(ctr), c(
+                "GC B" = 0.55, FDC = 0.15, B = 0.18, "CD4 T" = 0.08,
+                Macrophage = 0.04))
+        }
+        out$x <- c(out$x, x)
+        out$y <- c(out$y, y)
+        out$type <- c(out$type, type)
+        out$tls_id <- c(out$tls_id, rep(k, length(x)))
+    }
+    out
+}
+
+# ---- assembling the cohort -------------------------------------------------
+
+sim_assemble <- function(sims, spec, opts, seed, kinds) {
+    n_per <- vapply(sims, function(s) nrow(s$cells), integer(1))
+    images <- spec$image
+    cells <- do.call(rbind, lapply(sims, `[[`, "cells"))
+    img <- structure(rep.int(seq_along(images), n_per), levels = images,
+                     class = "factor")
+    pat_lv <- unique(spec$patient)
+    pat <- structure(rep.int(match(spec$patient, pat_lv), n_per),
+                     levels = pat_lv, class = "factor")
+    df <- data.frame(
+        cell_id = sequence(n_per),
+        image = img,
+        x = cells$x,
+        y = cells$y,
+        type = structure(cells$type, levels = sim_types, class = "factor"),
+        true_border_distance = cells$d,
+        true_region = structure(cells$region, levels = sim_regions,
+                                class = "factor"),
+        true_tls_id = cells$tls_id,
+        patient = pat
+    )
+    rm(cells)
+    W <- opts$width
+    H <- opts$height
+    rect <- data.frame(image = rep(images, each = 4L), polygon = 1L,
+                       ring = 1L, hole = FALSE,
+                       x = rep(c(0, W, W, 0), length(images)),
+                       y = rep(c(0, 0, H, H), length(images)))
+    out <- new_spatial_cells(df, windows = new_window(rect, images))
+
+    polys <- do.call(rbind, lapply(sims, `[[`, "polygons"))
+    if (is.null(polys)) {
+        polys <- data.frame(image = character(), polygon = integer(),
+                            ring = integer(), hole = logical(),
+                            x = numeric(), y = numeric())
+    }
+    polys <- new_window(polys, images)
+    tls <- do.call(rbind, lapply(sims, `[[`, "tls"))
+    if (is.null(tls)) {
+        tls <- data.frame(image = character(), tls_id = integer(),
+                          x = numeric(), y = numeric(), radius = numeric(),
+                          follicle_radius = numeric(), n_cells = integer(),
+                          maturity = character(), location = character(),
+                          border_distance = numeric())
+    }
+    tls$image <- factor(tls$image, levels = images)
+    tls$maturity <- factor(tls$maturity, levels = sim_maturities)
+    tls$location <- factor(tls$location, levels = sim_locations)
+    rownames(tls) <- NULL
+
+    info <- data.frame(
+        image = factor(images, levels = images),
+        patient = factor(spec$patient, levels = pat_lv),
+        pattern = factor(spec$pattern, levels = sim_patterns),
+        infiltration = factor(spec$infiltration, levels = sim_infiltrations),
+        n_cells = n_per,
+        n_nodules = spec$n_nodules,
+        necrosis = spec$necrosis & spec$n_nodules > 0L,
+        n_tls = vapply(sims, function(s) s$info$n_tls, integer(1)),
+        tumor_area_mm2 = vapply(sims, function(s) s$info$tumor_area_mm2,
+                                numeric(1)),
+        rim_width = vapply(sims, function(s) s$info$rim_width, numeric(1)),
+        seed = spec$seed
+    )
+    info <- sim_survival(info, tls, seed, kinds, opts$n_patients)
+    attr(out, "tumor_polygons") <- polys
+    attr(out, "tls_truth") <- tls
+    attr(out, "image_truth") <- info
+    out
+}
+
+# Per-patient survival from the features of its images (see the docs).
+sim_survival <- function(info, tls, seed, kinds, n_patients) {
+    mature <- tls$maturity %in% c("primary", "secondary") &
+        tls$location %in% c("intratumoral", "margin")
+    n_mature <- tabulate(as.integer(tls$image)[mature], nrow(info))
+    lp_image <- c(desmoplastic = 0, replacement = 0.9,
+                  pushing = 0.5)[as.character(info$pattern)] +
+        c(inflamed = -0.8, excluded = 0,
+          desert = 0.5)[as.character(info$infiltration)] -
+        0.35 * pmin(n_mature, 3)
+    lp <- as.vector(tapply(lp_image, info$patient, mean))
+    pats <- levels(info$patient)
+    # one stream per patient, from the seed and the patient's position
+    pseed <- with_image_seed(seed %/% 2L + 7919L, kinds,
+                             sample.int(.Machine$integer.max, n_patients,
+                                        replace = TRUE))
+    pseed <- pseed[as.integer(sub("^patient", "", pats))]
+    surv <- t(vapply(seq_along(pats), function(p) {
+        with_image_seed(pseed[p], kinds, {
+            u <- stats::runif(2)
+            time <- -log(u[1]) / (log(2) / 36 * exp(lp[p]))
+            cens <- 24 + 72 * u[2]
+            c(min(time, cens), as.numeric(time <= cens))
+        })
+    }, numeric(2)))
+    k <- as.integer(info$patient)
+    info$risk <- lp[k]
+    info$survival_time <- surv[k, 1]
+    info$survival_event <- as.integer(surv[k, 2])
+    info
+}

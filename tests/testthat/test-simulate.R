@@ -1,0 +1,311 @@
+# simulate_tme(): structure, truth against brute-force geometry, the
+# make-up of each growth pattern and infiltration, reproducibility.
+
+# Brute force: distance from points to the nearest edge of any ring, and
+# even-odd inside test over all rings (holes count as outside).
+oracle_polygon <- function(poly, px, py) {
+    rings <- split(poly, paste(poly$polygon, poly$ring))
+    d <- rep(Inf, length(px))
+    inside <- rep(FALSE, length(px))
+    for (r in rings) {
+        ax <- r$x
+        ay <- r$y
+        bx <- c(ax[-1], ax[1])
+        by <- c(ay[-1], ay[1])
+        for (k in seq_along(px)) {
+            vx <- bx - ax
+            vy <- by - ay
+            t <- ((px[k] - ax) * vx + (py[k] - ay) * vy) / (vx^2 + vy^2)
+            t <- pmin(1, pmax(0, t))
+            dk <- sqrt((ax + t * vx - px[k])^2 + (ay + t * vy - py[k])^2)
+            d[k] <- min(d[k], dk)
+            cross <- ((ay > py[k]) != (by > py[k])) &
+                (px[k] < ax + (py[k] - ay) * (bx - ax) / (by - ay))
+            if (sum(cross) %% 2 == 1) inside[k] <- !inside[k]
+        }
+    }
+    ifelse(inside, -d, d)
+}
+
+small_sim <- function(..., size = 1500, cells_per_mm2 = 2000) {
+    simulate_tme(size = size, cells_per_mm2 = cells_per_mm2, ...)
+}
+
+test_that("simulate_tme returns spatial_cells with the agreed columns", {
+    cells <- small_sim(n_images = 2, seed = 1, n_tls = 2)
+    expect_s3_class(cells, "spatial_cells")
+    expect_named(cells, c("cell_id", "image", "x", "y", "type",
+                          "true_border_distance", "true_region",
+                          "true_tls_id", "patient"))
+    expect_equal(levels(cells$type),
+                 c("Tumor", "Hepatocyte", "Kupffer", "Endothelial",
+                   "Fibroblast", "CD8 T", "CD4 T", "Treg", "B",
+                   "Macrophage", "FDC", "GC B", "Other"))
+    expect_equal(levels(cells$true_region), c("tumor", "necrosis", "liver"))
+    expect_equal(levels(cells$image), c("image1", "image2"))
+    expect_equal(levels(cells$patient), c("patient1", "patient2"))
+    expect_type(cells$true_tls_id, "integer")
+    expect_type(cells$true_border_distance, "double")
+    # window: the rectangle of each section, holding every cell
+    w <- get_window(cells)
+    expect_equal(unname(window_area(cells)), c(1500^2, 1500^2))
+    expect_equal(range(w$x), c(0, 1500))
+    expect_true(all(cells$x >= 0 & cells$x <= 1500 &
+                    cells$y >= 0 & cells$y <= 1500))
+    expect_equal(cells$cell_id[cells$image == "image2"],
+                 seq_len(sum(cells$image == "image2")))
+    # attributes
+    poly <- attr(cells, "tumor_polygons")
+    expect_s3_class(poly, "tissue_window")
+    expect_named(poly, c("image", "polygon", "ring", "hole", "x", "y"))
+    tls <- attr(cells, "tls_truth")
+    expect_named(tls, c("image", "tls_id", "x", "y", "radius",
+                        "follicle_radius", "n_cells", "maturity",
+                        "location", "border_distance"))
+    it <- attr(cells, "image_truth")
+    expect_equal(as.character(it$image), c("image1", "image2"))
+    expect_true(all(c("patient", "pattern", "infiltration", "n_cells",
+                      "survival_time", "survival_event", "risk") %in%
+                        names(it)))
+    expect_equal(it$n_cells, as.vector(table(cells$image)))
+})
+
+test_that("counts follow cells_per_mm2 * area", {
+    for (d in c(1000, 3000)) {
+        cells <- simulate_tme(size = c(2000, 1500), cells_per_mm2 = d,
+                              seed = 2)
+        expect_equal(nrow(cells) / (d * 3), 1, tolerance = 0.05)
+    }
+})
+
+test_that("cells are spaced like tissue, not like a Poisson pattern", {
+    cells <- small_sim(seed = 3, n_tls = 0)
+    nn <- nearest_distances(cells, to = unique(as.character(cells$type)))
+    nn <- stats::aggregate(distance ~ image + cell_id, data = nn, FUN = min)
+    # Poisson at 2000 / mm^2 puts 18% of cells within 5 microns of another
+    expect_lt(mean(nn$distance < 5), 0.01)
+    expect_gt(stats::median(nn$distance), 10)
+})
+
+test_that("true_border_distance is the exact signed distance to the polygons", {
+    cells <- small_sim(n_images = 2, seed = 4, necrosis = TRUE,
+                       n_nodules = c(1, 2), size = 2500)
+    poly <- attr(cells, "tumor_polygons")
+    expect_true(any(poly$hole))
+    set.seed(10)
+    for (im in levels(cells$image)) {
+        s <- cells[cells$image == im, ]
+        i <- sample.int(nrow(s), 150)
+        # add the cells nearest the border: the sign matters most there
+        i <- unique(c(i, order(abs(s$true_border_distance))[1:50]))
+        p <- poly[poly$image == im, ]
+        expect_equal(s$true_border_distance[i],
+                     oracle_polygon(p, s$x[i], s$y[i]), tolerance = 1e-9)
+    }
+    # sign and region agree
+    d <- cells$true_border_distance
+    expect_true(all((d < 0) == (cells$true_region == "tumor")))
+    expect_true(any(cells$true_region == "necrosis"))
+    expect_true(all(d[cells$true_region == "necrosis"] > 0))
+})
+
+test_that("TLS truth matches the cells", {
+    cells <- small_sim(seed = 5, n_tls = 3, size = 3000,
+                       tls_maturity = c("primary", "secondary"))
+    tls <- attr(cells, "tls_truth")
+    expect_equal(nrow(tls), 3)
+    expect_equal(tls$tls_id, 1:3)
+    ids <- cells$true_tls_id
+    expect_equal(as.vector(table(factor(ids, levels = 1:3))), tls$n_cells)
+    for (k in tls$tls_id) {
+        m <- cells[!is.na(ids) & ids == k, ]
+        # every member within the TLS radius of its centre
+        expect_true(all(sqrt((m$x - tls$x[k])^2 + (m$y - tls$y[k])^2) <=
+                            tls$radius[k] + 1e-9))
+        tab <- table(m$type)
+        expect_gt(sum(tab[c("B", "GC B")]), sum(tab[c("CD8 T")]))
+        expect_gt(tab[["CD4 T"]], tab[["CD8 T"]])
+        expect_gt(tab[["FDC"]], 0)
+        if (tls$maturity[k] == "secondary") {
+            expect_gt(tab[["GC B"]], 0)
+        } else {
+            expect_equal(tab[["GC B"]], 0)
+        }
+    }
+    # a TLS is denser than the tissue around it
+    area <- sum(pi * tls$follicle_radius^2)
+    expect_gt(sum(!is.na(ids)) / (pi * sum(tls$radius^2)) * 1e6, 2000)
+    # aggregates carry neither FDC nor GC B
+    agg <- small_sim(seed = 6, n_tls = 2, tls_maturity = "aggregate")
+    expect_false(any(agg$type[!is.na(agg$true_tls_id)] %in% c("FDC", "GC B")))
+    expect_true(all(attr(agg, "tls_truth")$maturity == "aggregate"))
+})
+
+test_that("TLS locations follow the signed distance of their centre", {
+    cells <- simulate_tme(n_images = 4, size = 3000, cells_per_mm2 = 1000,
+                          n_tls = 3, seed = 7, n_decoys = 0)
+    tls <- attr(cells, "tls_truth")
+    poly <- attr(cells, "tumor_polygons")
+    for (k in seq_len(nrow(tls))) {
+        d <- oracle_polygon(poly[poly$image == tls$image[k], ], tls$x[k],
+                            tls$y[k])
+        expect_equal(tls$border_distance[k], d, tolerance = 1e-9)
+    }
+    d <- tls$border_distance
+    r <- tls$radius
+    loc <- as.character(tls$location)
+    expect_true(all(d[loc == "intratumoral"] <= -r[loc == "intratumoral"]))
+    expect_true(all(abs(d[loc == "margin"]) <= r[loc == "margin"] / 4 + 100))
+    expect_true(all(d[loc == "peritumoral"] > r[loc == "peritumoral"] &
+                        d[loc == "peritumoral"] <= 1000))
+    expect_true(all(d[loc == "distal"] >= 1250))
+    only <- simulate_tme(size = 3000, cells_per_mm2 = 1000, n_tls = 2,
+                         seed = 8, tls_location = "intratumoral")
+    expect_true(all(attr(only, "tls_truth")$location == "intratumoral"))
+    expect_true(all(only$true_region[!is.na(only$true_tls_id)] == "tumor"))
+})
+
+test_that("growth patterns shape the interface", {
+    sims <- lapply(c("desmoplastic", "replacement", "pushing"), function(p) {
+        small_sim(seed = 9, pattern = p, size = 2500, n_tls = 0,
+                  n_decoys = 0)
+    })
+    band <- function(s, lo, hi, type) {
+        i <- s$true_border_distance > lo & s$true_border_distance <= hi
+        mean(s$type[i] == type)
+    }
+    # desmoplastic: a fibroblast rim, hepatocytes only beyond it
+    expect_gt(band(sims[[1]], 0, 100, "Fibroblast"), 0.4)
+    expect_lt(band(sims[[1]], 0, 100, "Hepatocyte"), 0.02)
+    rim <- attr(sims[[1]], "image_truth")$rim_width
+    expect_true(rim >= 120 && rim <= 250)
+    # replacement: tumour cells among hepatocytes on both sides
+    expect_gt(band(sims[[2]], 0, 100, "Tumor"), 0.05)
+    expect_gt(band(sims[[2]], -100, 0, "Hepatocyte"), 0.03)
+    expect_lt(band(sims[[2]], 0, 100, "Fibroblast"), 0.1)
+    # pushing: hepatocytes right at the border, no tumour cells outside
+    expect_gt(band(sims[[3]], 20, 100, "Hepatocyte"), 0.4)
+    expect_equal(band(sims[[3]], 0, 300, "Tumor"), 0)
+    expect_lt(band(sims[[3]], 20, 100, "Fibroblast"), 0.05)
+    expect_equal(band(sims[[1]], 0, 300, "Tumor"), 0)
+})
+
+test_that("infiltration phenotypes differ in core and margin CD8 densities", {
+    dens <- function(infl, seed) {
+        s <- small_sim(seed = seed, infiltration = infl, size = 3000,
+                       cells_per_mm2 = 3000, n_tls = 0, n_decoys = 0)
+        d <- s$true_border_distance
+        core <- d < -250
+        margin <- d > 0 & d < 250
+        c(core = sum(s$type[core] == "CD8 T") / sum(core),
+          margin = sum(s$type[margin] == "CD8 T") / sum(margin))
+    }
+    for (seed in 1:2) {
+        inf <- dens("inflamed", seed)
+        exc <- dens("excluded", seed)
+        des <- dens("desert", seed)
+        expect_gt(inf[["core"]], 3 * exc[["core"]])
+        expect_gt(exc[["margin"]], 3 * exc[["core"]])
+        expect_gt(exc[["margin"]], 4 * des[["margin"]])
+        expect_gt(inf[["core"]], 4 * des[["core"]])
+    }
+})
+
+test_that("simulations are reproducible and images independent", {
+    a <- small_sim(n_images = 3, seed = 11,
+                   pattern = c("desmoplastic", "replacement", "pushing"))
+    b <- small_sim(n_images = 3, seed = 11,
+                   pattern = c("desmoplastic", "replacement", "pushing"))
+    expect_identical(a, b)
+    # with seed = NULL, set.seed() reproduces; with a seed, the caller's
+    # stream is untouched
+    set.seed(3)
+    c1 <- small_sim(n_tls = 1)
+    set.seed(3)
+    c2 <- small_sim(n_tls = 1)
+    expect_identical(c1, c2)
+    set.seed(4)
+    before <- .Random.seed
+    small_sim(seed = 1)
+    expect_identical(.Random.seed, before)
+    # image k is the same alone, in a smaller cohort or in a larger one
+    one <- small_sim(seed = 11)
+    strip <- function(x, im) {
+        keep <- x$image == im
+        cols <- c("cell_id", "x", "y", "type", "true_border_distance",
+                  "true_region", "true_tls_id")
+        lapply(unclass(x)[cols], `[`, keep)
+    }
+    expect_identical(strip(one, "image1"), strip(a, "image1"))
+    big <- small_sim(n_images = 5, seed = 11,
+                     pattern = c("desmoplastic", "replacement", "pushing"))
+    expect_identical(strip(big, "image3"), strip(a, "image3"))
+    third <- small_sim(n_images = 3, seed = 11, images = 3,
+                       pattern = c("desmoplastic", "replacement", "pushing"))
+    expect_identical(strip(third, "image3"), strip(a, "image3"))
+    expect_equal(levels(third$image), "image3")
+    # different images differ
+    expect_false(isTRUE(all.equal(strip(a, "image1")$type[1:500],
+                                  strip(a, "image2")$type[1:500])))
+})
+
+test_that("patients group images and get survival from their features", {
+    cells <- small_sim(n_images = 6, n_patients = 3, seed = 12, n_tls = 0,
+                       infiltration = c("inflamed", "desert"))
+    it <- attr(cells, "image_truth")
+    expect_equal(as.character(it$patient),
+                 paste0("patient", c(1, 2, 3, 1, 2, 3)))
+    expect_equal(as.character(cells$patient),
+                 as.character(it$patient)[as.integer(cells$image)])
+    # images of one patient share its survival
+    expect_equal(it$survival_time[1], it$survival_time[4])
+    expect_true(all(it$survival_time > 0 & it$survival_time <= 96))
+    expect_true(all(it$survival_event %in% 0:1))
+    # patient 1 (inflamed, desert) and 2 (desert, inflamed) have the
+    # same mean risk
+    expect_equal(it$risk[1], it$risk[2])
+})
+
+test_that("a section without tumour has NA distances and liver only", {
+    cells <- small_sim(seed = 13, n_nodules = 0, n_tls = 1)
+    expect_true(all(is.na(cells$true_border_distance)))
+    expect_true(all(cells$true_region == "liver"))
+    expect_false(any(cells$type == "Tumor"))
+    expect_equal(nrow(attr(cells, "tumor_polygons")), 0)
+    tls <- attr(cells, "tls_truth")
+    expect_true(all(tls$location == "distal"))
+    expect_equal(attr(cells, "image_truth")$tumor_area_mm2, 0)
+})
+
+test_that("existing analyses run on simulated sections", {
+    cells <- small_sim(seed = 14, n_tls = 1)
+    d <- nearest_distances(cells, from = "Tumor", to = "CD8 T")
+    expect_equal(nrow(d), sum(cells$type == "Tumor"))
+    expect_true(all(is.finite(d$distance)))
+    it <- interaction_test(cells, radius = 25, nperm = 19,
+                           types = c("Tumor", "Hepatocyte", "B", "CD4 T"))
+    expect_gt(nrow(it), 0)
+    p <- plot_cells(cells)
+    expect_s3_class(p, "ggplot")
+    expect_equal(nrow(ggplot2::layer_data(p, 1)), nrow(cells))
+})
+
+test_that("bad arguments raise classed errors", {
+    e <- "immunoscape_error_argument"
+    expect_error(simulate_tme(pattern = "infiltrative"), class = e)
+    expect_error(simulate_tme(infiltration = "cold"), class = e)
+    expect_error(simulate_tme(size = 100), class = e)
+    expect_error(simulate_tme(size = c(2000, NA)), class = e)
+    expect_error(simulate_tme(cells_per_mm2 = -1), class = e)
+    expect_error(simulate_tme(n_images = 0), class = e)
+    expect_error(simulate_tme(n_tls = -1), class = e)
+    expect_error(simulate_tme(n_nodules = 1.5), class = e)
+    expect_error(simulate_tme(necrosis = NA), class = e)
+    expect_error(simulate_tme(tls_maturity = "mature"), class = e)
+    expect_error(simulate_tme(tls_location = "inside"), class = e)
+    expect_error(simulate_tme(seed = "a"), class = e)
+    expect_error(simulate_tme(n_images = 2, n_patients = 3), class = e)
+    expect_error(simulate_tme(n_images = 2, images = 3), class = e)
+    expect_error(simulate_tme(sise = 2000), class = e)
+    expect_snapshot(simulate_tme(pattern = "desmoplastik"), error = TRUE)
+})
