@@ -41,7 +41,8 @@
 #'   "patient")`), else the columns they share. Each value must occur once
 #'   in the joined table.
 #' @param features Feature columns to test; default every feature column
-#'   of the profile except raw counts (`n_*`, `*_cells`, pair counts).
+#'   of the profile except raw counts (`n_*`, `*_cells`, pair counts) and
+#'   columns identical to an earlier one.
 #' @param per `"sd"` or `"unit"`: the unit of the hazard ratio.
 #' @param min_events Fewest events for a Cox model.
 #' @param level Confidence level.
@@ -143,7 +144,10 @@ outcome_features <- function(profile, features, call = rlang::caller_env()) {
             v <- profile[[f]]
             is.numeric(v) || is.factor(v) || is.character(v) || is.logical(v)
         }, logical(1))]
-        return(feats)
+        # a column equal to an earlier one (e.g. tumor_density and
+        # density_tumor when the tumour is one type named "Tumor")
+        dup <- duplicated(lapply(feats, function(f) profile[[f]]))
+        return(feats[!dup])
     }
     check_choice_multi(features, all, "features", call = call)
 }

@@ -136,7 +136,7 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
     }
     roles <- check_roles(cells, immune, tumor, "immune", "tumor")
     features <- check_features(features)
-    opts <- profile_options(cells, roles, list(...))
+    opts <- profile_options(cells, names(features), list(...))
     carry <- check_carry(cells, carry)
     ctx <- c(list(tumor = roles[[2]], immune = roles[[1]],
                   types = levels(cells$type),
@@ -209,7 +209,8 @@ profile_option_defaults <- function() {
          neighborhoods = NULL, nthreads = immunoscape_threads())
 }
 
-profile_options <- function(cells, roles, dots, call = rlang::caller_env()) {
+profile_options <- function(cells, groups, dots,
+                            call = rlang::caller_env()) {
     def <- profile_option_defaults()
     nms <- names(dots) %||% rep("", length(dots))
     bad <- nms[!nms %in% names(def)]
@@ -241,7 +242,8 @@ profile_options <- function(cells, roles, dots, call = rlang::caller_env()) {
             )
         }
         miss <- setdiff(v, types_present(cells))
-        if (length(miss)) {
+        used <- any(c("ratio", if (role == "cd8") "distances") %in% groups)
+        if (length(miss) && used) {
             inform_immunoscape(c(
                 "i" = "{.arg {role}} type{?s} {.val {miss}} {?is/are} in no image: the {role} columns count {?it/them} as 0."
             ))
