@@ -166,29 +166,35 @@ test_that("forest plot and group plot draw every tested row", {
 })
 
 test_that("the real NSCLC cohort runs end to end", {
-    path <- shared_data("nsclc_vectra_cohort", "cells.csv.gz")
-    skip_if_not(file.exists(path))
+    path <- system.file("extdata", "nsclc_vectra_cohort.csv.xz",
+                        package = "immunoscape")
+    clin <- utils::read.csv(system.file("extdata",
+                                        "nsclc_vectra_clinical.csv",
+                                        package = "immunoscape"))
     raw <- utils::read.csv(path)
-    keep <- raw$patient_id %in% unique(raw$patient_id)[1:12]
-    raw <- raw[keep, ]
-    raw$phenotype <- sub(" \\(.*\\)$", "", raw$phenotype)
+    expect_equal(nrow(raw), 285412L)
+    expect_equal(length(unique(raw$image)), 247L)
+    raw <- raw[raw$patient_id %in% unique(raw$patient_id)[1:12], ]
     cells <- spatial_cells(raw, x = "x_um", y = "y_um", type = "phenotype",
-                           image = "patientImage_id", cell_id = "cell_id")
+                           image = "image")
     set.seed(1)
-    p <- spatial_profile(cells, tumor = "Tumor", treg = "CD4 T",
+    p <- spatial_profile(cells, tumor = "Tumor",
                          immune = c("CD8 T", "CD4 T", "B cell",
                                     "Monocyte/Macrophage"),
-                         carry = c("patient_id", "survival_days",
-                                   "survival_status"),
-                         features = profile_features(c("counts", "ratio",
+                         carry = "patient_id",
+                         features = profile_features(c("counts",
                                                        "distances",
                                                        "mixing")),
                          nthreads = 1)
     expect_equal(nrow(p), nlevels(cells$image))
     pp <- aggregate_profile(p, by = "patient_id")
     expect_equal(nrow(pp), 12L)
-    a <- associate_outcome(pp, time = "survival_days",
+    expect_equal(sum(pp$n_cells), nrow(raw))
+    a <- associate_outcome(pp, clin, time = "survival_days",
                            event = "survival_status", min_events = 3)
     expect_true(any(!is.na(a$hr)))
-    expect_true(all(a$n <= 12))
+    expect_true(all(a$n == 12L))
+    expect_equal(unique(a$n_events),
+                 sum(clin$survival_status[clin$patient_id %in%
+                                              pp$patient_id]))
 })
