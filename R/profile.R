@@ -592,19 +592,19 @@ profile_kfunctions <- function(cells, ctx) {
     np <- nrow(ctx$pairs)
     area <- rep(NA_real_, np)
     outside <- rep(NA_real_, np)
-    for (p in seq_len(np)) {
-        f <- ctx$pairs$from[p]
-        t <- ctx$pairs$to[p]
-        if (!length(present_types(cells, f)) ||
-            !length(present_types(cells, t))) next
-        l <- ripley_l(cells, from = f, to = t, r = ctx$r,
+    # one call per target type: its pairs share the relabellings
+    for (t in present_types(cells, unique(ctx$pairs$to))) {
+        from <- present_types(cells, ctx$pairs$from[ctx$pairs$to == t])
+        if (!length(from)) next
+        l <- ripley_l(cells, from = from, to = t, r = ctx$r,
                       envelope = "labels", nsim = ctx$nsim,
                       nthreads = ctx$nthreads)
         s <- summary(l)
-        if (nrow(s)) {
-            area[p] <- s$area_mmean[1]
-            outside[p] <- s$outside[1]
-        }
+        k <- match(paste(ctx$pairs$from, ctx$pairs$to, sep = "\r"),
+                   paste(s$from, s$to, sep = "\r"))
+        hit <- !is.na(k)
+        area[hit] <- s$area_mmean[k[hit]]
+        outside[hit] <- s$outside[k[hit]]
     }
     a_nm <- pair_names(ctx, "l_area_")
     o_nm <- pair_names(ctx, "l_outside_")

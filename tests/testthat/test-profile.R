@@ -122,10 +122,12 @@ test_that("interaction z and L areas are those of the per-image seed", {
                                nthreads = 1)
         z <- it$z[it$from == "CD8 T" & it$to == "Tumor"]
         expect_equal(p$z_cd8_t_to_tumor[k], z)
+        # one call for both pairs: they share the relabellings
+        both <- as.data.frame(ripley_l(s, c("CD8 T", "B"), "Tumor", r = r,
+                                       envelope = "labels", nsim = 9,
+                                       nthreads = 1))
         for (f in c("CD8 T", "B")) {
-            l <- as.data.frame(ripley_l(s, f, "Tumor", r = r,
-                                        envelope = "labels", nsim = 9,
-                                        nthreads = 1))
+            l <- both[both$from == f, ]
             col <- paste0("l_area_", if (f == "B") "b" else "cd8_t",
                           "_to_tumor")
             expect_equal(p[[col]][k], trapz(l$r, l$estimate - l$mmean))
