@@ -11,6 +11,26 @@ check_dots <- function(..., call = rlang::caller_env()) {
             "i" = "Check the spelling against the function's documentation."
         ), class = "argument", call = call)
     }
+    check_full_names(sys.function(-1L), sys.call(-1L), call = call)
+    invisible()
+}
+
+# R matches an abbreviated argument name (`rad = 50` for `radius`) silently:
+# refuse names in the user's call that are not the full name of a formal.
+check_full_names <- function(fn, user_call, call = rlang::caller_env()) {
+    nms <- names(user_call)
+    if (is.null(nms) || !is.function(fn)) return(invisible())
+    nms <- nms[-1L]
+    full <- setdiff(names(formals(fn)), "...")
+    short <- setdiff(nms[nzchar(nms)], full)
+    for (a in short) {
+        meant <- full[startsWith(full, a)]
+        if (!length(meant)) next
+        stop_immunoscape(c(
+            "Argument name {.arg {a}} is not complete: write {.arg {meant}} in full.",
+            "i" = "Abbreviated argument names are not accepted, so that a shortened name never picks the wrong argument."
+        ), class = "argument", call = call)
+    }
     invisible()
 }
 

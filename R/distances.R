@@ -84,8 +84,9 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
 print.nearest_distances <- function(x, ...) {
     cat(sprintf("<nearest_distances> %s rows: %s cells x %d target type%s x k = %d\n",
                 format(nrow(x), big.mark = ","),
-                format(sum(x$k == 1L & x$to == levels(x$to)[1]), big.mark = ","),
-                nlevels(x$to), if (nlevels(x$to) == 1) "" else "s",
+                format(if (nrow(x)) sum(x$k == 1L & x$to == x$to[1]) else 0L,
+                       big.mark = ","),
+                n_distinct(x$to), if (n_distinct(x$to) == 1) "" else "s",
                 attr(x, "k")))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
@@ -208,13 +209,20 @@ long_per_cell <- function(cells, rows, to, values, k = NULL) {
         structure(codes, levels = levels, class = "factor")
     }
     img <- as.integer(cells$image)[rows]
+    # from and to share one level set: the types used, in the cells' order
+    lv <- levels(cells$type)
+    fc <- as.integer(cells$type)[rows]
+    tc <- match(to, lv)
+    keep <- sort(unique(c(tc, fc)))
+    used <- lv[keep]
+    map <- integer(length(lv))
+    map[keep] <- seq_along(keep)
     cols <- list(
         image = fct(if (n && all(img == img[1])) rep.int(img[1], n * nt) else
                         rep(img, each = nt), levels(cells$image)),
         cell_id = rep(cells$cell_id[rows], each = nt),
-        from = fct(rep(as.integer(cells$type)[rows], each = nt),
-                   levels(cells$type)),
-        to = fct(rep.int(rep(seq_along(to), each = each), n), to)
+        from = fct(rep(map[fc], each = nt), used),
+        to = fct(rep.int(rep(map[tc], each = each), n), used)
     )
     if (!is.null(k)) cols$k <- rep.int(seq_len(k), length(to) * n)
     cols <- c(cols, values)
@@ -225,7 +233,7 @@ long_per_cell <- function(cells, rows, to, values, k = NULL) {
 print.neighbor_counts <- function(x, ...) {
     cat(sprintf("<neighbor_counts> radius %s um, %s rows (%d target type%s)\n",
                 format(attr(x, "radius")), format(nrow(x), big.mark = ","),
-                nlevels(x$to), if (nlevels(x$to) == 1) "" else "s"))
+                n_distinct(x$to), if (n_distinct(x$to) == 1) "" else "s"))
     print(utils::head(as.data.frame(x)), ...)
     invisible(x)
 }
@@ -248,3 +256,5 @@ summary.neighbor_counts <- function(object, ...) {
     rownames(out) <- NULL
     out
 }
+
+n_distinct <- function(x) length(unique(x))

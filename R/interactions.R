@@ -1,6 +1,7 @@
 # Interactions between cell types: permutation neighbourhood enrichment
-# (histoCAT / imcRtools style), the colocation quotient, the Keren et al.
-# (2018) mixing score and tumour architecture class.
+# (histoCAT / imcRtools style) and the pair heatmaps shared with the
+# colocation quotient (R/colocalization.R); the mixing score and
+# architecture are in R/mixing.R.
 
 interaction_methods <- c(classic = 0L, histocat = 1L, patch = 2L, clq = 3L)
 
@@ -108,27 +109,40 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' around A more (attraction) or less (avoidance) often than if the type
 #' labels were scattered at random over the same cells? Neighbours are the
 #' other cells within `radius` microns (a distance equal to `radius`
-#' counts). The neighbour graph is built once per image and reused by all
+#' counts), or, with `k`, the `k` nearest other cells of each cell. The
+#' neighbour graph is built once per image and reused by all
 #' permutations; labels are permuted within each image, keeping the
 #' number of cells of each type.
 #'
 #' Statistics, with `c_i(B)` the number of B neighbours of cell i (the
 #' definitions of `imcRtools::countInteractions()`):
-#' * `"classic"`: mean of `c_i(B)` over all A cells ("how many B
-#'   neighbours does an A cell have on average?").
-#' * `"histocat"` (imcRtools' "histocat", later called "conditional";
-#'   Schapiro et al. 2017): mean of `c_i(B)` over the A cells with at least
-#'   one B neighbour; 0 when no A cell has one.
+#' * `"classic"` (the default, as in imcRtools): mean of `c_i(B)` over all
+#'   A cells ("how many B neighbours does an A cell have on average?").
+#' * `"histocat"` (imcRtools' "histocat", since renamed "conditional",
+#'   which is accepted here too; Schapiro et al. 2017): mean of `c_i(B)`
+#'   over the A cells with at least one B neighbour; 0 when no A cell has
+#'   one.
 #' * `"patch"` (Schulz et al. 2018): fraction of A cells with at least
 #'   `patch_size` B neighbours.
 #'
-#' Choosing: `"histocat"` conditions on contact, so it asks "where A and B
-#' meet, do they meet in numbers?". In a compartmentalized tumour the few
-#' tumour cells at the margin that touch T cells touch several, and
-#' tumour -> T cell can come out as attraction although T cells are kept
-#' out of the tumour nests; `"classic"` (and the reverse pair) shows the
-#' exclusion. For questions of infiltration or exclusion use `"classic"`;
-#' read the two directions of a pair together in either case.
+#' Choosing: start with `"classic"` (the default here and in imcRtools,
+#' and the one its documentation recommends). `"histocat"` conditions on
+#' contact, so it asks "where A and B meet, do they meet in numbers?". In
+#' a compartmentalized tumour the few tumour cells at the margin that
+#' touch T cells touch several, and tumour -> T cell can come out as
+#' attraction with `"histocat"` although T cells are kept out of the
+#' tumour nests; `"classic"` shows the exclusion. Read the two directions
+#' of a pair together in either case.
+#'
+#' Neighbourhoods: `radius` (default 20 microns) makes an undirected graph
+#' (A is B's neighbour exactly when B is A's). `k` makes the directed
+#' k-nearest-neighbour graph of `imcRtools::buildSpatialGraph(type =
+#' "knn")`: each cell points to its `k` nearest other cells (exactly `k`,
+#' fewer only when the image has at most `k` cells; among equidistant
+#' cells the one earlier in the table is taken), and `c_i(B)` counts the
+#' B cells among cell i's `k` nearest. So an analysis ported from
+#' imcRtools with `buildSpatialGraph(type = "knn", k = 5)` becomes
+#' `interaction_test(cells, k = 5)`. Give `radius` or `k`, not both.
 #'
 #' From `nperm` permutations: `perm_mean`, `perm_sd`, `z = (observed -
 #' perm_mean) / perm_sd`, `p_greater = (1 + #{perm >= observed}) / (1 +
@@ -152,8 +166,10 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' `BPPARAM` (any backend, any number of workers).
 #'
 #' @param cells A `spatial_cells` object.
-#' @param radius Neighbourhood radius in microns.
-#' @param method `"histocat"` (default), `"classic"` or `"patch"`.
+#' @param radius Neighbourhood radius in microns (default 20; `NULL` or
+#'   left out when `k` is given).
+#' @param method `"classic"` (default), `"histocat"` (or its imcRtools
+#'   name `"conditional"`) or `"patch"`.
 #' @param nperm Number of label permutations (0: observed statistics only).
 #' @param types Types to test (all ordered pairs); `NULL` for every type.
 #'   Labels of all cells are permuted either way.
@@ -163,14 +179,18 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' @param nthreads Number of OpenMP threads; results do not depend on it.
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
 #'   parameter object to analyse images in parallel.
+#' @param k Number of nearest neighbours of each cell (a directed kNN
+#'   graph, as imcRtools' `buildSpatialGraph(type = "knn")`), in place of
+#'   `radius`.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns An `interaction_test` data frame, one row per image and ordered
 #'   pair: `image`, `from` (A), `to` (B), `n_from`, `n_to` (cells of each
 #'   type in the image), `observed`, and with `nperm > 0`: `perm_mean`,
-#'   `perm_sd`, `z`, `p_greater`, `p_less`, `p`, `call`. `summary()` pools
-#'   the images (fraction of images with attraction / avoidance per pair
-#'   and Stouffer's z); `autoplot()` draws a heatmap of z with marks on
-#'   significant pairs.
+#'   `perm_sd`, `z`, `p_greater`, `p_less`, `p`, `call`. `from` and `to`
+#'   have the same levels (`types`). Attributes `method`, `radius` and `k`
+#'   (one of them `NULL`). `summary()` pools the images (fraction of images
+#'   with attraction / avoidance per pair and Stouffer's z); `autoplot()`
+#'   draws a heatmap of z with marks on significant pairs.
 #' @references Schapiro D, Jackson HW, Raghuraman S, et al. (2017).
 #'   histoCAT: analysis of cell phenotypes and interactions in multiplex
 #'   image cytometry data. *Nature Methods* 14:873-876.
@@ -179,6 +199,10 @@ finish_pairs <- function(out, cells, types, nperm) {
 #'   multiplexed imaging of mRNA and proteins with subcellular resolution
 #'   in breast cancer tissue samples by mass cytometry. *Cell Systems*
 #'   6:25-36.
+#'
+#'   Windhager J, Zanotelli VRT, Schulz D, et al. (2023). An end-to-end
+#'   workflow for multiplexed image processing and analysis. *Nature
+#'   Protocols* 18:3565-3613 (imcRtools).
 #' @seealso [colocalization_quotient()], [mixing_score()].
 #' @export
 #' @examples
@@ -190,15 +214,25 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' it <- interaction_test(cells, radius = 20, nperm = 99)
 #' it
 #' summary(it)
+#' # the directed 5-nearest-neighbour graph of imcRtools
+#' interaction_test(cells, k = 5, nperm = 99)
 interaction_test <- function(cells, radius = 20,
-                             method = c("histocat", "classic", "patch"),
+                             method = c("classic", "histocat", "patch"),
                              nperm = 999, types = NULL, patch_size = 3,
                              alpha = 0.05, nthreads = immunoscape_threads(),
-                             BPPARAM = NULL, ...) {
+                             BPPARAM = NULL, k = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
-    radius <- check_radius(radius)
-    method <- check_choice(method, c("histocat", "classic", "patch"))
+    nb <- check_neighbors(if (missing(radius) && !is.null(k)) NULL
+                          else radius, k)
+    if (is.null(nb$radius) && is.null(nb$k)) {
+        stop_immunoscape(c(
+            "Give a neighbourhood: {.arg radius} (microns) or {.arg k} (nearest neighbours).",
+            "i" = "Both are {.code NULL}."
+        ), class = "argument")
+    }
+    if (identical(method, "conditional")) method <- "histocat"
+    method <- check_choice(method, c("classic", "histocat", "patch"))
     nperm <- check_count(nperm, "nperm", min = 0L)
     types <- check_types(cells, types)
     patch_size <- check_count(patch_size, "patch_size")
@@ -207,7 +241,7 @@ interaction_test <- function(cells, radius = 20,
     lv <- levels(cells$type)
 
     out <- map_images(cells, function(sub, image) {
-        res <- interaction_perm_image(sub, NULL, radius, FALSE, method,
+        res <- interaction_perm_image(sub, nb$k, nb$radius, FALSE, method,
                                       patch_size, nperm, nthreads)
         perm_rows(res, image, lv, types,
                   tabulate(as.integer(sub$type), length(lv)), nperm, alpha)
@@ -217,15 +251,35 @@ interaction_test <- function(cells, radius = 20,
     structure(out,
               class = c("interaction_test", "immunoscape_result",
                         "data.frame"),
-              radius = radius, method = method, nperm = nperm,
+              radius = nb$radius, k = nb$k, method = method, nperm = nperm,
               patch_size = patch_size, alpha = alpha, problems = problems)
+}
+
+# Neighbourhood arguments: at most one of radius (microns) and k (nearest
+# neighbours); returns list(radius, k), both NULL when neither is given.
+check_neighbors <- function(radius, k, call = rlang::caller_env()) {
+    if (!is.null(radius) && !is.null(k)) {
+        stop_immunoscape(c(
+            "Give either {.arg radius} or {.arg k}, not both.",
+            "i" = "{.arg k} counts nearest neighbours; {.arg radius} is a distance in microns."
+        ), class = "argument", call = call)
+    }
+    list(radius = if (!is.null(radius)) check_radius(radius, call = call),
+         k = if (!is.null(k)) check_count(k, "k", call = call))
+}
+
+# "radius 20 um" or "k = 5 nearest neighbours", from a result's attributes.
+neighbors_label <- function(x, micro = "um") {
+    r <- attr(x, "radius")
+    if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
+    else sprintf("radius %s %s", format(r), micro)
 }
 
 #' @export
 print.interaction_test <- function(x, ...) {
     nimg <- length(unique(x$image))
-    cat(sprintf("<interaction_test> %s statistic, radius %s um, %d permutations; %d image%s x %d ordered pairs\n",
-                attr(x, "method"), format(attr(x, "radius")),
+    cat(sprintf("<interaction_test> %s statistic, %s, %d permutations; %d image%s x %d ordered pairs\n",
+                attr(x, "method"), neighbors_label(x),
                 attr(x, "nperm"), nimg, if (nimg == 1) "" else "s",
                 nlevels(x$from)^2))
     if (!is.null(x$call)) {
@@ -284,13 +338,14 @@ summary.interaction_test <- function(object, ...) {
               class = c("summary_interaction_test", "immunoscape_result",
                         "data.frame"),
               method = attr(object, "method"), radius = attr(object, "radius"),
+              k = attr(object, "k"),
               alpha = attr(object, "alpha"))
 }
 
 #' @export
 print.summary_interaction_test <- function(x, ...) {
-    cat(sprintf("Interaction test (%s, radius %s um) pooled over images\n",
-                attr(x, "method"), format(attr(x, "radius"))))
+    cat(sprintf("Interaction test (%s, %s) pooled over images\n",
+                attr(x, "method"), neighbors_label(x)))
     df <- x
     class(df) <- "data.frame"
     num <- vapply(df, is.double, logical(1))
@@ -345,8 +400,8 @@ autoplot.interaction_test <- function(object, pooled = NULL, limit = 10,
     }
     df <- as.data.frame(object)
     if (is.null(pooled)) pooled <- length(unique(df$image)) > 1
-    ttl <- sprintf("Interaction test (%s, radius %s \u00b5m)",
-                   attr(object, "method"), format(attr(object, "radius")))
+    ttl <- sprintf("Interaction test (%s, %s)", attr(object, "method"),
+                   neighbors_label(object, "\u00b5m"))
     if (pooled) {
         s <- pool_pairs(df)
         s$mark <- ifelse(!is.na(s$stouffer_p) &
@@ -359,607 +414,3 @@ autoplot.interaction_test <- function(object, pooled = NULL, limit = 10,
     pair_heatmap(df, "z", "call", ttl, "z", limit)
 }
 
-#' Colocation quotient between cell types
-#'
-#' The global colocation quotient of Leslie & Kronenfeld (2011) for every
-#' ordered pair of types and every image:
-#' `CLQ(A -> B) = (C_AB / N_A') / (N_B' / (N - 1))`, where `C_AB` sums, over
-#' the A cells, the fraction of each cell's neighbours that are of type B,
-#' `N_A'` is the number of A cells with at least one neighbour, `N` the
-#' number of cells and `N_B' = N_B` for B != A, `N_B - 1` for B = A (a cell
-#' is not its own neighbour). CLQ > 1: B is over-represented around A.
-#'
-#' Neighbours are the `k` nearest other cells, with every cell tied with
-#' the k-th included and weighted equally (as Leslie & Kronenfeld split
-#' ties among equidistant nearest neighbours), or the other cells within
-#' `radius` microns. Default: `k = 1`, the original nearest-neighbour
-#' definition. With `nperm > 0`, labels are permuted within each image on
-#' a neighbour graph built once (as in [interaction_test()]) and `p_greater`
-#' / `p_less` / `p` / `call` are computed the same way.
-#'
-#' `local_colocalization_quotient()` gives the per-cell (local) version:
-#' for a cell i of type A, `LCLQ_i(A -> B) = f_i(B) / (N_B' / (N - 1))`,
-#' with `f_i(B)` the fraction of its neighbours that are B (uniform
-#' weights over the same neighbourhood; Cromley et al. 2014 use kernel
-#' weights). The global CLQ is the mean of the local ones over the A cells
-#' with at least one neighbour.
-#'
-#' @inheritParams interaction_test
-#' @param radius Neighbourhood radius in microns (or `NULL`).
-#' @param k Number of nearest neighbours (or `NULL`). Give at most one of
-#'   `radius` and `k`; neither means `k = 1`.
-#' @param nperm Number of label permutations for p-values (0: none).
-#' @returns `colocalization_quotient()`: a `colocalization_quotient` data
-#'   frame, one row per image and ordered pair: `image`, `from`, `to`,
-#'   `n_from`, `n_to`, `clq`, and with `nperm > 0` `perm_mean`, `perm_sd`,
-#'   `z`, `p_greater`, `p_less`, `p`, `call`. `NA` where a type is absent,
-#'   where no A cell has a neighbour, or where B = A has a single cell.
-#'
-#'   `local_colocalization_quotient()`: a `local_clq` data frame, one row
-#'   per cell of the `from` types and `to` type: `image`, `cell_id`, `from`
-#'   (the cell's type), `to`, `n_neighbors`, `local_clq` (`NA` without
-#'   neighbours).
-#' @references Leslie TF, Kronenfeld BJ (2011). The colocation quotient: a
-#'   new measure of spatial association between categorical subsets of
-#'   points. *Geographical Analysis* 43:306-326.
-#'
-#'   Cromley RG, Hanink DM, Bentley GC (2014). Geographically weighted
-#'   colocation quotients: specification and application. *The
-#'   Professional Geographer* 66:138-148.
-#' @export
-#' @examples
-#' set.seed(1)
-#' df <- data.frame(x = runif(400, 0, 300), y = runif(400, 0, 300),
-#'                  type = sample(c("Tumor", "CD8 T", "Macrophage"), 400,
-#'                                TRUE))
-#' cells <- spatial_cells(df)
-#' colocalization_quotient(cells)
-#' colocalization_quotient(cells, radius = 25, nperm = 99)
-#' head(local_colocalization_quotient(cells, from = "CD8 T", k = 5))
-colocalization_quotient <- function(cells, radius = NULL, k = NULL,
-                                    nperm = 0, types = NULL, alpha = 0.05,
-                                    nthreads = immunoscape_threads(),
-                                    BPPARAM = NULL, ...) {
-    check_dots(...)
-    cells <- check_cells(cells)
-    nb <- check_clq_neighbors(radius, k)
-    nperm <- check_count(nperm, "nperm", min = 0L)
-    types <- check_types(cells, types)
-    check_alpha(alpha)
-    nthreads <- check_nthreads(nthreads)
-    lv <- levels(cells$type)
-
-    out <- map_images(cells, function(sub, image) {
-        res <- interaction_perm_image(sub, nb$k, nb$radius, TRUE, "clq", 1L,
-                                      nperm, nthreads)
-        r <- perm_rows(res, image, lv, types,
-                       tabulate(as.integer(sub$type), length(lv)), nperm,
-                       alpha)
-        names(r)[names(r) == "observed"] <- "clq"
-        r
-    }, BPPARAM = BPPARAM, label = "Colocation quotient",
-       seeded = nperm > 0)
-    problems <- attr(out, "problems")
-    if (!nrow(out)) {
-        out <- finish_pairs(out, cells, types, nperm)
-        names(out)[names(out) == "observed"] <- "clq"
-    } else {
-        out <- finish_pairs(out, cells, types, nperm)
-    }
-    structure(out,
-              class = c("colocalization_quotient", "immunoscape_result",
-                        "data.frame"),
-              radius = nb$radius, k = nb$k, nperm = nperm, alpha = alpha,
-              problems = problems)
-}
-
-check_clq_neighbors <- function(radius, k, call = rlang::caller_env()) {
-    if (!is.null(radius) && !is.null(k)) {
-        stop_immunoscape(c(
-            "Give either {.arg radius} or {.arg k}, not both.",
-            "i" = "{.arg k} counts nearest neighbours; {.arg radius} is a distance in microns."
-        ), class = "argument", call = call)
-    }
-    if (!is.null(radius)) {
-        return(list(radius = check_radius(radius, call = call), k = NULL))
-    }
-    list(radius = NULL, k = if (is.null(k)) 1L else check_count(k, "k",
-                                                                 call = call))
-}
-
-#' @export
-print.colocalization_quotient <- function(x, ...) {
-    r <- attr(x, "radius")
-    nb <- if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
-          else sprintf("radius %s um", format(r))
-    nimg <- length(unique(x$image))
-    cat(sprintf("<colocalization_quotient> %s; %d image%s x %d ordered pairs%s\n",
-                nb, nimg, if (nimg == 1) "" else "s", nlevels(x$from)^2,
-                if (attr(x, "nperm") > 0)
-                    sprintf("; %d permutations", attr(x, "nperm")) else ""))
-    print(utils::head(as.data.frame(x)), ...)
-    invisible(x)
-}
-
-#' @rdname colocalization_quotient
-#' @param object A `colocalization_quotient` result.
-#' @details `summary()` of a `colocalization_quotient` gives one row per
-#'   ordered pair: `n_images`, `mean_clq`, `median_clq`, and with
-#'   permutations the fractions of images with call 1 / -1.
-#' @export
-summary.colocalization_quotient <- function(object, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    grp <- interaction(df$from, df$to, drop = TRUE, lex.order = TRUE)
-    s <- lapply(split(df, grp), function(d) {
-        ok <- !is.na(d$clq)
-        m <- sum(ok)
-        r <- data.frame(from = d$from[1], to = d$to[1], n_images = m,
-                        mean_clq = if (m) mean(d$clq[ok]) else NA_real_,
-                        median_clq = if (m) stats::median(d$clq[ok])
-                                     else NA_real_)
-        if (!is.null(d$call)) {
-            r$frac_attraction <- if (m) sum(d$call[ok] == 1L, na.rm = TRUE) / m
-                                 else NA_real_
-            r$frac_avoidance <- if (m) sum(d$call[ok] == -1L, na.rm = TRUE) / m
-                                else NA_real_
-        }
-        r
-    })
-    out <- do.call(rbind, s)
-    rownames(out) <- NULL
-    out
-}
-
-#' @rdname colocalization_quotient
-#' @param limit For `autoplot()`: colour limit of log2(CLQ).
-#' @details `autoplot()` of a `colocalization_quotient` draws log2(CLQ)
-#'   as a heatmap: one panel per image, marking pairs with a non-zero call
-#'   when permutations were run, or the mean over images (`pooled`).
-#' @param pooled For `autoplot()`: `TRUE` draws the mean log2(CLQ) over
-#'   images; default when there is more than one image.
-#' @export
-autoplot.colocalization_quotient <- function(object, pooled = NULL,
-                                             limit = 3, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    df$log2_clq <- log2(df$clq)
-    if (is.null(df$call)) df$call <- NA_integer_
-    if (is.null(pooled)) pooled <- length(unique(df$image)) > 1
-    if (pooled) {
-        grp <- interaction(df$from, df$to, drop = TRUE, lex.order = TRUE)
-        df <- do.call(rbind, lapply(split(df, grp), function(d) {
-            v <- d$log2_clq[is.finite(d$log2_clq)]
-            data.frame(from = d$from[1], to = d$to[1],
-                       log2_clq = if (length(v)) mean(v) else NA_real_,
-                       call = NA_integer_)
-        }))
-    }
-    pair_heatmap(df, "log2_clq", "call",
-                 if (pooled) "Colocation quotient - mean over images"
-                 else "Colocation quotient",
-                 "log2 CLQ", limit, facet = !pooled)
-}
-
-#' @rdname colocalization_quotient
-#' @param from,to Types of the cells to compute the local CLQ for, and of
-#'   their neighbours; `NULL` for every type.
-#' @export
-local_colocalization_quotient <- function(cells, from = NULL, to = NULL,
-                                          radius = NULL, k = NULL,
-                                          nthreads = immunoscape_threads(),
-                                          BPPARAM = NULL, ...) {
-    check_dots(...)
-    cells <- check_cells(cells)
-    nb <- check_clq_neighbors(radius, k)
-    from <- check_types(cells, from)
-    to <- check_types(cells, to)
-    nthreads <- check_nthreads(nthreads)
-    lv <- levels(cells$type)
-    tcol <- match(to, lv)
-
-    out <- map_images(cells, function(sub, image) {
-        rows <- which(sub$type %in% from)
-        if (!length(rows)) return(NULL)
-        m <- neighborhood_counts(sub, if (is.null(nb$k)) 0L else nb$k,
-                                 nb$radius, self = FALSE, ties = TRUE,
-                                 nthreads = nthreads)[rows, , drop = FALSE]
-        deg <- rowSums(m)
-        ntot <- nrow(sub)
-        ntype <- tabulate(as.integer(sub$type), length(lv))
-        own <- as.integer(sub$type[rows])
-        nf <- length(rows)
-        nt <- length(to)
-        nb_b <- matrix(ntype[tcol], nf, nt, byrow = TRUE) -
-            outer(own, tcol, "==")
-        frac <- m[, tcol, drop = FALSE] / deg
-        lclq <- frac / (nb_b / (ntot - 1))
-        lclq[deg == 0 | nb_b <= 0 | !is.finite(lclq)] <- NA
-        data.frame(image = rep(sub$image[rows], each = nt),
-                   cell_id = rep(sub$cell_id[rows], each = nt),
-                   from = rep(sub$type[rows], each = nt),
-                   to = rep(to, times = nf),
-                   n_neighbors = rep(as.integer(deg), each = nt),
-                   local_clq = as.vector(t(lclq)))
-    }, BPPARAM = BPPARAM, label = "Local colocation quotient")
-    problems <- attr(out, "problems")
-    if (!nrow(out)) {
-        out <- data.frame(image = factor(), cell_id = integer(),
-                          from = factor(), to = character(),
-                          n_neighbors = integer(), local_clq = double())
-    }
-    out$image <- factor(as.character(out$image), levels = levels(cells$image))
-    out$from <- factor(as.character(out$from), levels = lv)
-    out$to <- factor(as.character(out$to), levels = to)
-    structure(out,
-              class = c("local_clq", "immunoscape_result",
-                        "data.frame"),
-              radius = nb$radius,
-              k = nb$k, problems = problems)
-}
-
-#' @export
-print.local_clq <- function(x, ...) {
-    r <- attr(x, "radius")
-    nb <- if (is.null(r)) sprintf("k = %d nearest neighbours", attr(x, "k"))
-          else sprintf("radius %s um", format(r))
-    cat(sprintf("<local_clq> %s rows (cells x target types), %s\n",
-                format(nrow(x), big.mark = ","), nb))
-    print(utils::head(as.data.frame(x)), ...)
-    invisible(x)
-}
-
-#' @rdname colocalization_quotient
-#' @details `summary()` of a `local_clq` result gives, per image, `from`
-#'   and `to` type, the number of cells, the mean and median local CLQ and
-#'   the fraction of cells with local CLQ above 1; `autoplot()` draws the
-#'   distribution of log2 local CLQ per pair (cells without neighbours or
-#'   with a local CLQ of 0 are left out).
-#' @export
-summary.local_clq <- function(object, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    grp <- interaction(df$image, df$from, df$to, drop = TRUE,
-                       lex.order = TRUE)
-    s <- lapply(split(df, grp), function(d) {
-        v <- d$local_clq[!is.na(d$local_clq)]
-        data.frame(image = d$image[1], from = d$from[1], to = d$to[1],
-                   n_cells = nrow(d), n_defined = length(v),
-                   mean_local_clq = if (length(v)) mean(v) else NA_real_,
-                   median_local_clq = if (length(v)) stats::median(v)
-                                      else NA_real_,
-                   frac_above_1 = if (length(v)) mean(v > 1) else NA_real_)
-    })
-    out <- do.call(rbind, s)
-    rownames(out) <- NULL
-    out
-}
-
-#' @rdname colocalization_quotient
-#' @export
-autoplot.local_clq <- function(object, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    # cells without neighbours have no local CLQ; zeros (no neighbour of
-    # the type) are kept, so the scale is linear
-    df <- df[!is.na(df$local_clq), , drop = FALSE]
-    if (!nrow(df)) {
-        stop_immunoscape(c(
-            "No cell has a defined local CLQ: nothing to plot.",
-            "i" = "Use a larger {.arg radius} or {.arg k}."
-        ), class = "argument")
-    }
-    ggplot2::ggplot(df, ggplot2::aes(x = .data$to, y = .data$local_clq)) +
-        ggplot2::geom_boxplot(outlier.size = 0.5) +
-        ggplot2::geom_hline(yintercept = 1, linetype = 2) +
-        ggplot2::facet_wrap(ggplot2::vars(.data$from),
-                            labeller = ggplot2::label_both) +
-        ggplot2::labs(x = "to (neighbour type)",
-                      y = "local CLQ (1: as expected by chance)",
-                      title = "Local colocation quotient") +
-        ggplot2::theme_minimal() +
-        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
-                                                           hjust = 1))
-}
-
-check_roles <- function(cells, a, b, arg_a, arg_b,
-                        call = rlang::caller_env()) {
-    if (missing(a) || is.null(a)) {
-        stop_immunoscape("{.arg {arg_a}} is missing: name the cell types of that role.",
-                         class = "type", call = call)
-    }
-    if (missing(b) || is.null(b)) {
-        stop_immunoscape("{.arg {arg_b}} is missing: name the cell types of that role.",
-                         class = "type", call = call)
-    }
-    a <- check_types(cells, a, arg = arg_a, call = call)
-    b <- check_types(cells, b, arg = arg_b, call = call)
-    both <- intersect(a, b)
-    if (length(both)) {
-        stop_immunoscape(c(
-            "{.arg {arg_a}} and {.arg {arg_b}} share the type{?s} {.val {both}}.",
-            "i" = "A cell type can play only one role."
-        ), class = "type", call = call)
-    }
-    list(a, b)
-}
-
-# Counts of reference-target and reference-reference pairs within radius
-# in one image (each unordered pair once).
-mixing_counts <- function(sub, reference, target, radius, nthreads) {
-    nr <- sum(sub$type %in% reference)
-    nt <- sum(sub$type %in% target)
-    if (nr == 0L) return(c(nr, nt, 0, 0))
-    cm <- neighbor_count_matrix(sub, radius, reference, nthreads)$counts
-    rt <- sum(cm[, colnames(cm) %in% target])
-    rr2 <- sum(cm[, colnames(cm) %in% reference])
-    c(nr, nt, rt, rr2 / 2)
-}
-
-#' Mixing score of two cell populations
-#'
-#' The mixing score of Keren et al. (2018): the number of
-#' reference-target pairs of cells within `radius` divided by the number of
-#' reference-reference pairs within `radius` (each pair counted once), per
-#' image. Keren et al. counted touching cells (reference = immune, target =
-#' tumour); here a centroid distance of at most `radius` microns stands in
-#' for touching, 20 um by default (about one cell diameter; the default of
-#' SPIAT's `mixing_score_summary()`).
-#'
-#' The normalized mixing score divides by what the score would be if the
-#' labels were scattered at random over the same cells: the expected
-#' ratio of the pair counts, `2 * N_target / (N_reference - 1)`, so it is
-#' about 1 under random labelling, below 1 when the populations keep apart
-#' and above 1 when they mix more than chance. (SPIAT's
-#' `mixing_score_summary()` counts each reference-reference pair twice:
-#' its mixing score is half of ours and its normalised score is twice
-#' ours.)
-#'
-#' @inheritParams interaction_test
-#' @param reference,target Cell types (one or several each, pooled) of the
-#'   two populations; they must not overlap.
-#' @param radius Distance in microns within which two cells interact.
-#' @returns A `mixing_score` data frame, one row per image: `image`,
-#'   `n_reference`, `n_target`, `n_reference_target`,
-#'   `n_reference_reference` (pairs within `radius`), `mixing_score`
-#'   (`NA` when both pair counts are 0, `Inf` when only the
-#'   reference-reference count is), `expected` and
-#'   `normalized_mixing_score` (`NA` when fewer than 2 reference or no
-#'   target cells).
-#' @references Keren L, Bosse M, Marquez D, et al. (2018). A structured
-#'   tumor-immune microenvironment in triple negative breast cancer
-#'   revealed by multiplexed ion beam imaging. *Cell* 174:1373-1387.
-#'
-#'   Feng Y, Yang T, Zhu J, et al. (2023). Spatial analysis with SPIAT and
-#'   spaSim to characterize and simulate tissue microenvironments. *Nature
-#'   Communications* 14:2697.
-#' @seealso [classify_architecture()].
-#' @export
-#' @examples
-#' set.seed(1)
-#' df <- data.frame(x = runif(500, 0, 400), y = runif(500, 0, 400),
-#'                  type = sample(c("Tumor", "CD8 T", "CD4 T"), 500, TRUE,
-#'                                prob = c(0.6, 0.2, 0.2)))
-#' cells <- spatial_cells(df)
-#' mixing_score(cells, reference = c("CD8 T", "CD4 T"), target = "Tumor")
-mixing_score <- function(cells, reference, target, radius = 20,
-                         nthreads = immunoscape_threads(), BPPARAM = NULL,
-                         ...) {
-    check_dots(...)
-    cells <- check_cells(cells)
-    roles <- check_roles(cells, if (!missing(reference)) reference,
-                         if (!missing(target)) target, "reference", "target")
-    radius <- check_radius(radius)
-    nthreads <- check_nthreads(nthreads)
-    out <- mixing_table(cells, roles[[1]], roles[[2]], radius, nthreads,
-                        BPPARAM)
-    structure(out,
-              class = c("mixing_score", "immunoscape_result",
-                        "data.frame"),
-              radius = radius,
-              reference = roles[[1]], target = roles[[2]],
-              problems = attr(out, "problems"))
-}
-
-mixing_table <- function(cells, reference, target, radius, nthreads,
-                         BPPARAM) {
-    out <- map_images(cells, function(sub, image) {
-        v <- mixing_counts(sub, reference, target, radius, nthreads)
-        data.frame(image = image, n_reference = as.integer(v[1]),
-                   n_target = as.integer(v[2]), n_reference_target = v[3],
-                   n_reference_reference = v[4])
-    }, BPPARAM = BPPARAM, label = "Mixing score")
-    problems <- attr(out, "problems")
-    if (!nrow(out)) {
-        out <- data.frame(image = character(), n_reference = integer(),
-                          n_target = integer(), n_reference_target = double(),
-                          n_reference_reference = double())
-    }
-    out$image <- factor(as.character(out$image), levels = levels(cells$image))
-    rt <- out$n_reference_target
-    rr <- out$n_reference_reference
-    out$mixing_score <- ifelse(rr > 0, rt / rr, ifelse(rt > 0, Inf, NA_real_))
-    out$expected <- ifelse(out$n_reference >= 2 & out$n_target > 0,
-                           2 * out$n_target / (out$n_reference - 1), NA_real_)
-    out$normalized_mixing_score <- out$mixing_score / out$expected
-    attr(out, "problems") <- problems
-    out
-}
-
-#' @export
-print.mixing_score <- function(x, ...) {
-    cat(sprintf("<mixing_score> reference: %s; target: %s; radius %s um; %d image%s\n",
-                paste(attr(x, "reference"), collapse = ", "),
-                paste(attr(x, "target"), collapse = ", "),
-                format(attr(x, "radius")), nrow(x),
-                if (nrow(x) == 1) "" else "s"))
-    print(utils::head(as.data.frame(x), 10), ...)
-    invisible(x)
-}
-
-#' @rdname mixing_score
-#' @param object A `mixing_score` result.
-#' @export
-summary.mixing_score <- function(object, ...) {
-    check_dots(...)
-    v <- object$mixing_score
-    w <- object$normalized_mixing_score
-    data.frame(n_images = nrow(object), n_defined = sum(!is.na(v)),
-               median_mixing_score = stats::median(v, na.rm = TRUE),
-               median_normalized = stats::median(w, na.rm = TRUE))
-}
-
-#' @rdname mixing_score
-#' @export
-autoplot.mixing_score <- function(object, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    df <- df[is.finite(df$normalized_mixing_score), , drop = FALSE]
-    df$image <- stats::reorder(df$image, df$normalized_mixing_score)
-    ggplot2::ggplot(df, ggplot2::aes(x = .data$image,
-                                     y = .data$normalized_mixing_score)) +
-        ggplot2::geom_col(fill = "grey40") +
-        ggplot2::geom_hline(yintercept = 1, linetype = 2) +
-        ggplot2::labs(x = "image", y = "normalized mixing score",
-                      title = "Mixing score (1 = random mixing)") +
-        ggplot2::theme_minimal() +
-        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 90,
-                                                           hjust = 1,
-                                                           vjust = 0.5))
-}
-
-#' Tumour-immune architecture: cold, compartmentalized or mixed
-#'
-#' Classifies each image as in Keren et al. (2018): "cold" when it holds
-#' fewer than `min_immune` immune cells; otherwise "compartmentalized"
-#' when the mixing score (immune-tumour pairs over immune-immune pairs,
-#' see [mixing_score()] with reference = `immune`, target = `tumor`) is
-#' below `threshold`, and "mixed" when it is at least `threshold`.
-#'
-#' Defaults follow the paper: fewer than 250 immune cells is cold and a
-#' mixing score below 0.22 is compartmentalized. Keren et al. counted
-#' cells touching in the segmentation on 800 x 800 um MIBI fields; here
-#' cells whose centroids are at most `radius` microns apart count as
-#' touching (20 um, about one cell diameter). The threshold was chosen on
-#' their cohort: check that it separates yours (e.g. `autoplot()` of
-#' [mixing_score()]), and scale `min_immune` with the field area if your
-#' fields are much smaller or larger. An image without tumour cells, or
-#' with neither immune-immune nor immune-tumour pairs, gets `NA` and a
-#' note.
-#'
-#' @inheritParams mixing_score
-#' @param tumor,immune Cell types of the tumour and immune compartments.
-#' @param threshold Mixing score below which an image is compartmentalized.
-#' @param min_immune Images with fewer immune cells are cold.
-#' @returns An `architecture` data frame, one row per image: `image`,
-#'   `n_tumor`, `n_immune`, `n_immune_tumor`, `n_immune_immune`,
-#'   `mixing_score`, `normalized_mixing_score`, `class` (factor: cold,
-#'   compartmentalized, mixed).
-#' @references Keren L, Bosse M, Marquez D, et al. (2018). A structured
-#'   tumor-immune microenvironment in triple negative breast cancer
-#'   revealed by multiplexed ion beam imaging. *Cell* 174:1373-1387.
-#' @export
-#' @examples
-#' set.seed(1)
-#' df <- data.frame(x = runif(800, 0, 400), y = runif(800, 0, 400))
-#' df$type <- ifelse(df$x < 200, "Tumor",
-#'                   sample(c("Tumor", "CD8 T"), 800, TRUE))
-#' cells <- spatial_cells(df)
-#' classify_architecture(cells, tumor = "Tumor", immune = "CD8 T",
-#'                       min_immune = 50)
-classify_architecture <- function(cells, tumor, immune, radius = 20,
-                                  threshold = 0.22, min_immune = 250,
-                                  nthreads = immunoscape_threads(),
-                                  BPPARAM = NULL, ...) {
-    check_dots(...)
-    cells <- check_cells(cells)
-    roles <- check_roles(cells, if (!missing(immune)) immune,
-                         if (!missing(tumor)) tumor, "immune", "tumor")
-    radius <- check_radius(radius)
-    if (!is.numeric(threshold) || length(threshold) != 1L ||
-        !is.finite(threshold) || threshold < 0) {
-        stop_immunoscape(
-            "{.arg threshold} must be one number >= 0, not {.val {format(threshold)}}.",
-            class = "argument"
-        )
-    }
-    min_immune <- check_count(min_immune, "min_immune", min = 0L)
-    nthreads <- check_nthreads(nthreads)
-    m <- mixing_table(cells, roles[[1]], roles[[2]], radius, nthreads,
-                      BPPARAM)
-    cls <- ifelse(m$n_reference < min_immune, "cold",
-                  ifelse(m$n_target == 0L | is.na(m$mixing_score), NA,
-                         ifelse(m$mixing_score < threshold,
-                                "compartmentalized", "mixed")))
-    out <- data.frame(image = m$image, n_tumor = m$n_target,
-                      n_immune = m$n_reference,
-                      n_immune_tumor = m$n_reference_target,
-                      n_immune_immune = m$n_reference_reference,
-                      mixing_score = m$mixing_score,
-                      normalized_mixing_score = m$normalized_mixing_score,
-                      class = factor(cls, levels = c("cold",
-                                                     "compartmentalized",
-                                                     "mixed")))
-    undecided <- as.character(out$image[is.na(out$class)])
-    if (length(undecided)) {
-        inform_immunoscape(c(
-            "i" = "{length(undecided)} image{?s} without tumour cells or without any immune contact {?is/are} left unclassified ({.val {utils::head(undecided, 5)}})."
-        ))
-    }
-    structure(out,
-              class = c("architecture", "immunoscape_result",
-                        "data.frame"),
-              radius = radius,
-              threshold = threshold, min_immune = min_immune,
-              tumor = roles[[2]], immune = roles[[1]],
-              problems = attr(m, "problems"))
-}
-
-#' @export
-print.architecture <- function(x, ...) {
-    tab <- table(x$class, useNA = "ifany")
-    cat(sprintf("<architecture> %d image%s (radius %s um, threshold %s, min_immune %d): %s\n",
-                nrow(x), if (nrow(x) == 1) "" else "s",
-                format(attr(x, "radius")), format(attr(x, "threshold")),
-                attr(x, "min_immune"),
-                paste(sprintf("%s %d", names(tab), as.vector(tab)),
-                      collapse = ", ")))
-    print(utils::head(as.data.frame(x), 10), ...)
-    invisible(x)
-}
-
-#' @rdname classify_architecture
-#' @param object An `architecture` result.
-#' @export
-summary.architecture <- function(object, ...) {
-    check_dots(...)
-    tab <- table(class = object$class, useNA = "ifany")
-    out <- as.data.frame(tab, responseName = "n_images")
-    out$fraction <- out$n_images / sum(out$n_images)
-    out
-}
-
-#' @rdname classify_architecture
-#' @export
-autoplot.architecture <- function(object, ...) {
-    check_dots(...)
-    df <- as.data.frame(object)
-    df <- df[!is.na(df$mixing_score) & df$n_immune > 0, , drop = FALSE]
-    df$shown <- pmin(df$mixing_score, max(1, 3 * attr(object, "threshold")))
-    ggplot2::ggplot(df, ggplot2::aes(x = .data$n_immune, y = .data$shown,
-                                     colour = .data$class)) +
-        ggplot2::geom_point() +
-        ggplot2::geom_hline(yintercept = attr(object, "threshold"),
-                            linetype = 2) +
-        ggplot2::geom_vline(xintercept = attr(object, "min_immune"),
-                            linetype = 3) +
-        ggplot2::scale_x_log10() +
-        ggplot2::scale_colour_manual(values = c(cold = "#4575B4",
-                                                compartmentalized = "#FDAE61",
-                                                mixed = "#D73027"),
-                                     na.value = "grey60", drop = FALSE) +
-        ggplot2::labs(x = "immune cells", y = "mixing score",
-                      colour = "architecture",
-                      title = "Tumour-immune architecture (Keren et al. 2018)") +
-        ggplot2::theme_minimal()
-}

@@ -109,8 +109,10 @@
 #'   image and pair the numbers of cells (`n_from`, `n_to`), the window
 #'   `area` and a `note` explaining `NA` estimates (fewer than two cells of
 #'   the type, no `to` cells, cells outside the window left out).
-#'   `summary()` gives per image, pair and correction the signed area
-#'   between the estimate and the CSR curve (and the envelope mean).
+#'   `summary()` gives per image, pair and correction the direction of
+#'   the departure from the simulated null (with an envelope) or from the
+#'   CSR curve (without), and the signed areas behind it; see
+#'   [summary.immunoscape_fv()].
 #' @seealso [ripley_l()], [pair_correlation()], [g_function()].
 #' @export
 #' @examples
@@ -340,6 +342,8 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
                     nthreads, global, BPPARAM, dots, bw = NULL,
                     call = rlang::caller_env()) {
     if (length(dots)) rlang::exec(check_dots, !!!dots, call = call)
+    # abbreviated names in the user's call to ripley_k() & co.
+    check_full_names(sys.function(-1L), sys.call(-1L), call = call)
     cells <- check_cells(cells, call = call)
     pairs <- kf_type_pairs(cells, from, to, call = call)
     r <- check_r_grid(r, call = call)
@@ -865,34 +869,72 @@ print.immunoscape_fv <- function(x, ...) {
 
 #' Summaries of K, L, pair correlation and G results
 #'
-#' One row per image, type pair and correction: the signed area between
-#' the estimated curve and its CSR value over the `r` range (trapezoidal
-#' rule, in the units of the function times microns), and with an envelope
-#' the area between the estimate and the envelope mean and the share of
-#' `r` values where the estimate leaves the envelope. A positive area
-#' means attraction (clustering) for every function, a negative one
-#' avoidance (regularity). Cohort tables can join these by `image`.
+#' One row per image, type pair and correction, saying whether the curve
+#' departs from the null hypothesis that was simulated, and which way.
+#'
+#' With an envelope (`envelope = "csr"` or `"labels"`), `direction` comes
+#' from the comparison of the estimated curve with that envelope: a curve
+#' above the envelope (`estimate > hi`) means attraction (for `from ==
+#' to`: clustering), below it (`estimate < lo`) avoidance (regularity),
+#' and a curve that never leaves the envelope is `"not significant"`. When
+#' the curve leaves on both sides (at different `r`), the side with the
+#' larger area outside the band decides. `null` says which null hypothesis
+#' that is: `"csr"` (complete spatial randomness: the `from` and `to`
+#' cells placed uniformly in the window) or `"labels"` (random labelling:
+#' the cells stay where they are and the types are shuffled). The two can
+#' disagree: tumour cells packed in islands make every other type look
+#' apart from them against CSR, whereas random labelling asks whether the
+#' immune cells keep away from the tumour cells more than the cells of the
+#' image in general do. With a pointwise envelope (the default) leaving
+#' the band somewhere along `r` happens more often than
+#' \eqn{2 / (nsim + 1)} under the null (the `r` values are many tests);
+#' `global = TRUE` gives envelopes for which `significant` is a test at
+#' level \eqn{1 / (nsim + 1)}.
+#'
+#' Without an envelope there is no test: `null` is `"csr"`, `direction` is
+#' the sign of `area_theo` (the signed area between the curve and its
+#' theoretical CSR value) and `significant` is `NA`.
+#'
+#' Areas use the trapezoidal rule over the `r` range and are in the units
+#' of the function times microns; a positive area means the curve lies
+#' above the reference (attraction or clustering) for every function.
+#' Cohort tables can join these rows by `image`.
 #'
 #' @param object A `ripley_k`, `ripley_l`, `pair_correlation` or
 #'   `g_function` result.
 #' @param ... Unused; a misspelled argument is an error.
-#' @returns A data frame with columns `image`, `from`, `to`, `correction`,
-#'   `n_from`, `n_to`, `r_max`, `area_theo`, `direction` (`"attraction"`,
-#'   `"avoidance"` or `NA`), and with an envelope `area_mmean` and
-#'   `outside` (share of `r` values outside `[lo, hi]`), and `note`.
+#' @returns A data frame with one row per image, pair and correction:
+#' * `image`, `from`, `to`, `correction`, `n_from`, `n_to`, `r_max` (the
+#'   largest `r`);
+#' * `null`: the null hypothesis `direction` and `significant` refer to,
+#'   `"csr"` or `"labels"`;
+#' * `area_theo`: signed area between the estimate and the theoretical CSR
+#'   curve (`theo`), whatever the envelope;
+#' * with an envelope: `area_mmean` (signed area between the estimate and
+#'   the mean of the simulated curves, i.e. against the simulated null),
+#'   `outside` (share of `r` values where the estimate is outside
+#'   `[lo, hi]`), `above`, `below` (shares of `r` values above `hi` and
+#'   below `lo`);
+#' * `significant`: with an envelope, `TRUE` when the curve leaves the
+#'   envelope at some `r`; `NA` without an envelope;
+#' * `direction`: `"attraction"`, `"avoidance"`, `"not significant"` (with
+#'   an envelope: never outside it) or `NA` (no estimate);
+#' * `note`: why estimates are `NA`, from the result's `groups`.
 #' @export
 #' @examples
 #' set.seed(1)
 #' df <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
 #'                  type = sample(c("Tumor", "CD8 T"), 300, TRUE))
-#' k <- ripley_l(spatial_cells(df, window = "rectangle"), "Tumor",
-#'               r = seq(0, 40, by = 2))
-#' summary(k)
+#' cells <- spatial_cells(df, window = "rectangle")
+#' summary(ripley_l(cells, "Tumor", r = seq(0, 40, by = 2)))
+#' summary(ripley_l(cells, "Tumor", "CD8 T", r = seq(0, 40, by = 2),
+#'                  envelope = "labels", nsim = 19))
 summary.immunoscape_fv <- function(object, ...) {
     check_dots(...)
     df <- as.data.frame(object)
     g <- attr(object, "groups")
     env <- "mmean" %in% names(df)
+    null <- if (env) attr(object, "envelope")$type else "csr"
     key <- interaction(df$image, df$from, df$to, df$correction, drop = TRUE,
                        lex.order = TRUE)
     rows <- lapply(split(seq_len(nrow(df)), key), function(i) {
@@ -903,16 +945,15 @@ summary.immunoscape_fv <- function(object, ...) {
         out <- data.frame(image = d$image[1], from = d$from[1],
                           to = d$to[1], correction = d$correction[1],
                           n_from = g$n_from[gi], n_to = g$n_to[gi],
-                          r_max = max(d$r), area_theo = a,
-                          direction = if (is.na(a) || a == 0) NA_character_
-                          else if (a > 0) "attraction" else "avoidance",
+                          r_max = max(d$r), null = null, area_theo = a,
                           stringsAsFactors = FALSE)
         if (env) {
             out$area_mmean <- kf_trapz(d$r, d$estimate - d$mmean)
-            ok <- !is.na(d$estimate) & !is.na(d$lo) & !is.na(d$hi)
-            out$outside <- if (any(ok)) {
-                mean(d$estimate[ok] < d$lo[ok] | d$estimate[ok] > d$hi[ok])
-            } else NA_real_
+            out <- cbind(out, kf_envelope_test(d))
+        } else {
+            out$significant <- NA
+            out$direction <- if (is.na(a) || a == 0) NA_character_
+                             else if (a > 0) "attraction" else "avoidance"
         }
         out$note <- g$note[gi]
         out
@@ -921,6 +962,30 @@ summary.immunoscape_fv <- function(object, ...) {
     if (is.null(out)) return(data.frame())
     rownames(out) <- NULL
     out
+}
+
+# Where one curve (rows of one image, pair and correction, increasing r)
+# leaves its envelope: shares of r outside / above / below, whether it
+# leaves at all, and the direction (the side with the larger area outside
+# the band when it leaves on both sides).
+kf_envelope_test <- function(d) {
+    ok <- !is.na(d$estimate) & !is.na(d$lo) & !is.na(d$hi)
+    if (!any(ok)) {
+        return(data.frame(outside = NA_real_, above = NA_real_,
+                          below = NA_real_, significant = NA,
+                          direction = NA_character_))
+    }
+    up <- ok & d$estimate > d$hi
+    dn <- ok & d$estimate < d$lo
+    ex_up <- kf_trapz(d$r, ifelse(ok, pmax(d$estimate - d$hi, 0), NA))
+    ex_dn <- kf_trapz(d$r, ifelse(ok, pmax(d$lo - d$estimate, 0), NA))
+    sig <- any(up | dn)
+    dir <- if (!sig) "not significant"
+           else if (!any(dn)) "attraction"
+           else if (!any(up)) "avoidance"
+           else if (isTRUE(ex_up >= ex_dn)) "attraction" else "avoidance"
+    data.frame(outside = mean(up[ok] | dn[ok]), above = mean(up[ok]),
+               below = mean(dn[ok]), significant = sig, direction = dir)
 }
 
 # Trapezoidal integral over the finite part of a curve.

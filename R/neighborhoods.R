@@ -165,7 +165,7 @@ summary.neighborhood_composition <- function(object, ...) {
         fr <- vapply(types, function(t) mean(d[[paste0("frac_", t)]]),
                      numeric(1))
         data.frame(image = d$image[1], type = d$type[1], n_cells = nrow(d),
-                   to = factor(types, levels = types),
+                   to = factor(types, levels = levels(df$type)),
                    mean_fraction = unname(fr),
                    mean_entropy = mean(d$entropy))
     })

@@ -157,3 +157,83 @@ null_image <- function(n, side, types, image) {
     data.frame(x = runif(n, 0, side), y = runif(n, 0, side),
                type = sample(types, n, TRUE), image = image)
 }
+
+# Observed statistic (from x to matrix) of an interaction_test or CLQ result.
+obs_matrix <- function(res, lv) {
+    d <- as.data.frame(res)
+    m <- matrix(NA_real_, length(lv), length(lv), dimnames = list(lv, lv))
+    col <- if ("clq" %in% names(d)) "clq" else "observed"
+    m[cbind(as.character(d$from), as.character(d$to))] <- d[[col]]
+    m
+}
+
+# Cells packed on a hexagonal lattice (spacing s microns, jittered by up to
+# `jitter`): touching cells are lattice neighbours, s apart; the next ring
+# is s * sqrt(3) away. Columns i, j (lattice indices), x, y.
+hex_cells <- function(nx, ny, s = 8, jitter = 0.5) {
+    g <- expand.grid(i = seq_len(nx) - 1L, j = seq_len(ny) - 1L)
+    g$x <- s * (g$i + 0.5 * (g$j %% 2)) + stats::runif(nrow(g), -jitter,
+                                                       jitter)
+    g$y <- s * sqrt(3) / 2 * g$j + stats::runif(nrow(g), -jitter, jitter)
+    g
+}
+
+# Touching pairs of a hex_cells() lattice from the lattice indices alone
+# (no distances): each unordered pair once, as row numbers.
+hex_touching_pairs <- function(g) {
+    key <- paste(g$i, g$j)
+    odd <- g$j %% 2 == 1
+    # right neighbour in the row, and the two neighbours in the row above
+    di <- list(list(1, 0), list(ifelse(odd, 0, -1), 1),
+               list(ifelse(odd, 1, 0), 1))
+    do.call(rbind, lapply(di, function(d) {
+        k <- match(paste(g$i + d[[1]], g$j + d[[2]]), key)
+        ok <- !is.na(k)
+        cbind(which(ok), k[ok])
+    }))
+}
+
+# Statistics of imcRtools::countInteractions() written from its published
+# definitions, on a directed edge list (from, to: row numbers; one row per
+# "to is a neighbour of from"), as colPair() stores a spatial graph. For
+# each cell of type A, n_i(B) = number of its edges to B cells; then
+#   classic:  sum_i n_i(B) / #A cells
+#   histocat: sum_i n_i(B) / #{A cells with n_i(B) > 0}  (0 when none)
+#   patch:    #{A cells with n_i(B) >= patch_size} / #A cells
+imc_statistics <- function(from, to, type, levels, method, patch_size = 3L) {
+    type <- factor(type, levels = levels)
+    n <- length(type)
+    nl <- length(levels)
+    out <- matrix(NA_real_, nl, nl, dimnames = list(levels, levels))
+    # n_i(B) for every cell i and type B, from the edge list
+    nib <- matrix(0L, n, nl)
+    for (e in seq_along(from)) {
+        b <- as.integer(type[to[e]])
+        nib[from[e], b] <- nib[from[e], b] + 1L
+    }
+    for (a in seq_len(nl)) {
+        cells_a <- which(as.integer(type) == a)
+        if (!length(cells_a)) next
+        for (b in seq_len(nl)) {
+            if (!any(as.integer(type) == b)) next
+            v <- nib[cells_a, b]
+            out[a, b] <- switch(method,
+                classic = sum(v) / length(cells_a),
+                histocat = if (any(v > 0)) sum(v) / sum(v > 0) else 0,
+                patch = sum(v >= patch_size) / length(cells_a))
+        }
+    }
+    out
+}
+
+# Directed kNN edge list from the full distance matrix: each cell to its k
+# nearest other cells, ties by row order.
+bf_knn_edges <- function(x, y, k) {
+    d2 <- bf_d2(x, y)
+    n <- length(x)
+    to <- lapply(seq_len(n), function(i) {
+        j <- setdiff(seq_len(n), i)
+        j[order(d2[i, j], j)][seq_len(min(k, n - 1L))]
+    })
+    list(from = rep(seq_len(n), lengths(to)), to = unlist(to))
+}

@@ -148,3 +148,26 @@ test_that("distance functions reject bad input with classed errors", {
     expect_error(nearest_distances(cells, to = "A", kk = 2), class = "immunoscape_error_argument")
     expect_snapshot(nearest_distances(cells, to = "Tumor"), error = TRUE)
 })
+
+test_that("from and to share one level set, so they can be compared", {
+    df <- data.frame(x = c(0, 10, 20, 30, 40, 5), y = c(0, 5, 0, 5, 0, 20),
+                     type = c("Tumor", "CD8 T", "B", "Tumor", "CD8 T", "B"))
+    cells <- spatial_cells(df)
+    d <- nearest_distances(cells, from = "Tumor", to = c("CD8 T", "B"))
+    expect_identical(levels(d$from), levels(d$to))
+    expect_identical(levels(d$from), c("B", "CD8 T", "Tumor"))
+    # rows still follow the order of `to`
+    expect_identical(as.character(d$to[1:2]), c("CD8 T", "B"))
+    expect_false(any(d$from == d$to))
+    expect_output(print(d), "2 cells x 2 target types")
+    n <- count_neighbors(cells, radius = 15, from = "CD8 T", to = "Tumor")
+    expect_identical(levels(n$from), levels(n$to))
+    expect_identical(levels(n$to), c("CD8 T", "Tumor"))
+    expect_output(print(n), "1 target type")
+    s <- summary(neighborhood_composition(cells, k = 3))
+    expect_identical(levels(s$type), levels(s$to))
+    loc <- local_colocalization_quotient(cells, from = "Tumor",
+                                         to = c("CD8 T", "B"), k = 2)
+    expect_identical(levels(loc$from), levels(loc$to))
+    expect_true(all(loc$from != loc$to))
+})

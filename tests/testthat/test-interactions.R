@@ -1,14 +1,6 @@
-# interaction_test(), colocalization_quotient(), mixing_score(),
-# classify_architecture(): brute-force oracles, permutation calibration,
-# reproducibility, planted structure, bad input.
-
-obs_matrix <- function(res, lv) {
-    d <- as.data.frame(res)
-    m <- matrix(NA_real_, length(lv), length(lv), dimnames = list(lv, lv))
-    col <- if ("clq" %in% names(d)) "clq" else "observed"
-    m[cbind(as.character(d$from), as.character(d$to))] <- d[[col]]
-    m
-}
+# interaction_test(): brute-force oracles, permutation calibration,
+# reproducibility, planted structure, bad input (CLQ: test-colocalization.R;
+# mixing score and architecture: test-mixing.R).
 
 test_that("interaction statistics equal brute force (all methods)", {
     for (kind in c("random", "clustered", "integer")) {
@@ -223,175 +215,6 @@ test_that("interaction_test rejects bad input by class", {
                  class = "immunoscape_error_argument")
 })
 
-test_that("global colocation quotient equals brute force, ties split", {
-    for (kind in c("random", "integer", "duplicated")) {
-        set.seed(switch(kind, random = 61, integer = 62, duplicated = 63))
-        df <- make_pattern(kind, n = 200)
-        cells <- spatial_cells(df, window = "rectangle")
-        lv <- levels(cells$type)
-        for (nb in list(list(k = 1L), list(k = 4L), list(radius = 12))) {
-            ord <- immunoscape:::interaction_grid_order(
-                cells, k = nb$k, radius = nb$radius, ties = TRUE)
-            res <- colocalization_quotient(cells, k = nb$k, radius = nb$radius,
-                                           nthreads = 2)
-            bf <- bf_clq(df$x, df$y, df$type, lv, k = nb$k,
-                         radius = nb$radius, order = ord)
-            expect_identical(obs_matrix(res, lv), bf)
-        }
-    }
-    # default: k = 1
-    expect_identical(colocalization_quotient(cells)$clq,
-                     colocalization_quotient(cells, k = 1)$clq)
-})
-
-test_that("local CLQ equals brute force and averages to the global CLQ", {
-    set.seed(64)
-    df <- make_pattern("integer", n = 220)
-    cells <- spatial_cells(df, window = "rectangle")
-    lv <- levels(cells$type)
-    for (nb in list(list(k = 1L), list(k = 5L), list(radius = 4))) {
-        loc <- local_colocalization_quotient(cells, k = nb$k,
-                                             radius = nb$radius)
-        bf <- bf_local_clq(df$x, df$y, df$type, lv, k = nb$k,
-                           radius = nb$radius)
-        expect_identical(loc$local_clq, as.vector(t(bf)))
-        glob <- colocalization_quotient(cells, k = nb$k, radius = nb$radius)
-        mean_loc <- stats::aggregate(local_clq ~ from + to, data = loc,
-                                     FUN = mean)
-        key <- paste(glob$from, glob$to)
-        expect_equal(mean_loc$local_clq[match(key, paste(mean_loc$from,
-                                                         mean_loc$to))],
-                     glob$clq, tolerance = 1e-12)
-    }
-    sl <- summary(loc)
-    expect_equal(nrow(sl), 9)
-    expect_s3_class(autoplot(loc), "ggplot")
-    expect_output(print(loc), "local_clq")
-    one <- local_colocalization_quotient(cells, from = "B", to = "A", k = 2)
-    expect_true(all(one$from == "B") && all(one$to == "A"))
-    expect_error(colocalization_quotient(cells, k = 2, radius = 10),
-                 class = "immunoscape_error_argument")
-    expect_error(colocalization_quotient(cells, k = 0),
-                 class = "immunoscape_error_argument")
-    expect_error(local_colocalization_quotient(cells, from = "X"),
-                 class = "immunoscape_error_type")
-})
-
-test_that("CLQ permutation mean is 1 under random labels", {
-    set.seed(65)
-    df <- null_image(800, 500, c("A", "B"), "one")
-    cells <- spatial_cells(df, window = "rectangle")
-    res <- colocalization_quotient(cells, k = 3, nperm = 199)
-    expect_equal(res$perm_mean, rep(1, 4), tolerance = 0.02)
-    expect_true(all(res$p_greater > 0 & res$p_greater <= 1))
-    expect_s3_class(res, "colocalization_quotient")
-    expect_output(print(res), "colocalization_quotient")
-})
-
-test_that("mixing score counts equal brute force", {
-    for (s in 71:73) {
-        set.seed(s)
-        df <- make_pattern(if (s == 73) "integer" else "clustered", n = 300)
-        df$image <- rep(c("p", "q"), each = 150)
-        cells <- spatial_cells(df, image = "image")
-        r <- if (s == 73) 3 else 20
-        res <- mixing_score(cells, reference = c("B", "C"), target = "A",
-                            radius = r)
-        for (im in c("p", "q")) {
-            d <- df[df$image == im, ]
-            bf <- bf_mixing(d$x, d$y, d$type, c("B", "C"), "A", r)
-            row <- res[res$image == im, ]
-            expect_identical(row$n_reference_target, unname(bf[["rt"]]))
-            expect_identical(row$n_reference_reference, unname(bf[["rr"]]))
-            expect_identical(row$mixing_score, unname(bf[["rt"]] / bf[["rr"]]))
-            nr <- sum(d$type %in% c("B", "C"))
-            nt <- sum(d$type == "A")
-            expect_identical(row$n_reference, nr)
-            expect_equal(row$normalized_mixing_score,
-                         (bf[["rt"]] / bf[["rr"]]) / (2 * nt / (nr - 1)),
-                         ignore_attr = TRUE)
-        }
-    }
-})
-
-test_that("normalized mixing score is about 1 under random labels", {
-    set.seed(74)
-    df <- do.call(rbind, lapply(1:20, function(i) {
-        null_image(600, 400, c("T", "I"), paste0("m", i))
-    }))
-    cells <- spatial_cells(df, image = "image", window = "rectangle")
-    res <- withr::with_options(list(immunoscape.verbose = FALSE),
-                               mixing_score(cells, "I", "T", radius = 25))
-    expect_equal(mean(res$normalized_mixing_score), 1, tolerance = 0.05)
-    expect_s3_class(autoplot(res), "ggplot")
-})
-
-test_that("mixing score edge cases: Inf, NA, overlapping roles", {
-    df <- data.frame(x = c(0, 10, 100, 200, 300, 5),
-                     y = c(0, 0, 100, 0, 300, 200),
-                     type = c("I", "T", "I", "T", "T", "T"))
-    cells <- spatial_cells(df)
-    res <- mixing_score(cells, "I", "T", radius = 15)
-    expect_identical(res$n_reference_reference, 0)
-    expect_identical(res$mixing_score, Inf)
-    res0 <- mixing_score(cells, "I", "T", radius = 1)
-    expect_true(is.na(res0$mixing_score))
-    expect_error(mixing_score(cells, "I", c("T", "I")),
-                 class = "immunoscape_error_type")
-    expect_error(mixing_score(cells, target = "T"),
-                 class = "immunoscape_error_type")
-    expect_error(mixing_score(cells, "I", "T", radius = "a"),
-                 class = "immunoscape_error_radius")
-})
-
-test_that("classify_architecture finds cold, compartmentalized and mixed", {
-    set.seed(75)
-    mixed <- data.frame(x = runif(800, 0, 400), y = runif(800, 0, 400),
-                        type = sample(c("Tumor", "CD8 T"), 800, TRUE,
-                                      c(0.6, 0.4)), image = "mixed")
-    comp <- data.frame(x = c(runif(300, 0, 200), runif(500, 200, 400)),
-                       y = runif(800, 0, 400),
-                       type = rep(c("CD8 T", "Tumor"), c(300, 500)),
-                       image = "compartmentalized")
-    cold <- data.frame(x = runif(800, 0, 400), y = runif(800, 0, 400),
-                       type = rep(c("CD8 T", "Tumor"), c(100, 700)),
-                       image = "cold")
-    notum <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
-                        type = "CD8 T", image = "no tumour")
-    cells <- spatial_cells(rbind(mixed, comp, cold, notum), image = "image")
-    expect_message(
-        res <- classify_architecture(cells, tumor = "Tumor", immune = "CD8 T"),
-        class = "immunoscape_message"
-    )
-    cls <- setNames(as.character(res$class), res$image)
-    expect_identical(cls[["mixed"]], "mixed")
-    expect_identical(cls[["compartmentalized"]], "compartmentalized")
-    expect_identical(cls[["cold"]], "cold")
-    expect_true(is.na(cls[["no tumour"]]))
-    ms <- mixing_score(cells, "CD8 T", "Tumor")
-    expect_identical(res$mixing_score, ms$mixing_score)
-    # thresholds move the calls
-    expect_message(
-        res2 <- classify_architecture(cells, tumor = "Tumor",
-                                      immune = "CD8 T", min_immune = 50,
-                                      threshold = 100),
-        class = "immunoscape_message"
-    )
-    expect_identical(as.character(res2$class[res2$image == "cold"]),
-                     "compartmentalized")
-    expect_s3_class(summary(res), "data.frame")
-    expect_s3_class(autoplot(res), "ggplot")
-    expect_output(print(res), "architecture")
-    expect_error(classify_architecture(cells, tumor = "Tumor"),
-                 class = "immunoscape_error_type")
-    expect_error(classify_architecture(cells, "Tumor", "CD8 T",
-                                       threshold = -1),
-                 class = "immunoscape_error_argument")
-    expect_error(classify_architecture(cells, "Tumor", "CD8 T",
-                                       min_immune = 2.5),
-                 class = "immunoscape_error_argument")
-})
-
 test_that("one- and two-cell images give defined or NA results, no error", {
     sq <- data.frame(x = c(0, 100, 100, 0), y = c(0, 0, 100, 100))
     one <- spatial_cells(data.frame(x = 50, y = 50, type = "A"), window = sq)
@@ -411,4 +234,157 @@ test_that("one- and two-cell images give defined or NA results, no error", {
     big <- interaction_test(two, radius = 1e6, nperm = 0, method = "classic")
     expect_identical(big$observed, c(0, 1, 1, 0))
     expect_identical(neighborhood_composition(two, radius = 1e6)$n, c(2L, 2L))
+})
+
+test_that("the default statistic is the classic one (as in imcRtools)", {
+    set.seed(81)
+    df <- make_pattern("clustered", n = 200)
+    cells <- spatial_cells(df, window = "rectangle")
+    def <- interaction_test(cells, nperm = 0)
+    expect_identical(attr(def, "method"), "classic")
+    expect_identical(def$observed,
+                     interaction_test(cells, nperm = 0,
+                                      method = "classic")$observed)
+    expect_output(print(def), "classic statistic, radius 20 um")
+    # imcRtools' newer name of the histoCAT statistic
+    expect_identical(
+        interaction_test(cells, nperm = 0, method = "conditional")$observed,
+        interaction_test(cells, nperm = 0, method = "histocat")$observed)
+})
+
+# A small fixture: 14 cells of three types at fixed places (no ties).
+imc_fixture <- function() {
+    data.frame(
+        x = c(2.1, 9.7, 14.2, 21.5, 5.3, 12.8, 18.9, 26.4, 3.9, 11.1, 16.6,
+              24.2, 30.5, 8.2),
+        y = c(3.3, 1.8, 6.1, 2.7, 10.4, 12.9, 9.6, 11.2, 19.5, 21.7, 17.3,
+              20.8, 15.1, 27.6),
+        type = c("T", "T", "CD8", "M", "T", "CD8", "CD8", "T", "M", "CD8",
+                 "T", "M", "T", "CD8"))
+}
+
+test_that("statistics equal imcRtools' published definitions (kNN and radius)", {
+    df <- imc_fixture()
+    cells <- spatial_cells(df, window = "rectangle")
+    lv <- levels(cells$type)
+    for (k in c(1L, 3L, 5L)) {
+        e <- bf_knn_edges(df$x, df$y, k)
+        for (m in c("classic", "histocat", "patch")) {
+            res <- interaction_test(cells, k = k, method = m, nperm = 0,
+                                    patch_size = 2)
+            expect_equal(obs_matrix(res, lv),
+                         imc_statistics(e$from, e$to, df$type, lv, m, 2L),
+                         tolerance = 1e-14)
+        }
+    }
+    # a radius graph is the symmetric edge list of pairs within radius
+    nb <- bf_neighbors(df$x, df$y, radius = 9)
+    for (m in c("classic", "histocat", "patch")) {
+        res <- interaction_test(cells, radius = 9, method = m, nperm = 0,
+                                patch_size = 2)
+        expect_equal(obs_matrix(res, lv),
+                     imc_statistics(rep(seq_along(nb), lengths(nb)),
+                                    unlist(nb), df$type, lv, m, 2L),
+                     tolerance = 1e-14)
+    }
+    # the kNN graph is directed: with k = 1, classic T -> M and M -> T
+    # (times the numbers of cells) differ
+    r1 <- interaction_test(cells, k = 1, nperm = 0)
+    e1 <- bf_knn_edges(df$x, df$y, 1L)
+    tm <- sum(df$type[e1$from] == "T" & df$type[e1$to] == "M")
+    mt <- sum(df$type[e1$from] == "M" & df$type[e1$to] == "T")
+    expect_false(tm == mt)
+    expect_equal(r1$observed[r1$from == "T" & r1$to == "M"],
+                 tm / sum(df$type == "T"))
+    expect_equal(r1$observed[r1$from == "M" & r1$to == "T"],
+                 mt / sum(df$type == "M"))
+})
+
+test_that("kNN counts equal a brute-force kNN graph, ties by row order", {
+    for (kind in c("random", "clustered", "integer")) {
+        set.seed(switch(kind, random = 82, clustered = 83, integer = 84))
+        df <- make_pattern(kind, n = 220)
+        cells <- spatial_cells(df, window = "rectangle")
+        lv <- levels(cells$type)
+        for (k in c(1L, 4L, 10L)) {
+            e <- bf_knn_edges(df$x, df$y, k)
+            for (m in c("classic", "histocat", "patch")) {
+                res <- interaction_test(cells, k = k, method = m,
+                                        nperm = 3, patch_size = 2,
+                                        nthreads = 2)
+                expect_equal(obs_matrix(res, lv),
+                             imc_statistics(e$from, e$to, df$type, lv, m,
+                                            2L), tolerance = 1e-14)
+            }
+        }
+    }
+    # permutations on a kNN graph: reproducible, thread-invariant
+    set.seed(85)
+    a <- interaction_test(cells, k = 5, nperm = 49, nthreads = 1)
+    set.seed(85)
+    b <- interaction_test(cells, k = 5, nperm = 49, nthreads = 2)
+    expect_identical(a, b)
+    expect_identical(attr(a, "k"), 5L)
+    expect_null(attr(a, "radius"))
+    expect_output(print(a), "k = 5 nearest neighbours")
+    expect_output(print(summary(a)), "k = 5 nearest neighbours")
+    expect_s3_class(autoplot(a), "ggplot")
+    # more neighbours than cells: every other cell
+    two <- spatial_cells(data.frame(x = c(0, 5, 9), y = c(0, 3, 1),
+                                    type = c("A", "B", "B")))
+    expect_identical(interaction_test(two, k = 10, nperm = 0)$observed,
+                     c(0, 2, 1, 1))
+})
+
+test_that("radius and k: exactly one neighbourhood", {
+    df <- imc_fixture()
+    cells <- spatial_cells(df, window = "rectangle")
+    expect_error(interaction_test(cells, radius = 10, k = 3),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, radius = NULL),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, k = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(interaction_test(cells, k = 2.5),
+                 class = "immunoscape_error_argument")
+    # k alone replaces the default radius
+    expect_identical(attr(interaction_test(cells, k = 3, nperm = 0), "k"), 3L)
+})
+
+test_that("the README example and the L function agree (CK+ -> CD8+)", {
+    cells <- withr::with_options(list(immunoscape.verbose = FALSE),
+        read_cells(system.file("extdata", "inform_cell_seg_data.txt.gz",
+                               package = "immunoscape")))
+    set.seed(1)
+    it <- interaction_test(cells, radius = 20, nperm = 199)
+    ck_cd8 <- it[it$from == "CK+" & it$to == "CD8+", ]
+    expect_lt(ck_cd8$z, -5)
+    expect_identical(ck_cd8$call, -1L)
+    set.seed(1)
+    l <- summary(ripley_l(cells, "CK+", "CD8+", envelope = "labels",
+                          nsim = 19))
+    expect_identical(l$direction, "avoidance")
+    # the shipped report uses the default statistic and says so
+    rmd <- system.file("demo-report", "demo-report.Rmd",
+                       package = "immunoscape")
+    skip_if(!nzchar(rmd), "demo report not installed")
+    txt <- readLines(rmd, warn = FALSE)
+    calls <- grep("interaction_test(", txt, fixed = TRUE, value = TRUE)
+    expect_gt(length(calls), 0)
+    expect_false(any(grepl("histocat", calls)))
+    expect_true(any(grepl("classic", txt)))
+})
+
+test_that("README and vignettes describe the default statistic as classic", {
+    top <- test_path("..", "..")
+    files <- c(file.path(top, "README.md"),
+               Sys.glob(file.path(top, "vignettes", "*.Rmd")))
+    files <- files[file.exists(files)]
+    skip_if(!length(files), "sources not available")
+    for (f in files) {
+        txt <- paste(readLines(f, warn = FALSE), collapse = "\n")
+        expect_false(grepl("default `\"histocat\"`", txt, fixed = TRUE),
+                     info = f)
+        expect_false(grepl("default histoCAT", txt, fixed = TRUE), info = f)
+    }
 })

@@ -141,3 +141,87 @@ test_that("envelopes on many blocks of cells do not depend on nthreads", {
     # estimate repeated)
     expect_true(any(k1$lo < k1$hi))
 })
+
+# Tumour islands in a convex window with CD8 T cells on an even lattice
+# over the islands and a band around them: both types crowd the same parts
+# of the window (attraction against CSR), but the CD8 cells sit where
+# cells are sparse, so relabelling the cells puts more CD8 labels among
+# the tumour cells than observed (avoidance against random labelling).
+planted_islands <- function() {
+    set.seed(1)
+    ctr <- cbind(c(200, 500, 800, 250, 750), c(250, 700, 300, 800, 750))
+    tum <- do.call(rbind, lapply(seq_len(nrow(ctr)), function(i) {
+        rr <- 70 * sqrt(runif(250))
+        th <- runif(250, 0, 2 * pi)
+        data.frame(x = ctr[i, 1] + rr * cos(th), y = ctr[i, 2] + rr * sin(th))
+    }))
+    g <- expand.grid(x = seq(0, 1000, 20), y = seq(0, 1000, 20))
+    near <- Reduce(`|`, lapply(seq_len(nrow(ctr)), function(i) {
+        (g$x - ctr[i, 1])^2 + (g$y - ctr[i, 2])^2 <= 130^2
+    }))
+    corners <- data.frame(x = c(0, 1000, 1000, 0), y = c(0, 0, 1000, 1000))
+    rbind(data.frame(tum, type = "Tumor"),
+          data.frame(g[near, ], type = "CD8 T"),
+          data.frame(corners, type = "Other"))
+}
+
+test_that("summary direction comes from the envelope of the simulated null", {
+    df <- planted_islands()
+    cells <- quiet_env(spatial_cells(df))
+    r <- seq(0, 60, by = 2)
+    set.seed(2)
+    lab <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r,
+                            envelope = "labels", nsim = 39))
+    set.seed(2)
+    csr <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r,
+                            envelope = "csr", nsim = 39))
+    # the curve lies above the CSR line, so area_theo is positive ...
+    expect_gt(lab$area_theo, 0)
+    # ... but below the random-labelling envelope: avoidance, not attraction
+    expect_identical(lab$null, "labels")
+    expect_identical(lab$direction, "avoidance")
+    expect_true(lab$significant)
+    expect_gt(lab$below, 0.5)
+    expect_identical(lab$above, 0)
+    expect_lt(lab$area_mmean, 0)
+    expect_identical(csr$null, "csr")
+    expect_identical(csr$direction, "attraction")
+    expect_gt(csr$above, 0.5)
+    # K reads the same way
+    set.seed(2)
+    ks <- summary(ripley_k(cells, "Tumor", "CD8 T", r = r,
+                           envelope = "labels", nsim = 39))
+    expect_identical(ks$direction, "avoidance")
+    # random labels on the same cells: inside the global envelope
+    set.seed(3)
+    df$type <- sample(df$type)
+    set.seed(4)
+    nul <- summary(ripley_l(quiet_env(spatial_cells(df)), "Tumor", "CD8 T",
+                            r = r, envelope = "labels", nsim = 39,
+                            global = TRUE))
+    expect_gt(nul$area_theo, 0)
+    expect_identical(nul$direction, "not significant")
+    expect_false(nul$significant)
+    expect_identical(nul$outside, 0)
+    # without an envelope: the sign of the area against CSR, no test
+    no <- summary(ripley_l(cells, "Tumor", "CD8 T", r = r))
+    expect_identical(no$null, "csr")
+    expect_identical(no$direction, "attraction")
+    expect_true(is.na(no$significant))
+    expect_false("area_mmean" %in% names(no))
+})
+
+test_that("a curve leaving the envelope on both sides takes the larger side", {
+    d <- data.frame(r = 0:5, estimate = c(0, 1.5, 1, 1, -3, 0),
+                    lo = -1, hi = 1)
+    t1 <- immunoscape:::kf_envelope_test(d)
+    expect_identical(t1$direction, "avoidance")
+    expect_equal(t1$above, 1 / 6)
+    expect_equal(t1$below, 1 / 6)
+    expect_equal(t1$outside, 2 / 6)
+    d$estimate[2] <- 5
+    expect_identical(immunoscape:::kf_envelope_test(d)$direction,
+                     "attraction")
+    d$lo <- NA
+    expect_true(is.na(immunoscape:::kf_envelope_test(d)$direction))
+})
