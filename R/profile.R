@@ -42,11 +42,12 @@
 #'   `immune_tumor_frac_near`. `NA` when the image has no CD8 (immune) or
 #'   no tumour cells.
 #' * `mixing`: `n_immune_tumor_pairs`, `n_immune_immune_pairs` (pairs
-#'   within `radius`, each counted once), `mixing_score` (their ratio,
-#'   Keren et al. 2018; `NA` instead of `Inf` when there is no
-#'   immune-immune pair), `normalized_mixing_score` (about 1 under random
-#'   labels) and `architecture` (factor: cold, compartmentalized, mixed;
-#'   see [classify_architecture()] for `threshold` and `min_immune`).
+#'   of touching cells, centres within `contact` microns, each counted
+#'   once), `mixing_score` (their ratio, Keren et al. 2018; `NA` instead
+#'   of `Inf` when no two immune cells touch, with a note),
+#'   `normalized_mixing_score` (about 1 under random labels) and
+#'   `architecture` (factor: cold, compartmentalized, mixed; see
+#'   [classify_architecture()] for `threshold` and `min_immune`).
 #' * `interactions`: for each pair (A, B) in `pairs`, `z_<A>_to_<B>`: the
 #'   z score of the "classic" [interaction_test()] (mean number of B
 #'   cells within `radius` of an A cell, against `nperm` random
@@ -66,10 +67,12 @@
 #' Passed in `...` (a misspelled option is an error):
 #' * `cd8 = "CD8 T"`, `treg = "Treg"`: the CD8 T-cell and regulatory T-cell
 #'   types (absent types give `NA` columns, with a message).
-#' * `radius = 20`: interaction radius (um) of the mixing score and the
-#'   interaction z.
+#' * `radius = 20`: neighbourhood radius (um) of the interaction z.
+#' * `contact = 10`: centre distance (um) at which two cells touch, for
+#'   the mixing score (see [mixing_score()]).
 #' * `near = 20`: distance (um) of `*_frac_near`.
-#' * `threshold = 0.22`, `min_immune = 250`: architecture classes.
+#' * `threshold = 0.22`, `min_immune = 390` (immune cells per mm^2):
+#'   architecture classes (see [classify_architecture()]).
 #' * `pairs`: a data frame with columns `from`, `to` (or a list of
 #'   `c(from, to)` vectors) of the type pairs of the interaction and
 #'   L-function columns; default every `immune` type to every `tumor` type.
@@ -204,7 +207,8 @@ profile_features <- function(groups = NULL) {
 
 profile_option_defaults <- function() {
     list(cd8 = "CD8 T", treg = "Treg", radius = 20, near = 20,
-         threshold = 0.22, min_immune = 250, pairs = NULL, nperm = 199,
+         contact = 10, threshold = 0.22, min_immune = 390, pairs = NULL,
+         nperm = 199,
          r = seq(0, 100, by = 5), nsim = 39, k = 10, n_neighborhoods = 6,
          neighborhoods = NULL, nthreads = immunoscape_threads())
 }
@@ -229,8 +233,8 @@ profile_options <- function(cells, groups, dots,
     opts$k <- check_count(opts$k, "k", call = call)
     opts$n_neighborhoods <- check_count(opts$n_neighborhoods,
                                         "n_neighborhoods", call = call)
-    opts$min_immune <- check_count(opts$min_immune, "min_immune", min = 0L,
-                                   call = call)
+    opts$contact <- check_radius(opts$contact, "contact", call = call)
+    check_nonneg(opts$min_immune, "min_immune", call = call)
     opts$r <- check_r_grid(opts$r, call = call)
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
     for (role in c("cd8", "treg")) {
@@ -532,8 +536,10 @@ profile_mixing <- function(cells, ctx) {
     arch_lv <- c("cold", "compartmentalized", "mixed")
     note <- NULL
     if (!length(imm) || !length(tum)) {
-        n_imm <- sum(cells$type %in% ctx$immune)
-        cls <- if (n_imm < ctx$min_immune) "cold" else NA_character_
+        # no classify_architecture() call: it needs both roles present
+        area <- unname(window_areas(cells)[1]) / 1e6
+        dens <- sum(cells$type %in% ctx$immune) / area
+        cls <- if (isTRUE(dens < ctx$min_immune)) "cold" else NA_character_
         df <- data.frame(n_immune_tumor_pairs = NA_real_,
                          n_immune_immune_pairs = NA_real_,
                          mixing_score = NA_real_,
@@ -542,13 +548,15 @@ profile_mixing <- function(cells, ctx) {
         note <- if (!length(tum)) "no tumour cells" else "no immune cells"
     } else {
         a <- classify_architecture(cells, tumor = tum, immune = imm,
-                                   radius = ctx$radius,
+                                   radius = ctx$contact,
                                    threshold = ctx$threshold,
                                    min_immune = ctx$min_immune,
                                    nthreads = ctx$nthreads)
         ms <- a$mixing_score
+        note <- if (!is.null(a$note) && !is.na(a$note[1])) a$note[1]
         if (!is.finite(ms)) {
-            note <- "no immune-immune pairs (mixing score NA)"
+            # Inf (no immune-immune contact) would break means and models
+            note <- paste(c(note, "mixing score NA"), collapse = ": ")
             ms <- NA_real_
         }
         df <- data.frame(n_immune_tumor_pairs = a$n_immune_tumor,

@@ -73,7 +73,7 @@ test_that("distance summaries equal brute force", {
 
 test_that("mixing score and architecture equal brute-force pair counts", {
     cells <- profile_cohort(3)
-    p <- spatial_profile(cells, tumor = "Tumor", radius = 25,
+    p <- spatial_profile(cells, tumor = "Tumor", contact = 25,
                          min_immune = 20, threshold = 1,
                          features = few("mixing"))
     for (im in c("a", "b", "c")) {
