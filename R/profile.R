@@ -153,6 +153,8 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
         prep <- attr(features[[g]], "prepare")
         if (is.function(prep)) cells <- prep(cells, ctx)
     }
+    # cohort-wide inputs stay here: workers get only their image
+    ctx$neighborhoods <- NULL
     worker <- profile_worker(features, ctx)
     res <- map_images(cells, worker, BPPARAM = BPPARAM,
                       label = "Spatial profile", seeded = TRUE)
