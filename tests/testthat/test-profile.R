@@ -307,3 +307,13 @@ test_that("print, summary and autoplot work", {
     expect_true(all(abs(ld$x - round(ld$x)) < 1e-12))
     expect_gt(nrow(ld), 0)
 })
+
+test_that("a SingleCellExperiment gives the same profile", {
+    skip_if_not_installed("SingleCellExperiment")
+    cells <- profile_cohort()
+    sce <- as_sce(cells)
+    f <- few("counts", "ratio", "distances")
+    a <- spatial_profile(cells, tumor = "Tumor", features = f)
+    b <- quiet(spatial_profile(sce, tumor = "Tumor", features = f))
+    expect_equal(as.data.frame(b), as.data.frame(a))
+})
