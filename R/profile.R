@@ -62,6 +62,25 @@
 #'   cellular neighbourhood `CN<i>`, [cellular_neighborhoods()] with
 #'   windows of `k` cells clustered over the whole cohort into
 #'   `n_neighborhoods` communities; or given as `neighborhoods`).
+#' * `compartments`: the tumour regions of the image ([tumor_regions()]
+#'   with its defaults on the `tumor` types) split into compartments by
+#'   [compartments()] with half-width `margin` (500 um, the IOBWG invasive
+#'   margin): `area_<compartment>_mm2` for `core`, `inner_margin`,
+#'   `outer_margin`, `stroma` (mm^2 of the window), and for every cell type
+#'   `density_<type>_<compartment>` (cells per mm^2 of that compartment;
+#'   `NA` when the compartment is empty of area).
+#' * `phenotype`: [immune_phenotype()] of the `cd8` cells on those
+#'   regions (its default thresholds): `immune_phenotype` (factor:
+#'   inflamed, excluded, desert), `cd8_density_core`,
+#'   `cd8_density_margin` (per mm^2, as the call uses them) and the areas
+#'   they divide by, `phenotype_core_mm2`, `phenotype_margin_mm2`.
+#' * `growth`: [growth_pattern()] of the tumour-`liver` interface (liver
+#'   metastases): `growth_pattern` (factor: desmoplastic, replacement,
+#'   pushing), `growth_two_tier` (factor: desmoplastic,
+#'   non-desmoplastic), `frac_desmoplastic`, `frac_replacement`,
+#'   `frac_pushing` (fractions of the assessable interface) and
+#'   `interface_um` (its length, microns). `NA` without a note in a cohort
+#'   without any `liver` cell.
 #'
 #' @section Options:
 #' Passed in `...` (a misspelled option is an error):
@@ -81,6 +100,9 @@
 #'   relabellings of the L-function envelope and its distances.
 #' * `k = 10`, `n_neighborhoods = 6`, `neighborhoods = NULL`: cellular
 #'   neighbourhoods (a [cellular_neighborhoods()] result may be given).
+#' * `margin = 500`: half-width (um) of the invasive margin of the
+#'   `compartments` and `phenotype` groups.
+#' * `liver = "Hepatocyte"`: hepatocyte type(s) of the `growth` group.
 #' * `nthreads`: OpenMP threads per image (results do not depend on it).
 #'
 #' @section Reproducibility and failures:
@@ -182,8 +204,8 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
 #'
 #' @param groups Names of the groups to keep (default all): any of
 #'   `"counts"`, `"ratio"`, `"distances"`, `"mixing"`, `"interactions"`,
-#'   `"kfunctions"`, `"neighborhoods"`. See [spatial_profile()] for their
-#'   columns.
+#'   `"kfunctions"`, `"neighborhoods"`, `"compartments"`, `"phenotype"`,
+#'   `"growth"`. See [spatial_profile()] for their columns.
 #' @returns A named list of functions.
 #' @export
 #' @examples
@@ -199,7 +221,9 @@ profile_features <- function(groups = NULL) {
                 distances = profile_distances, mixing = profile_mixing,
                 interactions = profile_interactions,
                 kfunctions = profile_kfunctions,
-                neighborhoods = profile_neighborhoods)
+                neighborhoods = profile_neighborhoods,
+                compartments = profile_compartments,
+                phenotype = profile_phenotype, growth = profile_growth)
     if (is.null(groups)) return(all)
     groups <- check_choice_multi(groups, names(all), "groups")
     all[groups]
@@ -212,7 +236,8 @@ profile_option_defaults <- function() {
          contact = 10, threshold = 0.22, min_immune = 390, pairs = NULL,
          nperm = 199,
          r = seq(0, 100, by = 5), nsim = 39, k = 10, n_neighborhoods = 6,
-         neighborhoods = NULL, nthreads = immunoscape_threads())
+         neighborhoods = NULL, margin = 500, liver = "Hepatocyte",
+         nthreads = immunoscape_threads())
 }
 
 profile_options <- function(cells, groups, dots,
@@ -236,6 +261,7 @@ profile_options <- function(cells, groups, dots,
     opts$n_neighborhoods <- check_count(opts$n_neighborhoods,
                                         "n_neighborhoods", call = call)
     opts$contact <- check_radius(opts$contact, "contact", call = call)
+    opts$margin <- check_radius(opts$margin, "margin", call = call)
     check_nonneg(opts$min_immune, "min_immune", call = call)
     opts$r <- check_r_grid(opts$r, call = call)
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
@@ -367,6 +393,8 @@ profile_worker <- function(features, ctx) {
     function(sub, image) {
         old <- options(immunoscape.verbose = FALSE)
         on.exit(options(old))
+        # per-image results shared by groups (e.g. the tumour regions)
+        ctx$cache <- new.env(parent = emptyenv())
         rows <- vector("list", length(features))
         names(rows) <- names(features)
         notes <- character()
@@ -635,6 +663,111 @@ profile_neighborhoods <- function(cells, ctx) {
     df <- as.data.frame(as.list(stats::setNames(fr, nm)))
     with_note(df, NULL, stats::setNames(rep("weighted:n_cells", length(nm)),
                                         nm))
+}
+
+# Tumour regions of one image, computed once per image for every group.
+profile_regions <- function(cells, ctx) {
+    if (is.null(ctx$cache$regions)) {
+        ctx$cache$regions <- tumor_regions(cells, tumor = present_types(
+            cells, ctx$tumor), nthreads = ctx$nthreads)
+    }
+    ctx$cache$regions
+}
+
+profile_compartments <- function(cells, ctx) {
+    lv <- c("core", "inner_margin", "outer_margin", "stroma")
+    s <- ctx$slug(ctx$types)
+    area <- stats::setNames(rep(NA_real_, length(lv)), lv)
+    dens <- matrix(NA_real_, length(ctx$types), length(lv))
+    note <- NULL
+    if (!length(present_types(cells, ctx$tumor))) {
+        note <- "no tumour cells"
+    } else {
+        comp <- compartments(cells, profile_regions(cells, ctx),
+                             margin = ctx$margin, nthreads = ctx$nthreads)
+        a <- attr(comp, "areas")
+        area[] <- a$area_mm2[match(lv, as.character(a$compartment))]
+        n <- table(factor(as.character(comp$type), levels = ctx$types),
+                   factor(as.character(comp$compartment), levels = lv))
+        dens <- sweep(unclass(n), 2L, area, "/")
+        dens[, !(area > 0) | is.na(area)] <- NA_real_
+        if (all(is.na(comp$compartment))) note <- "no tumour region"
+    }
+    a_nm <- paste0("area_", lv, "_mm2")
+    d_nm <- as.vector(outer(s, lv, function(t, c) {
+        paste0("density_", t, "_", c)
+    }))
+    df <- as.data.frame(as.list(c(stats::setNames(area, a_nm),
+                                  stats::setNames(as.vector(dens), d_nm))))
+    agg <- c(stats::setNames(rep("sum", length(lv)), a_nm),
+             stats::setNames(paste0("weighted:", rep(a_nm, each = length(s))),
+                             d_nm))
+    with_note(df, note, agg)
+}
+
+profile_phenotype <- function(cells, ctx) {
+    lv <- c("inflamed", "excluded", "desert")
+    df <- data.frame(immune_phenotype = factor(NA_character_, levels = lv),
+                     cd8_density_core = NA_real_,
+                     cd8_density_margin = NA_real_,
+                     phenotype_core_mm2 = NA_real_,
+                     phenotype_margin_mm2 = NA_real_)
+    note <- NULL
+    cd8 <- present_types(cells, ctx$cd8)
+    if (!length(present_types(cells, ctx$tumor))) {
+        note <- "no tumour cells"
+    } else if (!length(cd8)) {
+        note <- "no CD8 cells"
+    } else {
+        ph <- immune_phenotype(cells, profile_regions(cells, ctx),
+                               immune = cd8, margin = ctx$margin,
+                               tumor = present_types(cells, ctx$tumor),
+                               nthreads = ctx$nthreads)
+        df$immune_phenotype[1] <- as.character(ph$phenotype[1])
+        df$cd8_density_core <- ph$density_core[1]
+        df$cd8_density_margin <- ph$density_margin[1]
+        df$phenotype_core_mm2 <- ph$core_area_mm2[1]
+        df$phenotype_margin_mm2 <- ph$margin_area_mm2[1]
+        if (!is.na(ph$note[1])) note <- ph$note[1]
+    }
+    with_note(df, note,
+              c(immune_phenotype = "mode",
+                cd8_density_core = "weighted:phenotype_core_mm2",
+                cd8_density_margin = "weighted:phenotype_margin_mm2",
+                phenotype_core_mm2 = "sum", phenotype_margin_mm2 = "sum"))
+}
+
+profile_growth <- function(cells, ctx) {
+    df <- data.frame(
+        growth_pattern = factor(NA_character_,
+                                levels = c("desmoplastic", "replacement",
+                                           "pushing")),
+        growth_two_tier = factor(NA_character_,
+                                 levels = c("desmoplastic",
+                                            "non-desmoplastic")),
+        frac_desmoplastic = NA_real_, frac_replacement = NA_real_,
+        frac_pushing = NA_real_, interface_um = NA_real_)
+    agg <- c(growth_pattern = "mode", growth_two_tier = "mode",
+             frac_desmoplastic = "weighted:interface_um",
+             frac_replacement = "weighted:interface_um",
+             frac_pushing = "weighted:interface_um", interface_um = "sum")
+    # not a liver cohort: NA without a note
+    if (!any(ctx$liver %in% ctx$present)) return(with_note(df, NULL, agg))
+    liver <- present_types(cells, ctx$liver)
+    tum <- present_types(cells, ctx$tumor)
+    if (!length(tum) || !length(liver)) {
+        return(with_note(df, if (!length(tum)) "no tumour cells" else
+            "no hepatocytes", agg))
+    }
+    g <- growth_pattern(cells, profile_regions(cells, ctx), tumor = tum,
+                        liver = liver, nthreads = ctx$nthreads)
+    df$growth_pattern[1] <- as.character(g$pattern[1])
+    df$growth_two_tier[1] <- as.character(g$two_tier[1])
+    df$frac_desmoplastic <- g$desmoplastic[1]
+    df$frac_replacement <- g$replacement[1]
+    df$frac_pushing <- g$pushing[1]
+    df$interface_um <- g$interface_um[1]
+    with_note(df, if (!is.na(g$note[1])) g$note[1], agg)
 }
 
 attr(profile_neighborhoods, "prepare") <- function(cells, ctx) {

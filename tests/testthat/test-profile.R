@@ -317,3 +317,44 @@ test_that("a SingleCellExperiment gives the same profile", {
     b <- quiet(spatial_profile(sce, tumor = "Tumor", features = f))
     expect_equal(as.data.frame(b), as.data.frame(a))
 })
+
+test_that("compartment, phenotype and growth groups equal direct calls", {
+    sim <- simulate_tme(n_images = 2, size = 1200, seed = 3,
+                        pattern = c("desmoplastic", "replacement"),
+                        infiltration = c("inflamed", "excluded"))
+    imm <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
+    p <- quiet(spatial_profile(sim, tumor = "Tumor", immune = imm,
+                               margin = 200,
+                               features = few("compartments", "phenotype",
+                                              "growth")))
+    for (k in 1:2) {
+        im <- levels(sim$image)[k]
+        s <- split(sim)[[im]]
+        reg <- quiet(tumor_regions(s, tumor = "Tumor"))
+        comp <- quiet(compartments(s, reg, margin = 200))
+        a <- attr(comp, "areas")
+        core <- a$area_mm2[a$compartment == "outer_margin"]
+        expect_equal(p$area_outer_margin_mm2[k], core)
+        n8 <- sum(comp$type == "CD8 T" & comp$compartment == "outer_margin",
+                  na.rm = TRUE)
+        expect_equal(p$density_cd8_t_outer_margin[k], n8 / core)
+        ph <- quiet(immune_phenotype(s, reg, immune = "CD8 T", margin = 200,
+                                     tumor = "Tumor"))
+        expect_identical(as.character(p$immune_phenotype[k]),
+                         as.character(ph$phenotype))
+        expect_equal(p$cd8_density_core[k], ph$density_core)
+        g <- quiet(growth_pattern(s, reg, tumor = "Tumor",
+                                  liver = "Hepatocyte"))
+        expect_identical(as.character(p$growth_pattern[k]),
+                         as.character(g$pattern))
+        expect_equal(p$frac_desmoplastic[k], g$desmoplastic)
+        expect_equal(p$interface_um[k], g$interface_um)
+    }
+    expect_true(is.factor(p$immune_phenotype))
+    expect_true(is.factor(p$growth_pattern))
+    # a cohort without hepatocytes: growth columns NA without a note
+    q <- spatial_profile(profile_cohort(), tumor = "Tumor",
+                         features = few("growth"))
+    expect_true(all(is.na(q$growth_pattern)))
+    expect_true(all(is.na(q$note)))
+})
