@@ -18,10 +18,14 @@ immune <- c("CD8 T", "CD4 T", "B cell", "Monocyte/Macrophage")
 carry <- c("patient_id", "gender", "age", "stage", "survival_days",
            "survival_status")
 options(immunoscape.verbose = FALSE)
+# the groups that do not outline tumour regions (the fields are crops of
+# the tumour compartment)
+feats <- profile_features(c("counts", "ratio", "distances", "mixing",
+                            "interactions", "kfunctions", "neighborhoods"))
 run <- function(bp) {
     set.seed(42)
     t <- system.time(p <- spatial_profile(cells, tumor = "Tumor",
-                                          immune = immune, carry = carry,
+                                          immune = immune, carry = carry, features = feats,
                                           nthreads = 1, BPPARAM = bp))
     list(profile = p, time = t[["elapsed"]])
 }
@@ -50,7 +54,7 @@ cells2 <- spatial_cells(raw2, x = "x_um", y = "y_um", type = "phenotype",
                         image = "patientImage_id", cell_id = "cell_id")
 set.seed(42)
 p2 <- spatial_profile(cells2, tumor = "Tumor", immune = immune,
-                      carry = carry, nthreads = 1)
+                      carry = carry, features = feats, nthreads = 1)
 cat(sprintf("with a broken image: %d rows; its note: %s\n", nrow(p2),
             p2$note[p2$image == "broken_1"]))
 stopifnot(nrow(p2) == nrow(p) + 1L, !is.na(p2$note[p2$image == "broken_1"]))
