@@ -25,7 +25,8 @@ feats <- profile_features(c("counts", "ratio", "distances", "mixing",
 run <- function(bp) {
     set.seed(42)
     t <- system.time(p <- spatial_profile(cells, tumor = "Tumor",
-                                          immune = immune, carry = carry, features = feats,
+                                          immune = immune, carry = carry,
+                                          features = feats,
                                           nthreads = 1, BPPARAM = bp))
     list(profile = p, time = t[["elapsed"]])
 }
