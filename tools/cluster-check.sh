@@ -49,16 +49,21 @@ host=$(hostname -s)
 ncpu=$(nproc)
 port=${SLURM_CHECK_PORT:-16817}
 
-stop_all() {
-    for p in slurmd slurmctld; do
-        if [ -s "$work/$p.pid" ]; then
-            kill "$(cat "$work/$p.pid")" 2> /dev/null || true
-        fi
+# stop one daemon by its pid file and wait (up to 10 s) until it is gone
+stop_pid() {
+    [ -s "$1" ] || return 0
+    pid=$(cat "$1")
+    kill "$pid" 2> /dev/null || return 0
+    n=0
+    while kill -0 "$pid" 2> /dev/null && [ $n -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
     done
-    sleep 1
-    if [ -s "$work/munge/munged.pid" ]; then
-        kill "$(cat "$work/munge/munged.pid")" 2> /dev/null || true
-    fi
+}
+stop_all() {
+    stop_pid "$work/slurmd.pid"
+    stop_pid "$work/slurmctld.pid"
+    stop_pid "$work/munge/munged.pid"
     if [ -n "$KEEP_SLURM_DIR" ]; then
         echo "cluster-check: logs kept in $work"
     else
