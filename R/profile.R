@@ -81,6 +81,13 @@
 #'   `frac_pushing` (fractions of the assessable interface) and
 #'   `interface_um` (its length, microns). `NA` without a note in a cohort
 #'   without any `liver` cell.
+#' * `tls`: [detect_tls()] with its defaults on those types and, when the
+#'   image has tumour cells, the tumour regions: `n_tls`, `tls_per_mm2`
+#'   (per mm^2 of window), `n_tls_aggregate`, `n_tls_primary`,
+#'   `n_tls_secondary` (maturity), `n_tls_intratumoral`, `n_tls_margin`,
+#'   `n_tls_peritumoral`, `n_tls_distal` (location), `tls_n_b` (B cells)
+#'   and `frac_b_in_tls` (fraction of them inside a TLS). `NA` without a
+#'   note in a cohort without any `tls_b` cell.
 #'
 #' @section Options:
 #' Passed in `...` (a misspelled option is an error):
@@ -103,6 +110,10 @@
 #' * `margin = 500`: half-width (um) of the invasive margin of the
 #'   `compartments` and `phenotype` groups.
 #' * `liver = "Hepatocyte"`: hepatocyte type(s) of the `growth` group.
+#' * `tls_b = "B"`, `tls_t = c("T", "CD4 T", "CD8 T", "Treg")`,
+#'   `tls_fdc = "FDC"`, `tls_gc = "GC B"`: the B-cell, T-cell,
+#'   follicular dendritic cell and germinal-centre B-cell types of the
+#'   `tls` group (types absent from the cohort are left out).
 #' * `nthreads`: OpenMP threads per image (results do not depend on it).
 #'
 #' @section Reproducibility and failures:
@@ -205,7 +216,7 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
 #' @param groups Names of the groups to keep (default all): any of
 #'   `"counts"`, `"ratio"`, `"distances"`, `"mixing"`, `"interactions"`,
 #'   `"kfunctions"`, `"neighborhoods"`, `"compartments"`, `"phenotype"`,
-#'   `"growth"`. See [spatial_profile()] for their columns.
+#'   `"growth"`, `"tls"`. See [spatial_profile()] for their columns.
 #' @returns A named list of functions.
 #' @export
 #' @examples
@@ -223,7 +234,8 @@ profile_features <- function(groups = NULL) {
                 kfunctions = profile_kfunctions,
                 neighborhoods = profile_neighborhoods,
                 compartments = profile_compartments,
-                phenotype = profile_phenotype, growth = profile_growth)
+                phenotype = profile_phenotype, growth = profile_growth,
+                tls = profile_tls)
     if (is.null(groups)) return(all)
     groups <- check_choice_multi(groups, names(all), "groups")
     all[groups]
@@ -237,6 +249,8 @@ profile_option_defaults <- function() {
          nperm = 199,
          r = seq(0, 100, by = 5), nsim = 39, k = 10, n_neighborhoods = 6,
          neighborhoods = NULL, margin = 500, liver = "Hepatocyte",
+         tls_b = "B", tls_t = c("T", "CD4 T", "CD8 T", "Treg"),
+         tls_fdc = "FDC", tls_gc = "GC B",
          nthreads = immunoscape_threads())
 }
 
@@ -768,6 +782,46 @@ profile_growth <- function(cells, ctx) {
     df$frac_pushing <- g$pushing[1]
     df$interface_um <- g$interface_um[1]
     with_note(df, if (!is.na(g$note[1])) g$note[1], agg)
+}
+
+profile_tls <- function(cells, ctx) {
+    mat <- c("aggregate", "primary", "secondary")
+    loc <- c("intratumoral", "margin", "peritumoral", "distal")
+    nm <- c("n_tls", "tls_per_mm2", paste0("n_tls_", c(mat, loc)),
+            "tls_n_b", "frac_b_in_tls")
+    df <- as.data.frame(as.list(stats::setNames(rep(NA_real_, length(nm)),
+                                                nm)))
+    agg <- c(stats::setNames(rep("sum", length(nm)), nm),
+             tls_per_mm2 = "ratio:n_tls/area_mm2",
+             frac_b_in_tls = "weighted:tls_n_b")
+    agg <- agg[!duplicated(names(agg), fromLast = TRUE)]
+    # not measurable without B cells in the cohort: NA without a note
+    if (!any(ctx$tls_b %in% ctx$present)) return(with_note(df, NULL, agg))
+    b <- present_types(cells, ctx$tls_b)
+    df[1, ] <- 0
+    df$tls_per_mm2 <- 0
+    if (!length(b)) return(with_note(df, NULL, agg))
+    keep <- function(t) if (length(present_types(cells, t)))
+        present_types(cells, t)
+    reg <- if (length(present_types(cells, ctx$tumor)))
+        profile_regions(cells, ctx)
+    t_cells <- present_types(cells, ctx$tls_t)
+    tl <- detect_tls(cells, b_cells = b,
+                     t_cells = if (length(t_cells)) t_cells else ctx$tls_t,
+                     fdc = keep(ctx$tls_fdc), gc = keep(ctx$tls_gc),
+                     regions = reg, nthreads = ctx$nthreads)
+    im <- tl$images
+    tab <- tl$tls
+    df$n_tls <- im$n_tls[1]
+    df$tls_per_mm2 <- im$tls_per_mm2[1]
+    for (m in mat) df[[paste0("n_tls_", m)]] <- sum(tab$maturity == m)
+    for (l in loc) {
+        df[[paste0("n_tls_", l)]] <- if (is.null(reg)) NA_real_ else
+            sum(as.character(tab$location) == l, na.rm = TRUE)
+    }
+    df$tls_n_b <- im$n_b[1]
+    df$frac_b_in_tls <- im$frac_b_in_tls[1]
+    with_note(df, NULL, agg)
 }
 
 attr(profile_neighborhoods, "prepare") <- function(cells, ctx) {

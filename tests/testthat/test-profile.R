@@ -358,3 +358,29 @@ test_that("compartment, phenotype and growth groups equal direct calls", {
     expect_true(all(is.na(q$growth_pattern)))
     expect_true(all(is.na(q$note)))
 })
+
+test_that("the TLS group equals detect_tls() on each image", {
+    sim <- quiet(simulate_tme(n_images = 2, size = 1500, seed = 5, n_tls = 2))
+    imm <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
+    p <- quiet(spatial_profile(sim, tumor = "Tumor", immune = imm,
+                               features = few("tls")))
+    for (k in 1:2) {
+        s <- split(sim)[[levels(sim$image)[k]]]
+        reg <- quiet(tumor_regions(s, tumor = "Tumor"))
+        tl <- quiet(detect_tls(s, b_cells = "B",
+                               t_cells = c("CD4 T", "CD8 T", "Treg"),
+                               fdc = "FDC", gc = "GC B", regions = reg))
+        expect_equal(p$n_tls[k], tl$images$n_tls)
+        expect_equal(p$tls_per_mm2[k], tl$images$tls_per_mm2)
+        expect_equal(p$n_tls_secondary[k],
+                     sum(tl$tls$maturity == "secondary"))
+        expect_equal(p$n_tls_margin[k],
+                     sum(as.character(tl$tls$location) == "margin"))
+        expect_equal(p$frac_b_in_tls[k], tl$images$frac_b_in_tls)
+    }
+    # no B cells anywhere: NA without a note
+    q <- spatial_profile(profile_cohort(), tumor = "Tumor",
+                         features = few("tls"), tls_b = "Plasma")
+    expect_true(all(is.na(q$n_tls)))
+    expect_true(all(is.na(q$note)))
+})
