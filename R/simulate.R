@@ -49,9 +49,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   `"desmoplastic"`: a fibroblast-rich rim, 120 to 250 microns wide
 #'   (varying along the border), with immune cells, separates the tumour
 #'   from the hepatocytes; `"replacement"`: tumour cells take the place of
-#'   hepatocytes within the liver cell plates over about 150 microns on
-#'   both sides of the border (interdigitating fingers, hepatocytes next to
-#'   and trapped among tumour cells, no rim); `"pushing"`: no rim and no
+#'   hepatocytes within the liver cell plates, the front wandering a few
+#'   plates (standard deviation 35 microns, up to about 80) on both sides
+#'   of the border (short interdigitating cords, hepatocytes next to and
+#'   trapped among tumour cells, no rim); `"pushing"`: no rim and no
 #'   infiltration, the liver plates bend to run parallel to the tumour over
 #'   about 200 microns and are compressed (denser hepatocytes), with a thin
 #'   fibrous layer at the border.
@@ -651,18 +652,23 @@ immune_probability <- function(zone, d, e, infiltration) {
     q <- numeric(length(zone))
     pick <- function(v) v[k]
     i <- zone == Z$epi
-    q[i] <- pick(c(0.10, 0.010, 0.006)) +
-        pick(c(0.04, 0.10, 0.01)) * exp(-abs(d[i]) / 100)
+    # CD8 T cells per mm^2 at 3000 cells/mm^2 (compartment means of
+    # bench/validate-compartments.R): inflamed cores a few hundred;
+    # excluded cores tens and 1-mm invasive margins several hundred;
+    # deserts tens at most (Immunoscore and phenotype cut-offs: Pages et
+    # al. 2018; Muijlwijk et al. 2024)
+    q[i] <- pick(c(0.14, 0.010, 0.006)) +
+        pick(c(0.04, 0.30, 0.01)) * exp(-abs(d[i]) / c(100, 130, 100)[k])
     i <- zone == Z$stroma
-    q[i] <- pick(c(0.35, 0.04, 0.03)) +
-        pick(c(0.10, 0.40, 0.04)) * exp(-abs(d[i]) / 150)
+    q[i] <- pick(c(0.42, 0.04, 0.03)) +
+        pick(c(0.10, 0.65, 0.04)) * exp(-abs(d[i]) / c(150, 250, 150)[k])
     i <- zone == Z$lumen
     q[i] <- 0.05
     i <- zone == Z$rim
-    q[i] <- pick(c(0.32, 0.40, 0.05))
+    q[i] <- pick(c(0.32, 0.60, 0.05))
     i <- zone %in% c(Z$plate, Z$sinus, Z$ifplate, Z$capsule, Z$cplate)
     q[i] <- pick(c(0.008, 0.008, 0.004)) +
-        pick(c(0.30, 0.35, 0.03)) * exp(-e[i] / 100)
+        pick(c(0.30, 0.60, 0.03)) * exp(-e[i] / c(100, 250, 100)[k])
     q[zone == Z$portal] <- 0.45
     q[zone == Z$decoy] <- 0.55
     q
@@ -916,8 +922,12 @@ sim_cell_types <- function(b, p_keep, ctx) {
     }
     i <- which(!imm & zone == Z$ifplate)
     if (length(i)) {
+        # the tumour front wanders about the true border by a few liver
+        # cell plates (sd 35 microns, plates 42 microns apart): tumour
+        # cells in the plates a little beyond it, hepatocytes trapped a
+        # little inside (van Dam et al. 2017, Latacz et al. 2022)
         fing <- rff_eval(ctx$f_fing, x[i], y[i])
-        p_tumor <- stats::plogis((-dd[i] + 90 * fing) / 20)
+        p_tumor <- stats::plogis((-dd[i] + 35 * fing) / 12)
         type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
                           match("Tumor", sim_types),
                           match("Hepatocyte", sim_types))

@@ -17,7 +17,7 @@ SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_regions_band_area(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                            SEXP, SEXP);
 SEXP ffi_regions_mask(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                      SEXP, SEXP, SEXP, SEXP);
+                      SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
 void im_threads_init(void);
@@ -50,7 +50,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
     {"ffi_regions_signed_distance", (DL_FUNC) &ffi_regions_signed_distance, 6},
     {"ffi_regions_band_area", (DL_FUNC) &ffi_regions_band_area, 10},
-    {"ffi_regions_mask", (DL_FUNC) &ffi_regions_mask, 13},
+    {"ffi_regions_mask", (DL_FUNC) &ffi_regions_mask, 14},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
     {"ffi_threads_forked", (DL_FUNC) &ffi_threads_forked, 0},
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 7},
