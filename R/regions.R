@@ -68,7 +68,7 @@
 #' tumour) from pulling the border into the tumour. On simulated liver
 #' metastases ([simulate_tme()]) the default regions with `ignore` set to
 #' the immune types overlap the true tumour with a median Jaccard index of
-#' about JACCARD (bench/validate-compartments.R).
+#' about 0.97 (bench/validate-compartments.R).
 #'
 #' @section Nest level:
 #' Two different things are called the tumour border. The default

@@ -653,22 +653,21 @@ immune_probability <- function(zone, d, e, infiltration) {
     pick <- function(v) v[k]
     i <- zone == Z$epi
     # CD8 T cells per mm^2 at 3000 cells/mm^2 (compartment means of
-    # bench/validate-compartments.R): inflamed cores a few hundred;
-    # excluded cores tens and 1-mm invasive margins several hundred;
-    # deserts tens at most (Immunoscore and phenotype cut-offs: Pages et
-    # al. 2018; Muijlwijk et al. 2024)
+    # bench/validate-compartments.R): inflamed cores about 150 to 300
+    # (above the 100/mm^2 of Muijlwijk et al. 2024); excluded cores tens,
+    # 1-mm invasive margins about 70 to 190; deserts under 20
     q[i] <- pick(c(0.14, 0.010, 0.006)) +
-        pick(c(0.04, 0.30, 0.01)) * exp(-abs(d[i]) / c(100, 130, 100)[k])
+        pick(c(0.04, 0.10, 0.01)) * exp(-abs(d[i]) / 100)
     i <- zone == Z$stroma
     q[i] <- pick(c(0.42, 0.04, 0.03)) +
-        pick(c(0.10, 0.65, 0.04)) * exp(-abs(d[i]) / c(150, 250, 150)[k])
+        pick(c(0.10, 0.40, 0.04)) * exp(-abs(d[i]) / 150)
     i <- zone == Z$lumen
     q[i] <- 0.05
     i <- zone == Z$rim
-    q[i] <- pick(c(0.32, 0.60, 0.05))
+    q[i] <- pick(c(0.32, 0.40, 0.05))
     i <- zone %in% c(Z$plate, Z$sinus, Z$ifplate, Z$capsule, Z$cplate)
     q[i] <- pick(c(0.008, 0.008, 0.004)) +
-        pick(c(0.30, 0.60, 0.03)) * exp(-e[i] / c(100, 250, 100)[k])
+        pick(c(0.30, 0.35, 0.03)) * exp(-e[i] / 100)
     q[zone == Z$portal] <- 0.45
     q[zone == Z$decoy] <- 0.55
     q
