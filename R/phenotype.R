@@ -50,20 +50,21 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' The core and the invasive margin are the compartments of
 #' [compartments()] (core: deeper than `margin` inside the tumour; invasive
 #' margin: within `margin` of the border on either side, the IOBWG 1-mm
-#' band). The rule has the shape of the decision tree of Muijlwijk et al.
-#' 2024 (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise
-#' invasive margin > 200/mm^2: excluded; else desert). Absolute cut-offs
-#' depend on the tissue, the panel and the segmentation (Muijlwijk et al.
-#' split one branch at their cohort's median): the defaults `core_min = 80`
-#' and `margin_min = 40` CD8+ cells/mm^2 are set for liver-metastasis
-#' sections as [simulate_tme()] draws them, where the T cells of an
-#' excluded tumour gather in a band one or two hundred microns wide along
-#' the border (60 to 190/mm^2 averaged over the 1-mm margin, against under
-#' 20/mm^2 in a desert) and an inflamed core holds about 100 to 270/mm^2
-#' (excluded and desert cores under 70; 45 simulated sections,
-#' bench/validate-compartments.R). Use `core_min = 100, margin_min = 200` to follow
-#' Muijlwijk et al.; calibrate both on your own cohort (e.g. at its
-#' medians) for other tissues or panels.
+#' band). The decision tree of Muijlwijk et al. 2024 (Fig. 2) calls a
+#' tumour inflamed at `>= 100` CD8+ cells/mm^2 in the tumour centre and,
+#' otherwise, excluded at `>= 200`/mm^2 in the invasive margin. The
+#' default `core_min = 100` is their cut-off; in the Immunoscore studies
+#' of colorectal cancer (Pages et al. 2018) CD8+ densities of the tumour
+#' centre run from a few tens to over a thousand cells/mm^2, and
+#' [simulate_tme()] draws inflamed cores of about 150 to 300 CD8 T/mm^2
+#' (excluded and desert cores under 40). The default `margin_min = 40`
+#' is NOT a published cut-off: the excluded sections of [simulate_tme()]
+#' hold about 70 to 190 CD8 T/mm^2 averaged over the 1-mm margin (their T
+#' cells gather in a band one or two hundred microns wide), deserts under
+#' 20, so Muijlwijk's 200 would call most simulated excluded tumours
+#' desert. Use `margin_min = 200` to follow Muijlwijk et al.; calibrate
+#' both on your own cohort (e.g. at its medians) for other tissues or
+#' panels (Muijlwijk et al. split one branch at their cohort's median).
 #'
 #' **Immune cells in the core** count only when a tumour cell (`tumor`,
 #' by default the types the regions were built from) lies within
@@ -133,6 +134,10 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' by an International TILs Working Group 2014. Ann Oncol.
 #' 2015;26(2):259-271.
 #'
+#' Pages F, Mlecnik B, Marliot F, et al. International validation of the
+#' consensus Immunoscore for the classification of colon cancer: a
+#' prognostic and accuracy study. Lancet. 2018;391(10135):2128-2139.
+#'
 #' Muijlwijk T, Nijenhuis DNLM, Ganzevles SH, et al. Immune cell topography
 #' of head and neck cancer. J Immunother Cancer. 2024;12(7):e009550
 #' (Fig. 2: decision tree on CD8+ densities in tumour centre and invasive
@@ -140,16 +145,17 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' @export
 #' @examples
 #' set.seed(1)
-#' df <- data.frame(x = runif(4000, 0, 3000), y = runif(4000, 0, 3000))
+#' df <- data.frame(x = runif(2e4, 0, 3000), y = runif(2e4, 0, 3000))
 #' r <- sqrt((df$x - 1500)^2 + (df$y - 1500)^2)
 #' df$type <- ifelse(r < 1000, "Tumor", "Stroma")
-#' # CD8 T cells at the border only
-#' k <- abs(r - 1000) < 150 & runif(4000) < 0.5
+#' # CD8 T cells at the border only (about 300 per mm^2 of margin: also
+#' # excluded with margin_min = 200)
+#' k <- abs(r - 1000) < 150 & runif(2e4) < 0.5
 #' df$type[k] <- "CD8 T"
 #' cells <- spatial_cells(df)
 #' immune_phenotype(cells, tumor_regions(cells))
 immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
-                             core_min = 80, margin_min = 40, ...,
+                             core_min = 100, margin_min = 40, ...,
                              statistic = c("mean", "median"), tile = 250,
                              tumor = attr(regions, "tumor"), contact = 30,
                              aggregates = "B", aggregate_b = 30,

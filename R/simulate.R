@@ -49,9 +49,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   `"desmoplastic"`: a fibroblast-rich rim, 120 to 250 microns wide
 #'   (varying along the border), with immune cells, separates the tumour
 #'   from the hepatocytes; `"replacement"`: tumour cells take the place of
-#'   hepatocytes within the liver cell plates over about 150 microns on
-#'   both sides of the border (interdigitating fingers, hepatocytes next to
-#'   and trapped among tumour cells, no rim); `"pushing"`: no rim and no
+#'   hepatocytes within the liver cell plates, the front wandering a few
+#'   plates (standard deviation 35 microns, up to about 80) on both sides
+#'   of the border (short interdigitating cords, hepatocytes next to and
+#'   trapped among tumour cells, no rim); `"pushing"`: no rim and no
 #'   infiltration, the liver plates bend to run parallel to the tumour over
 #'   about 200 microns and are compressed (denser hepatocytes), with a thin
 #'   fibrous layer at the border.
@@ -651,10 +652,14 @@ immune_probability <- function(zone, d, e, infiltration) {
     q <- numeric(length(zone))
     pick <- function(v) v[k]
     i <- zone == Z$epi
-    q[i] <- pick(c(0.10, 0.010, 0.006)) +
+    # CD8 T cells per mm^2 at 3000 cells/mm^2 (compartment means of
+    # bench/validate-compartments.R): inflamed cores about 150 to 300
+    # (above the 100/mm^2 of Muijlwijk et al. 2024); excluded cores tens,
+    # 1-mm invasive margins about 70 to 190; deserts under 20
+    q[i] <- pick(c(0.14, 0.010, 0.006)) +
         pick(c(0.04, 0.10, 0.01)) * exp(-abs(d[i]) / 100)
     i <- zone == Z$stroma
-    q[i] <- pick(c(0.35, 0.04, 0.03)) +
+    q[i] <- pick(c(0.42, 0.04, 0.03)) +
         pick(c(0.10, 0.40, 0.04)) * exp(-abs(d[i]) / 150)
     i <- zone == Z$lumen
     q[i] <- 0.05
@@ -916,8 +921,12 @@ sim_cell_types <- function(b, p_keep, ctx) {
     }
     i <- which(!imm & zone == Z$ifplate)
     if (length(i)) {
+        # the tumour front wanders about the true border by a few liver
+        # cell plates (sd 35 microns, plates 42 microns apart): tumour
+        # cells in the plates a little beyond it, hepatocytes trapped a
+        # little inside (van Dam et al. 2017, Latacz et al. 2022)
         fing <- rff_eval(ctx$f_fing, x[i], y[i])
-        p_tumor <- stats::plogis((-dd[i] + 90 * fing) / 20)
+        p_tumor <- stats::plogis((-dd[i] + 35 * fing) / 12)
         type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
                           match("Tumor", sim_types),
                           match("Hepatocyte", sim_types))

@@ -1,7 +1,7 @@
 # Tumour regions from tumour cells alone against the vendors' own tissue
 # classification (issue 9): inForm lung field and HALO TMA cores.
 #
-#   R_LIBS=/work/lib-tissue Rscript bench/real-regions.R [outdir]
+#   R_LIBS=/work/lib-tissue2 Rscript bench/real-regions.R [outdir]
 suppressMessages(library(immunoscape))
 options(immunoscape.verbose = FALSE)
 args <- commandArgs(TRUE)
@@ -20,10 +20,9 @@ inside <- function(cells, reg) {
 }
 settings <- list(
     default = list(),
-    nests = list(bandwidth = 5, gap = 0, min_area = 100, min_hole = 100,
-                 threshold = 0.4),
-    concave = list(method = "concave", radius = 12, min_area = 100,
-                   min_hole = 100)
+    nests = list(level = "nests"),
+    concave = list(method = "concave", level = "nests"),
+    default_norefine = list(refine = 0)
 )
 report <- function(label, cells, tumor, truth) {
     base <- mean((cells$type %in% tumor) == truth)
@@ -34,7 +33,7 @@ report <- function(label, cells, tumor, truth) {
         reg <- do.call(tumor_regions, c(list(cells, tumor = tumor),
                                         settings[[nm]]))
         a <- mean(inside(cells, reg) == truth)
-        cat(sprintf("  %-8s agreement %.4f  (%s)\n", nm, a,
+        cat(sprintf("  %-16s agreement %.4f  (%s)\n", nm, a,
                     paste(names(settings[[nm]]), unlist(settings[[nm]]),
                           sep = " = ", collapse = ", ")))
         regs[[nm]] <- reg
@@ -72,9 +71,7 @@ err_v <- abs(abs(comp_v$border_distance[match(inf$cell_id,
                                               comp_v$cell_id)]) - dv)
 cat(sprintf("  regions from the vendor column (tissue = \"Tissue Category\"): agreement %.4f; distance median abs diff %.1f um\n",
             a_v, stats::median(err_v, na.rm = TRUE)))
-reg_v2 <- tumor_regions(inf, tissue = "Tissue Category", bandwidth = 5,
-                        gap = 0, min_area = 100, min_hole = 100,
-                        threshold = 0.4)
+reg_v2 <- tumor_regions(inf, tissue = "Tissue Category", level = "nests")
 comp_v2 <- compartments(inf, reg_v2, margin = 100)
 err_v2 <- abs(abs(comp_v2$border_distance[match(inf$cell_id,
                                                 comp_v2$cell_id)]) - dv)

@@ -2,7 +2,7 @@
 # growth_pattern() and immune_phenotype() (issue 9), and agreement with the
 # vendor tissue classification on the real inForm and HALO data.
 #
-#   R_LIBS=/work/lib-tissue Rscript bench/validate-compartments.R [seeds] [csv]
+#   R_LIBS=/work/lib-tissue2 Rscript bench/validate-compartments.R [seeds] [csv]
 #
 # Prints one line per simulated image and a summary of every figure; the
 # per-image table goes to `csv` (default: a file in tempdir()).
@@ -68,6 +68,8 @@ for (pattern in c("desmoplastic", "replacement", "pushing")) {
                 phenotype = as.character(ph$phenotype),
                 core = ph$tile_core, margin = ph$tile_margin,
                 core_mean = ph$density_core, margin_mean = ph$density_margin,
+                refined = attr(reg, "parameters")$refined,
+                shift = attr(reg, "parameters")$shift,
                 t_regions = t_reg)
             print(rows[[length(rows)]], row.names = FALSE)
         }

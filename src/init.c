@@ -21,7 +21,7 @@ SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_regions_band_area(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                            SEXP, SEXP);
 SEXP ffi_regions_mask(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                      SEXP, SEXP, SEXP, SEXP);
+                      SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
 SEXP ffi_threads_cap(void);
@@ -58,7 +58,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_window_concave, 7),
     CALLDEF(ffi_regions_signed_distance, 6),
     CALLDEF(ffi_regions_band_area, 10),
-    CALLDEF(ffi_regions_mask, 13),
+    CALLDEF(ffi_regions_mask, 14),
     CALLDEF(ffi_threads_available, 0),
     CALLDEF(ffi_threads_forked, 0),
     CALLDEF(ffi_threads_cap, 0),

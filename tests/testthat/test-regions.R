@@ -133,12 +133,68 @@ test_that("ignored types count neither way", {
         ifelse(r < 300, ifelse(r > 240, "CD8 T", "Tumor"), "Stroma")
     })
     cells <- spatial_cells(df)
-    a0 <- summary(tumor_regions(cells, gap = 0))$area_mm2
-    a1 <- summary(tumor_regions(cells, gap = 0, ignore = "CD8 T"))$area_mm2
+    # (the smoothed border: refine = 0; redrawn at the cell level the
+    # border hugs the tumour cells either way)
+    a0 <- summary(tumor_regions(cells, gap = 0, refine = 0))$area_mm2
+    a1 <- summary(tumor_regions(cells, gap = 0, ignore = "CD8 T",
+                                refine = 0))$area_mm2
     expect_equal(a0, pi * 0.24^2, tolerance = 0.05)
     expect_equal(a1, pi * 0.27^2, tolerance = 0.05)
     expect_error(tumor_regions(cells, ignore = "CD8"),
                  class = "immunoscape_error_type")
+})
+
+test_that("the border is redrawn at the cell level unless mixed", {
+    # a wavy tumour edge with stromal septa reaching it: the smoothed
+    # border wanders, the cell-level one runs between the outermost
+    # tumour cells and the stroma (oracle: the true outline)
+    R0 <- function(a) 300 + 40 * sin(5 * a)
+    inside_of <- function(x, y) {
+        a <- atan2(y - 500, x - 500)
+        sqrt((x - 500)^2 + (y - 500)^2) - R0(a)
+    }
+    df <- ro_cells(1000, 10, function(x, y) {
+        a <- atan2(y - 500, x - 500)
+        septum <- abs(sin(7 * a)) < 0.12
+        ifelse(inside_of(x, y) < 0 & !septum, "Tumor", "Stroma")
+    })
+    cells <- spatial_cells(df)
+    reg <- tumor_regions(cells)
+    reg0 <- tumor_regions(cells, refine = 0)
+    expect_true(attr(reg, "parameters")$refined)
+    # the true outline, sampled finely
+    a <- seq(0, 2 * pi, length.out = 2001)[-1]
+    truth <- data.frame(polygon = 1L, ring = 1L, hole = FALSE,
+                        x = 500 + R0(a) * cos(a), y = 500 + R0(a) * sin(a))
+    tb <- ro_signed_distance(df$x, df$y, truth)
+    err <- function(r) {
+        d <- immunoscape:::region_signed_distance(r, "image1", df$x, df$y,
+                                                  1L)
+        far <- abs(tb) > 30
+        mean(abs(d - tb)[far] <= 10)
+    }
+    expect_gt(err(reg), 0.95)
+    expect_gt(err(reg), err(reg0))
+    # tumour cells mixed among the host cells across a wide band: the
+    # smoothed border (half-way) stays
+    mixed <- ro_cells(1000, 10, function(x, y) {
+        p <- stats::plogis((500 - x) / 40)
+        ifelse(stats::runif(length(x)) < p, "Tumor", "Stroma")
+    })
+    regm <- tumor_regions(spatial_cells(mixed))
+    expect_false(attr(regm, "parameters")$refined)
+    expect_gt(attr(regm, "parameters")$shift, 32 / 10)
+    expect_identical(regm[, 1:6], tumor_regions(spatial_cells(mixed),
+                                                refine = 0)[, 1:6])
+    # the nest-level preset is the documented settings
+    expect_identical(
+        tumor_regions(cells, level = "nests")[, 1:6],
+        tumor_regions(cells, bandwidth = 5, gap = 0, min_area = 100,
+                      min_hole = 100, threshold = 0.4)[, 1:6])
+    expect_error(tumor_regions(cells, refine = -1),
+                 class = "immunoscape_error_argument")
+    expect_error(tumor_regions(cells, level = "nest"),
+                 class = "immunoscape_error_argument")
 })
 
 test_that("tumor_regions reads a vendor tissue column", {
