@@ -321,6 +321,12 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
         args <- list(cells, b_cells = opts$b_cells, nthreads = th,
                      BPPARAM = bp)
         if (length(t_cells)) args$t_cells <- t_cells
+        present <- types_present(cells)
+        fdc <- present[grepl("FDC|follicular dendritic", present,
+                             ignore.case = TRUE)]
+        gc <- present[grepl("GC B|germinal", present, ignore.case = TRUE)]
+        if (length(fdc)) args$fdc <- fdc
+        if (length(gc)) args$gc <- gc
         if (can_tissue && !report_failed(rep$regions)) {
             args$regions <- rep$regions
         }
@@ -328,9 +334,9 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
     }
     if (keep("kfunctions")) {
         say("L functions")
-        cd8 <- report_cd8(opts$immune)
-        to <- intersect(c(cd8, opts$immune), types_present(sub))
-        to <- utils::head(setdiff(to, c(opts$tumor, "FDC", "GC B")), 4L)
+        to <- utils::head(setdiff(report_rank_immune(opts$immune,
+                                                     types_present(sub)),
+                                  opts$tumor), 4L)
         rep$lfun <- report_try(ripley_l(
             sub, from = opts$tumor[1], to = to,
             r = seq(0, 100, by = 2), envelope = "labels", nsim = opts$nsim,
@@ -345,7 +351,8 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
     if (keep("neighborhoods")) {
         say("cellular neighbourhoods")
         rep$neighborhoods <- report_try(cellular_neighborhoods(
-            cells, k = 10, n = 6, seed = opts$seed, nthreads = th,
+            cells, k = 10, n = 6, seed = opts$seed, nstart = 5,
+            nthreads = th,
             BPPARAM = bp))
     }
     if (keep("features") && report_has("spatial_profile")) {
@@ -378,6 +385,17 @@ report_immune_types <- function(types) {
                   "plasma|lympho|immune|myeloid|FDC|GC B|mast")
     hit <- types[grepl(pat, types, ignore.case = TRUE)]
     if (length(hit)) hit else types[!is_grey_type(types)]
+}
+
+# Immune types in the order the L functions show them: CD8 T cells,
+# regulatory T cells, CD4 T cells, macrophages, B cells, then the rest.
+report_rank_immune <- function(immune, present) {
+    pats <- c("CD8", "Treg|FOXP3", "CD4", "macrophage|monocyte|CD68",
+              "^B$|B[ -]?cell|CD20")
+    first <- unlist(lapply(pats, function(p) {
+        immune[grepl(p, immune, ignore.case = TRUE)]
+    }))
+    intersect(unique(c(first, immune)), present)
 }
 
 # CD8 T cells among the immune types, by name; else the first immune type.
@@ -433,12 +451,15 @@ report_select <- function(overview, n, images = NULL, patient = NULL) {
     }
     pos <- unique(round(seq(1, nrow(ord), length.out = n)))
     out <- ord[pos, , drop = FALSE]
-    q <- if (nrow(ord) > 1L) (pos - 1) / (nrow(ord) - 1) else 0.5
-    out$why <- ifelse(q == 0, "lowest immune density",
-                      ifelse(q == 1, "highest immune density",
-                             sprintf("%d%% of the way up in immune density",
-                                     round(100 * q))))
-    if (nrow(ord) == 1L) out$why <- "the only image"
+    # rank among all images (1 = lowest immune density)
+    all_rank <- rank(overview$immune_density, ties.method = "first",
+                     na.last = TRUE)
+    r <- all_rank[match(out$image, overview$image)]
+    out$why <- sprintf("immune density rank %d of %d", r, nrow(overview))
+    out$why[r == 1L] <- paste(out$why[r == 1L], "(lowest)")
+    out$why[r == nrow(overview)] <- paste(out$why[r == nrow(overview)],
+                                          "(highest)")
+    if (nrow(overview) == 1L) out$why <- "the only image"
     rownames(out) <- NULL
     out
 }
@@ -583,13 +604,15 @@ report_table <- function(df, caption = NULL, digits = 3, height = 420) {
     df <- as.data.frame(df)
     for (v in names(df)) {
         x <- df[[v]]
-        if (is.numeric(x) && !is.integer(x)) {
+        if (is.numeric(x) && !is.integer(x) &&
+            !all(x[is.finite(x)] == round(x[is.finite(x)]))) {
             df[[v]] <- ifelse(is.na(x), "", formatC(signif(x, digits),
                                                     format = "fg",
                                                     digits = digits,
                                                     big.mark = ","))
-        } else if (is.integer(x)) {
-            df[[v]] <- ifelse(is.na(x), "", format(x, big.mark = ","))
+        } else if (is.numeric(x)) {
+            df[[v]] <- ifelse(is.na(x), "", formatC(x, format = "d",
+                                                    big.mark = ","))
         } else {
             x <- as.character(x)
             df[[v]] <- ifelse(is.na(x), "", x)
