@@ -40,7 +40,8 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #' * **Tumour nodules**: `n_nodules` non-overlapping star-shaped nodules
 #'   with smooth random outlines (a Fourier series of the radius), covering
 #'   together 15 to 28% of the section and kept at least 250 microns from
-#'   its edge. Inside: glandular tumour epithelium crossed by a network of
+#'   its edge (or, with `merge_nodules = TRUE`, one mass of `n_nodules`
+#'   overlapping lobes). Inside: glandular tumour epithelium crossed by a network of
 #'   stromal septa (fibroblasts, vessels) and small lumens. With
 #'   `necrosis = TRUE` each large nodule gets a central necrotic hole with
 #'   few cells (debris `"Other"`, dying tumour cells, macrophages).
@@ -62,21 +63,24 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   `"desert"`: sparse everywhere. Scattered B cells are everywhere (a
 #'   decoy for TLS detection), and immune densities vary in patches.
 #' * **TLS** (Sautes-Fridman et al. 2019): a dense round-to-oval B-cell
-#'   follicle (radius 60 to 200 microns) within a T-cell zone (CD4 > CD8,
-#'   Treg, high endothelial venules), of maturity `"aggregate"` (no FDC),
+#'   follicle (radius 60 to 190 microns; aggregates are the smallest,
+#'   secondary follicles the largest) set off centre in a T-cell zone 40
+#'   to 80 microns wide (CD4 > CD8, Treg, high endothelial venules), with
+#'   a wavy outline, about 2.5 times as dense as the tissue, of maturity `"aggregate"` (no FDC),
 #'   `"primary"` (FDC network in the follicle centre) or `"secondary"`
 #'   (FDC and germinal-centre `"GC B"` cells in the centre). Each TLS is
 #'   placed at one location drawn from `tls_location`, with its centre's
 #'   signed distance `d` to the tumour border in a clear zone:
 #'   `"intratumoral"` (the whole TLS inside the tumour, `d <= -(radius +
-#'   150)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
+#'   100)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
 #'   straddles the border or sits in the interface, e.g. in the desmoplastic
 #'   rim), `"peritumoral"` (the whole TLS in the liver beyond the rim,
-#'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`). When a location does not fit in
-#'   the section another is tried, and a TLS that fits nowhere is left out
-#'   with a message. Decoys (`n_decoys` per image): elongated patches of
-#'   T-cell-rich stroma without B cells, in the liver or the tumour, away
-#'   from the TLS.
+#'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`).
+#'   When a location does not fit in the section another is tried, and a
+#'   TLS that fits nowhere is left out with a message. Decoys (`n_decoys`
+#'   per image): elongated patches (about 300-550 x 100-180 microns) of
+#'   T-cell-rich stroma without B cells, away from the TLS, in the liver
+#'   or (inflamed tumours only) in the tumour.
 #'
 #' @section Truth:
 #' `true_border_distance` is the exact Euclidean distance (microns) from the
@@ -132,6 +136,9 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   any of `"intratumoral"`, `"margin"`, `"peritumoral"`, `"distal"`.
 #' @param n_decoys Number of patches of T-cell-rich stroma (not TLS) per
 #'   image.
+#' @param merge_nodules `TRUE` to merge the `n_nodules` nodules of an image
+#'   into one multilobed mass (one polygon), as coalescent metastases;
+#'   recycled over the images.
 #' @param images `NULL` (all) or the positions (among `1:n_images`) of the
 #'   images to simulate: `simulate_tme(100, seed = 1, images = 57)` gives
 #'   image 57 of that cohort without simulating the others.
@@ -151,12 +158,17 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'     `ring`, `hole`, `x`, `y`) of the true tumour outlines, one polygon
 #'     per nodule, necrotic holes as rings with `hole = TRUE`;
 #'   * `tls_truth`: a data frame with one row per TLS: `image`, `tls_id`,
-#'     `x`, `y` (centre), `radius` (outer radius of the T-cell zone along
-#'     the long axis, microns), `follicle_radius`, `n_cells`, `maturity`,
+#'     `x`, `y` (centre), `radius` (microns: no member is farther from the
+#'     centre), `follicle_radius` (short semi-axis of the follicle),
+#'     `n_cells`, `maturity`,
 #'     `location`, `border_distance` (signed distance of the centre);
+#'   * `decoy_truth`: a data frame of the structures that hold dense
+#'     immune cells but are not TLS: `image`, `kind` (`"T-cell-rich
+#'     stroma"` or `"portal tract"`), `x`, `y` (centre), `radius` (long
+#'     semi-axis, microns);
 #'   * `image_truth`: a data frame with one row per image: `image`,
 #'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules`,
-#'     `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
+#'     `merged`, `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
 #'     rim, microns; `NA` otherwise), `seed` (of the image), and the
 #'     patient's simulated `risk` (log hazard), `survival_time` (months)
 #'     and `survival_event` (1 death, 0 censored).
@@ -197,7 +209,7 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
                          seed = NULL, ..., n_patients = NULL,
                          tls_location = c("intratumoral", "margin",
                                           "peritumoral", "distal"),
-                         n_decoys = 2, images = NULL,
+                         n_decoys = 2, merge_nodules = FALSE, images = NULL,
                          nthreads = immunoscape_threads()) {
     check_dots(...)
     n_images <- check_count(n_images)
@@ -207,12 +219,8 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
     infiltration <- check_choices(infiltration, sim_infiltrations)
     n_nodules <- check_counts(n_nodules, min = 0L)
     n_tls <- check_counts(n_tls, min = 0L)
-    if (!is.logical(necrosis) || !length(necrosis) || anyNA(necrosis)) {
-        stop_immunoscape(c(
-            "{.arg necrosis} must be TRUE or FALSE (one value, or one per image).",
-            "i" = "For example {.code necrosis = TRUE}."
-        ), class = "argument")
-    }
+    check_flags(necrosis)
+    check_flags(merge_nodules)
     tls_maturity <- check_choices(tls_maturity, sim_maturities)
     tls_location <- check_choices(tls_location, sim_locations)
     n_decoys <- check_count(n_decoys, min = 0L)
@@ -260,6 +268,7 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
         infiltration = rep_len(infiltration, n_images),
         n_nodules = rep_len(n_nodules, n_images),
         necrosis = rep_len(necrosis, n_images),
+        merge_nodules = rep_len(merge_nodules, n_images),
         n_tls = rep_len(n_tls, n_images),
         seed = image_seed,
         stringsAsFactors = FALSE
@@ -329,6 +338,18 @@ check_choices <- function(x, choices, arg = rlang::caller_arg(x),
     x
 }
 
+# TRUE/FALSE values, one or one per image.
+check_flags <- function(x, arg = rlang::caller_arg(x),
+                        call = rlang::caller_env()) {
+    if (!is.logical(x) || !length(x) || anyNA(x)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be TRUE or FALSE (one value, or one per image).",
+            "i" = "For example {.code {arg} = TRUE}."
+        ), class = "argument", call = call)
+    }
+    invisible(x)
+}
+
 check_counts <- function(x, min = 0L, arg = rlang::caller_arg(x),
                          call = rlang::caller_env()) {
     if (!is.numeric(x) || !length(x) || any(!is.finite(x)) ||
@@ -392,64 +413,78 @@ draw_types <- function(n, probs) {
     codes[sample.int(length(probs), n, replace = TRUE, prob = probs)]
 }
 
-# A jittered hexagonal lattice of density `dens` (per mm^2) over
-# [x0, x0 + w] x [y0, y0 + h]; jitter is uniform, +-30% of the spacing.
-hex_lattice <- function(x0, y0, w, h, dens) {
-    a <- sqrt(2e6 / (sqrt(3) * dens))
+# Rows j0 .. j0 + nrows - 1 of a jittered hexagonal lattice of spacing `a`
+# (row spacing dy) with `nx` sites a row, anchored at (x0, y0); jitter is
+# uniform, +-30% of the spacing. Row parity is global, so bands of rows
+# drawn one after the other tile the lattice.
+hex_rows <- function(j0, nrows, nx, a, x0 = 0, y0 = 0) {
     dy <- a * sqrt(3) / 2
-    nx <- ceiling(w / a) + 1L
-    ny <- ceiling(h / dy) + 1L
-    j <- rep(seq_len(ny) - 1L, each = nx)
-    i <- rep(seq_len(nx) - 1L, times = ny)
-    n <- nx * ny
+    j <- rep(j0 + seq_len(nrows) - 1L, each = nx)
+    i <- rep(seq_len(nx) - 1L, times = nrows)
+    n <- nx * nrows
     list(x = x0 + (i + 0.5 * (j %% 2L)) * a +
              (stats::runif(n) - 0.5) * 0.6 * a,
          y = y0 + (j + 0.5) * dy + (stats::runif(n) - 0.5) * 0.6 * a,
-         a = a, dy = dy, nx = nx, ny = ny, x0 = x0, y0 = y0)
+         a = a, dy = dy, nx = nx, j0 = j0, ny = nrows, x0 = x0, y0 = y0)
 }
 
-# Lattice indices whose (unjittered) site lies within `r` (+ a margin for
-# the jitter) of (cx, cy): a disc lookup without scanning all points.
+lattice_spacing <- function(dens) sqrt(2e6 / (sqrt(3) * dens))
+
+# The whole lattice of density `dens` (per mm^2) over [x0, x0 + w] x
+# [y0, y0 + h].
+hex_lattice <- function(x0, y0, w, h, dens) {
+    a <- lattice_spacing(dens)
+    hex_rows(0L, ceiling(h / (a * sqrt(3) / 2)) + 1L, ceiling(w / a) + 1L,
+             a, x0, y0)
+}
+
+# Indices (within the band of rows held by `lat`) of the sites whose
+# unjittered position lies within `r` (+ a margin for the jitter) of
+# (cx, cy): a disc lookup without scanning all points.
 lattice_near <- function(lat, cx, cy, r) {
     r <- r + lat$a
-    j <- seq(max(0L, floor((cy - r - lat$y0) / lat$dy)),
-             min(lat$ny - 1L, ceiling((cy + r - lat$y0) / lat$dy)))
-    i <- seq(max(0L, floor((cx - r - lat$x0) / lat$a) - 1L),
-             min(lat$nx - 1L, ceiling((cx + r - lat$x0) / lat$a) + 1L))
-    if (!length(i) || !length(j) || i[1] > i[length(i)] ||
-        j[1] > j[length(j)]) {
-        return(integer())
-    }
-    as.vector(outer(i, j * lat$nx, `+`)) + 1L
+    j_lo <- max(lat$j0, floor((cy - r - lat$y0) / lat$dy))
+    j_hi <- min(lat$j0 + lat$ny - 1L, ceiling((cy + r - lat$y0) / lat$dy))
+    i_lo <- max(0L, floor((cx - r - lat$x0) / lat$a) - 1L)
+    i_hi <- min(lat$nx - 1L, ceiling((cx + r - lat$x0) / lat$a) + 1L)
+    if (i_lo > i_hi || j_lo > j_hi) return(integer())
+    as.vector(outer(i_lo:i_hi, (j_lo:j_hi - lat$j0) * lat$nx, `+`)) + 1L
 }
 
 # ---- geometry of one section --------------------------------------------
 
 # Tumour nodules: star-shaped outlines that do not overlap and stay `edge`
 # microns inside the section; an optional necrotic hole in each.
-sim_nodules <- function(n, width, height, necrosis, edge = 250) {
+sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
+                        edge = 250) {
     if (n == 0L) return(list())
     frac <- stats::runif(1, 0.15, 0.28)
     wts <- stats::runif(n, 0.5, 1.5)
     R <- sqrt(frac * width * height * wts / sum(wts) / pi)
+    if (merged && n > 1L) {
+        # overlapping lobes cover more than their union: start larger
+        R <- sort(R, decreasing = TRUE) * 0.85
+    }
     for (attempt in 1:40) {
-        shapes <- lapply(R, star_params)
-        rmax <- vapply(shapes, function(p) {
-            max(star_radius(p, seq(0, 2 * pi, length.out = 361)))
-        }, numeric(1))
-        cx <- cy <- numeric(n)
+        outlines <- if (merged && n > 1L) {
+            list(merged_outline(R))
+        } else {
+            lapply(R, single_outline)
+        }
+        rmax <- vapply(outlines, `[[`, numeric(1), "rmax")
+        m <- length(outlines)
+        cx <- cy <- numeric(m)
         ok <- TRUE
-        for (k in seq_len(n)) {
-            lo_x <- rmax[k] + edge
-            lo_y <- rmax[k] + edge
-            if (lo_x > width - lo_x || lo_y > height - lo_y) {
+        for (k in seq_len(m)) {
+            lo <- rmax[k] + edge
+            if (lo > width - lo || lo > height - lo) {
                 ok <- FALSE
                 break
             }
             placed <- FALSE
             for (try in 1:300) {
-                x <- stats::runif(1, lo_x, width - lo_x)
-                y <- stats::runif(1, lo_y, height - lo_y)
+                x <- stats::runif(1, lo, width - lo)
+                y <- stats::runif(1, lo, height - lo)
                 prev <- seq_len(k - 1L)
                 if (!length(prev) ||
                     all(sqrt((cx[prev] - x)^2 + (cy[prev] - y)^2) >
@@ -468,25 +503,65 @@ sim_nodules <- function(n, width, height, necrosis, edge = 250) {
         if (ok) break
         R <- R * 0.88
     }
-    lapply(seq_len(n), function(k) {
-        p <- shapes[[k]]
-        nv <- max(180L, ceiling(2 * pi * rmax[k] / 12))
-        th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
-        r <- star_radius(p, th)
-        nod <- list(cx = cx[k], cy = cy[k], R = p$R,
-                    x = cx[k] + r * cos(th), y = cy[k] + r * sin(th),
+    lapply(seq_along(outlines), function(k) {
+        o <- outlines[[k]]
+        nod <- list(cx = cx[k], cy = cy[k], R = o$R,
+                    x = cx[k] + o$r * cos(o$th), y = cy[k] + o$r * sin(o$th),
                     hole = NULL)
-        if (necrosis && p$R >= 400) {
+        if (necrosis && o$R >= 400) {
             # the same angles, a fraction of the outline's radius: the hole
             # lies inside, at least 40% of the radius from the border
             hp <- star_params(1, rough = 0.3, harmonics = 2:8, floor = 0.6)
             f <- stats::runif(1, 0.22, 0.35)
-            rh <- f * r * star_radius(hp, th) / 1.0
-            rh <- pmin(rh, 0.6 * r)
-            nod$hole <- list(x = cx[k] + rh * cos(th), y = cy[k] + rh * sin(th))
+            rh <- pmin(f * o$r * star_radius(hp, o$th), 0.6 * o$r)
+            nod$hole <- list(x = cx[k] + rh * cos(o$th),
+                             y = cy[k] + rh * sin(o$th))
         }
         nod
     })
+}
+
+# One nodule's outline about its centre: angles, radii (a vertex every 12
+# microns or so), largest radius.
+single_outline <- function(R) {
+    p <- star_params(R)
+    rmax <- max(star_radius(p, seq(0, 2 * pi, length.out = 361)))
+    nv <- max(180L, ceiling(2 * pi * rmax / 12))
+    th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
+    r <- star_radius(p, th)
+    list(th = th, r = r, rmax = max(r), R = R)
+}
+
+# Lobes (radii R, the largest first) merged into one mass: each further
+# lobe overlaps the first, and the outline is, along each ray from the
+# first lobe's centre, the farthest point of any lobe (star-shaped, so
+# the notches where lobes meet are partly filled, as in coalescent
+# nodules).
+merged_outline <- function(R) {
+    shapes <- lapply(R, star_params)
+    n <- length(R)
+    ox <- oy <- numeric(n)
+    for (k in seq_len(n)[-1]) {
+        a <- stats::runif(1, 0, 2 * pi)
+        dist <- stats::runif(1, 0.45, 0.75) * (R[1] + R[k])
+        ox[k] <- dist * cos(a)
+        oy[k] <- dist * sin(a)
+    }
+    reach <- max(sqrt(ox^2 + oy^2) + 1.5 * R)
+    nv <- max(360L, ceiling(2 * pi * reach / 12))
+    th <- seq(0, 2 * pi, length.out = nv + 1L)[-(nv + 1L)]
+    tt <- seq(0, reach, length.out = 600L)
+    px <- outer(tt, cos(th))
+    py <- outer(tt, sin(th))
+    inside <- matrix(FALSE, length(tt), nv)
+    for (k in seq_len(n)) {
+        dx <- px - ox[k]
+        dy <- py - oy[k]
+        inside <- inside | (sqrt(dx^2 + dy^2) <=
+                                star_radius(shapes[[k]], atan2(dy, dx)))
+    }
+    r <- apply(inside * tt, 2L, max)
+    list(th = th, r = r, rmax = max(r), R = R[1])
 }
 
 # The true tumour polygons of one image in the tissue-window vertex format.
@@ -535,9 +610,9 @@ polygon_signed_distance <- function(poly, x, y, nthreads) {
 Z <- list(epi = 1L, stroma = 2L, lumen = 3L, necrosis = 4L, rim = 5L,
           plate = 6L, sinus = 7L, portal = 8L, plumen = 9L, vlumen = 10L,
           vlining = 11L, decoy = 12L, ifplate = 13L, capsule = 14L,
-          cplate = 15L)
+          cplate = 15L, none = 16L)
 zone_density <- c(1.15, 0.85, 0.06, 0.12, 0.95, 0.8, 0.35, 1.0, 0.08, 0,
-                  0.9, 1.05, 1.0, 1.0, 1.1)
+                  0.9, 1.05, 1.0, 1.0, 1.1, 0)
 zone_mix <- list(
     c(Tumor = 0.97, Other = 0.03),
     c(Fibroblast = 0.62, Endothelial = 0.2, Tumor = 0.08, Other = 0.1),
@@ -553,7 +628,8 @@ zone_mix <- list(
     c(Fibroblast = 0.7, Endothelial = 0.2, Other = 0.1),
     c(Hepatocyte = 1),                      # replaced by tumour below
     c(Fibroblast = 0.6, Hepatocyte = 0.3, Endothelial = 0.1),
-    c(Hepatocyte = 0.97, Other = 0.03)
+    c(Hepatocyte = 0.97, Other = 0.03),
+    c(Other = 1)                            # no cells (TLS, outside)
 )
 immune_mix <- list(
     inflamed = c("CD8 T" = 0.38, "CD4 T" = 0.27, Treg = 0.07, B = 0.06,
@@ -598,141 +674,238 @@ sim_image <- function(spec, opts) {
     W <- opts$width
     H <- opts$height
     image <- spec$image
-    nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis)
+    nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis,
+                           spec$merge_nodules)
     poly <- if (length(nodules)) nodule_polygons(nodules, image)
-    has_tumor <- !is.null(poly)
     rim_w <- if (spec$pattern == "desmoplastic") stats::runif(1, 120, 250) else 0
-    # fields: liver plate warp, tumour stroma, lumens, rim width, immune
-    # patches, interdigitation
-    f_warp <- rff_params(500)
-    f_stroma <- rff_params(450)
-    f_gland <- rff_params(130)
-    f_rim <- rff_params(400)
-    f_hot <- rff_params(300)
-    f_fing <- rff_params(90)
     ang <- stats::runif(1, 0, pi)
-    plate_dir <- c(cos(ang), sin(ang))
-    lambda_plate <- 42
+    # smooth fields: liver plate warp, tumour septa and glands, rim width,
+    # immune patches, interdigitation
+    ctx <- list(
+        W = W, H = H, poly = poly, has_tumor = !is.null(poly),
+        pattern = spec$pattern, infiltration = spec$infiltration,
+        rim_w = rim_w, nthreads = opts$nthreads,
+        plate_dir = c(cos(ang), sin(ang)), lambda_plate = 42,
+        f_warp = rff_params(500), f_stroma = rff_params(450),
+        f_gland = rff_params(130), f_rim = rff_params(400),
+        f_hot = rff_params(300), f_fing = rff_params(90)
+    )
 
     # TLS first (they claim space), then portal tracts, veins and decoys
     pool <- sim_pool(W, H, poly, opts$nthreads)
     tls <- sim_place_tls(spec, opts, pool, rim_w)
-    portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
-                             rlim = c(70, 150), min_d = rim_w * 1.4 + 200,
-                             avoid = tls[xyr])
-    veins <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
-                            rlim = c(25, 50), min_d = rim_w * 1.4 + 150,
-                            avoid = rbind(tls[xyr], portal[xyr]),
-                            offset = 0.5)
-    decoys <- sim_place_decoys(opts$n_decoys, W, H, pool, rim_w,
-                               avoid = rbind(tls[xyr], portal[xyr],
-                                             veins[xyr]))
+    ctx$tls <- tls
+    ctx$portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                                 rlim = c(70, 150),
+                                 min_d = rim_w * 1.4 + 200, avoid = tls[xyr])
+    ctx$veins <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
+                                rlim = c(25, 50), min_d = rim_w * 1.4 + 150,
+                                avoid = rbind(tls[xyr], ctx$portal[xyr]),
+                                offset = 0.5)
+    ctx$decoys <- sim_place_decoys(
+        opts$n_decoys, W, H, pool, rim_w,
+        in_tumor = spec$infiltration == "inflamed",
+        avoid = rbind(tls[xyr], ctx$portal[xyr], ctx$veins[xyr])
+    )
+    tls_cells <- sim_tls_cells(tls, opts$density)
 
-    # base lattice over the section, thinned later
-    fmax <- 1.5
-    lat <- hex_lattice(0, 0, W, H, opts$density * fmax)
+    # The base lattice, denser than the target, is processed in bands of
+    # rows (memory: the kept sites, not temporaries over all sites). Pass
+    # 1 draws the sites and their zones; the count of sites per zone fixes
+    # the thinning; pass 2 thins and types each band.
+    a <- lattice_spacing(opts$density * 1.5)
+    nx <- ceiling(W / a) + 1L
+    ny <- ceiling(H / (a * sqrt(3) / 2)) + 1L
+    band <- max(2L, 2L * ceiling(2^17 / nx))
+    starts <- seq(0L, ny - 1L, by = band)
+    bands <- lapply(starts, function(j0) {
+        lat <- hex_rows(j0, min(band, ny - j0), nx, a)
+        sim_zones(lat, ctx)
+    })
+    n_zone <- Reduce(`+`, lapply(bands, function(b) {
+        tabulate(b$zone, length(zone_density))
+    }))
+    target <- opts$density * W * H / 1e6
+    # the keep probability is capped at 1: a few fixed-point steps find
+    # the scale that gives the target count in expectation
+    want <- max(0, target - length(tls_cells$x))
+    scale <- want / max(sum(zone_density * n_zone), 1e-9)
+    for (it in 1:4) {
+        scale <- scale * want /
+            max(sum(pmin(1, zone_density * scale) * n_zone), 1e-9)
+    }
+    p_keep <- pmin(1, zone_density * scale)
+    for (b in seq_along(bands)) {
+        bands[[b]] <- sim_cell_types(bands[[b]], p_keep, ctx)
+    }
+    cells <- list(
+        x = unlist(lapply(bands, `[[`, "x"), use.names = FALSE),
+        y = unlist(lapply(bands, `[[`, "y"), use.names = FALSE),
+        type = unlist(lapply(bands, `[[`, "type"), use.names = FALSE),
+        d = unlist(lapply(bands, `[[`, "d"), use.names = FALSE),
+        region = unlist(lapply(bands, `[[`, "region"), use.names = FALSE)
+    )
+    rm(bands)
+    cells$tls_id <- rep(NA_integer_, length(cells$x))
+    if (length(tls_cells$x)) {
+        td <- polygon_signed_distance(poly, tls_cells$x, tls_cells$y,
+                                      opts$nthreads)
+        cells$x <- c(cells$x, tls_cells$x)
+        cells$y <- c(cells$y, tls_cells$y)
+        cells$type <- c(cells$type, tls_cells$type)
+        cells$d <- c(cells$d, td$d)
+        cells$region <- c(cells$region, region_code(td$d, td$hole))
+        cells$tls_id <- c(cells$tls_id, tls_cells$tls_id)
+    }
+    tls_tab <- if (nrow(tls)) {
+        data.frame(image = image, tls_id = seq_len(nrow(tls)),
+                   x = tls$x, y = tls$y, radius = tls$radius,
+                   follicle_radius = tls$r,
+                   n_cells = tabulate(tls_cells$tls_id, nrow(tls)),
+                   maturity = tls$maturity, location = tls$location,
+                   border_distance = tls$d, stringsAsFactors = FALSE)
+    }
+    decoy_tab <- rbind(
+        structure_table(ctx$decoys, image, "T-cell-rich stroma"),
+        structure_table(ctx$portal, image, "portal tract")
+    )
+    tumor_area <- if (ctx$has_tumor) {
+        key <- paste(poly$polygon, poly$ring)
+        sum(vapply(split(poly, factor(key, unique(key))), function(r) {
+            ring_signed_area(r$x, r$y) * if (r$hole[1]) -1 else 1
+        }, numeric(1))) / 1e6
+    } else {
+        0
+    }
+    list(cells = cells, polygons = poly, tls = tls_tab, decoys = decoy_tab,
+         info = list(tumor_area_mm2 = abs(tumor_area),
+                     rim_width = if (rim_w > 0) rim_w else NA_real_,
+                     n_tls = nrow(tls)))
+}
+
+region_code <- function(d, hole) {
+    ifelse(hole, 2L, ifelse(!is.na(d) & d < 0, 1L, 3L))
+}
+
+structure_table <- function(s, image, kind) {
+    data.frame(image = rep(image, nrow(s)), kind = rep(kind, nrow(s)),
+               x = s$x, y = s$y, radius = s$radius,
+               stringsAsFactors = FALSE)
+}
+
+# Pass 1 on a band of lattice sites: signed distance and tissue zone.
+sim_zones <- function(lat, ctx) {
     x <- lat$x
     y <- lat$y
     n <- length(x)
-    valid <- x >= 0 & x <= W & y >= 0 & y <= H
-    sd <- polygon_signed_distance(poly, x, y, opts$nthreads)
+    sd <- polygon_signed_distance(ctx$poly, x, y, ctx$nthreads)
     d <- sd$d
+    dd <- if (ctx$has_tumor) d else rep(Inf, n)
     zone <- integer(n)
-    dd <- if (has_tumor) d else rep(Inf, n)
-    tum <- dd < 0
-    hole <- sd$hole
-    # tumour: epithelium, stromal septa, small lumens
-    it <- which(tum)
-    # glands: epithelium between stroma (low values of a smooth field) and
-    # lumens (its peaks), crossed by fibrous septa (a larger-scale field)
-    fg <- rff_eval(f_gland, x[it], y[it])
-    fs <- rff_eval(f_stroma, x[it], y[it])
+    # tumour glands: epithelium between stroma (low values of a smooth
+    # field) and lumens (its peaks), crossed by fibrous septa (a
+    # larger-scale field)
+    it <- which(dd < 0)
+    fg <- rff_eval(ctx$f_gland, x[it], y[it])
+    fs <- rff_eval(ctx$f_stroma, x[it], y[it])
     zt <- rep(Z$epi, length(it))
     zt[fg > 1.35] <- Z$lumen
     zt[fg < -0.85 | abs(fs) < 0.1] <- Z$stroma
     zone[it] <- zt
-    zone[hole] <- Z$necrosis
+    zone[sd$hole] <- Z$necrosis
+    rm(it, fg, fs, zt)
     # liver: plates and sinusoids
-    il <- which(!tum & !hole)
-    phase <- (x[il] * plate_dir[1] + y[il] * plate_dir[2]) / lambda_plate +
-        2.5 * rff_eval(f_warp, x[il], y[il])
+    il <- which(dd >= 0 & !sd$hole)
+    xl <- x[il]
+    yl <- y[il]
     dl <- dd[il]
-    if (spec$pattern == "pushing") {
+    phase <- liver_phase(ctx, xl, yl)
+    if (ctx$pattern == "pushing") {
         # plates bend parallel to the border and are compressed
-        reach <- 200 * (1 + 0.25 * rff_eval(f_rim, x[il], y[il]))
-        near <- dl < reach
-        phase[near] <- dl[near] / 30 + 0.2 * rff_eval(f_warp, x[il][near],
-                                                      y[il][near])
+        near <- which(dl < 200 * (1 + 0.25 * rff_eval(ctx$f_rim, xl, yl)))
+        phase[near] <- dl[near] / 30 +
+            0.2 * rff_eval(ctx$f_warp, xl[near], yl[near])
     }
     zl <- ifelse(cos(2 * pi * phase) > -0.3, Z$plate, Z$sinus)
-    if (spec$pattern == "desmoplastic") {
-        w <- rim_w * (1 + 0.25 * tanh(rff_eval(f_rim, x[il], y[il])))
+    if (ctx$pattern == "desmoplastic") {
+        w <- ctx$rim_w * (1 + 0.25 * tanh(rff_eval(ctx$f_rim, xl, yl)))
         zl[dl < w] <- Z$rim
-    } else if (spec$pattern == "pushing") {
-        zl[near & zl == Z$plate] <- Z$cplate
+    } else if (ctx$pattern == "pushing") {
+        zl[near][zl[near] == Z$plate] <- Z$cplate
         zl[dl < 14] <- Z$capsule
     }
     zone[il] <- zl
-    if (spec$pattern == "replacement" && has_tumor) {
+    rm(il, xl, yl, dl, phase, zl)
+    if (ctx$pattern == "replacement" && ctx$has_tumor) {
         # within 250 microns of the border, on both sides, the liver plate
         # architecture continues and tumour cells take hepatocyte places
-        ib <- which(abs(dd) < 250 & !hole)
-        ph <- (x[ib] * plate_dir[1] + y[ib] * plate_dir[2]) / lambda_plate +
-            2.5 * rff_eval(f_warp, x[ib], y[ib])
+        ib <- which(abs(dd) < 250 & !sd$hole)
+        ph <- liver_phase(ctx, x[ib], y[ib])
         zone[ib] <- ifelse(cos(2 * pi * ph) > -0.3, Z$ifplate, Z$sinus)
     }
-    # portal tracts (with a vein lumen), central veins, decoy patches
-    for (k in seq_len(nrow(portal))) {
-        idx <- lattice_near(lat, portal$x[k], portal$y[k], portal$r[k] * 1.6)
-        s <- ellipse_radius(portal[k, ], x[idx], y[idx])
-        zone[idx[s <= 1]] <- Z$portal
-        zone[idx[s <= 0.3]] <- Z$plumen
+    # portal tracts (with a vein lumen), central veins, decoy patches, TLS
+    zone <- paint_structures(zone, lat, ctx$portal, 1.6,
+                             list(c(1, Z$portal), c(0.3, Z$plumen)))
+    zone <- paint_structures(zone, lat, ctx$veins, 1.6,
+                             list(c(1.4, Z$vlining), c(1, Z$vlumen)))
+    zone <- paint_structures(zone, lat, ctx$decoys, 1,
+                             list(c(1, Z$decoy)))
+    for (k in seq_len(nrow(ctx$tls))) {
+        t <- ctx$tls[k, ]
+        idx <- lattice_near(lat, t$x, t$y, t$radius * 1.05)
+        s <- tls_radii(t, x[idx], y[idx])$outer
+        zone[idx[s <= t$outer]] <- Z$none
     }
-    for (k in seq_len(nrow(veins))) {
-        idx <- lattice_near(lat, veins$x[k], veins$y[k], veins$r[k] * 1.6)
-        s <- ellipse_radius(veins[k, ], x[idx], y[idx])
-        zone[idx[s <= 1.4]] <- Z$vlining
-        zone[idx[s <= 1]] <- Z$vlumen
-    }
-    for (k in seq_len(nrow(decoys))) {
-        idx <- lattice_near(lat, decoys$x[k], decoys$y[k],
-                            decoys$r[k] * decoys$aspect[k])
-        s <- ellipse_radius(decoys[k, ], x[idx], y[idx])
-        zone[idx[s <= 1]] <- Z$decoy
-    }
+    zone[x < 0 | x > ctx$W | y < 0 | y > ctx$H] <- Z$none
+    list(x = x, y = y, d = d, zone = zone)
+}
 
-    # TLS: their own denser lattice replaces the tissue under them
-    tls_cells <- sim_tls_cells(tls, opts$density)
-    rel <- zone_density[zone]
-    rel[!valid] <- 0
-    for (k in seq_len(nrow(tls))) {
-        idx <- lattice_near(lat, tls$x[k], tls$y[k], tls$radius[k] * 1.05)
-        s <- ellipse_radius(tls[k, ], x[idx], y[idx])
-        rel[idx[s <= tls$outer[k]]] <- 0
-    }
-    target <- opts$density * W * H / 1e6
-    scale <- max(0, target - length(tls_cells$x)) / max(sum(rel), 1e-9)
-    keep <- stats::runif(n) < pmin(1, rel * scale)
-    rm(rel)
+liver_phase <- function(ctx, x, y) {
+    (x * ctx$plate_dir[1] + y * ctx$plate_dir[2]) / ctx$lambda_plate +
+        2.5 * rff_eval(ctx$f_warp, x, y)
+}
 
-    x <- x[keep]
-    y <- y[keep]
-    d <- d[keep]
-    zone <- zone[keep]
-    hole <- hole[keep]
-    dd <- dd[keep]
-    # immune cells, then the structural make-up of each zone
+# Set the zone of the sites within elliptical radii of each structure:
+# `rings` lists c(radius, zone), outermost first.
+paint_structures <- function(zone, lat, s, reach, rings) {
+    for (k in seq_len(nrow(s))) {
+        sk <- s[k, ]
+        idx <- lattice_near(lat, sk$x, sk$y, sk$radius * reach)
+        if (!length(idx)) next
+        rr <- ellipse_radius(sk, lat$x[idx], lat$y[idx])
+        for (r in rings) zone[idx[rr <= r[1]]] <- as.integer(r[2])
+    }
+    zone
+}
+
+# Pass 2 on a band: thin the sites, then type the cells kept.
+sim_cell_types <- function(b, p_keep, ctx) {
+    keep <- which(stats::runif(length(b$x)) < p_keep[b$zone])
+    x <- b$x[keep]
+    y <- b$y[keep]
+    d <- b$d[keep]
+    zone <- b$zone[keep]
+    rm(b, keep)
+    dd <- if (ctx$has_tumor) d else rep(Inf, length(x))
+    # immune cells gather at the interface: the border, or the outer edge
+    # of the desmoplastic rim
     e <- abs(dd)
-    if (spec$pattern == "desmoplastic") {
-        out <- dd >= 0
-        e[out] <- abs(dd[out] - rim_w)
+    if (ctx$pattern == "desmoplastic") {
+        out <- which(dd >= 0)
+        e[out] <- abs(dd[out] - ctx$rim_w)
     }
-    q <- immune_probability(zone, dd, e, spec$infiltration)
-    q <- pmin(0.9, q * exp(0.5 * rff_eval(f_hot, x, y) - 0.125))
+    q <- immune_probability(zone, dd, e, ctx$infiltration)
+    # immune patches vary the density, except in the decoy patches and
+    # portal tracts, which keep theirs
+    hot <- exp(0.5 * rff_eval(ctx$f_hot, x, y) - 0.125)
+    hot[zone == Z$decoy | zone == Z$portal] <- 1
+    q <- pmin(0.9, q * hot)
     imm <- stats::runif(length(x)) < q
+    rm(q, e)
     type <- integer(length(x))
-    mix <- ifelse(zone == Z$portal, "portal",
-                  ifelse(zone == Z$decoy, "decoy", spec$infiltration))
+    mix <- rep(match(ctx$infiltration, names(immune_mix)), length(x))
+    mix[zone == Z$portal] <- match("portal", names(immune_mix))
+    mix[zone == Z$decoy] <- match("decoy", names(immune_mix))
     for (m in unique(mix[imm])) {
         i <- which(imm & mix == m)
         type[i] <- draw_types(length(i), immune_mix[[m]])
@@ -743,48 +916,14 @@ sim_image <- function(spec, opts) {
     }
     i <- which(!imm & zone == Z$ifplate)
     if (length(i)) {
-        fing <- rff_eval(f_fing, x[i], y[i])
+        fing <- rff_eval(ctx$f_fing, x[i], y[i])
         p_tumor <- stats::plogis((-dd[i] + 90 * fing) / 20)
         type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
                           match("Tumor", sim_types),
                           match("Hepatocyte", sim_types))
     }
-    region <- ifelse(hole, 2L, ifelse(!is.na(d) & d < 0, 1L, 3L))
-    tls_id <- rep(NA_integer_, length(x))
-
-    if (length(tls_cells$x)) {
-        td <- polygon_signed_distance(poly, tls_cells$x, tls_cells$y,
-                                      opts$nthreads)
-        x <- c(x, tls_cells$x)
-        y <- c(y, tls_cells$y)
-        d <- c(d, td$d)
-        type <- c(type, tls_cells$type)
-        region <- c(region, ifelse(td$hole, 2L,
-                                   ifelse(!is.na(td$d) & td$d < 0, 1L, 3L)))
-        tls_id <- c(tls_id, tls_cells$tls_id)
-    }
-    cells <- data.frame(x = x, y = y, type = type, d = d, region = region,
-                        tls_id = tls_id)
-    tls_tab <- if (nrow(tls)) {
-        data.frame(image = image, tls_id = seq_len(nrow(tls)),
-                   x = tls$x, y = tls$y, radius = tls$radius,
-                   follicle_radius = tls$r,
-                   n_cells = tabulate(tls_cells$tls_id, nrow(tls)),
-                   maturity = tls$maturity, location = tls$location,
-                   border_distance = tls$d, stringsAsFactors = FALSE)
-    }
-    tumor_area <- if (has_tumor) {
-        key <- paste(poly$polygon, poly$ring)
-        sum(vapply(split(poly, factor(key, unique(key))), function(r) {
-            ring_signed_area(r$x, r$y) * if (r$hole[1]) -1 else 1
-        }, numeric(1))) / 1e6
-    } else {
-        0
-    }
-    list(cells = cells, polygons = poly, tls = tls_tab,
-         info = list(tumor_area_mm2 = abs(tumor_area),
-                     rim_width = if (rim_w > 0) rim_w else NA_real_,
-                     n_tls = nrow(tls)))
+    list(x = x, y = y, type = type, d = d,
+         region = region_code(d, zone == Z$necrosis))
 }
 
 # Normalised elliptical radius of points around a structure (1 on the
@@ -818,9 +957,29 @@ no_tls <- function() {
     out <- no_structures()
     out$maturity <- character()
     out$location <- character()
-    out$d <- numeric()
-    out$outer <- numeric()
+    for (v in c("d", "outer", "a3", "p3", "a5", "p5", "shift",
+                "shift_angle")) {
+        out[[v]] <- numeric()
+    }
     out
+}
+
+# Where points lie in a TLS `t`: `outer`, the radius normalised so that
+# the TLS outline (an ellipse of semi-axes r * aspect and r, made wavy by
+# 3rd and 5th harmonics) is at t$outer, and `follicle`, the normalised
+# radius about the follicle's (shifted) centre, 1 on its outline.
+tls_radii <- function(t, x, y) {
+    dx <- x - t$x
+    dy <- y - t$y
+    ca <- cos(t$angle)
+    sa <- sin(t$angle)
+    u <- (dx * ca + dy * sa) / (t$r * t$aspect)
+    v <- (-dx * sa + dy * ca) / t$r
+    phi <- atan2(v, u)
+    wave <- 1 + t$a3 * cos(3 * phi + t$p3) + t$a5 * cos(5 * phi + t$p5)
+    list(outer = sqrt(u^2 + v^2) / wave,
+         follicle = sqrt((u - t$shift * cos(t$shift_angle))^2 +
+                             (v - t$shift * sin(t$shift_angle))^2))
 }
 
 xyr <- c("x", "y", "radius")
@@ -837,7 +996,6 @@ far_from <- function(x, y, radius, avoid, gap) {
 
 # TLS: size by maturity, location drawn, centre in the location's zone.
 sim_place_tls <- function(spec, opts, pool, rim_w) {
-    out <- no_structures()
     n <- spec$n_tls
     if (n == 0L) return(no_tls())
     rows <- list()
@@ -846,10 +1004,13 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
         maturity <- opts$maturity[sample.int(length(opts$maturity), 1L)]
         r <- switch(maturity, aggregate = stats::runif(1, 60, 110),
                     primary = stats::runif(1, 80, 160),
-                    secondary = stats::runif(1, 110, 200))
-        outer <- 1 + (0.5 * r + 30) / r          # T zone around the follicle
+                    secondary = stats::runif(1, 110, 190))
+        outer <- 1 + (0.3 * r + 25) / r          # T zone around the follicle
         aspect <- stats::runif(1, 1, 1.3)
-        radius <- r * outer * aspect
+        # a wavy outline, and the follicle off centre in the T zone
+        a3 <- stats::runif(1, 0, 0.06)
+        a5 <- stats::runif(1, 0, 0.03)
+        radius <- r * outer * aspect * (1 + a3 + a5)
         wanted <- opts$location[sample.int(length(opts$location), 1L)]
         tries <- c(wanted, sample(setdiff(opts$location, wanted)))
         if (!has_tumor) tries <- intersect(tries, "distal")
@@ -857,7 +1018,7 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
         for (loc in tries) {
             d <- pool$d
             ok <- switch(loc,
-                intratumoral = d <= -(radius + 150),
+                intratumoral = d <= -(radius + 100),
                 margin = d >= -radius / 4 & d <= radius / 4 + 100,
                 peritumoral = d >= radius + 250 + rim_w & d <= 1000,
                 distal = d >= 1250)
@@ -871,7 +1032,11 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
                 x = pool$x[j], y = pool$y[j], r = r, radius = radius,
                 aspect = aspect, angle = stats::runif(1, 0, pi),
                 maturity = maturity, location = loc, d = pool$d[j],
-                outer = outer, stringsAsFactors = FALSE)
+                outer = outer, a3 = a3, p3 = stats::runif(1, 0, 2 * pi),
+                a5 = a5, p5 = stats::runif(1, 0, 2 * pi),
+                shift = stats::runif(1, 0, 0.5) * (outer - 1),
+                shift_angle = stats::runif(1, 0, 2 * pi),
+                stringsAsFactors = FALSE)
             placed <- TRUE
             break
         }
@@ -908,15 +1073,15 @@ sim_place_grid <- function(W, H, poly, nthreads, spacing, rlim, min_d,
                angle = angle)[ok, , drop = FALSE]
 }
 
-sim_place_decoys <- function(n, W, H, pool, rim_w, avoid) {
+sim_place_decoys <- function(n, W, H, pool, rim_w, in_tumor, avoid) {
     if (n == 0L) return(no_structures())
     rows <- list()
     for (k in seq_len(n)) {
         r <- stats::runif(1, 50, 90)
         aspect <- stats::runif(1, 2.2, 3.2)
         radius <- r * aspect
-        in_tumor <- stats::runif(1) < 0.5 && any(pool$d < -(radius + 200))
-        ok <- if (in_tumor) pool$d <= -(radius + 200) else
+        inside <- stats::runif(1) < 0.5 && in_tumor
+        ok <- if (inside) pool$d <= -(radius + 200) else
             pool$d >= radius + rim_w * 1.4 + 150
         ok <- ok & pool$edge >= radius + 20 &
             far_from(pool$x, pool$y, radius,
@@ -943,11 +1108,11 @@ sim_tls_cells <- function(tls, density) {
         t <- tls[k, ]
         R <- t$radius
         lat <- hex_lattice(t$x - R, t$y - R, 2 * R, 2 * R, dens)
-        s <- ellipse_radius(t, lat$x, lat$y)
-        inside <- s <= t$outer
+        rr <- tls_radii(t, lat$x, lat$y)
+        inside <- rr$outer <= t$outer
         x <- lat$x[inside]
         y <- lat$y[inside]
-        s <- s[inside]
+        s <- rr$follicle[inside]
         type <- integer(length(x))
         fol <- s <= 1
         type[!fol] <- draw_types(sum(!fol), c(
@@ -980,9 +1145,11 @@ sim_tls_cells <- function(tls, density) {
 # ---- assembling the cohort -------------------------------------------------
 
 sim_assemble <- function(sims, spec, opts, seed, kinds) {
-    n_per <- vapply(sims, function(s) nrow(s$cells), integer(1))
+    n_per <- vapply(sims, function(s) length(s$cells$x), integer(1))
     images <- spec$image
-    cells <- do.call(rbind, lapply(sims, `[[`, "cells"))
+    column <- function(v) {
+        unlist(lapply(sims, function(s) s$cells[[v]]), use.names = FALSE)
+    }
     img <- structure(rep.int(seq_along(images), n_per), levels = images,
                      class = "factor")
     pat_lv <- unique(spec$patient)
@@ -991,16 +1158,17 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
     df <- data.frame(
         cell_id = sequence(n_per),
         image = img,
-        x = cells$x,
-        y = cells$y,
-        type = structure(cells$type, levels = sim_types, class = "factor"),
-        true_border_distance = cells$d,
-        true_region = structure(cells$region, levels = sim_regions,
+        x = column("x"),
+        y = column("y"),
+        type = structure(column("type"), levels = sim_types,
+                         class = "factor"),
+        true_border_distance = column("d"),
+        true_region = structure(column("region"), levels = sim_regions,
                                 class = "factor"),
-        true_tls_id = cells$tls_id,
+        true_tls_id = column("tls_id"),
         patient = pat
     )
-    rm(cells)
+    for (i in seq_along(sims)) sims[[i]]$cells <- NULL
     W <- opts$width
     H <- opts$height
     rect <- data.frame(image = rep(images, each = 4L), polygon = 1L,
@@ -1036,6 +1204,7 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
         infiltration = factor(spec$infiltration, levels = sim_infiltrations),
         n_cells = n_per,
         n_nodules = spec$n_nodules,
+        merged = spec$merge_nodules & spec$n_nodules > 1L,
         necrosis = spec$necrosis & spec$n_nodules > 0L,
         n_tls = vapply(sims, function(s) s$info$n_tls, integer(1)),
         tumor_area_mm2 = vapply(sims, function(s) s$info$tumor_area_mm2,
@@ -1044,9 +1213,14 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
         seed = spec$seed
     )
     info <- sim_survival(info, tls, seed, kinds, opts$n_patients)
+    decoys <- do.call(rbind, lapply(sims, `[[`, "decoys"))
+    decoys$image <- factor(decoys$image, levels = images)
+    decoys$kind <- factor(decoys$kind, levels = c("T-cell-rich stroma",
+                                                  "portal tract"))
     attr(out, "tumor_polygons") <- polys
     attr(out, "tls_truth") <- tls
     attr(out, "image_truth") <- info
+    attr(out, "decoy_truth") <- decoys
     out
 }
 

@@ -27,8 +27,11 @@ oracle_polygon <- function(poly, px, py) {
     ifelse(inside, -d, d)
 }
 
+# (small sections have no room for some TLS: that message is tested below)
 small_sim <- function(..., size = 1500, cells_per_mm2 = 2000) {
-    simulate_tme(size = size, cells_per_mm2 = cells_per_mm2, ...)
+    suppressMessages(
+        simulate_tme(size = size, cells_per_mm2 = cells_per_mm2, ...)
+    )
 }
 
 test_that("simulate_tme returns spatial_cells with the agreed columns", {
@@ -88,10 +91,15 @@ test_that("cells are spaced like tissue, not like a Poisson pattern", {
 })
 
 test_that("true_border_distance is the exact signed distance to the polygons", {
-    cells <- small_sim(n_images = 2, seed = 4, necrosis = TRUE,
-                       n_nodules = c(1, 2), size = 2500)
+    cells <- small_sim(n_images = 3, seed = 4, necrosis = TRUE,
+                       n_nodules = c(1, 2, 3), size = 2500,
+                       merge_nodules = c(FALSE, FALSE, TRUE))
     poly <- attr(cells, "tumor_polygons")
     expect_true(any(poly$hole))
+    # separate nodules: one polygon each; merged lobes: one polygon
+    n_poly <- tapply(poly$polygon, poly$image, max)
+    expect_equal(as.vector(n_poly), c(1, 2, 1))
+    expect_equal(attr(cells, "image_truth")$merged, c(FALSE, FALSE, TRUE))
     set.seed(10)
     for (im in levels(cells$image)) {
         s <- cells[cells$image == im, ]
@@ -244,6 +252,9 @@ test_that("simulations are reproducible and images independent", {
                        pattern = c("desmoplastic", "replacement", "pushing"))
     expect_identical(strip(third, "image3"), strip(a, "image3"))
     expect_equal(levels(third$image), "image3")
+    # the number of threads does not matter
+    expect_identical(small_sim(seed = 11, nthreads = 1),
+                     small_sim(seed = 11, nthreads = 2))
     # different images differ
     expect_false(isTRUE(all.equal(strip(a, "image1")$type[1:500],
                                   strip(a, "image2")$type[1:500])))
@@ -264,6 +275,22 @@ test_that("patients group images and get survival from their features", {
     # patient 1 (inflamed, desert) and 2 (desert, inflamed) have the
     # same mean risk
     expect_equal(it$risk[1], it$risk[2])
+})
+
+test_that("small and oblong sections work; TLS without room are reported", {
+    cells <- small_sim(seed = 16, size = 1000, n_tls = 0, n_decoys = 0)
+    expect_gt(sum(cells$true_region == "tumor"), 100)
+    expect_equal(unname(window_area(cells)), 1e6)
+    wide <- small_sim(seed = 17, size = c(4000, 1200), n_nodules = 2,
+                      n_tls = 1)
+    expect_true(all(wide$x <= 4000 & wide$y <= 1200))
+    expect_equal(nrow(attr(wide, "tumor_polygons")) > 0, TRUE)
+    expect_message(
+        crowded <- simulate_tme(size = 1000, seed = 18, n_tls = 4,
+                                tls_location = "intratumoral"),
+        "no room for TLS", class = "immunoscape_message"
+    )
+    expect_lt(nrow(attr(crowded, "tls_truth")), 4)
 })
 
 test_that("a section without tumour has NA distances and liver only", {
@@ -301,6 +328,7 @@ test_that("bad arguments raise classed errors", {
     expect_error(simulate_tme(n_tls = -1), class = e)
     expect_error(simulate_tme(n_nodules = 1.5), class = e)
     expect_error(simulate_tme(necrosis = NA), class = e)
+    expect_error(simulate_tme(merge_nodules = "yes"), class = e)
     expect_error(simulate_tme(tls_maturity = "mature"), class = e)
     expect_error(simulate_tme(tls_location = "inside"), class = e)
     expect_error(simulate_tme(seed = "a"), class = e)
@@ -308,4 +336,25 @@ test_that("bad arguments raise classed errors", {
     expect_error(simulate_tme(n_images = 2, images = 3), class = e)
     expect_error(simulate_tme(sise = 2000), class = e)
     expect_snapshot(simulate_tme(pattern = "desmoplastik"), error = TRUE)
+})
+
+test_that("decoys are immune-rich but hold no TLS", {
+    cells <- small_sim(seed = 15, size = 3000, n_decoys = 3, n_tls = 1)
+    dec <- attr(cells, "decoy_truth")
+    expect_named(dec, c("image", "kind", "x", "y", "radius"))
+    stroma <- dec[dec$kind == "T-cell-rich stroma", ]
+    expect_gt(nrow(stroma), 0)
+    tls <- attr(cells, "tls_truth")
+    for (k in seq_len(nrow(stroma))) {
+        near <- (cells$x - stroma$x[k])^2 + (cells$y - stroma$y[k])^2 <
+            (0.3 * stroma$radius[k])^2
+        ty <- cells$type[near]
+        expect_equal(sum(ty == "B"), 0)
+        expect_gt(mean(ty %in% c("CD8 T", "CD4 T", "Treg")), 0.3)
+        expect_true(all(is.na(cells$true_tls_id[near])))
+        # far from every TLS
+        expect_true(all(sqrt((tls$x - stroma$x[k])^2 +
+                             (tls$y - stroma$y[k])^2) >
+                        tls$radius + stroma$radius[k]))
+    }
 })
