@@ -294,7 +294,9 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
             rep$regions_selected <- reg_sel
             rep$compartments <- report_try(compartments(
                 sub, reg_sel, margin = opts$margin, nthreads = th))
-            inf_types <- intersect(opts$immune, types_present(sub))
+            inf_types <- utils::head(report_rank_immune(
+                opts$immune[!grepl("FDC|GC B", opts$immune)],
+                types_present(sub)), 4L)
             rep$infiltration <- report_try(infiltration_profile(
                 sub, reg_sel, types = inf_types,
                 breaks = seq(-opts$margin, opts$margin,
