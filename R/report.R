@@ -90,7 +90,8 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #' @export
 #' @examples
 #' \donttest{
-#' if (rmarkdown::pandoc_available()) {
+#' if (requireNamespace("rmarkdown", quietly = TRUE) &&
+#'     rmarkdown::pandoc_available()) {
 #'     cells <- simulate_tme(n_images = 2, size = 1000, seed = 1)
 #'     html <- render_report(cells, file.path(tempdir(), "report.html"))
 #' }
