@@ -19,13 +19,13 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   table whatever the number of images) and the cohort's composition.
 #' * `"maps"`: cell maps of the representative images (see Selection),
 #'   with the tumour regions and the TLS outlined.
-#' * `"compartments"`: tumour regions ([tumor_regions()]), the invasive
-#'   margin ([compartments()], `margin` microns either side of the
+#' * `"compartments"`: tumour regions (`tumor_regions()`), the invasive
+#'   margin (`compartments()`, `margin` microns either side of the
 #'   border) drawn on the maps, infiltration profiles
-#'   ([infiltration_profile()]), immune phenotype ([immune_phenotype()])
+#'   (`infiltration_profile()`), immune phenotype (`immune_phenotype()`)
 #'   of every image and, when `liver` cells are present, the growth
-#'   pattern ([growth_pattern()]).
-#' * `"tls"`: tertiary lymphoid structures ([detect_tls()]) of every image
+#'   pattern (`growth_pattern()`).
+#' * `"tls"`: tertiary lymphoid structures (`detect_tls()`) of every image
 #'   (count, density, maturity, location), when `b_cells` are present.
 #' * `"kfunctions"`: cross-type L functions from the tumour to each immune
 #'   type with their random-labelling envelopes ([ripley_l()]) in the
@@ -36,12 +36,12 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #' * `"neighborhoods"`: cellular neighbourhoods clustered over all images
 #'   ([cellular_neighborhoods()]): their composition, their share in every
 #'   image and maps of the representative images.
-#' * `"features"`: the per-image feature table ([spatial_profile()]) and
+#' * `"features"`: the per-image feature table (`spatial_profile()`) and
 #'   its heatmap.
-#' * `"patients"`: the per-patient table ([aggregate_profile()]), when
+#' * `"patients"`: the per-patient table (`aggregate_profile()`), when
 #'   `patient` names a column of `cells`.
 #' * `"outcome"`: Cox models of every feature and their forest plot
-#'   ([associate_outcome()]), when `clinical`, `time` and `event` are
+#'   (`associate_outcome()`), when `clinical`, `time` and `event` are
 #'   given.
 #'
 #' @section Selection:
@@ -86,7 +86,7 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   the per-image analyses.
 #' @returns The path of the HTML file, invisibly. The analyses are attached
 #'   as attribute `report` (a list with one element per section).
-#' @seealso [spatial_profile()], [plot_cells()].
+#' @seealso `spatial_profile()`, [plot_cells()].
 #' @export
 #' @examples
 #' \donttest{
@@ -255,6 +255,10 @@ report_has <- function(fun) {
     exists(fun, envir = asNamespace("immunoscape"), inherits = FALSE)
 }
 
+# A function of the package by name (transitional, while the families land
+# on main at different times).
+report_fn <- function(fun) get(fun, envir = asNamespace("immunoscape"))
+
 # Run one analysis; an error becomes list(error = message) so that the
 # report says what failed instead of failing.
 report_try <- function(expr) {
@@ -287,30 +291,30 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
     can_tissue <- keep("compartments") && report_has("tumor_regions")
     if (can_tissue) {
         say("tumour regions and compartments")
-        rep$regions <- report_try(tumor_regions(cells, tumor = opts$tumor,
+        rep$regions <- report_try(report_fn("tumor_regions")(cells, tumor = opts$tumor,
                                                 nthreads = th,
                                                 BPPARAM = bp))
         if (!report_failed(rep$regions)) {
             reg_sel <- report_try(report_regions_subset(rep$regions, sub))
             rep$regions_selected <- reg_sel
-            rep$compartments <- report_try(compartments(
+            rep$compartments <- report_try(report_fn("compartments")(
                 sub, reg_sel, margin = opts$margin, nthreads = th))
             inf_types <- utils::head(report_rank_immune(
                 opts$immune[!grepl("FDC|GC B", opts$immune)],
                 types_present(sub)), 4L)
-            rep$infiltration <- report_try(infiltration_profile(
+            rep$infiltration <- report_try(report_fn("infiltration_profile")(
                 sub, reg_sel, types = inf_types,
                 breaks = seq(-opts$margin, opts$margin,
                              length.out = 11L),
                 nthreads = th))
             if (report_has("immune_phenotype")) {
                 cd8 <- report_cd8(opts$immune)
-                rep$phenotype <- report_try(immune_phenotype(
+                rep$phenotype <- report_try(report_fn("immune_phenotype")(
                     cells, rep$regions, immune = cd8, margin = opts$margin,
                     nthreads = th, BPPARAM = bp))
             }
             if (length(opts$liver) && report_has("growth_pattern")) {
-                rep$growth <- report_try(growth_pattern(
+                rep$growth <- report_try(report_fn("growth_pattern")(
                     cells, rep$regions, tumor = opts$tumor,
                     liver = opts$liver, nthreads = th, BPPARAM = bp))
             }
@@ -333,7 +337,7 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
         if (can_tissue && !report_failed(rep$regions)) {
             args$regions <- rep$regions
         }
-        rep$tls <- report_try(do.call(detect_tls, args))
+        rep$tls <- report_try(do.call(report_fn("detect_tls"), args))
     }
     if (keep("kfunctions")) {
         say("L functions")
@@ -365,14 +369,14 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
     if (keep("patients") && !is.null(opts$patient) &&
         !is.null(rep$profile) && !report_failed(rep$profile) &&
         report_has("aggregate_profile")) {
-        rep$patients <- report_try(aggregate_profile(rep$profile,
+        rep$patients <- report_try(report_fn("aggregate_profile")(rep$profile,
                                                      by = opts$patient))
     }
     if (keep("outcome") && !is.null(outcome) && !is.null(rep$profile) &&
         !report_failed(rep$profile) && report_has("associate_outcome")) {
         say("outcome")
         unit <- if (outcome$by == "image") rep$profile else rep$patients
-        rep$outcome <- report_try(associate_outcome(
+        rep$outcome <- report_try(report_fn("associate_outcome")(
             unit, clinical, time = outcome$time, event = outcome$event,
             by = outcome$by))
     }
@@ -507,7 +511,7 @@ report_regions_subset <- function(regions, sub) {
 report_profile <- function(cells, rep, opts) {
     groups <- c("counts", "ratio", "distances", "mixing", "interactions")
     args <- list(cells, tumor = opts$tumor, immune = opts$immune,
-                 features = profile_features(groups),
+                 features = report_fn("profile_features")(groups),
                  BPPARAM = opts$BPPARAM, nthreads = opts$nthreads,
                  cd8 = report_cd8(opts$immune),
                  nperm = min(opts$nperm, 99L))
@@ -515,10 +519,10 @@ report_profile <- function(cells, rep, opts) {
     cn <- rep$neighborhoods
     if (!is.null(cn) && !report_failed(cn)) {
         args$features <- c(args$features,
-                           profile_features("neighborhoods"))
+                           report_fn("profile_features")("neighborhoods"))
         args$neighborhoods <- cn
     }
-    prof <- do.call(spatial_profile, args)
+    prof <- do.call(report_fn("spatial_profile"), args)
     calls <- report_image_calls(rep)
     if (!is.null(calls)) {
         agg <- attr(prof, "aggregate")
