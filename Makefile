@@ -16,10 +16,24 @@ all: check
 deps:
 	@$(RSCRIPT) tools/install-deps.R
 
-install: deps
-	@$(R) CMD INSTALL --no-multiarch --preclean . > .install.log 2>&1 || \
+# Install from a built tarball so that the vignettes are built and
+# installed (vignette("immunoscape") works afterwards). The tarball in
+# .build/ is rebuilt only when a source file changed.
+BUILD_DIR := .build
+SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R src/*.c src/*.h src/Makevars* \
+	man/*.Rd vignettes/*.Rmd inst/*/* LICENSE)
+
+$(BUILD_DIR)/$(TARBALL): $(SOURCES)
+	@mkdir -p $(BUILD_DIR)
+	@rm -f $(BUILD_DIR)/$(PKG)_*.tar.gz
+	@cd $(BUILD_DIR) && $(R) CMD build --no-manual "$(CURDIR)" > build.log 2>&1 || \
+	    { cat build.log; exit 1; }
+	@rm -f $(BUILD_DIR)/build.log
+
+install: deps $(BUILD_DIR)/$(TARBALL)
+	@$(R) CMD INSTALL --no-multiarch $(BUILD_DIR)/$(TARBALL) > .install.log 2>&1 || \
 	    { cat .install.log; exit 1; }
-	@rm -f .install.log src/*.o src/*.so
+	@rm -f .install.log
 
 demo: install
 	@$(RSCRIPT) tools/demo.R "$(DEMO_OUT)"
@@ -50,4 +64,4 @@ document:
 	@$(RSCRIPT) -e 'roxygen2::roxygenise()'
 
 clean:
-	rm -rf $(CHECKDIR) $(PKG)_*.tar.gz src/*.o src/*.so demo-out
+	rm -rf $(CHECKDIR) $(PKG)_*.tar.gz src/*.o src/*.so demo-out $(BUILD_DIR)

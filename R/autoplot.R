@@ -147,7 +147,9 @@ autoplot.neighbor_counts <- function(object, max_lines = 8L, ...) {
                                   linewidth = 0.3) +
             ggplot2::labs(x = "image", y = paste("Number of", ylab))
         if (nimg > 4L) p <- p + rotate_x()
-        return(p + result_facets(df) + result_theme())
+        p <- p + result_facets(df) + result_theme()
+        if (nimg > 40L) p <- p + many_images_x(nimg)
+        return(p)
     }
     # fraction of cells per count value (bins of integer width for large
     # counts), zeros included, up to the largest count of each panel
@@ -194,6 +196,8 @@ autoplot.neighbor_counts <- function(object, max_lines = 8L, ...) {
 #' @param object A `tissue_window`.
 #' @param flip_y If `TRUE` (default), y grows downwards as in the image
 #'   (see [plot_cells()]).
+#' @param images,page,max_panels Images to draw and paging through a
+#'   cohort, as in [plot_cells()].
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object.
 #' @export
@@ -205,15 +209,18 @@ autoplot.neighbor_counts <- function(object, max_lines = 8L, ...) {
 #'     hole = c(FALSE, FALSE, FALSE, FALSE, TRUE, TRUE, TRUE, TRUE)
 #' )
 #' autoplot(as_window(w))
-autoplot.tissue_window <- function(object, flip_y = TRUE, ...) {
+autoplot.tissue_window <- function(object, flip_y = TRUE, images = NULL,
+                                   page = NULL, max_panels = 25L, ...) {
     check_dots(...)
     check_flag(flip_y)
-    images <- levels(droplevels(object$image))
-    if (!length(images)) {
+    all <- levels(droplevels(object$image))
+    if (!length(all)) {
         stop_immunoscape("The window has no vertices to draw.",
                          class = "empty")
     }
+    images <- page_images(select_images(all, images), page, max_panels)
     df <- as.data.frame(unclass(object), stringsAsFactors = FALSE)
+    df <- df[as.character(df$image) %in% images, , drop = FALSE]
     df$image <- factor(as.character(df$image), levels = images)
     df$.polygon <- paste(df$image, df$polygon, sep = "/")
     df$.ring <- paste(df$image, df$polygon, df$ring, sep = "/")
@@ -245,6 +252,11 @@ autoplot.tissue_window <- function(object, flip_y = TRUE, ...) {
 #' @param object A `summary_spatial_cells` object (from
 #'   `summary(cells)`).
 #' @param max_bars Largest number of images drawn side by side.
+#' @param images Images to draw (names or positions); `NULL` for all.
+#' @param page,max_images Paging through a cohort: `page = 2` draws the
+#'   second group of `max_images` images. Without `page`, more than
+#'   `max_images` images (default 40) are all drawn with a warning of class
+#'   `immunoscape_warning_panels`.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object.
 #' @export
@@ -253,12 +265,20 @@ autoplot.tissue_window <- function(object, flip_y = TRUE, ...) {
 #' df <- data.frame(x = runif(300, 0, 400), y = runif(300, 0, 400),
 #'                  type = sample(c("Tumor", "CD8 T", "other"), 300, TRUE))
 #' autoplot(summary(spatial_cells(df)))
-autoplot.summary_spatial_cells <- function(object, max_bars = 6L, ...) {
+autoplot.summary_spatial_cells <- function(object, max_bars = 6L,
+                                           images = NULL, page = NULL,
+                                           max_images = 40L, ...) {
     check_dots(...)
     max_bars <- check_count(max_bars)
     df <- as.data.frame(unclass(object), stringsAsFactors = FALSE)
     check_plot_rows(df, "cell counts")
-    df$image <- factor(df$image, levels = unique(as.character(df$image)))
+    all <- unique(as.character(df$image))
+    keep <- select_images(all, images)
+    if (!is.null(page) || length(keep) > max_images) {
+        keep <- page_images(keep, page, max_images, what = "image bar")
+    }
+    df <- df[as.character(df$image) %in% keep, , drop = FALSE]
+    df$image <- factor(df$image, levels = keep)
     types <- if (is.factor(object$type)) levels(droplevels(object$type)) else
         unique(as.character(df$type))
     df$type <- factor(as.character(df$type), levels = rev(types))
@@ -302,13 +322,20 @@ autoplot.summary_spatial_cells <- function(object, max_bars = 6L, ...) {
             ggplot2::facet_wrap(ggplot2::vars(.data$panel),
                                 scales = "free_x") +
             ggplot2::labs(x = xlab, y = NULL)
-        if (nimg > 30L) {
-            p <- p + ggplot2::theme(axis.text.y = ggplot2::element_blank(),
-                                    axis.ticks.y = ggplot2::element_blank())
-        }
     }
-    p + ggplot2::scale_x_continuous(expand = expand) + result_theme() +
+    p <- p + ggplot2::scale_x_continuous(expand = expand) + result_theme() +
         ggplot2::theme(panel.grid.major.y = ggplot2::element_blank())
+    if (nimg > 60L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_blank(),
+                                axis.ticks.y = ggplot2::element_blank()) +
+            ggplot2::labs(caption = sprintf(
+                "%d images (names not shown); select some with `images =` or `page =`",
+                nimg))
+    } else if (nimg > 30L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_text(
+            size = max(4, 8 * 30 / nimg)))
+    }
+    p
 }
 
 # Facets of the per-cell results: columns by `to`, rows by `from` when
@@ -335,6 +362,44 @@ result_theme <- function() {
          ggplot2::theme(panel.grid.minor = ggplot2::element_blank(),
                         strip.background = ggplot2::element_rect(
                             fill = "grey95", colour = NA)))
+}
+
+# Image names on a crowded x axis: smaller, and no tick labels beyond a
+# few hundred images (a caption says how to select).
+many_images_x <- function(nimg) {
+    if (nimg > 120L) {
+        return(list(
+            ggplot2::theme(axis.text.x = ggplot2::element_blank(),
+                           axis.ticks.x = ggplot2::element_blank()),
+            ggplot2::labs(caption = sprintf(
+                "%d images (names not shown); select some to name them", nimg))
+        ))
+    }
+    ggplot2::theme(axis.text.x = ggplot2::element_text(
+        angle = 90, hjust = 1, vjust = 0.5, size = min(8, max(4, 8 * 40 / nimg))))
+}
+
+# Images chosen by names or positions (NULL: all), in the order given.
+select_images <- function(all, images, where = "not in the result",
+                          call = rlang::caller_env()) {
+    if (is.null(images)) return(all)
+    if (is.numeric(images)) {
+        if (anyNA(images) || any(images != round(images)) ||
+            any(images < 1 | images > length(all)) || !length(images)) {
+            stop_immunoscape(c(
+                "{.arg images} positions must lie in 1..{length(all)}.",
+                "i" = "Or name the images: {.val {utils::head(all, 10)}}."
+            ), class = "argument", call = call)
+        }
+        return(unique(all[images]))
+    }
+    images <- as.character(images)
+    unknown <- setdiff(images, all)
+    if (length(unknown) || anyNA(images)) {
+        stop_unknown_values(unknown, all, "images", "image", where,
+                            "argument", call = call)
+    }
+    unique(images)
 }
 
 rotate_x <- function() {

@@ -15,13 +15,28 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #' the window of the whole image: give the crop its own window with
 #' [set_window()] before computing densities or K/L/pcf/G on it.
 #'
+#' Column names not given are guessed, and the guesses named in one
+#' message: coordinates `x`/`y`, else a pair such as `x_um`/`y_um`,
+#' `X`/`Y`, `Pos_X`/`Pos_Y`, `centroid_x`/`centroid_y`; the type `type`,
+#' else a column such as `cell_type`, `celltype`, `phenotype`, `cluster`;
+#' the image `image`, else the image-like column (`image_id`,
+#' `patientImage_id`, `sample_id`, `fov`, `core`, ...) with the most values;
+#' cell ids from a column such as `cell_id` or `CellID` when unique within
+#' images. Name the columns to choose others, and `image = NULL` for one
+#' image.
+#'
 #' @param data A data frame, one row per cell.
-#' @param x,y Names of the coordinate columns.
-#' @param type Name of the column with the cell type (phenotype).
+#' @param x,y Names of the coordinate columns (default `"x"`, `"y"`, else
+#'   guessed, see above).
+#' @param type Name of the column with the cell type (phenotype); default
+#'   `"type"`, else guessed.
 #' @param image Name of the column identifying the image (field, core,
-#'   slide); `NULL` for a single image, named `"image1"`.
+#'   slide); `NULL` for a single image, named `"image1"`. Not given: an
+#'   `image` column, else the guessed image-like column, else one image.
 #' @param cell_id Name of a column of cell identifiers, unique within each
-#'   image; `NULL` numbers cells 1..n within each image.
+#'   image; `NULL` numbers cells 1..n within each image. Not given: a
+#'   column such as `cell_id` when its ids are unique within images, else
+#'   numbers.
 #' @param pixel_size Microns per coordinate unit: coordinates are multiplied
 #'   by it once, here, so everything downstream is in microns.
 #' @param window The tissue window of each image: a method of
@@ -35,7 +50,9 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #'   (K, L, pcf, G, hotspots) list it among their problems.
 #' @returns A `spatial_cells` object: a data frame with columns `cell_id`,
 #'   `image` (factor), `x`, `y` (microns), `type` (factor), then every other
-#'   column of `data` unchanged; attributes `windows` (polygon vertices per
+#'   column of `data` unchanged (a column named like a standard one but not
+#'   used for it is dropped when it repeats it, else renamed
+#'   `<name>_input`); attributes `windows` (polygon vertices per
 #'   image), `units` (`"um"`) and `pixel_size`.
 #' @seealso [read_cells()] for vendor files, [as_spatial_cells()] for
 #'   Bioconductor and spatstat objects.
@@ -55,6 +72,16 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     if (inherits(data, "spatial_cells")) data <- as.data.frame(data)
     check_data_frame(data, "data", call = call)
     data <- as.data.frame(data, stringsAsFactors = FALSE)
+    g <- guess_columns(data, x = if (!missing(x)) x,
+                       y = if (!missing(y)) y,
+                       type = if (!missing(type)) type,
+                       image = if (missing(image)) NA else image,
+                       cell_id = if (missing(cell_id)) NA else cell_id)
+    x <- g$x
+    y <- g$y
+    type <- g$type
+    image <- g$image
+    cell_id <- g$cell_id
     check_column(data, x, "x", call = call)
     check_column(data, y, "y", call = call)
     check_column(data, type, "type", call = call)
@@ -123,9 +150,6 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
 
     used <- c(x, y, type, image, cell_id)
     rest <- data[setdiff(names(data), used)]
-    clash <- names(rest) %in% standard_columns
-    if (any(clash)) names(rest)[clash] <- paste0(names(rest)[clash], "_input")
-
     out <- data.frame(
         cell_id = ids,
         image = img,
@@ -134,6 +158,7 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
         type = ty,
         stringsAsFactors = FALSE
     )
+    rest <- rename_clashes(rest, out)
     if (ncol(rest)) out <- cbind(out, rest)
     rownames(out) <- NULL
     out <- new_spatial_cells(out, windows = NULL, pixel_size = pixel_size)
@@ -141,6 +166,89 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     attr(out, "windows") <- windows
     warn_outside(out)
     out
+}
+
+# Columns of `data` not used for a standard column but named like one
+# (say an `image` column beside the `sample_id` that was used): dropped
+# when they repeat the standard column, else kept as <name>_input.
+rename_clashes <- function(rest, out) {
+    clash <- names(rest)[names(rest) %in% standard_columns]
+    for (nm in clash) {
+        same <- identical(as.character(rest[[nm]]), as.character(out[[nm]]))
+        if (same && nm %in% c("x", "y")) {
+            same <- isTRUE(all.equal(as.numeric(rest[[nm]]), out[[nm]]))
+        }
+        if (same) {
+            rest[[nm]] <- NULL
+        } else {
+            names(rest)[names(rest) == nm] <- paste0(nm, "_input")
+        }
+    }
+    rest
+}
+
+# The columns spatial_cells() uses: those named, else the standard names
+# when present, else guesses (coordinates such as x_um, types such as
+# phenotype, the finest image-like column, a cell-id column unique within
+# images), reported in one message. NULL arguments: not given (x, y, type);
+# NA: not given (image, cell_id; NULL there means "none").
+guess_columns <- function(data, x = NULL, y = NULL, type = NULL,
+                          image = NA, cell_id = NA, report = TRUE) {
+    nm <- names(data)
+    guessed <- character()
+    pick <- function(given, default, candidates, what) {
+        if (!is.null(given)) return(given)
+        if (default %in% nm) return(default)
+        hit <- pick_column(nm, candidates)
+        if (is.null(hit)) return(default)   # the error names the column
+        guessed[[what]] <<- hit
+        hit
+    }
+    x <- pick(x, "x", guess_x, "x")
+    y <- pick(y, "y", guess_y, "y")
+    type <- pick(type, "type", guess_type, "type")
+    if (identical(image, NA)) {
+        image <- guess_image_column(data, exclude = c(x, y, type))
+        if (!is.null(image) && image != "image") guessed[["image"]] <- image
+    }
+    if (identical(cell_id, NA)) {
+        cell_id <- NULL
+        cand <- pick_column(setdiff(nm, c(x, y, type, image)), guess_cell_id)
+        if (!is.null(cand)) {
+            img <- if (is.null(image)) 1L else data[[image]]
+            v <- data[[cand]]
+            if (!anyNA(v) && !any_duplicated_pair(img, v)) {
+                cell_id <- cand
+                if (cand != "cell_id") guessed[["cell_id"]] <- cand
+            }
+        }
+    }
+    if (report && length(guessed)) {
+        shown <- paste0(names(guessed), " = \"", guessed, "\"")
+        inform_immunoscape(c(
+            "i" = "Columns taken: {.code {shown}}.",
+            "i" = "Name others with {.arg {names(guessed)}}.",
+            "i" = if ("image" %in% names(guessed)) "Use {.code image = NULL} for one image."
+        ))
+    }
+    list(x = x, y = y, type = type, image = image, cell_id = cell_id,
+         guessed = guessed)
+}
+
+# Among the image-like columns of a table, the one with most values (say
+# patientImage_id rather than image_id numbered within patients); NULL if
+# there is none.
+guess_image_column <- function(data, exclude = character()) {
+    nm <- names(data)
+    cand <- unique(c(intersect(c(guess_image, "ImageNb", "ImageName"), nm),
+                     grep("image_?id$|^sample_?id$", nm, value = TRUE,
+                          ignore.case = TRUE)))
+    cand <- setdiff(cand, exclude)
+    cand <- cand[!vapply(cand, function(v) anyNA(data[[v]]), logical(1))]
+    if (!length(cand)) return(NULL)
+    if ("image" %in% cand) return("image")
+    nu <- vapply(cand, function(v) length(unique(data[[v]])), integer(1))
+    cand[which.max(nu)]
 }
 
 new_spatial_cells <- function(df, windows, pixel_size = 1) {
@@ -317,20 +425,32 @@ summary.spatial_cells <- function(object, ...) {
     area <- window_areas(object) / 1e6
     tab$area_mm2 <- unname(area[as.character(tab$image)])
     tab$density_mm2 <- tab$n / tab$area_mm2
-    tab <- tab[order(tab$image, tab$type), , drop = FALSE]
+    # images and types in level order (not alphabetical)
+    tab <- tab[order(match(tab$image, levels(droplevels(object$image))),
+                     match(tab$type, levels(droplevels(object$type)))), ,
+               drop = FALSE]
     rownames(tab) <- NULL
     class(tab) <- c("summary_spatial_cells", "data.frame")
     tab
 }
 
 #' @export
-print.summary_spatial_cells <- function(x, ...) {
+print.summary_spatial_cells <- function(x, ..., n = 30L) {
+    # the header counts the rows of x, and says how many are shown
     imgs <- unique(as.character(x$image))
-    cat(sprintf("Cells per image and type (%d image%s)\n", length(imgs),
-                if (length(imgs) == 1) "" else "s"))
+    shown <- min(nrow(x), n)
+    cat(sprintf("Cells per image and type: %s row%s, %d image%s%s\n",
+                format(nrow(x), big.mark = ","), if (nrow(x) == 1) "" else "s",
+                length(imgs), if (length(imgs) == 1) "" else "s",
+                if (shown < nrow(x)) sprintf(" (first %d shown)", shown)
+                else ""))
     df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
     df$area_mm2 <- signif(df$area_mm2, 4)
     df$density_mm2 <- round(df$density_mm2, 1)
-    print(df, row.names = FALSE, ...)
+    print(utils::head(df, n), row.names = FALSE, ...)
+    if (shown < nrow(x)) {
+        cat(sprintf("# ... %s more rows: print(x, n = Inf) or as.data.frame(x)\n",
+                    format(nrow(x) - shown, big.mark = ",")))
+    }
     invisible(x)
 }

@@ -262,10 +262,13 @@ check_cells <- function(cells, arg = rlang::caller_arg(cells),
         !is.null(attr(cells, "windows"))) {
         return(check_cells_intact(cells, arg, call))
     }
+    if (isS4(cells) && methods::is(cells, "SingleCellExperiment")) {
+        return(bioc_as_cells(cells, arg, call))
+    }
     if (!is.data.frame(cells)) {
         stop_immunoscape(c(
             "{.arg {arg}} must be a {.cls spatial_cells} object, not {.obj_type_friendly {cells}}.",
-            "i" = "Build one with {.fn spatial_cells} or {.fn read_cells}."
+            "i" = "Build one with {.fn spatial_cells}, {.fn read_cells} or {.fn as_spatial_cells}; a {.cls SingleCellExperiment} or {.cls SpatialExperiment} is also accepted."
         ), class = "argument", call = call)
     }
     need <- c("x", "y", "type", "image")

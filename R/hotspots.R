@@ -250,7 +250,10 @@ hotspots <- function(cells, type, cell_size = 50,
                         "data.frame"),
               type = type,
               cell_size = cell_size, value = value, order = order,
-              adjust = adjust, alpha = alpha, problems = problems)
+              adjust = adjust, alpha = alpha, problems = problems,
+              # for autoplot(): the cells of `type` and the windows
+              cells = hotspot_cells(cells, type),
+              windows = windows)
 }
 
 #' @export
@@ -286,35 +289,128 @@ summary.hotspots <- function(object, ...) {
     out
 }
 
+# The cells of `type` (image, x, y) kept with a hotspots result for its
+# map.
+hotspot_cells <- function(cells, type) {
+    i <- cells$type %in% type
+    data.frame(image = cells$image[i], x = cells$x[i], y = cells$y[i])
+}
+
 #' @rdname hotspots
-#' @param fill For `autoplot()`: `"class"` (hot / cold / none) or `"z"`.
+#' @param fill For `autoplot()`: `"z"` (default: the Gi* z-score as
+#'   colour, hot squares outlined in black and cold ones in blue) or
+#'   `"class"` (hot / cold / none).
 #' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
 #'   as in the image, as in [plot_cells()].
+#' @param show_cells For `autoplot()`: draw the cells of `type` on top.
+#' @param images,page,max_panels For `autoplot()`: images to draw and
+#'   paging through a cohort, as in [plot_cells()].
+#' @param limit For `autoplot()`: colour-scale limit for z (larger values
+#'   are drawn at it).
 #' @export
-autoplot.hotspots <- function(object, fill = c("class", "z"), flip_y = TRUE,
-                              ...) {
+autoplot.hotspots <- function(object, fill = c("z", "class"), flip_y = TRUE,
+                              show_cells = TRUE, images = NULL, page = NULL,
+                              max_panels = 25L, limit = 5, ...) {
     check_dots(...)
-    fill <- check_choice(fill, c("class", "z"))
+    fill <- check_choice(fill, c("z", "class"))
     check_flag(flip_y)
+    check_flag(show_cells)
     df <- as.data.frame(object)
-    p <- ggplot2::ggplot(df) +
-        ggplot2::geom_rect(ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax,
-                                        ymin = .data$ymin, ymax = .data$ymax,
-                                        fill = .data[[fill]]),
-                           colour = NA) +
-        ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
-                      title = sprintf("Hotspots of %s (Getis-Ord Gi*)",
-                                      paste(attr(object, "type"),
-                                            collapse = " + ")))
-    p <- if (fill == "class") {
-        p + ggplot2::scale_fill_manual(values = c(hot = "#D73027",
-                                                  cold = "#4575B4",
-                                                  none = "grey90"),
-                                       drop = FALSE, name = NULL)
-    } else {
-        p + ggplot2::scale_fill_gradient2(low = "#4575B4", mid = "grey95",
-                                          high = "#D73027", midpoint = 0,
-                                          na.value = "white", name = "Gi* z")
+    check_plot_rows(df, "grid squares")
+    all <- levels(droplevels(as.factor(df$image)))
+    images <- page_images(select_images(all, images), page, max_panels)
+    df <- df[as.character(df$image) %in% images, , drop = FALSE]
+    df$image <- factor(as.character(df$image), levels = images)
+    rect <- function(data, ..., fill_by = NULL) {
+        m <- ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax,
+                          ymin = .data$ymin, ymax = .data$ymax)
+        if (!is.null(fill_by)) {
+            m$fill <- rlang::quo(.data[[!!fill_by]])
+        }
+        ggplot2::geom_rect(data = data, mapping = m, inherit.aes = FALSE,
+                           ...)
     }
-    finish_map(p, length(unique(df$image)), flip_y)
+    type <- paste(attr(object, "type"), collapse = " + ")
+    p <- ggplot2::ggplot(df)
+    if (fill == "z") {
+        df$fill <- pmax(pmin(df$z, limit), -limit)
+        p <- p + rect(df, colour = NA, fill_by = "fill") +
+            ggplot2::scale_fill_gradient2(
+                low = "#2166AC", mid = "grey96", high = "#B2182B",
+                midpoint = 0, limits = c(-limit, limit),
+                na.value = "grey90", name = "Gi* z")
+        for (cl in c("hot", "cold")) {
+            d <- df[df$class == cl, , drop = FALSE]
+            if (nrow(d)) {
+                p <- p + rect(d, fill = NA, linewidth = 0.45,
+                              colour = if (cl == "hot") "black" else "#08306B")
+            }
+        }
+    } else {
+        p <- p + rect(df, colour = NA, fill_by = "class") +
+            ggplot2::scale_fill_manual(values = c(hot = "#D73027",
+                                                  cold = "#4575B4",
+                                                  none = "grey92"),
+                                       drop = FALSE, name = NULL)
+    }
+    # the grid clipped to the window: white outside it, outline on top
+    w <- attr(object, "windows")
+    if (!is.null(w)) {
+        mask <- window_mask(w, images, df)
+        if (nrow(mask)) {
+            p <- p + ggplot2::geom_polygon(
+                data = mask,
+                ggplot2::aes(.data$x, .data$y, group = .data$image,
+                             subgroup = .data$.ring),
+                inherit.aes = FALSE, fill = "white", colour = NA)
+        }
+        p <- p + ggplot2::geom_path(
+            data = closed_rings(w, images),
+            ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+            inherit.aes = FALSE, colour = "grey35", linewidth = 0.35)
+    }
+    pts <- attr(object, "cells")
+    if (show_cells && !is.null(pts)) {
+        pts <- pts[as.character(pts$image) %in% images, , drop = FALSE]
+        pts$image <- factor(as.character(pts$image), levels = images)
+        n_panel <- max(tabulate(pts$image, length(images)), 1L)
+        p <- p + ggplot2::geom_point(
+            data = pts, ggplot2::aes(.data$x, .data$y), inherit.aes = FALSE,
+            colour = "grey10", shape = 16, stroke = 0,
+            size = 0.6 * default_point_size(n_panel, length(images)))
+    }
+    p <- p + ggplot2::labs(
+        x = "x (\u00b5m)", y = "y (\u00b5m)",
+        title = sprintf("Hotspots of %s (Getis-Ord Gi*)", type),
+        caption = if (show_cells && !is.null(pts))
+            sprintf("dots: %s cells%s", type,
+                    if (fill == "z") "; outlined: hot (black), cold (blue)"
+                    else "")
+    )
+    finish_map(p, length(images), flip_y)
+}
+
+# A polygon that covers the squares' extent outside the window of each
+# image: the extent's rectangle with the window's rings as holes (even-odd
+# filling also re-covers the window's own holes).
+window_mask <- function(w, images, df) {
+    rings <- closed_rings(w, images)
+    out <- lapply(images, function(im) {
+        r <- rings[rings$image == im, , drop = FALSE]
+        d <- df[df$image == im, , drop = FALSE]
+        if (!nrow(r) || !nrow(d)) return(NULL)
+        xr <- range(d$xmin, d$xmax, r$x)
+        yr <- range(d$ymin, d$ymax, r$y)
+        box <- data.frame(image = im, x = xr[c(1, 2, 2, 1, 1)],
+                          y = yr[c(1, 1, 2, 2, 1)], .ring = "box")
+        rbind(box, data.frame(image = im, x = r$x, y = r$y,
+                              .ring = r$.ring))
+    })
+    out <- do.call(rbind, out)
+    if (is.null(out)) {
+        return(data.frame(image = character(), x = double(), y = double(),
+                          .ring = character()))
+    }
+    out$image <- factor(as.character(out$image), levels = images)
+    out
 }

@@ -9,6 +9,9 @@
 #' * `immunoscape.threads`: default number of OpenMP threads
 #'   (see [immunoscape_threads()]).
 #' * `immunoscape.verbose`: `FALSE` silences informative messages.
+#' * `immunoscape.bioc`: a list of arguments of [as_spatial_cells()] used
+#'   when an analysis function is given a `SingleCellExperiment` or
+#'   `SpatialExperiment` (see [as_spatial_cells_interop]).
 #'
 #' @keywords internal
 #' @useDynLib immunoscape, .registration = TRUE

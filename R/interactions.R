@@ -277,11 +277,15 @@ neighbors_label <- function(x, micro = "um") {
 
 #' @export
 print.interaction_test <- function(x, ...) {
+    # counts of what x holds (a selection of rows included)
     nimg <- length(unique(x$image))
-    cat(sprintf("<interaction_test> %s statistic, %s, %d permutations; %d image%s x %d ordered pairs\n",
+    npair <- nrow(unique(data.frame(from = x$from, to = x$to)))
+    cat(sprintf("<interaction_test> %s statistic, %s, %d permutations; %s row%s: %d image%s x %d ordered pair%s\n",
                 attr(x, "method"), neighbors_label(x),
-                attr(x, "nperm"), nimg, if (nimg == 1) "" else "s",
-                nlevels(x$from)^2))
+                attr(x, "nperm"), format(nrow(x), big.mark = ","),
+                if (nrow(x) == 1) "" else "s", nimg,
+                if (nimg == 1) "" else "s", npair,
+                if (npair == 1) "" else "s"))
     if (!is.null(x$call)) {
         cat(sprintf("calls at alpha = %s: %d attraction, %d avoidance, %d not significant, %d NA\n",
                     format(attr(x, "alpha")), sum(x$call == 1L, na.rm = TRUE),
@@ -379,6 +383,7 @@ pair_heatmap <- function(df, fill, mark, title, legend, limit = NULL,
         ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45,
                                                            hjust = 1))
     if (facet && "image" %in% names(df) && length(unique(df$image)) > 1) {
+        page_images(unique(df$image))   # warns above 25 panels
         p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$image))
     }
     p

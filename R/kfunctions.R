@@ -775,6 +775,13 @@ kf_simulate <- function(par, data, opts) {
     cu <- as.integer(data$codes)[u]
     hw <- if (par$fun == "pcf") kf_halfwidth(par) else 0
     copts <- kf_opts(par, hw)
+    if (par$fun != "G") {
+        # all simulations in one C call: the window, its tables and the
+        # buffers are built once (same random numbers as kf_runif_window())
+        res <- .Call(ffi_kfun_csr, cu, par$fc, par$tc, nsim, par$win$c,
+                     par$r, copts, par$nthreads)
+        return(kf_normalise(par, res[[1]], res[[2]], hw, nsim))
+    }
     sums <- lapply(seq_len(nsim), function(s) {
         p <- kf_runif_window(length(u), par$win)
         kf_sums(par, p$x, p$y, cu, copts)
@@ -1008,6 +1015,11 @@ kf_trapz <- function(x, y) {
 #' @param centre If `TRUE`, draw every curve minus its CSR value, so that
 #'   CSR is the horizontal line at 0: \eqn{L(r) - r}, \eqn{K(r) - \pi
 #'   r^2}, \eqn{g(r) - 1}, \eqn{G(r) - G_{CSR}(r)}.
+#' @param images Images to draw (names or positions); `NULL` for all.
+#' @param page,max_panels One panel per image and type pair, at most
+#'   `max_panels` (default 25) per page: `page = 2` draws the second
+#'   group of images. Without `page`, more panels are all drawn with a
+#'   warning of class `immunoscape_warning_panels`.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object.
 #' @export
@@ -1019,12 +1031,20 @@ kf_trapz <- function(x, y) {
 #'               r = seq(0, 40, by = 2), envelope = "labels", nsim = 19)
 #' autoplot(l)
 #' autoplot(l, centre = TRUE)
-autoplot.immunoscape_fv <- function(object, centre = FALSE, ...) {
+autoplot.immunoscape_fv <- function(object, centre = FALSE, images = NULL,
+                                    page = NULL, max_panels = 25L, ...) {
     check_dots(...)
     check_flag(centre)
     fun <- attr(object, "fun")
     df <- as.data.frame(object)
     check_plot_rows(df, kf_titles[[fun]])
+    # one panel per image and pair: select / page by image
+    all <- levels(droplevels(as.factor(df$image)))
+    npair <- nrow(unique(df[c("from", "to")]))
+    keep <- select_images(all, images)
+    per_page <- max(1L, check_count(max_panels, "max_panels") %/% npair)
+    keep <- page_images(keep, page, per_page, what = "image")
+    df <- df[as.character(df$image) %in% keep, , drop = FALSE]
     df$panel <- paste(df$from, "->", df$to)
     if (length(unique(df$image)) > 1L) {
         df$panel <- paste0(df$image, ": ", df$panel)

@@ -218,9 +218,7 @@ autoplot.mixing_score <- function(object, ...) {
         ggplot2::labs(x = "image", y = "normalized mixing score",
                       title = "Mixing score (1 = random mixing)") +
         ggplot2::theme_minimal() +
-        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 90,
-                                                           hjust = 1,
-                                                           vjust = 0.5))
+        many_images_x(nlevels(droplevels(df$image)))
 }
 
 #' Tumour-immune architecture: cold, compartmentalized or mixed

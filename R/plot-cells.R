@@ -34,6 +34,11 @@
 #' @param images Images to draw (names, or positions among the image
 #'   levels); `NULL` (default) for all. Several images are drawn as facets
 #'   on a common micron scale.
+#' @param page,max_panels Paging through a cohort: `page = 2` draws the
+#'   second group of `max_panels` images (of those selected by `images`).
+#'   Without `page`, more than `max_panels` images (default 25, a 5 x 5
+#'   grid) are all drawn, with a warning of class
+#'   `immunoscape_warning_panels` that says how to select or page.
 #' @param highlight Optional values of `color_by` (e.g. cell types) to show
 #'   in colour; every other cell is drawn in light grey beneath them.
 #'   Discrete `color_by` only.
@@ -64,13 +69,15 @@
 #' plot_cells(cells, color_by = "count", data = n)
 plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
                        highlight = NULL, flip_y = TRUE, window = TRUE,
-                       point_size = NULL, palette = NULL, ...) {
+                       point_size = NULL, palette = NULL, page = NULL,
+                       max_panels = 25L, ...) {
     check_dots(...)
     cells <- check_cells(cells)
     check_flag(flip_y)
     check_flag(window)
     check_string(color_by)
     images <- check_plot_images(cells, images)
+    images <- page_images(images, page, max_panels)
     df <- as.data.frame(cells)
     # values (and so colours) from all images, then keep the images drawn:
     # a type has the same colour whichever images are shown
@@ -146,12 +153,21 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
 
 # Shared finish of every map: equal aspect, orientation, facets, theme.
 finish_map <- function(p, n_images, flip_y) {
-    if (flip_y) p <- p + ggplot2::scale_y_reverse()
+    # a few ticks that do not overlap however small the panels
+    nb <- if (n_images > 4L) 3L else NULL
+    axis <- ggplot2::guide_axis(check.overlap = TRUE)
+    p <- p + ggplot2::scale_x_continuous(n.breaks = nb, guide = axis)
+    p <- p + if (flip_y) {
+        ggplot2::scale_y_reverse(n.breaks = nb, guide = axis)
+    } else {
+        ggplot2::scale_y_continuous(n.breaks = nb, guide = axis)
+    }
     if (n_images > 1L) {
         p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$image))
     }
+    base <- if (n_images > 9L) 9 else 11
     p + ggplot2::coord_equal() +
-        ggplot2::theme_bw(base_size = 11) +
+        ggplot2::theme_bw(base_size = base) +
         ggplot2::theme(panel.grid.minor = ggplot2::element_blank(),
                        panel.grid.major = ggplot2::element_line(
                            colour = "grey94"),
@@ -161,32 +177,42 @@ finish_map <- function(p, n_images, flip_y) {
 
 # Which images to draw: NULL = all; names or positions otherwise.
 check_plot_images <- function(cells, images, call = rlang::caller_env()) {
-    lv <- levels(droplevels(cells$image))
-    if (is.null(images)) return(lv)
-    if (is.numeric(images)) {
-        ok <- !anyNA(images) && all(images == round(images)) &&
-            all(images >= 1 & images <= length(lv))
-        if (!ok || !length(images)) {
-            stop_immunoscape(c(
-                "{.arg images} positions must lie in 1..{length(lv)}.",
-                "i" = "Or name the images: {.val {utils::head(lv, 10)}}."
-            ), class = "argument", call = call)
-        }
-        return(unique(lv[images]))
-    }
-    if (is.factor(images)) images <- as.character(images)
-    if (!is.character(images) || !length(images) || anyNA(images)) {
+    if (!is.null(images) && !is.numeric(images) &&
+        !is.character(images) && !is.factor(images)) {
         stop_immunoscape(
             "{.arg images} must be image names, positions, or NULL for all.",
             class = "argument", call = call
         )
     }
-    unknown <- setdiff(images, lv)
-    if (length(unknown)) {
-        stop_unknown_values(unknown, lv, "images", "image", "not in the cells",
-                            "argument", call = call)
+    select_images(levels(droplevels(cells$image)), images,
+                  where = "not in the cells", call = call)
+}
+
+# The images of one page of panels: the `page`-th group of `max_panels`
+# images; without a page, all of them, with a warning above max_panels.
+page_images <- function(images, page = NULL, max_panels = 25L,
+                        what = "image", call = rlang::caller_env()) {
+    max_panels <- check_count(max_panels, "max_panels", call = call)
+    n <- length(images)
+    pages <- max(1L, ceiling(n / max_panels))
+    if (!is.null(page)) {
+        page <- check_count(page, "page", call = call)
+        if (page > pages) {
+            stop_immunoscape(c(
+                "{.arg page} must be at most {pages} ({n} {what}{?s}, {max_panels} per page).",
+                "i" = "Use {.code page = {pages}} for the last one."
+            ), class = "argument", call = call)
+        }
+        return(images[seq((page - 1L) * max_panels + 1L,
+                          min(n, page * max_panels))])
     }
-    unique(images)
+    if (n > max_panels) {
+        warn_immunoscape(c(
+            "Drawing {n} {what} panels: too small to read.",
+            "i" = "Select some with {.code images = 1:{max_panels}} (names or positions), or page with {.code page = 1} .. {.code page = {pages}} ({max_panels} per page, see {.arg max_panels})."
+        ), class = "panels")
+    }
+    images
 }
 
 # The colouring values, from the cells or joined from `data`.
@@ -280,7 +306,9 @@ base_palette <- c(
 # Names that mean "no particular type": drawn in grey.
 grey_words <- c("other", "others", "negative", "neg", "unclassified",
                 "unknown", "undefined", "unassigned", "none", "background",
-                "na", "unlabeled", "unlabelled", "rest")
+                "na", "unlabeled", "unlabelled", "rest", "unphenotyped",
+                "unspecified", "unidentified", "nan", "missing", "misc",
+                "miscellaneous", "ungated")
 
 is_grey_type <- function(x) {
     x <- tolower(trimws(gsub("\\([^)]*\\)", " ", x)))

@@ -30,7 +30,19 @@ coord_pairs <- list(
 #'   `label`; cells are `"unassigned"` if there is none). Cell ids come
 #'   from a `colData` column such as `cell_id` or `CellID`, else from the
 #'   column names, when unique within images. All `colData`
-#'   columns are kept; `assay` adds the rows of an assay as columns.
+#'   columns are kept; `assay` adds the rows of an assay as columns. The
+#'   windows stored by [as_sce()] / [as_spe()] in `metadata()` are used
+#'   again unless `window` is given. The columns guessed are named in one
+#'   message, with the argument that chooses another.
+#'
+#'   Every analysis function (distances, neighbours, K/L/pcf/G,
+#'   interaction tests, neighbourhoods, hotspots, ...) also takes a
+#'   `SingleCellExperiment` or `SpatialExperiment` directly: it is converted
+#'   by this method with its defaults, or with the arguments in the option
+#'   `immunoscape.bioc`, e.g.
+#'   `options(immunoscape.bioc = list(type = "cell_type", image = "fov"))`;
+#'   the guesses are said once per session. Per-cell results go back into
+#'   `colData()` with [add_cell_results()].
 #' * spatstat `ppp`: marks become the type (a factor or character vector;
 #'   for a data frame of marks, column `type`, else the first factor or
 #'   character column; the other mark columns are kept). The window is kept
@@ -89,39 +101,92 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
         stop_immunoscape("{.arg x} has no cells (columns).", class = "empty",
                          call = call)
     }
+    sel <- sce_columns(x, df, type = type, image = image, coords = coords,
+                       cell_id = cell_id, call = call)
+    df <- sel$df
+    if (length(sel$guessed)) {
+        shown <- paste0(names(sel$guessed), " = ",
+                        ifelse(names(sel$guessed) == "coords", "c(\"", "\""),
+                        sel$guessed,
+                        ifelse(names(sel$guessed) == "coords", "\")", "\""))
+        inform_immunoscape(c(
+            "i" = "{.fn colData} columns taken: {.code {shown}}.",
+            "i" = "Name others with {.arg {names(sel$guessed)}}."
+        ))
+    }
+    if (sel$type == ".immunoscape_type") {
+        inform_immunoscape(c(
+            "i" = "No cell-type column in {.fn colData}; all {n} cell{?s} are {.val unassigned}.",
+            "i" = "Name one with {.arg type}."
+        ))
+    }
+    if (!is.null(assay)) {
+        a <- SummarizedExperiment::assay(x, assay)
+        a <- t(as.matrix(a))
+        colnames(a) <- rownames(x) %||% paste0("feature", seq_len(ncol(a)))
+        df <- cbind(df, as.data.frame(a, optional = TRUE))
+    }
+    # windows stored by as_sce() / as_spe(), when the images still match
+    if (missing(window)) {
+        meta <- tryCatch(S4Vectors::metadata(x)$immunoscape,
+                         error = function(e) NULL)
+        w <- meta$windows
+        if (is.data.frame(w) && !is.null(sel$image) &&
+            setequal(as.character(unique(df[[sel$image]])),
+                     as.character(unique(w$image))) &&
+            identical(meta$pixel_size %||% 1, pixel_size)) {
+            window <- w
+        }
+    }
+    spatial_cells(df, x = sel$x, y = sel$y, type = sel$type,
+                  image = sel$image, cell_id = sel$cell_id,
+                  pixel_size = pixel_size, window = window)
+}
+
+# The columns of a (Spatial/SingleCell)Experiment's colData that
+# as_spatial_cells() uses: list(df (colData plus helper columns), x, y,
+# type, image, cell_id, guessed = named guesses to report).
+sce_columns <- function(x, df, type = NULL, image = NULL, coords = NULL,
+                        cell_id = NULL, call = rlang::caller_env()) {
     for (arg in c("type", "image", "cell_id")) {
         check_column(df, get(arg), arg, call = call, required = FALSE)
     }
-
+    n <- ncol(x)
+    guessed <- character()
     xy <- sce_coordinates(x, df, coords, call = call)
     if (is.character(xy)) {
         xcol <- xy[1]
         ycol <- xy[2]
+        if (is.null(coords) && !identical(xy, c("x", "y"))) {
+            guessed[["coords"]] <- paste(xy, collapse = "\", \"")
+        }
     } else {
         df$.immunoscape_x <- xy[, 1]
         df$.immunoscape_y <- xy[, 2]
         xcol <- ".immunoscape_x"
         ycol <- ".immunoscape_y"
     }
-
-    image <- image %||% pick_column(names(df), c("sample_id", guess_image,
-                                                 "ImageNb", "ImageName"))
-    if (is.null(type)) {
-        type <- pick_column(names(df), c(guess_type, "cell_label",
-                                         "celltype_major", "CellType"))
+    if (is.null(image)) {
+        image <- if ("sample_id" %in% names(df)) "sample_id" else
+            guess_image_column(df, exclude = c(xcol, ycol, type))
+        if (!is.null(image) && !image %in% c("sample_id", "image")) {
+            guessed[["image"]] <- image
+        }
     }
     if (is.null(type)) {
-        inform_immunoscape(c(
-            "i" = "No cell-type column in {.fn colData}; all {n} cell{?s} are {.val unassigned}.",
-            "i" = "Name one with {.arg type}."
-        ))
+        type <- pick_column(setdiff(names(df), image),
+                            c(guess_type, "cell_label", "celltype_major",
+                              "CellType"))
+        if (!is.null(type) && type != "type") guessed[["type"]] <- type
+    }
+    if (is.null(type)) {
         df$.immunoscape_type <- "unassigned"
         type <- ".immunoscape_type"
     }
     if (is.null(cell_id)) {
         img <- if (is.null(image)) rep(1L, n) else df[[image]]
         unique_ids <- function(v) {
-            !is.null(v) && !anyNA(v) && !anyDuplicated(data.frame(img, v))
+            !is.null(v) && !anyNA(v) && !any_duplicated_pair(img, v)
         }
         guess <- pick_column(names(df), guess_cell_id)
         if (!is.null(guess) && unique_ids(df[[guess]])) {
@@ -131,15 +196,8 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
             cell_id <- ".immunoscape_id"
         }
     }
-    if (!is.null(assay)) {
-        a <- SummarizedExperiment::assay(x, assay)
-        a <- t(as.matrix(a))
-        colnames(a) <- rownames(x) %||% paste0("feature", seq_len(ncol(a)))
-        df <- cbind(df, as.data.frame(a, optional = TRUE))
-    }
-    spatial_cells(df, x = xcol, y = ycol, type = type, image = image,
-                  cell_id = cell_id,
-                  pixel_size = pixel_size, window = window)
+    list(df = df, x = xcol, y = ycol, type = type, image = image,
+         cell_id = cell_id, guessed = guessed)
 }
 
 #' @rdname as_spatial_cells_interop

@@ -274,6 +274,40 @@ window_area <- function(x) {
     }, numeric(1))
 }
 
+#' @export
+print.tissue_window <- function(x, ..., n = 10L) {
+    df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+    img <- factor(as.character(df$image),
+                  levels = levels(droplevels(as.factor(x$image))))
+    key <- paste(df$image, df$polygon)
+    rk <- paste(df$image, df$polygon, df$ring)
+    per <- data.frame(
+        image = levels(img),
+        polygons = as.vector(tapply(key, img, function(v) length(unique(v)))),
+        holes = as.vector(tapply(ifelse(df$hole, rk, NA), img,
+                                 function(v) length(unique(v[!is.na(v)])))),
+        vertices = tabulate(img, nlevels(img)),
+        stringsAsFactors = FALSE
+    )
+    area <- window_area(x)
+    per$area_mm2 <- signif(unname(area[per$image]) / 1e6, 4)
+    nimg <- nrow(per)
+    cat(sprintf("<tissue_window> %d image%s, %s polygon%s (%s hole%s), %s vertices; area %s mm^2\n",
+                nimg, if (nimg == 1) "" else "s",
+                format(sum(per$polygons), big.mark = ","),
+                if (sum(per$polygons) == 1) "" else "s",
+                format(sum(per$holes), big.mark = ","),
+                if (sum(per$holes) == 1) "" else "s",
+                format(nrow(df), big.mark = ","),
+                format(signif(sum(area, na.rm = TRUE) / 1e6, 4))))
+    print(utils::head(per, n), row.names = FALSE, ...)
+    if (nimg > n) {
+        cat(sprintf("# ... %s more images; the vertices: as.data.frame(x)\n",
+                    format(nimg - n, big.mark = ",")))
+    }
+    invisible(x)
+}
+
 window_areas <- function(cells) {
     w <- attr(cells, "windows")
     if (is.null(w)) return(stats::setNames(rep(NA_real_, nlevels(cells$image)),

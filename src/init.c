@@ -21,6 +21,7 @@ SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_csr(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                      SEXP);
 SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -48,6 +49,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_inter_perm", (DL_FUNC) &ffi_inter_perm, 12},
     {"ffi_inter_order", (DL_FUNC) &ffi_inter_order, 5},
     {"ffi_kfun_pairs", (DL_FUNC) &ffi_kfun_pairs, 9},
+    {"ffi_kfun_csr", (DL_FUNC) &ffi_kfun_csr, 8},
     {"ffi_kfun_labels", (DL_FUNC) &ffi_kfun_labels, 10},
     {"ffi_kfun_nearest", (DL_FUNC) &ffi_kfun_nearest, 8},
     {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},

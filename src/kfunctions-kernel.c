@@ -4,7 +4,119 @@
 
 /* ---- edge corrections ------------------------------------------------ */
 
+void kf_window_convex(kf_window *w, double *e) {
+    w->ne = 0;
+    int nv0 = w->poly ? w->poly->nv : 0;
+    double *nx = e, *ny = e + nv0, *off = e + 2 * nv0, *ang = e + 3 * nv0;
+    const im_window *p = w->poly;
+    if (w->rect || !p || p->nring != 1 || p->nv < 3) return;
+    int nv = p->nv;
+    /* orientation from the signed area; convex when no turn goes the
+     * other way (collinear vertices allowed) */
+    double a2 = 0.0;
+    for (int k = 0; k < nv; k++) {
+        int j = p->next[k];
+        a2 += p->x[k] * p->y[j] - p->x[j] * p->y[k];
+    }
+    if (!(fabs(a2) > 0)) return;
+    double sg = a2 > 0 ? 1.0 : -1.0;
+    int ne = 0;
+    for (int k = 0; k < nv; k++) {
+        int j = p->next[k], l = p->next[j];
+        double ux = p->x[j] - p->x[k], uy = p->y[j] - p->y[k];
+        double vx = p->x[l] - p->x[j], vy = p->y[l] - p->y[j];
+        double cr = ux * vy - uy * vx;
+        double scale = sqrt((ux * ux + uy * uy) * (vx * vx + vy * vy));
+        if (sg * cr < -1e-12 * scale) return;
+        double len = sqrt(ux * ux + uy * uy);
+        if (!(len > 0)) continue;
+        /* inward normal: left of the edge for a counter-clockwise ring */
+        nx[ne] = -sg * uy / len;
+        ny[ne] = sg * ux / len;
+        off[ne] = nx[ne] * p->x[k] + ny[ne] * p->y[k];
+        ang[ne] = atan2(-ny[ne], -nx[ne]);
+        ne++;
+    }
+    w->eang = ang;
+    w->enx = nx;
+    w->eny = ny;
+    w->eoff = off;
+    w->ne = ne;
+}
+
+/* Smallest signed distance of (x, y) to the edge lines of a convex window
+ * (negative outside). */
+static inline double convex_margin(const kf_window *w, double x, double y) {
+    double m = R_PosInf;
+    for (int k = 0; k < w->ne; k++) {
+        double e = w->enx[k] * x + w->eny[k] * y - w->eoff[k];
+        if (e < m) m = e;
+    }
+    return m;
+}
+
+/* Angle of the circle of radius d about (x, y) that lies outside a convex
+ * window: the union of the arcs beyond each edge line closer than d
+ * (half-angle acos(e / d) about the outward normal, e the signed
+ * distance); -1 when more than 32 lines cut the circle. */
+static double convex_outside_angle(const kf_window *w, double x, double y,
+                                   double d) {
+    double lo[64], hi[64];
+    int n = 0;
+    const double twopi = 2.0 * M_PI;
+    for (int k = 0; k < w->ne; k++) {
+        double e = w->enx[k] * x + w->eny[k] * y - w->eoff[k];
+        if (!(e < d)) continue;
+        double q = e / d;
+        double a = q > -1.0 ? acos(q) : M_PI;
+        double c = w->eang[k];                       /* outward normal */
+        if (a >= M_PI) return twopi;
+        double s0 = c - a, s1 = c + a;
+        while (s0 < 0) { s0 += twopi; s1 += twopi; }
+        while (s0 >= twopi) { s0 -= twopi; s1 -= twopi; }
+        if (n + 2 > 64) return -1.0;   /* many edges: general code */
+        if (s1 > twopi) {
+            lo[n] = s0; hi[n++] = twopi;
+            lo[n] = 0.0; hi[n++] = s1 - twopi;
+        } else {
+            lo[n] = s0; hi[n++] = s1;
+        }
+    }
+    if (n == 1) return hi[0] - lo[0];
+    /* insertion sort by start (few arcs), then the union's length */
+    for (int i = 1; i < n; i++) {
+        double l = lo[i], h = hi[i];
+        int j = i - 1;
+        while (j >= 0 && lo[j] > l) { lo[j + 1] = lo[j]; hi[j + 1] = hi[j]; j--; }
+        lo[j + 1] = l;
+        hi[j + 1] = h;
+    }
+    double out = 0.0, cl0 = 0.0, ch = -1.0;
+    for (int i = 0; i < n; i++) {
+        if (lo[i] > ch) {
+            if (ch > cl0) out += ch - cl0;
+            cl0 = lo[i];
+            ch = hi[i];
+        } else if (hi[i] > ch) {
+            ch = hi[i];
+        }
+    }
+    if (ch > cl0) out += ch - cl0;
+    return out;
+}
+
+int kf_inside(const kf_window *w, double x, double y) {
+    if (w->ne) return convex_margin(w, x, y) >= 0;
+    if (w->rect)
+        return x >= w->xmin && x <= w->xmax && y >= w->ymin && y <= w->ymax;
+    return im_window_inside(w->poly, x, y);
+}
+
 double kf_bdist(const kf_window *w, double x, double y) {
+    if (w->ne) {
+        double m = convex_margin(w, x, y);
+        if (m >= 0) return m;
+    }
     if (w->rect) {
         double b = x - w->xmin;
         double t = w->xmax - x;
@@ -47,9 +159,12 @@ static double rect_outside_angle(const kf_window *w, double x, double y,
 double kf_iso_weight(const kf_window *w, double x, double y, double b,
                      double d) {
     if (d <= b || d == 0.0) return 1.0;
-    double wt;
+    double wt, out;
     if (w->rect) {
         double frac = 1.0 - rect_outside_angle(w, x, y, d) / (2.0 * M_PI);
+        wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
+    } else if (w->ne && (out = convex_outside_angle(w, x, y, d)) >= 0) {
+        double frac = 1.0 - out / (2.0 * M_PI);
         wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
     } else {
         double frac = im_window_circle_frac(w->poly, x, y, d);
@@ -232,17 +347,26 @@ KF_INLINE int screen(const im_grid *g, double px, double py, R_xlen_t lo,
 im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         const im_grid *g, const im_queries *Q,
                         const double *bq, R_xlen_t q0, R_xlen_t q1,
-                        double *acc) {
+                        const kf_sets *sets, double *acc0) {
     const im_radius rq = im_radius_make(s->reach);
     const int need_iso = s->cidx[KF_ISO] >= 0;
     const int fast = !s->pcf && s->cidx[KF_BORDER] < 0;
-    const kf_point_acc pa = point_acc(s, acc);
+    kf_point_acc pa = point_acc(s, acc0);
+    double *acc = acc0;
     R_xlen_t bj[KF_BUF];
     double bd2[KF_BUF];
     for (R_xlen_t k = q0; k < q1; k++) {
         double qx = Q->x[k], qy = Q->y[k];
         R_xlen_t self = Q->id[k];
         double b = bq ? bq[k] : 0.0;
+        /* the query's position in the window (its pattern's shift off) */
+        double wx = qx;
+        if (sets) {
+            int j = sets->set[k];
+            acc = acc0 + (R_xlen_t) j * sets->size;
+            pa = point_acc(s, acc);
+            wx = qx - j * sets->shift;
+        }
         im_disc it;
         R_xlen_t lo, hi;
         im_disc_begin(g, qx, qy, s->reach, &it);
@@ -263,7 +387,7 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         if (pa.none) pa.none[kd] += 1.0;
                         if (pa.iso) {
                             double wi = (d <= b) | out ? 1.0
-                                        : kf_iso_weight(w, qx, qy, b, d);
+                                        : kf_iso_weight(w, wx, qy, b, d);
                             if (ISNAN(wi)) return IM_ERR_ALLOC;
                             pa.iso[kd] += wi;
                         }
@@ -277,7 +401,7 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                     if (!im_within(d2, &rq)) continue;
                     kf_pair P;
                     pair_prepare(s, w, &P, dx, dy, d2);
-                    double wi = need_iso ? iso_weight(w, qx, qy, b, P.d)
+                    double wi = need_iso ? iso_weight(w, wx, qy, b, P.d)
                                          : 1.0;
                     if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
                     pair_add(s, &P, b, wi, acc);

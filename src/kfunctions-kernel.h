@@ -68,7 +68,22 @@ typedef struct {
     const unsigned char *oflag;
     int oc;
     double oreach, ocell, oinv;
+    /* convex polygon windows (one ring, e.g. the default convex hull):
+     * W is the intersection of the half-planes nx x + ny y >= off of its
+     * ne edges (unit inward normals), so boundary distances and isotropic
+     * weights of points inside come from the edge lines alone */
+    int ne;                  /* 0: not convex (general polygon code)       */
+    const double *enx, *eny, *eoff;
+    const double *eang;      /* direction of each outward normal (radians) */
 } kf_window;
+
+/* Fill the edge lines of a convex one-ring window (ne = 0 otherwise);
+ * e: allocated by the caller, 4 * w->poly->nv doubles. */
+void kf_window_convex(kf_window *w, double *e);
+
+/* 1 if (x, y) is in the window (boundary included): the edge lines of a
+ * convex window, else im_window_inside(). */
+int kf_inside(const kf_window *w, double x, double y);
 
 /* Biquadratic interpolation of the overlap table in cell (cx, cy) at
  * relative position (u, v) in [0, 1]^2. */
@@ -154,13 +169,25 @@ double kf_trans_weight(const kf_window *w, double dx, double dy);
 
 /* ---- passes over pairs ------------------------------------------------ */
 
+/* Several patterns side by side in one index (the simulations of a CSR
+ * envelope): the points of pattern j are shifted by j * shift in x, far
+ * enough apart that no pair crosses two patterns; query k belongs to
+ * pattern set[k], its window position is x - set[k] * shift, and its
+ * pairs go to the accumulator acc + set[k] * size. */
+typedef struct {
+    const int *set;          /* [queries, in Q order] pattern of each     */
+    double shift;
+    R_xlen_t size;           /* doubles per pattern's accumulator         */
+} kf_sets;
+
 /* Ordered pairs (i, j), i among queries [q0, q1) of Q, j among the points
  * of the index g (i and j the same original point are skipped), added to
- * acc.  bq[k]: boundary distance of query k (NULL if not needed). */
+ * acc.  bq[k]: boundary distance of query k (NULL if not needed).  sets:
+ * NULL for one pattern, else see kf_sets. */
 im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         const im_grid *g, const im_queries *Q,
                         const double *bq, R_xlen_t q0, R_xlen_t q1,
-                        double *acc);
+                        const kf_sets *sets, double *acc);
 
 /* Pairs within one set: points [p0, p1) of the index g with every later
  * point, counted in both directions.  bg[p]: boundary distance of index

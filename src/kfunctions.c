@@ -6,6 +6,7 @@
  * so sums are bit-identical for any number of threads. */
 #include "kfunctions-kernel.h"
 #include <R_ext/Random.h>
+#include <Rmath.h>
 #include "util.h"
 #include <string.h>
 
@@ -48,6 +49,9 @@ static void window_arg(SEXP win, kf_window *kw, im_window *poly) {
                         Rf_length(rs) - 1) != IM_OK)
         IM_BUG("invalid window (validated in R)");
     kw->poly = poly;
+    size_t nv = (size_t) poly->nv;
+    double *e = (double *) R_alloc(4 * nv, sizeof(double));
+    kf_window_convex(kw, e);
 }
 
 /* Tabulate the set covariance of a polygon window on shifts in
@@ -193,8 +197,10 @@ static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
     while (nslot > 2 && (double) nslot * size > 8e6) nslot /= 2;
     R_xlen_t blk = KF_BLOCK;
     if (size > 65536) blk = 8 * KF_BLOCK;
-    double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
     R_xlen_t nblk = (n + blk - 1) / blk;
+    /* no more slots than blocks (small images: one, a few kB) */
+    if (nblk < nslot) nslot = nblk > 0 ? (int) nblk : 1;
+    double *slot = (double *) R_alloc((size_t) nslot * size, sizeof(double));
     im_status st = IM_OK;
     for (R_xlen_t w0 = 0; w0 < nblk; w0 += nslot) {
         int nb = (int) (nblk - w0 < nslot ? nblk - w0 : nslot);
@@ -229,12 +235,13 @@ typedef struct {
     const double *b;
     const uint64_t *fbits, *tbits;
     int nw;
+    const kf_sets *sets;
 } kf_ctx;
 
 static im_status block_cross(const void *c, R_xlen_t a, R_xlen_t b,
                              double *acc) {
     const kf_ctx *x = (const kf_ctx *) c;
-    return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, acc);
+    return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, x->sets, acc);
 }
 
 static im_status block_self(const void *c, R_xlen_t a, R_xlen_t b,
@@ -295,10 +302,16 @@ static double grid_cell_side(const double *x, const double *y,
  * is counted, then filled at its offset, so the list is in cell order for
  * any number of threads. */
 #define KF_TYPE_BLOCKS 64
+static R_xlen_t *type_cells_ptr(const int *pc, R_xlen_t n, int code,
+                                R_xlen_t *len, int nth);
+
 static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len, int nth) {
     if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
-    R_xlen_t n = XLENGTH(codes);
-    const int *pc = INTEGER_RO(codes);
+    return type_cells_ptr(INTEGER_RO(codes), XLENGTH(codes), code, len, nth);
+}
+
+static R_xlen_t *type_cells_ptr(const int *pc, R_xlen_t n, int code,
+                                R_xlen_t *len, int nth) {
     int par = n > 65536;
     (void) nth;
     (void) par;
@@ -348,6 +361,64 @@ static R_xlen_t *type_cells(SEXP codes, int code, R_xlen_t *len, int nth) {
 
 /* ---- K, L, pcf -------------------------------------------------------- */
 
+/* Pair sums of one pattern: numerators (difference arrays, ncomp * stride,
+ * added to `total`) and, for the border correction, the centres counted at
+ * each r (a difference array of stride doubles added to `den`). */
+static void pattern_sums(const double *px, const double *py, const int *pc,
+                         R_xlen_t n, int fcode, int tcode, const kf_spec *s,
+                         const kf_window *kw, int nth, double *total,
+                         double *den) {
+    R_xlen_t nf, nt = 0;
+    int self = fcode == tcode;
+    R_xlen_t *fi = type_cells_ptr(pc, n, fcode, &nf, nth);
+    R_xlen_t *ti = self ? NULL : type_cells_ptr(pc, n, tcode, &nt, nth);
+    int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
+    R_xlen_t size = (R_xlen_t) s->ncomp * s->stride;
+    kf_ctx ctx = {s, kw, NULL, NULL, NULL, NULL, NULL, 0, NULL};
+    im_grid g;
+    im_queries Q;
+    im_status st;
+    if (self) {
+        double h = grid_cell_side(px, py, fi, nf, s->reach);
+        if (im_grid_build(&g, px, py, NULL, fi, nf, h, nth) != IM_OK)
+            IM_BUG("grid build failed");
+        ctx.g = &g;
+        if (need_b) ctx.b = boundary_distances(kw, g.xs, g.ys, nf, nth);
+        st = run_blocks(nf, size, nth, block_self, &ctx, total);
+    } else {
+        double h = grid_cell_side(px, py, ti, nt, s->reach);
+        if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
+            IM_BUG("grid build failed");
+        im_grid_queries(&g, px, py, fi, nf, nth, &Q);
+        ctx.g = &g;
+        ctx.Q = &Q;
+        if (need_b) ctx.b = boundary_distances(kw, Q.x, Q.y, nf, nth);
+        st = run_blocks(nf, size, nth, block_cross, &ctx, total);
+    }
+    if (st != IM_OK) im_stop_status(st, "the pair sums");
+    if (s->cidx[KF_BORDER] >= 0) {
+        for (R_xlen_t i = 0; i < nf; i++) {
+            int kb = kf_border_last(s, ctx.b[i]);
+            if (kb < 0) continue;
+            den[0] += 1.0;
+            den[kb + 1] -= 1.0;
+        }
+    }
+}
+
+/* Cumulative sums of nset border difference arrays -> nr x nset. */
+static SEXP finish_border(const kf_spec *s, const double *den, int nset) {
+    SEXP d = PROTECT(Rf_allocMatrix(REALSXP, s->nr, nset));
+    double *pd = REAL(d);
+    for (int j = 0; j < nset; j++) {
+        double run = 0.0;
+        for (int k = 0; k < s->nr; k++)
+            pd[(R_xlen_t) j * s->nr + k] = (run += den[j * s->stride + k]);
+    }
+    UNPROTECT(1);
+    return d;
+}
+
 /* R caller: kf_estimate() for ripley_k(), ripley_l(), pair_correlation():
  * pairs from cells of code `from` to cells of code `to` (0: all cells;
  * from == to: the univariate function). */
@@ -355,66 +426,195 @@ SEXP ffi_kfun_pairs(SEXP x, SEXP y, SEXP codes, SEXP from, SEXP to, SEXP win,
                     SEXP r, SEXP opts, SEXP nthreads_) {
     im_check_double(x, "x must be double");
     im_check_double(y, "y must be double");
-    R_xlen_t n = XLENGTH(x), nf, nt = 0;
+    if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
+    R_xlen_t n = XLENGTH(x);
     if (XLENGTH(y) != n || XLENGTH(codes) != n) IM_BUG("lengths differ");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    const int *pc = INTEGER_RO(codes);
     int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
-    int self = fcode == tcode;
-    R_xlen_t *fi = type_cells(codes, fcode, &nf, nth);
-    R_xlen_t *ti = self ? NULL : type_cells(codes, tcode, &nt, nth);
     kf_spec s;
     spec_arg(r, opts, &s);
     kf_window kw;
     im_window poly;
     window_arg(win, &kw, &poly);
-    if (s.cidx[KF_TRANS] >= 0)
-        window_table(&kw, s.reach, (double) nf * (self ? nf : nt), nth);
-    int need_b = s.cidx[KF_ISO] >= 0 || s.cidx[KF_BORDER] >= 0;
-
-    R_xlen_t size = (R_xlen_t) s.ncomp * s.stride;
-    double *total = (double *) R_alloc(size, sizeof(double));
-    memset(total, 0, size * sizeof(double));
-    kf_ctx ctx = {&s, &kw, NULL, NULL, NULL, NULL, NULL, 0};
-    im_grid g;
-    im_queries Q;
-    im_status st;
-    if (self) {
-        double h = grid_cell_side(px, py, fi, nf, s.reach);
-        if (im_grid_build(&g, px, py, NULL, fi, nf, h, nth) != IM_OK)
-            IM_BUG("grid build failed");
-        ctx.g = &g;
-        if (need_b) ctx.b = boundary_distances(&kw, g.xs, g.ys, nf, nth);
-        st = run_blocks(nf, size, nth, block_self, &ctx, total);
-    } else {
-        double h = grid_cell_side(px, py, ti, nt, s.reach);
-        if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
-            IM_BUG("grid build failed");
-        im_grid_queries(&g, px, py, fi, nf, nth, &Q);
-        ctx.g = &g;
-        ctx.Q = &Q;
-        if (need_b) ctx.b = boundary_distances(&kw, Q.x, Q.y, nf, nth);
-        st = run_blocks(nf, size, nth, block_cross, &ctx, total);
+    if (s.cidx[KF_TRANS] >= 0) {
+        R_xlen_t nf, nt;
+        type_cells_ptr(pc, n, fcode, &nf, nth);
+        type_cells_ptr(pc, n, tcode, &nt, nth);
+        window_table(&kw, s.reach, (double) nf * nt, nth);
     }
-    if (st != IM_OK) im_stop_status(st, "the pair sums");
-
+    R_xlen_t size = (R_xlen_t) s.ncomp * s.stride;
+    double *total = (double *) R_alloc(size + s.stride, sizeof(double));
+    memset(total, 0, (size + s.stride) * sizeof(double));
+    double *den = total + size;
+    pattern_sums(REAL_RO(x), REAL_RO(y), pc, n, fcode, tcode, &s, &kw, nth,
+                 total, den);
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
     SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, 1));
     if (s.cidx[KF_BORDER] >= 0) {
-        /* centres counted at each r: boundary distance beyond r */
-        double *den = (double *) R_alloc(s.stride, sizeof(double));
-        memset(den, 0, s.stride * sizeof(double));
-        for (R_xlen_t i = 0; i < nf; i++) {
-            int kb = kf_border_last(&s, ctx.b[i]);
-            if (kb < 0) continue;
-            den[0] += 1.0;
-            den[kb + 1] -= 1.0;
+        SET_VECTOR_ELT(out, 1, finish_border(&s, den, 1));
+    }
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* n points uniform in the window on R's random numbers, drawn exactly as
+ * runif() in R would (all x, then all y; for a polygon, rounds of m
+ * candidates kept when inside, m = ceiling(missing / fraction * 1.1) + 16),
+ * so that set.seed() gives the same patterns as before. */
+static void runif_window(const kf_window *kw, R_xlen_t n, double *x,
+                         double *y) {
+    if (kw->rect) {
+        for (R_xlen_t i = 0; i < n; i++) x[i] = runif(kw->xmin, kw->xmax);
+        for (R_xlen_t i = 0; i < n; i++) y[i] = runif(kw->ymin, kw->ymax);
+        return;
+    }
+    double frac = kw->area / ((kw->xmax - kw->xmin) * (kw->ymax - kw->ymin));
+    R_xlen_t have = 0;
+    while (have < n) {
+        R_xlen_t m = (R_xlen_t) ceil((double) (n - have) / frac * 1.1) + 16;
+        double *cx = (double *) R_alloc((size_t) m, sizeof(double));
+        double *cy = (double *) R_alloc((size_t) m, sizeof(double));
+        for (R_xlen_t i = 0; i < m; i++) cx[i] = runif(kw->xmin, kw->xmax);
+        for (R_xlen_t i = 0; i < m; i++) cy[i] = runif(kw->ymin, kw->ymax);
+        for (R_xlen_t i = 0; i < m && have < n; i++) {
+            if (kf_inside(kw, cx[i], cy[i])) {
+                x[have] = cx[i];
+                y[have] = cy[i];
+                have++;
+            }
         }
-        SEXP d = PROTECT(Rf_allocVector(REALSXP, s.nr)); nprot++;
-        double run = 0.0;
-        for (int k = 0; k < s.nr; k++) REAL(d)[k] = (run += den[k]);
-        SET_VECTOR_ELT(out, 1, d);
+    }
+}
+
+/* Points of one simulated pattern at most (all waves together): the
+ * patterns of a wave share one index. */
+#define KF_CSR_WAVE_POINTS 2000000
+
+/* The CSR simulations of a cross-type function in waves: the patterns of
+ * a wave are laid side by side (pattern j shifted by j * shift in x, more
+ * than the largest distance apart) and go through one index and one
+ * parallel pass over fixed blocks of their `from` points, each pattern
+ * into its own accumulator (kf_sets), so the sums do not depend on the
+ * number of threads.  Random numbers are drawn pattern by pattern as in
+ * runif_window(). */
+static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
+                           int nsim, const kf_spec *s, const kf_window *kw,
+                           int nth, double *total, double *den) {
+    R_xlen_t size = (R_xlen_t) s->ncomp * s->stride;
+    double shift = (kw->xmax - kw->xmin) + 2.0 * s->reach + 1.0;
+    int wave = (int) (KF_CSR_WAVE_POINTS / (n > 0 ? n : 1));
+    if (wave < 1) wave = 1;
+    if (wave > nsim) wave = nsim;
+    int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
+    /* threads only for patterns of several blocks, as for one pattern:
+     * the many short parallel passes of a cohort of small images cost
+     * more in waiting threads than they save (and never change a sum) */
+    R_xlen_t nf1;
+    type_cells_ptr(pc, n, fcode, &nf1, 1);
+    if (nf1 < 2 * KF_BLOCK) nth = 1;
+    for (int j0 = 0; j0 < nsim; j0 += wave) {
+        const void *vmax = vmaxget();
+        int nw = nsim - j0 < wave ? nsim - j0 : wave;
+        R_xlen_t m = (R_xlen_t) nw * n;
+        double *px = (double *) R_alloc(m > 0 ? m : 1, sizeof(double));
+        double *py = (double *) R_alloc(m > 0 ? m : 1, sizeof(double));
+        int *pcs = (int *) R_alloc(m > 0 ? m : 1, sizeof(int));
+        GetRNGstate();
+        for (int j = 0; j < nw; j++) {
+            double *x = px + (R_xlen_t) j * n, *y = py + (R_xlen_t) j * n;
+            runif_window(kw, n, x, y);
+            for (R_xlen_t i = 0; i < n; i++) x[i] += j * shift;
+            memcpy(pcs + (R_xlen_t) j * n, pc, (size_t) n * sizeof(int));
+        }
+        PutRNGstate();
+        R_xlen_t nf, nt;
+        R_xlen_t *fi = type_cells_ptr(pcs, m, fcode, &nf, nth);
+        R_xlen_t *ti = type_cells_ptr(pcs, m, tcode, &nt, nth);
+        im_grid g;
+        im_queries Q;
+        double h = grid_cell_side(px, py, ti, nt, s->reach);
+        if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
+            IM_BUG("grid build failed");
+        im_grid_queries(&g, px, py, fi, nf, nth, &Q);
+        int *set = (int *) R_alloc(nf > 0 ? nf : 1, sizeof(int));
+        double *b = need_b ? (double *) R_alloc(nf > 0 ? nf : 1,
+                                                sizeof(double)) : NULL;
+        for (R_xlen_t k = 0; k < nf; k++) {
+            set[k] = (int) (Q.id[k] / n);
+            if (need_b) b[k] = kf_bdist(kw, Q.x[k] - set[k] * shift, Q.y[k]);
+        }
+        kf_sets S = {set, shift, size};
+        kf_ctx ctx = {s, kw, &g, &Q, b, NULL, NULL, 0, &S};
+        double *tw = total + (size_t) j0 * size;
+        im_status st = run_blocks(nf, size * nw, nth, block_cross, &ctx, tw);
+        if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
+        if (s->cidx[KF_BORDER] >= 0) {
+            for (R_xlen_t k = 0; k < nf; k++) {
+                int kb = kf_border_last(s, b[k]);
+                if (kb < 0) continue;
+                double *d = den + (size_t) (j0 + set[k]) * s->stride;
+                d[0] += 1.0;
+                d[kb + 1] -= 1.0;
+            }
+        }
+        vmaxset(vmax);
+        R_CheckUserInterrupt();
+    }
+}
+
+/* R caller: kf_simulate() for CSR envelopes of K, L and pcf: nsim
+ * patterns of the cells of codes `codes` (the from and to cells) placed
+ * uniformly in the window, their pair sums side by side as from
+ * ffi_kfun_labels() (the window and its tables are built once). */
+SEXP ffi_kfun_csr(SEXP codes, SEXP from, SEXP to, SEXP nsim_, SEXP win,
+                  SEXP r, SEXP opts, SEXP nthreads_) {
+    if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
+    R_xlen_t n = XLENGTH(codes);
+    const int *pc = INTEGER_RO(codes);
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    int fcode = im_as_int(from, "from"), tcode = im_as_int(to, "to");
+    int nsim = im_as_int(nsim_, "nsim");
+    if (nsim < 1) IM_BUG("nsim");
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    if (s.cidx[KF_TRANS] >= 0) {
+        R_xlen_t nf, nt;
+        type_cells_ptr(pc, n, fcode, &nf, nth);
+        type_cells_ptr(pc, n, tcode, &nt, nth);
+        window_table(&kw, s.reach, (double) nf * nt, nth);
+    }
+    R_xlen_t size = (R_xlen_t) s.ncomp * s.stride;
+    double *total = (double *) R_alloc((size_t) size * nsim, sizeof(double));
+    double *den = (double *) R_alloc((size_t) s.stride * nsim, sizeof(double));
+    memset(total, 0, (size_t) size * nsim * sizeof(double));
+    memset(den, 0, (size_t) s.stride * nsim * sizeof(double));
+    if (fcode != tcode) {
+        csr_cross_sets(pc, n, fcode, tcode, nsim, &s, &kw, nth, total, den);
+        nsim = 0;   /* done */
+    }
+    double *px = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
+    double *py = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));
+    for (int j = 0; j < nsim; j++) {
+        const void *vmax = vmaxget();
+        GetRNGstate();
+        runif_window(&kw, n, px, py);
+        PutRNGstate();
+        pattern_sums(px, py, pc, n, fcode, tcode, &s, &kw, nth,
+                     total + (size_t) j * size, den + (size_t) j * s.stride);
+        vmaxset(vmax);
+        R_CheckUserInterrupt();
+    }
+    int nprot = 0;
+    int nset = im_as_int(nsim_, "nsim");
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
+    SET_VECTOR_ELT(out, 0, finish_numerators(&s, total, nset));
+    if (s.cidx[KF_BORDER] >= 0) {
+        SET_VECTOR_ELT(out, 1, finish_border(&s, den, nset));
     }
     UNPROTECT(nprot);
     return out;
@@ -577,7 +777,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     R_xlen_t size = one * 64 * nw;
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
-    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw};
+    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw, NULL};
     im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
     if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
@@ -603,14 +803,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
                 }
             }
         }
-        SEXP d = PROTECT(Rf_allocMatrix(REALSXP, s.nr, nset)); nprot++;
-        double *pd = REAL(d);
-        for (int j = 0; j < nset; j++) {
-            double run = 0.0;
-            for (int k = 0; k < s.nr; k++)
-                pd[(R_xlen_t) j * s.nr + k] = (run += den[j * s.stride + k]);
-        }
-        SET_VECTOR_ELT(out, 1, d);
+        SET_VECTOR_ELT(out, 1, finish_border(&s, den, nset));
     }
     UNPROTECT(nprot);
     return out;

@@ -74,7 +74,7 @@ test_that("a planted cluster is hot, random labels give few calls", {
     expect_gte(sum(hn$class != "none"), sum(h$class != "none"))
     s <- summary(h)
     expect_identical(s$n_hot, as.integer(tapply(h$class == "hot", h$image, sum)))
-    ld <- ggplot2::layer_data(autoplot(h))
+    ld <- ggplot2::layer_data(autoplot(h, fill = "class"))
     expect_identical(nrow(ld), nrow(h))
     expect_identical(sum(ld$fill == "#D73027"), sum(h$class == "hot"))
     expect_s3_class(autoplot(h, fill = "z"), "ggplot")

@@ -225,3 +225,71 @@ test_that("a curve leaving the envelope on both sides takes the larger side", {
     d$lo <- NA
     expect_true(is.na(immunoscape:::kf_envelope_test(d)$direction))
 })
+
+test_that("CSR simulations side by side in one index equal one pattern at a time", {
+    # the cross-type CSR path lays the simulated patterns side by side in
+    # one index (kf_sets); each must give what the pattern alone gives,
+    # with the same random numbers (a convex window: rejection sampling and
+    # the edge-line weights; border and translation corrections too)
+    set.seed(31)
+    n <- 400
+    df <- data.frame(x = runif(n, 0, 300), y = runif(n, 0, 200),
+                     type = sample(c("A", "B", "C"), n, TRUE))
+    cells <- quiet_env(spatial_cells(df, window = "convex"))
+    ns <- asNamespace("immunoscape")
+    win <- ns$kf_window_spec(attr(cells, "windows"), "image1")
+    lv <- levels(cells$type)
+    codes <- as.integer(cells$type)
+    r <- seq(0, 40, by = 2)
+    for (fun in c("K", "pcf")) {
+        par <- list(fun = fun, self = FALSE, fc = 1L, tc = 2L,
+                    nf = sum(codes == 1L), nt = sum(codes == 2L), nij = 0,
+                    area = win$area, lambda = sum(codes == 2L) / win$area,
+                    r = r, corr = c("isotropic", "translate", "border"),
+                    win = win, bw = NULL, nthreads = 2L)
+        u <- which(codes %in% 1:2)
+        hw <- if (fun == "pcf") ns$kf_halfwidth(par) else 0
+        opts <- ns$kf_opts(par, hw)
+        set.seed(5)
+        sets <- .Call(ns$ffi_kfun_csr, codes[u], 1L, 2L, 40L, win$c, r, opts,
+                      2L)
+        set.seed(5)
+        one <- lapply(1:40, function(s) {
+            p <- ns$kf_runif_window(length(u), win)
+            ns$kf_sums(par, p$x, p$y, codes[u], opts)
+        })
+        expect_equal(sets[[1]], unlist(lapply(one, `[[`, 1L)),
+                     tolerance = 1e-9)
+        expect_equal(as.vector(sets[[2]]), unlist(lapply(one, `[[`, 2L)))
+        # any number of threads, identical
+        set.seed(5)
+        one_thread <- .Call(ns$ffi_kfun_csr, codes[u], 1L, 2L, 40L, win$c, r,
+                            opts, 1L)
+        expect_identical(one_thread, sets)
+    }
+})
+
+test_that("CSR simulations of large patterns: threads never change the sums", {
+    # over 2 * 2048 from cells per pattern: the side-by-side pass runs on
+    # several threads in fixed blocks
+    set.seed(32)
+    n <- 9000
+    df <- data.frame(x = runif(n, 0, 600), y = runif(n, 0, 400),
+                     type = sample(c("A", "B"), n, TRUE, c(0.5, 0.5)))
+    cells <- quiet_env(spatial_cells(df, window = "convex"))
+    ns <- asNamespace("immunoscape")
+    win <- ns$kf_window_spec(attr(cells, "windows"), "image1")
+    codes <- as.integer(cells$type)
+    r <- seq(0, 10, by = 1)
+    par <- list(fun = "K", self = FALSE, fc = 1L, tc = 2L,
+                corr = c("isotropic", "border"))
+    opts <- ns$kf_opts(par, 0)
+    run <- function(nth) {
+        set.seed(9)
+        .Call(ns$ffi_kfun_csr, codes, 1L, 2L, 3L, win$c, r, opts, nth)
+    }
+    one <- run(1L)
+    expect_identical(run(2L), one)
+    expect_identical(run(3L), one)
+    expect_gt(sum(one[[1]]), 0)
+})

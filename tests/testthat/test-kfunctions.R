@@ -1,9 +1,6 @@
 # Ripley's K, L, pair correlation and G: spatstat.explore, brute-force
 # oracles (helper-kfunctions.R), stored reference values, envelopes.
 
-quiet <- function(code) {
-    withr::with_options(list(immunoscape.verbose = FALSE), code)
-}
 
 kf_cells <- function(x, y, type, rings, image = NULL) {
     df <- data.frame(x = x, y = y, type = type)
@@ -319,6 +316,34 @@ test_that("stored spatstat reference values are reproduced", {
     g <- g_function(cells, "A", "B", r = ref_r, correction = "all")
     for (cr in names(ref_poly_gcross)) {
         expect_close(est(g, cr)[idx], ref_poly_gcross[[cr]], 1e-12)
+    }
+})
+
+test_that("edge weights of convex windows (edge-line fast path) match the oracle", {
+    # a convex heptagon with a collinear vertex; circles up to 90 um cross
+    # several edges and corners
+    px <- rev(c(0, 30, 110, 130, 100, 50, 25))
+    py <- rev(c(0, 60, 70, 20, -10, -5, -2.5))
+    for (poly in list(list(list(x = px, y = py)))) {
+        set.seed(6)
+        cells <- kf_cells(c(50, 100), c(10, 40), c("A", "A"), poly)
+        win <- immunoscape:::kf_window_spec(attr(cells, "windows"), "image1")
+        xi <- runif(400, 0, 130)
+        yi <- runif(400, -10, 70)
+        ok <- kfo_inside(xi, yi, poly)
+        xi <- c(xi[ok], 0, 130)          # two points on vertices
+        yi <- c(yi[ok], 0, 20)
+        a <- runif(length(xi), 0, 2 * pi)
+        d <- runif(length(xi), 0, 90)
+        w <- immunoscape:::kf_edge_weights(win, xi, yi, xi + d * cos(a),
+                                           yi + d * sin(a))
+        b <- kfo_bdist(xi, yi, poly)
+        expect_equal(w[, "bdist"], b, tolerance = 1e-12)
+        iso <- vapply(seq_along(xi), function(k) {
+            if (d[k] <= b[k]) 1 else
+                min(100, 1 / kfo_circle_frac(xi[k], yi[k], d[k], poly))
+        }, 0)
+        expect_equal(w[, "isotropic"], iso, tolerance = 1e-10)
     }
 })
 

@@ -8,9 +8,6 @@ plain <- function(x) {
 expect_counts <- function(v, expected) {
     expect_mapequal(as.list(c(table(as.character(v)))), as.list(expected))
 }
-quiet <- function(expr) {
-    withr::with_options(list(immunoscape.verbose = FALSE), expr)
-}
 inform_counts <- c("CD68+" = 417L, "CD8+" = 228L, "CK+" = 2257L,
                    "FoxP3+" = 228L, other = 2942L)
 halo_rules <- list("CD8 T" = c("CD3", "CD8"), Treg = c("CD3", "FOXP3"),

@@ -1,6 +1,3 @@
-quiet <- function(expr) {
-    withr::with_options(list(immunoscape.verbose = FALSE), expr)
-}
 
 # A window with a hole and a second piece, and points inside it.
 holed_window <- function() {
@@ -203,15 +200,7 @@ test_that("SingleCellExperiment round trip and coordinate sources", {
     expect_identical(got$CD20, counts["CD20", ])
     expect_false(any(c("Pos_X", "Pos_Y") %in% names(got)))
 
-    # SpatialExperiment stores spatialCoords in int_colData: used first
-    sc <- cbind(pxl_x = df$x * 2, pxl_y = df$y * 2)
-    ic <- SingleCellExperiment::int_colData(sce2)
-    ic$spatialCoords <- sc
-    SingleCellExperiment::int_colData(sce2) <- ic
-    spe <- as_spatial_cells(sce2, pixel_size = 0.5)
-    expect_equal(spe$x, df$x)
-    expect_equal(spe$y, df$y)
-    # explicit colData columns win over spatialCoords
+    # explicit colData columns
     expl <- as_spatial_cells(sce2, coords = c("Pos_X", "Pos_Y"),
                              type = "sample_id", image = NULL)
     expect_identical(expl$x, df$x)
@@ -254,4 +243,10 @@ test_that("a real SpatialExperiment converts through spatialCoords", {
     expect_identical(cells$x, unname(xy[, 1]))
     expect_identical(levels(cells$image), "s1")
     expect_identical(as.character(cells$type), rep(c("A", "B"), 25))
+    # spatialCoords come first; named colData columns win over them
+    spe$Pos_X <- xy[, 1] / 2
+    spe$Pos_Y <- xy[, 2] / 2
+    expect_identical(quiet(as_spatial_cells(spe))$x, unname(xy[, 1]))
+    expl <- quiet(as_spatial_cells(spe, coords = c("Pos_X", "Pos_Y")))
+    expect_identical(expl$x, unname(xy[, 1]) / 2)
 })
