@@ -6,7 +6,8 @@
 #' specific `immunoscape_error_<what>`, so callers can catch them with
 #' `tryCatch(..., immunoscape_error_column = function(e) ...)`. The classes
 #' are: `argument`, `column`, `coordinates`, `empty`, `cell_id`, `type`,
-#' `window`, `radius`, `format`, `file`, `dependency`, `memory`.
+#' `window`, `radius`, `format`, `file`, `dependency`, `memory`, `regions`
+#' (tumour regions that do not belong to the cells), `margin`.
 #'
 #' @param message A cli-formatted message (bullets allowed).
 #' @param class The specific part of the class, e.g. `"column"`.

@@ -49,6 +49,9 @@
 #' @param palette Optional named character vector of colours for some or
 #'   all values of `color_by` (e.g. `c("CK+" = "cyan4")`); unnamed values
 #'   keep the default palette.
+#' @param regions Optional tumour regions ([tumor_regions()]) whose outlines
+#'   are drawn in dark red over the cells (a `geom_path` layer after the
+#'   window's).
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object. Its first layer (`geom_point`) has one point
 #'   per cell drawn, the second (`geom_path`, when `window = TRUE`) one
@@ -70,9 +73,10 @@
 plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
                        highlight = NULL, flip_y = TRUE, window = TRUE,
                        point_size = NULL, palette = NULL, page = NULL,
-                       max_panels = 25L, ...) {
+                       max_panels = 25L, regions = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
+    if (!is.null(regions)) regions <- check_regions(regions, cells)
     check_flag(flip_y)
     check_flag(window)
     check_string(color_by)
@@ -146,6 +150,13 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
             data = closed_rings(w, images),
             ggplot2::aes(.data$x, .data$y, group = .data$.ring),
             inherit.aes = FALSE, colour = "grey35", linewidth = 0.35
+        )
+    }
+    if (!is.null(regions) && nrow(regions)) {
+        p <- p + ggplot2::geom_path(
+            data = closed_rings(regions, images),
+            ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+            inherit.aes = FALSE, colour = "#B2182B", linewidth = 0.6
         )
     }
     finish_map(p, length(images), flip_y)

@@ -152,15 +152,7 @@ window_concave <- function(x, y, radius, nthreads = immunoscape_threads(),
         res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin,
                      0, nth)
     }
-    len <- diff(res[[3]])
-    poly <- res[[4]]
-    hole <- res[[5]]
-    # ring numbers within each polygon: the outer ring first
-    o <- order(poly, hole)
-    ring <- integer(length(poly))
-    ring[o] <- stats::ave(seq_along(o), poly[o], FUN = seq_along)
-    data.frame(polygon = rep(poly, len), ring = rep(ring, len),
-               hole = rep(hole, len), x = res[[1]] + x0, y = res[[2]] + y0)
+    contour_frame(res, x0, y0)
 }
 
 concave_ok <- function(res, x, y) {

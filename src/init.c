@@ -13,6 +13,11 @@ SEXP ffi_window_circle_frac(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
 SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_regions_band_area(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                           SEXP, SEXP);
+SEXP ffi_regions_mask(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                      SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
 void im_threads_init(void);
@@ -43,6 +48,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_window_overlap", (DL_FUNC) &ffi_window_overlap, 6},
     {"ffi_window_crossing", (DL_FUNC) &ffi_window_crossing, 3},
     {"ffi_window_concave", (DL_FUNC) &ffi_window_concave, 7},
+    {"ffi_regions_signed_distance", (DL_FUNC) &ffi_regions_signed_distance, 6},
+    {"ffi_regions_band_area", (DL_FUNC) &ffi_regions_band_area, 10},
+    {"ffi_regions_mask", (DL_FUNC) &ffi_regions_mask, 13},
     {"ffi_threads_available", (DL_FUNC) &ffi_threads_available, 0},
     {"ffi_threads_forked", (DL_FUNC) &ffi_threads_forked, 0},
     {"ffi_nbhd_counts", (DL_FUNC) &ffi_nbhd_counts, 7},

@@ -1182,7 +1182,7 @@ SEXP ffi_window_crossing(SEXP x, SEXP y, SEXP ring_start) {
 
 /* Squared distance (pixels), along each row, to the nearest pixel with
  * (mask & bit) == want, capped at cap. */
-static void mask_rows(const unsigned char *mask, int *img, int nx, int ny,
+void im_mask_rows(const unsigned char *mask, int *img, int nx, int ny,
                       unsigned char bit, int want, int cap, int nth) {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static)
@@ -1209,7 +1209,7 @@ static void mask_rows(const unsigned char *mask, int *img, int nx, int ny,
 /* Column pass of the distance transform: pixels whose squared distance
  * to the features is <= thr (above = 0) or > thr (above = 1) and which
  * have all bits of `need` get bit `set`. */
-static void mask_cols(unsigned char *mask, const int *img, int nx, int ny,
+void im_mask_cols(unsigned char *mask, const int *img, int nx, int ny,
                       double thr, int above, unsigned char need,
                       unsigned char set, int nth, double *work) {
 #ifdef _OPENMP
@@ -1233,7 +1233,7 @@ static void mask_cols(unsigned char *mask, const int *img, int nx, int ny,
     }
 }
 
-static int uf_find(int *parent, int a) {
+int im_uf_find(int *parent, int a) {
     while (parent[a] != a) {
         parent[a] = parent[parent[a]];
         a = parent[a];
@@ -1241,9 +1241,9 @@ static int uf_find(int *parent, int a) {
     return a;
 }
 
-static void uf_union(int *parent, int a, int b) {
-    a = uf_find(parent, a);
-    b = uf_find(parent, b);
+void im_uf_union(int *parent, int a, int b) {
+    a = im_uf_find(parent, a);
+    b = im_uf_find(parent, b);
     if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
 }
 
@@ -1294,6 +1294,40 @@ static void ring_simplify(const int *u, const int *v, R_xlen_t k, double tol,
     }
 }
 
+/* Closing of the seed pixels (bit 1) of mask[nx * ny] with a disc of
+ * radius R, eroded by R - m only: see window.h. */
+R_xlen_t im_mask_close(unsigned char *mask, int *img, int nx, int ny,
+                       double R, double m, double s, int nth) {
+    R_xlen_t npix = (R_xlen_t) nx * ny;
+    int nmax = nx > ny ? nx : ny;
+    double *work = (double *) R_alloc((size_t) nth * (4 * (size_t) nmax + 2),
+                                      sizeof(double));
+    /* dilation: within R of a seed pixel (bit 2) */
+    double t1 = (R / s) * (R / s);
+    int cap1 = (int) floor(t1) + 1;
+    im_mask_rows(mask, img, nx, ny, 1, 1, cap1, nth);
+    R_CheckUserInterrupt();
+    im_mask_cols(mask, img, nx, ny, t1, 0, 0, 2, nth, work);
+    R_CheckUserInterrupt();
+    /* erosion by R - m: farther than that from every non-dilated pixel */
+    double Re = R - m > 0 ? R - m : 0.0;
+    double t2 = (Re / s) * (Re / s);
+    int cap2 = (int) floor(t2) + 1;
+    im_mask_rows(mask, img, nx, ny, 2, 0, cap2, nth);
+    R_CheckUserInterrupt();
+    im_mask_cols(mask, img, nx, ny, t2, 1, 2, 4, nth, work);
+    R_CheckUserInterrupt();
+    R_xlen_t nseed_lost = 0;
+    for (R_xlen_t p = 0; p < npix; p++) {
+        if ((mask[p] & 1) && !(mask[p] & 4)) nseed_lost++;
+        mask[p] = (mask[p] & 4) ? 1 : 0;
+    }
+    for (int i = 0; i < nx; i++) mask[i] = mask[npix - nx + i] = 0;
+    for (int j = 0; j < ny; j++) mask[(R_xlen_t) j * nx] =
+        mask[(R_xlen_t) j * nx + nx - 1] = 0;
+    return nseed_lost;
+}
+
 /* R caller: window_concave() */
 SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
                         SEXP margin_, SEXP simplify_, SEXP nthreads_) {
@@ -1334,34 +1368,16 @@ SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
             IM_BUG("cell outside the mask");
         mask[(R_xlen_t) cj * nx + ci] = 1;
     }
-    int nmax = nx > ny ? nx : ny;
-    double *work = (double *) R_alloc((size_t) nth * (4 * (size_t) nmax + 2),
-                                      sizeof(double));
-    /* dilation: within R of a seed pixel (bit 2) */
-    double t1 = (R / s) * (R / s);
-    int cap1 = (int) floor(t1) + 1;
-    mask_rows(mask, img, nx, ny, 1, 1, cap1, nth);
-    R_CheckUserInterrupt();
-    mask_cols(mask, img, nx, ny, t1, 0, 0, 2, nth, work);
-    R_CheckUserInterrupt();
-    /* erosion by R - m: farther than that from every non-dilated pixel */
-    double Re = R - m > 0 ? R - m : 0.0;
-    double t2 = (Re / s) * (Re / s);
-    int cap2 = (int) floor(t2) + 1;
-    mask_rows(mask, img, nx, ny, 2, 0, cap2, nth);
-    R_CheckUserInterrupt();
-    mask_cols(mask, img, nx, ny, t2, 1, 2, 4, nth, work);
-    R_CheckUserInterrupt();
-    R_xlen_t nseed_lost = 0;
-    for (R_xlen_t p = 0; p < npix; p++) {
-        if ((mask[p] & 1) && !(mask[p] & 4)) nseed_lost++;
-        mask[p] = (mask[p] & 4) ? 1 : 0;
-    }
-    if (nseed_lost) IM_BUG("closing lost a cell");
-    for (int i = 0; i < nx; i++) mask[i] = mask[npix - nx + i] = 0;
-    for (int j = 0; j < ny; j++) mask[(R_xlen_t) j * nx] =
-        mask[(R_xlen_t) j * nx + nx - 1] = 0;
+    if (im_mask_close(mask, img, nx, ny, R, m, s, nth))
+        IM_BUG("closing lost a cell");
 
+    return im_mask_contour(mask, img, nx, ny, X0, Y0, s, simp);
+}
+
+/* Trace the foreground (bit 1) of mask[nx * ny] (row-major, frame pixels
+ * background) into polygon rings: see window.h. */
+SEXP im_mask_contour(unsigned char *mask, int *img, int nx, int ny,
+                     double X0, double Y0, double s, double simp) {
     /* 8-connected components of the foreground (labels in img) */
     int nprov = 0;
     for (int j = 0; j < ny; j++)
@@ -1393,7 +1409,7 @@ SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
                 img[p] = nl++;
             } else {
                 img[p] = nb[0];
-                for (int q = 1; q < k; q++) uf_union(parent, nb[0], nb[q]);
+                for (int q = 1; q < k; q++) im_uf_union(parent, nb[0], nb[q]);
             }
         }
     R_CheckUserInterrupt();
@@ -1426,7 +1442,7 @@ SEXP ffi_window_concave(SEXP x, SEXP y, SEXP radius_, SEXP pixel_,
             R_xlen_t p0 = (R_xlen_t) j * nx + i;
             int a = FG(i, j), b = FG(i + 1, j);
             if (a == b || (mask[p0] & 8)) continue;
-            int lab = uf_find(parent, a ? img[p0] : img[p0 + 1]);
+            int lab = im_uf_find(parent, a ? img[p0] : img[p0 + 1]);
             R_xlen_t k = 0;
             int ci, cj, side;
             tu[k] = 2 * i + 1;

@@ -114,4 +114,43 @@ double im_window_circle_frac(const im_window *w, double x, double y,
  * Returns NaN only if scratch memory cannot be had. */
 double im_window_overlap(const im_window *w, double dx, double dy);
 
+/* ---- raster masks (the concave window, tumour regions) ----------------- */
+
+/* Row pass of an exact squared Euclidean distance transform on the mask
+ * mask[nx * ny] (row-major): img[p] = squared distance (pixels) along the
+ * row to the nearest pixel with ((mask & bit) != 0) == want, capped at
+ * cap.  OpenMP over rows. */
+void im_mask_rows(const unsigned char *mask, int *img, int nx, int ny,
+                  unsigned char bit, int want, int cap, int nth);
+
+/* Column pass: pixels whose squared distance to those features is <= thr
+ * (above = 0) or > thr (above = 1) and that have all bits of `need` get
+ * bit `set`.  work: nth * (4 * max(nx, ny) + 2) doubles. */
+void im_mask_cols(unsigned char *mask, const int *img, int nx, int ny,
+                  double thr, int above, unsigned char need,
+                  unsigned char set, int nth, double *work);
+
+/* Union-find with path halving; the smaller label becomes the root. */
+int im_uf_find(int *parent, int a);
+void im_uf_union(int *parent, int a, int b);
+
+/* Closing of the seed pixels (bit 1) of mask[nx * ny] (pixel side s) with
+ * a disc of radius R, eroded by R - m only (m gives back the depth an empty
+ * disc reaches between the outermost cells): afterwards mask is 1 on the
+ * closed set, 0 elsewhere and on the frame.  Returns the number of seed
+ * pixels the closing lost (0 unless m or the frame are too small).  img:
+ * nx * ny ints of scratch.  Uses R_alloc and checks for interrupts. */
+R_xlen_t im_mask_close(unsigned char *mask, int *img, int nx, int ny,
+                       double R, double m, double s, int nth);
+
+/* Trace the foreground (bit 1) of mask[nx * ny] into rings by marching
+ * squares (foreground pixel centres inside, 8-connected), rings simplified
+ * within simp (in doubled-pixel units; 0 = exact).  The frame of the mask
+ * must be background; bit 8 is used as scratch, img[nx * ny] is scratch.
+ * Pixel (i, j) has its centre at (X0 + (i + 0.5) s, Y0 + (j + 0.5) s).
+ * Returns list(x, y, ring_start, polygon, hole) as ffi_window_concave().
+ * Entry layer only (allocates R vectors). */
+SEXP im_mask_contour(unsigned char *mask, int *img, int nx, int ny,
+                     double X0, double Y0, double s, double simp);
+
 #endif

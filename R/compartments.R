@@ -1,0 +1,335 @@
+# Compartments relative to the tumour border: per-cell signed distances and
+# core / inner margin / outer margin / stroma labels, compartment areas
+# clipped to the tissue window, densities in distance bands (infiltration
+# profiles). The geometry is in R/regions.R (region_signed_distance(),
+# region_band_areas()).
+
+compartment_levels <- c("core", "inner_margin", "outer_margin", "stroma")
+
+#' Tumour compartments of every cell
+#'
+#' Gives every cell its signed distance to the nearest tumour border
+#' (`border_distance`, microns: negative inside the tumour, the exact
+#' Euclidean distance to the region polygons' edges, holes included) and
+#' its compartment:
+#'
+#' | compartment | `border_distance` |
+#' |---|---|
+#' | `core` | `<= -margin` |
+#' | `inner_margin` | in `(-margin, 0]` |
+#' | `outer_margin` | in `(0, margin]` |
+#' | `stroma` | `> margin` |
+#'
+#' The invasive margin is the band of width `2 * margin` centred on the
+#' border. The default `margin = 500` follows the International
+#' Immuno-Oncology Biomarkers Working Group (IOBWG, Hendry et al. 2017,
+#' parts 1 and 2), which defines the invasive margin as a region 1 mm wide
+#' centred on the border between the malignant cell nests and the host
+#' tissue (the same band as the Immunoscore of Galon et al. 2014): 500
+#' microns on each side.
+#'
+#' `summary()` gives per image, compartment and cell type the number of
+#' cells, the compartment's area in mm^2 (the part of the band inside the
+#' image's tissue window, computed from the polygons: a quadtree of blocks
+#' whose distance range lies in one band is counted whole, the rest are
+#' refined to 1/4000 of the image extent) and the density per mm^2.
+#'
+#' @param cells A `spatial_cells` object.
+#' @param regions Tumour regions of the same cells: the result of
+#'   [tumor_regions()] or polygons accepted by [as_regions()].
+#' @param margin Half-width of the invasive margin in microns (>= 0).
+#' @param ... Unused; a misspelled argument is an error.
+#' @param nthreads Number of OpenMP threads (results do not depend on it).
+#' @param BPPARAM `NULL` (serial) or a BiocParallel parameter object.
+#' @returns An `immunoscape_compartments` data frame with one row per cell:
+#'   `image`, `cell_id`, `type`, `border_distance`, `compartment` (factor
+#'   with levels `core`, `inner_margin`, `outer_margin`, `stroma`; `NA`
+#'   with `border_distance` in images without a tumour region). Attributes
+#'   `margin`, `areas` (`image`, `compartment`, `area_mm2`) and `notes`.
+#' @references
+#' Hendry S, Salgado R, Gevaert T, et al. Assessing tumor-infiltrating
+#' lymphocytes in solid tumors: a practical review for pathologists and
+#' proposal for a standardized method from the International
+#' Immuno-Oncology Biomarkers Working Group: Part 1. Adv Anat Pathol.
+#' 2017;24(5):235-251; Part 2. Adv Anat Pathol. 2017;24(6):311-335.
+#'
+#' Galon J, Mlecnik B, Bindea G, et al. Towards the introduction of the
+#' 'Immunoscore' in the classification of malignant tumours. J Pathol.
+#' 2014;232(2):199-209.
+#' @seealso [tumor_regions()], [infiltration_profile()],
+#'   [immune_phenotype()], [compartment_ratios()].
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(3000, 0, 2000), y = runif(3000, 0, 2000))
+#' df$type <- ifelse((df$x - 1000)^2 + (df$y - 1000)^2 < 600^2, "Tumor",
+#'                   sample(c("Stroma", "CD8 T"), 3000, TRUE))
+#' cells <- spatial_cells(df)
+#' comp <- compartments(cells, tumor_regions(cells), margin = 200)
+#' head(comp)
+#' summary(comp)
+compartments <- function(cells, regions, margin = 500, ...,
+                         nthreads = immunoscape_threads(), BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    check_margin(margin)
+    nthreads <- check_nthreads(nthreads)
+    windows <- attr(cells, "windows")
+    breaks <- c(-margin, 0, margin)
+    res <- map_images(cells, function(sub, image) {
+        d <- region_signed_distance(regions, image, sub$x, sub$y, nthreads)
+        data.frame(image = sub$image, cell_id = sub$cell_id, type = sub$type,
+                   border_distance = d,
+                   compartment = structure(compartment_of(d, margin),
+                                           levels = compartment_levels,
+                                           class = "factor"))
+    }, BPPARAM = BPPARAM, label = "Compartments")
+    lv <- levels(cells$image)
+    used <- lv[tabulate(cells$image, length(lv)) > 0L]
+    areas <- do.call(rbind, lapply(used, function(im) {
+        a <- region_band_areas(regions, windows, im, breaks,
+                               nthreads = nthreads)
+        data.frame(image = im, compartment = compartment_levels,
+                   area_mm2 = a / 1e6)
+    }))
+    areas <- areas %||% data.frame(image = character(),
+                                   compartment = character(),
+                                   area_mm2 = double())
+    areas$image <- factor(as.character(areas$image), levels = lv)
+    areas$compartment <- factor(areas$compartment, levels = compartment_levels)
+    if (!identical(levels(res$image), lv)) {
+        res$image <- factor(as.character(res$image), levels = lv)
+    }
+    structure(res,
+              class = c("immunoscape_compartments", "immunoscape_result",
+                        "data.frame"),
+              margin = margin, areas = areas,
+              notes = regions_notes(regions, lv))
+}
+
+# Compartment number (1 core, 2 inner margin, 3 outer margin, 4 stroma) of
+# signed distances; NA stays NA.
+compartment_of <- function(d, margin) {
+    1L + (d > -margin) + (d > 0) + (d > margin)
+}
+
+check_margin <- function(margin, arg = rlang::caller_arg(margin),
+                         call = rlang::caller_env()) {
+    if (!is.numeric(margin) || length(margin) != 1L || !is.finite(margin) ||
+        margin < 0) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be one finite number >= 0 (microns), not {.val {format(margin)}}.",
+            "i" = "The IOBWG invasive margin is {.code {arg} = 500}: 500 microns on each side of the border."
+        ), class = "margin", call = call)
+    }
+    invisible(margin)
+}
+
+# Images of `images` without a region polygon, with the reason.
+regions_notes <- function(regions, images) {
+    notes <- attr(regions, "notes")
+    have <- unique(as.character(regions$image))
+    miss <- setdiff(images, have)
+    if (is.null(notes)) notes <- data.frame(image = character(),
+                                            note = character())
+    extra <- setdiff(miss, notes$image)
+    rbind(notes[notes$image %in% images, , drop = FALSE],
+          data.frame(image = extra, note = rep("no tumour region",
+                                               length(extra))))
+}
+
+#' @export
+print.immunoscape_compartments <- function(x, ...) {
+    tab <- table(x$compartment, useNA = "ifany")
+    cat(sprintf("<immunoscape_compartments> %d cells in %d image%s, margin %g \u00b5m\n",
+                nrow(x), nlevels(x$image),
+                if (nlevels(x$image) == 1L) "" else "s", attr(x, "margin")))
+    cat(paste(sprintf("  %s: %d", names(tab), as.integer(tab)),
+              collapse = "\n"), "\n")
+    notes <- attr(x, "notes")
+    if (nrow(notes)) {
+        cat(sprintf("  %d image%s without tumour region (see attr(, \"notes\"))\n",
+                    nrow(notes), if (nrow(notes) == 1L) "" else "s"))
+    }
+    invisible(x)
+}
+
+#' @rdname compartments
+#' @param object An `immunoscape_compartments` object.
+#' @export
+summary.immunoscape_compartments <- function(object, ...) {
+    areas <- attr(object, "areas")
+    lv_img <- levels(object$image)
+    types <- levels(droplevels(object$type))
+    grid <- expand.grid(type = types, compartment = compartment_levels,
+                        image = lv_img, stringsAsFactors = FALSE)
+    grid <- grid[c("image", "compartment", "type")]
+    key <- paste(object$image, object$compartment, object$type, sep = "\r")
+    n <- table(factor(key, levels = paste(grid$image, grid$compartment,
+                                          grid$type, sep = "\r")))
+    grid$n <- as.integer(n)
+    ai <- match(paste(grid$image, grid$compartment),
+                paste(areas$image, areas$compartment))
+    grid$area_mm2 <- areas$area_mm2[ai]
+    grid$density_mm2 <- ifelse(grid$area_mm2 > 0, grid$n / grid$area_mm2,
+                               NA_real_)
+    grid$image <- factor(grid$image, levels = lv_img)
+    grid$compartment <- factor(grid$compartment, levels = compartment_levels)
+    grid$type <- factor(grid$type, levels = types)
+    rownames(grid) <- NULL
+    structure(grid, class = c("summary_immunoscape_compartments",
+                              "data.frame"))
+}
+
+#' @export
+print.summary_immunoscape_compartments <- function(x, ...) {
+    print(as.data.frame(unclass(x)), row.names = FALSE)
+    invisible(x)
+}
+
+#' @rdname compartments
+#' @param types For `autoplot()`: cell types to show (`NULL`: all).
+#' @export
+autoplot.immunoscape_compartments <- function(object, types = NULL, ...) {
+    check_dots(...)
+    s <- as.data.frame(unclass(summary(object)))
+    if (!is.null(types)) s <- s[s$type %in% types, , drop = FALSE]
+    check_plot_rows(s, "compartment densities")
+    s$compartment <- factor(gsub("_", " ", s$compartment),
+                            levels = gsub("_", " ", compartment_levels))
+    p <- ggplot2::ggplot(s, ggplot2::aes(.data$compartment,
+                                         .data$density_mm2,
+                                         fill = .data$type)) +
+        ggplot2::geom_col(position = "dodge") +
+        ggplot2::scale_fill_manual(values = type_palette(levels(s$type))) +
+        ggplot2::labs(x = NULL, y = "cells per mm\u00b2", fill = "type",
+                      title = sprintf("Density by compartment (margin %g \u00b5m)",
+                                      attr(object, "margin"))) +
+        result_theme()
+    if (nlevels(s$image) > 1L) p <- p + result_facets(s)
+    p
+}
+
+#' Immune infiltration by distance to the tumour border
+#'
+#' Density (cells per mm^2) of each cell type in bands of signed distance
+#' to the tumour border (negative inside the tumour), for plots of immune
+#' density against distance. The area of each band is computed from the
+#' region polygons and the tissue window (the part of the band inside the
+#' window; see [compartments()]), not estimated from the cells.
+#'
+#' @inheritParams compartments
+#' @param types Cell types to count (`NULL`: every type).
+#' @param breaks Increasing band limits in microns; bands are
+#'   `(breaks[k], breaks[k + 1]]`. Cells beyond the first or last limit are
+#'   not counted.
+#' @returns An `immunoscape_infiltration` data frame: `image`, `type`,
+#'   `band` (factor), `from`, `to`, `mid` (microns), `n`, `area_mm2`,
+#'   `density_mm2`. Images without a tumour region give `NA` rows and a
+#'   note in `attr(, "notes")`.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(3000, 0, 2000), y = runif(3000, 0, 2000))
+#' df$type <- ifelse((df$x - 1000)^2 + (df$y - 1000)^2 < 600^2, "Tumor",
+#'                   sample(c("Stroma", "CD8 T"), 3000, TRUE))
+#' cells <- spatial_cells(df)
+#' prof <- infiltration_profile(cells, tumor_regions(cells), types = "CD8 T",
+#'                              breaks = seq(-400, 400, 100))
+#' prof
+infiltration_profile <- function(cells, regions, types = NULL,
+                                 breaks = seq(-500, 500, by = 50), ...,
+                                 nthreads = immunoscape_threads(),
+                                 BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    types <- check_types(cells, types)
+    check_breaks(breaks)
+    nthreads <- check_nthreads(nthreads)
+    windows <- attr(cells, "windows")
+    nb <- length(breaks) - 1L
+    res <- map_images(cells, function(sub, image) {
+        keep <- sub$type %in% types
+        d <- region_signed_distance(regions, image, sub$x[keep], sub$y[keep],
+                                    nthreads)
+        a <- region_band_areas(regions, windows, image, breaks,
+                               nthreads = nthreads)[2:(nb + 1L)]
+        # right-closed bands (breaks[k], breaks[k + 1]]
+        band <- findInterval(d, breaks, left.open = TRUE)
+        ok <- !is.na(d) & band >= 1L & band <= nb
+        ty <- factor(as.character(sub$type[keep]), levels = types)
+        n <- table(factor(band[ok], levels = seq_len(nb)), ty[ok])
+        data.frame(image = image, type = rep(types, each = nb),
+                   band_no = rep(seq_len(nb), length(types)),
+                   n = as.vector(n), area_mm2 = rep(a / 1e6, length(types)))
+    }, BPPARAM = BPPARAM, label = "Infiltration profiles")
+    labels <- sprintf("(%g, %g]", breaks[-(nb + 1L)], breaks[-1])
+    out <- data.frame(
+        image = factor(as.character(res$image), levels = levels(cells$image)),
+        type = factor(res$type, levels = types),
+        band = factor(labels[res$band_no], levels = labels),
+        from = breaks[res$band_no], to = breaks[res$band_no + 1L],
+        mid = (breaks[res$band_no] + breaks[res$band_no + 1L]) / 2,
+        n = res$n, area_mm2 = res$area_mm2
+    )
+    out$n[is.na(out$area_mm2)] <- NA_integer_
+    out$density_mm2 <- ifelse(out$area_mm2 > 0, out$n / out$area_mm2,
+                              NA_real_)
+    structure(out,
+              class = c("immunoscape_infiltration", "immunoscape_result",
+                        "data.frame"),
+              breaks = breaks,
+              notes = regions_notes(regions, levels(cells$image)))
+}
+
+check_breaks <- function(breaks, arg = rlang::caller_arg(breaks),
+                         call = rlang::caller_env()) {
+    if (!is.numeric(breaks) || length(breaks) < 2L ||
+        any(!is.finite(breaks)) || any(diff(breaks) <= 0)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be at least two finite, strictly increasing numbers (microns).",
+            "i" = "For example {.code {arg} = seq(-500, 500, by = 50)}."
+        ), class = "argument", call = call)
+    }
+    invisible(breaks)
+}
+
+#' @export
+print.immunoscape_infiltration <- function(x, ...) {
+    b <- attr(x, "breaks")
+    cat(sprintf("<immunoscape_infiltration> %d band%s from %g to %g \u00b5m, %d type%s, %d image%s\n",
+                length(b) - 1L, if (length(b) == 2L) "" else "s",
+                b[1], b[length(b)], nlevels(x$type),
+                if (nlevels(x$type) == 1L) "" else "s", nlevels(x$image),
+                if (nlevels(x$image) == 1L) "" else "s"))
+    print(utils::head(as.data.frame(x), 10), row.names = FALSE)
+    if (nrow(x) > 10) cat(sprintf("# ... %d more rows\n", nrow(x) - 10L))
+    invisible(x)
+}
+
+#' @rdname infiltration_profile
+#' @param object An `immunoscape_infiltration` object.
+#' @export
+autoplot.immunoscape_infiltration <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[is.finite(df$density_mm2), , drop = FALSE]
+    check_plot_rows(df, "infiltration profile")
+    p <- ggplot2::ggplot(df, ggplot2::aes(.data$mid, .data$density_mm2,
+                                          colour = .data$type)) +
+        ggplot2::annotate("rect", xmin = -Inf, xmax = 0, ymin = -Inf,
+                          ymax = Inf, fill = "#B2182B", alpha = 0.06) +
+        ggplot2::geom_vline(xintercept = 0, colour = "grey40",
+                            linetype = "dashed") +
+        ggplot2::geom_line() +
+        ggplot2::geom_point(size = 1.2) +
+        ggplot2::scale_colour_manual(values = type_palette(levels(df$type))) +
+        ggplot2::labs(x = "distance to the tumour border (\u00b5m; < 0 inside)",
+                      y = "cells per mm\u00b2", colour = "type",
+                      title = "Infiltration profile") +
+        result_theme()
+    if (length(unique(df$image)) > 1L) p <- p + result_facets(df, "free_y")
+    p
+}

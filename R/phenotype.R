@@ -1,0 +1,484 @@
+# Per-image immune calls from compartment densities: the immune phenotype
+# (inflamed / excluded / desert) and Immunoscore-style ratios (CD8/Treg) by
+# compartment. Both count cells by compartment of compartments() and
+# divide by the compartment areas it computes.
+
+phenotype_levels <- c("inflamed", "excluded", "desert")
+
+# Counts of `types` cells and areas (mm^2) per image and compartment, the
+# compartments merged as in `groups` (a named list of compartment_levels).
+compartment_counts <- function(cells, regions, types, margin, groups,
+                               nthreads, BPPARAM) {
+    comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
+                         BPPARAM = BPPARAM)
+    areas <- attr(comp, "areas")
+    lv <- levels(cells$image)
+    out <- do.call(rbind, lapply(names(groups), function(g) {
+        inside <- comp$compartment %in% groups[[g]]
+        cnt <- lapply(types, function(t) {
+            tabulate(comp$image[inside & comp$type %in% t], length(lv))
+        })
+        a <- vapply(lv, function(im) {
+            sel <- areas$image == im & areas$compartment %in% groups[[g]]
+            if (!any(sel)) NA_real_ else sum(areas$area_mm2[sel])
+        }, numeric(1))
+        df <- data.frame(image = lv, compartment = g, area_mm2 = a)
+        for (k in seq_along(types)) df[[paste0("n", k)]] <- cnt[[k]]
+        df
+    }))
+    out$image <- factor(out$image, levels = lv)
+    out$compartment <- factor(out$compartment, levels = names(groups))
+    no_region <- tapply(is.na(comp$border_distance), comp$image, all)
+    out$area_mm2[out$image %in% names(no_region)[no_region %in% TRUE]] <-
+        NA_real_
+    attr(out, "notes") <- attr(comp, "notes")
+    out[order(out$image, out$compartment), , drop = FALSE]
+}
+
+#' Immune phenotype of each image: inflamed, excluded or desert
+#'
+#' Calls each image immune-inflamed, immune-excluded or immune-desert from
+#' the density of immune cells (by default CD8 T cells) in the tumour core
+#' and in the invasive margin (Chen & Mellman 2017; Hegde et al. 2016):
+#'
+#' * **inflamed**: the immune cells reach the tumour core:
+#'   core density `>= core_min` cells per mm^2;
+#' * **excluded**: they do not, but gather at the border: core density
+#'   `< core_min` and invasive-margin density `>= margin_min`;
+#' * **desert**: few anywhere: both below.
+#'
+#' The core and the invasive margin are the compartments of
+#' [compartments()] (core: deeper than `margin` inside the tumour; invasive
+#' margin: within `margin` of the border on either side, the IOBWG 1-mm
+#' band). The rule has the shape of the decision tree of Muijlwijk et al.
+#' 2024 (tumour centre > 100 CD8+ cells/mm^2: infiltrated; otherwise
+#' invasive margin > 200/mm^2: excluded; else desert). Absolute cut-offs
+#' depend on the tissue, the panel and the segmentation (Muijlwijk et al.
+#' split one branch at their cohort's median): the defaults `core_min = 80`
+#' and `margin_min = 40` CD8+ cells/mm^2 are set for liver-metastasis
+#' sections as [simulate_tme()] draws them, where the T cells of an
+#' excluded tumour gather in a band one or two hundred microns wide along
+#' the border (60 to 190/mm^2 averaged over the 1-mm margin, against under
+#' 20/mm^2 in a desert) and an inflamed core holds about 100 to 270/mm^2
+#' (excluded and desert cores under 70; 45 simulated sections,
+#' bench/validate-compartments.R). Use `core_min = 100, margin_min = 200` to follow
+#' Muijlwijk et al.; calibrate both on your own cohort (e.g. at its
+#' medians) for other tissues or panels.
+#'
+#' **Immune cells in the core** count only when a tumour cell (`tumor`,
+#' by default the types the regions were built from) lies within
+#' `contact` microns: the inflamed phenotype is defined by T cells in the
+#' tumour parenchyma, in contact with tumour cells (Chen & Mellman 2017;
+#' Hegde et al. 2016), and cells inside lymphoid aggregates or tertiary
+#' lymphoid structures within the tumour are not. `tumor = NULL` counts
+#' every immune cell.
+#'
+#' **Lymphoid aggregates** (tertiary lymphoid structures and other B-cell
+#' follicles) are not part of the diffuse infiltrate the phenotypes
+#' describe, and one of them holds as many T cells as a square millimetre
+#' of infiltrated tissue: immune cells with at least `aggregate_b` cells
+#' of the `aggregates` types (B cells) within `aggregate_radius` microns
+#' (the T-cell zone around a follicle) are left out, everywhere. Scattered
+#' B cells do not reach that count; `aggregates = NULL` keeps every cell.
+#'
+#' **Which density.** The call uses the densities of the compartments
+#' (count / area, the average infiltrate the TIL guidelines ask for rather
+#' than hotspots: Salgado et al. 2015; Hendry et al. 2017). With
+#' `statistic = "median"` the core density is instead the median over
+#' square tiles of side `tile` (250 microns) lying at least half in the
+#' core, which resists dense spots further but is noisier in small cores.
+#' For the margin, where the immune cells of an excluded tumour gather in a
+#' band along the border that most tiles would miss, the call always uses
+#' the compartment density. Both are reported.
+#'
+#' When the tumour is less than `2 * margin` deep (small nodules, whose
+#' core would be a sliver or empty), the core is taken as the part deeper
+#' than half the tumour's depth (the largest distance of a cell inside the
+#' tumour from its border) and the inner margin as the rest of the
+#' tumour; `core_depth` and `note` say so. An image without a tumour region gives a row of `NA`
+#' with a note, not an error.
+#'
+#' @inheritParams compartments
+#' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
+#' @param core_min,margin_min Density thresholds in cells per mm^2.
+#' @param statistic `"mean"` (whole compartment) or `"median"` (median
+#'   over tiles): which core density the call uses.
+#' @param tile Side of the tiles in microns.
+#' @param tumor Tumour cell type(s) for the contact rule (`NULL`: no
+#'   rule). Default: the types `regions` were built from.
+#' @param contact Distance (microns) within which an immune cell of the
+#'   core counts as in contact with a tumour cell.
+#' @param aggregates Cell type(s) that mark lymphoid aggregates (B cells;
+#'   types absent from `cells` are ignored), or `NULL`.
+#' @param aggregate_b,aggregate_radius An immune cell with at least
+#'   `aggregate_b` `aggregates` cells within `aggregate_radius` microns is
+#'   in a lymphoid aggregate and not counted.
+#' @returns An `immunoscape_phenotype` data frame, one row per image:
+#'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
+#'   `margin_area_mm2`, `density_core`, `density_margin` (count / area, per
+#'   mm^2), `tile_core`, `tile_margin` (median tile densities),
+#'   `n_tiles_core`, `n_tiles_margin`, `core_depth` (microns), `note`,
+#'   `phenotype` (factor:
+#'   `inflamed`, `excluded`, `desert`).
+#' @references
+#' Chen DS, Mellman I. Elements of cancer immunity and the cancer-immune
+#' set point. Nature. 2017;541(7637):321-330.
+#'
+#' Hegde PS, Karanikas V, Evers S. The where, the when, and the how of
+#' immune monitoring for cancer immunotherapies in the era of checkpoint
+#' inhibition. Clin Cancer Res. 2016;22(8):1865-1874.
+#'
+#' Salgado R, Denkert C, Demaria S, et al. The evaluation of
+#' tumor-infiltrating lymphocytes (TILs) in breast cancer: recommendations
+#' by an International TILs Working Group 2014. Ann Oncol.
+#' 2015;26(2):259-271.
+#'
+#' Muijlwijk T, Nijenhuis DNLM, Ganzevles SH, et al. Immune cell topography
+#' of head and neck cancer. J Immunother Cancer. 2024;12(7):e009550
+#' (Fig. 2: decision tree on CD8+ densities in tumour centre and invasive
+#' margin).
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(4000, 0, 3000), y = runif(4000, 0, 3000))
+#' r <- sqrt((df$x - 1500)^2 + (df$y - 1500)^2)
+#' df$type <- ifelse(r < 1000, "Tumor", "Stroma")
+#' # CD8 T cells at the border only
+#' k <- abs(r - 1000) < 150 & runif(4000) < 0.5
+#' df$type[k] <- "CD8 T"
+#' cells <- spatial_cells(df)
+#' immune_phenotype(cells, tumor_regions(cells))
+immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
+                             core_min = 80, margin_min = 40, ...,
+                             statistic = c("mean", "median"), tile = 250,
+                             tumor = attr(regions, "tumor"), contact = 30,
+                             aggregates = "B", aggregate_b = 30,
+                             aggregate_radius = 150,
+                             nthreads = immunoscape_threads(),
+                             BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    immune <- check_types(cells, immune)
+    check_margin(margin)
+    check_nonneg(core_min)
+    check_nonneg(margin_min)
+    statistic <- check_choice(statistic, c("mean", "median"))
+    check_positive(tile, allow_null = FALSE)
+    if (!is.null(tumor)) tumor <- check_types(cells, tumor)
+    check_positive(contact, allow_null = FALSE)
+    check_nonneg(aggregate_b)
+    check_positive(aggregate_radius, allow_null = FALSE)
+    if (!is.null(aggregates)) {
+        if (!is.character(aggregates) || anyNA(aggregates)) {
+            stop_immunoscape("{.arg aggregates} must name cell types (B cells) or be NULL.",
+                             class = "argument")
+        }
+        aggregates <- intersect(aggregates, types_present(cells))
+        if (!length(aggregates)) aggregates <- NULL
+    }
+    nthreads <- check_nthreads(nthreads)
+    windows <- attr(cells, "windows")
+    comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
+                         BPPARAM = BPPARAM)
+    lv <- levels(cells$image)
+    notes <- attr(comp, "notes")
+    rows <- lapply(lv, function(im) {
+        i <- which(comp$image == im)
+        sub <- cells$image == im
+        ci <- match(comp$cell_id[i], cells$cell_id[sub])
+        d <- comp$border_distance[i]
+        imm <- comp$type[i] %in% immune
+        # in the core, only immune cells in contact with tumour cells
+        # count (not those inside lymphoid aggregates or TLS)
+        if (!is.null(tumor)) {
+            far <- imm & !near_type(cells$x[sub][ci], cells$y[sub][ci],
+                                    comp$type[i] %in% tumor, imm, contact,
+                                    nthreads)
+            d[far & !is.na(d) & d < 0] <- NA_real_
+        }
+        # immune cells of lymphoid aggregates (TLS) do not count anywhere
+        if (!is.null(aggregates)) {
+            agg <- imm & count_type(cells$x[sub][ci], cells$y[sub][ci],
+                                    comp$type[i] %in% aggregates, imm,
+                                    aggregate_radius, nthreads) >= aggregate_b
+            d[agg] <- NA_real_
+        }
+        phenotype_image(regions, windows, im, d[imm],
+                        cells$x[sub][ci][imm], cells$y[sub][ci][imm],
+                        margin, depth_of(d), tile, nthreads)
+    })
+    out <- do.call(rbind, rows)
+    out <- cbind(data.frame(image = factor(lv, levels = lv)), out)
+    use_core <- if (statistic == "median") out$tile_core else out$density_core
+    use_margin <- out$density_margin
+    call <- ifelse(use_core >= core_min, "inflamed",
+                   ifelse(use_margin >= margin_min, "excluded", "desert"))
+    out$phenotype <- factor(call, levels = phenotype_levels)
+    nm <- match(lv, notes$image)
+    out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
+    structure(out,
+              class = c("immunoscape_phenotype", "immunoscape_result",
+                        "data.frame"),
+              immune = immune, margin = margin, statistic = statistic,
+              tile = tile,
+              thresholds = c(core_min = core_min, margin_min = margin_min))
+}
+
+# Which of the cells `from` (logical) have a cell of `to` (logical) within
+# `r` microns.
+near_type <- function(x, y, to, from, r, nthreads) {
+    out <- rep(FALSE, length(x))
+    if (!any(to) || !any(from)) return(out)
+    res <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y),
+                 which(from), which(to), 1L, as.integer(nthreads))
+    out[which(from)] <- !is.na(res[[1]][, 1]) & res[[1]][, 1] <= r
+    out
+}
+
+# Number of cells `to` (logical) within `r` microns of each cell (0 for
+# the cells not in `from`).
+count_type <- function(x, y, to, from, r, nthreads) {
+    out <- integer(length(x))
+    if (!any(to) || !any(from)) return(out)
+    m <- .Call(ffi_dist_count, as.numeric(x), as.numeric(y),
+               as.integer(to), 2L, which(from), as.numeric(r),
+               as.integer(nthreads), 256)
+    out[which(from)] <- m[2L, ]
+    out
+}
+
+# Depth of the tumour: the largest distance inside it over the cells.
+depth_of <- function(d) {
+    d <- d[!is.na(d) & d < 0]
+    if (length(d)) -min(d) else 0
+}
+
+# Densities of one image's immune cells (signed distances and positions
+# given) in the core and the invasive margin: over the whole compartment
+# and as the median over tiles of side `tile` lying at least half in it.
+# The core is deeper than `margin` inside the tumour, or than half the
+# tumour's depth when that is less (small nodules).
+phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
+                            tile, nthreads) {
+    na_row <- data.frame(n_core = NA_integer_, n_margin = NA_integer_,
+                         core_area_mm2 = NA_real_, margin_area_mm2 = NA_real_,
+                         density_core = NA_real_, density_margin = NA_real_,
+                         tile_core = NA_real_, tile_margin = NA_real_,
+                         n_tiles_core = NA_integer_,
+                         n_tiles_margin = NA_integer_, core_depth = NA_real_,
+                         note = NA_character_)
+    if (!(depth > 0)) return(na_row)
+    core_depth <- min(margin, depth / 2)
+    breaks <- c(-core_depth, 0, margin)
+    a <- region_band_areas(regions, windows, image, breaks, tile = tile,
+                           nthreads = nthreads)
+    if (!is.matrix(a)) return(na_row)
+    w <- window_rings(windows, image)
+    dims <- attr(a, "tiles")
+    tx <- pmin(dims[1] - 1L, floor((x - min(w$x)) / tile))
+    ty <- pmin(dims[2] - 1L, floor((y - min(w$y)) / tile))
+    tid <- tx + ty * dims[1] + 1L
+    code <- compartment_of(d, core_depth)
+    code[!is.na(d) & d > margin] <- 4L
+    code[is.na(code)] <- 0L
+    one <- function(bands) {
+        area <- colSums(a[bands, , drop = FALSE]) / 1e6
+        n_tile <- tabulate(tid[code %in% bands], ncol(a))
+        full <- area >= 0.5 * tile^2 / 1e6
+        n <- sum(n_tile)
+        ar <- sum(area)
+        list(n = n, area = ar, mean = if (ar > 0) n / ar else NA_real_,
+             tile = if (any(full)) stats::median(n_tile[full] / area[full])
+                    else if (ar > 0) n / ar else NA_real_,
+             n_tiles = sum(full))
+    }
+    core <- one(1L)
+    mar <- one(2:3)
+    note <- if (core_depth < margin) {
+        sprintf("tumour at most %.0f um deep: core taken deeper than %.0f um (half the depth)",
+                depth, core_depth)
+    } else NA_character_
+    data.frame(n_core = core$n, n_margin = mar$n,
+               core_area_mm2 = core$area, margin_area_mm2 = mar$area,
+               density_core = core$mean, density_margin = mar$mean,
+               tile_core = core$tile, tile_margin = mar$tile,
+               n_tiles_core = core$n_tiles, n_tiles_margin = mar$n_tiles,
+               core_depth = core_depth, note = note)
+}
+
+#' @export
+print.immunoscape_phenotype <- function(x, ...) {
+    th <- attr(x, "thresholds")
+    cat(sprintf("<immunoscape_phenotype> %s; inflamed if core >= %g/mm\u00b2, else excluded if margin >= %g/mm\u00b2, else desert (%s densities; margin %g \u00b5m)\n",
+                paste(attr(x, "immune"), collapse = " + "), th[1], th[2],
+                if (identical(attr(x, "statistic"), "median"))
+                    sprintf("core: median %g-\u00b5m tile", attr(x, "tile")) else
+                    "compartment",
+                attr(x, "margin")))
+    print(as.data.frame(x), row.names = FALSE, digits = 4)
+    invisible(x)
+}
+
+#' @rdname immune_phenotype
+#' @param object An `immunoscape_phenotype` object.
+#' @export
+autoplot.immunoscape_phenotype <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[!is.na(df$phenotype), , drop = FALSE]
+    check_plot_rows(df, "immune phenotypes")
+    th <- attr(object, "thresholds")
+    if (identical(attr(object, "statistic"), "median")) {
+        df$density_core <- df$tile_core
+    }
+    lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
+    ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
+                                     .data$density_core,
+                                     colour = .data$phenotype)) +
+        ggplot2::geom_hline(yintercept = th[["core_min"]], colour = "grey50",
+                            linetype = "dashed") +
+        ggplot2::annotate("segment", x = th[["margin_min"]],
+                          xend = th[["margin_min"]], y = 0,
+                          yend = th[["core_min"]], colour = "grey50",
+                          linetype = "dashed") +
+        ggplot2::geom_point(size = 2.5) +
+        ggplot2::scale_colour_manual(
+            values = c(inflamed = "#B2182B", excluded = "#E08214",
+                       desert = "#4393C3"), drop = FALSE) +
+        ggplot2::coord_cartesian(xlim = c(0, lim), ylim = c(0, lim)) +
+        ggplot2::labs(x = "invasive margin density (per mm\u00b2)",
+                      y = "tumour core density (per mm\u00b2)",
+                      colour = "phenotype",
+                      title = sprintf("Immune phenotype (%s)",
+                                      paste(attr(object, "immune"),
+                                            collapse = " + "))) +
+        result_theme()
+}
+
+#' Cell-type ratios and densities by compartment (CD8/Treg and others)
+#'
+#' The inputs of Immunoscore-style scores and the ratios clinical papers
+#' report, per image and compartment: counts and densities (per mm^2) of a
+#' numerator type (default CD8 T cells) and a denominator type (default
+#' FOXP3+ regulatory T cells), and their ratio. Compartments: `core`,
+#' `inner_margin`, `outer_margin`, `stroma` (as [compartments()]),
+#' `margin` (the whole invasive margin, inner and outer), `tumor` (core
+#' and inner margin) and `all` (the whole window).
+#'
+#' **Zero counts.** Both types share the compartment's area, so the ratio
+#' of densities is the ratio of counts. When the denominator count is 0
+#' and the numerator is not, the ratio is `(n_num + 0.5) / (n_den + 0.5)`
+#' (the Haldane-Anscombe correction, `pseudocount = 0.5`), so that a
+#' compartment with CD8 cells and no Treg gets a large finite ratio that
+#' still grows with the CD8 count; `corrected` is `TRUE` there. When both
+#' counts are 0 the ratio is `NA` (nothing to compare). `pseudocount = 0`
+#' gives `Inf` instead.
+#'
+#' @inheritParams compartments
+#' @param numerator,denominator Cell type(s) counted in the numerator and
+#'   the denominator.
+#' @param pseudocount Added to both counts when the denominator is 0.
+#' @returns An `immunoscape_ratios` data frame: `image`, `compartment`,
+#'   `area_mm2`, `n_num`, `n_den`, `density_num`, `density_den`, `ratio`,
+#'   `corrected`, `note`.
+#' @references
+#' Galon J, Mlecnik B, Bindea G, et al. Towards the introduction of the
+#' 'Immunoscore' in the classification of malignant tumours. J Pathol.
+#' 2014;232(2):199-209.
+#'
+#' Sato E, Olson SH, Ahn J, et al. Intraepithelial CD8+ tumor-infiltrating
+#' lymphocytes and a high CD8+/regulatory T cell ratio are associated with
+#' favorable prognosis in ovarian cancer. PNAS. 2005;102(51):18538-18543.
+#' @export
+#' @examples
+#' set.seed(1)
+#' df <- data.frame(x = runif(3000, 0, 2000), y = runif(3000, 0, 2000))
+#' df$type <- ifelse((df$x - 1000)^2 + (df$y - 1000)^2 < 600^2, "Tumor",
+#'                   sample(c("Stroma", "CD8 T", "Treg"), 3000, TRUE,
+#'                          prob = c(0.8, 0.15, 0.05)))
+#' cells <- spatial_cells(df)
+#' compartment_ratios(cells, tumor_regions(cells), margin = 200)
+compartment_ratios <- function(cells, regions, numerator = "CD8 T",
+                               denominator = "Treg", margin = 500, ...,
+                               pseudocount = 0.5,
+                               nthreads = immunoscape_threads(),
+                               BPPARAM = NULL) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    regions <- check_regions(regions, cells)
+    numerator <- check_types(cells, numerator)
+    denominator <- check_types(cells, denominator)
+    check_margin(margin)
+    check_nonneg(pseudocount)
+    nthreads <- check_nthreads(nthreads)
+    groups <- c(stats::setNames(as.list(compartment_levels),
+                                compartment_levels),
+                list(margin = c("inner_margin", "outer_margin"),
+                     tumor = c("core", "inner_margin"),
+                     all = compartment_levels))
+    cc <- compartment_counts(cells, regions, list(numerator, denominator),
+                             margin, groups, nthreads, BPPARAM)
+    out <- data.frame(image = cc$image, compartment = cc$compartment,
+                      area_mm2 = cc$area_mm2, n_num = cc$n1, n_den = cc$n2)
+    bad <- is.na(out$area_mm2)
+    out$n_num[bad] <- NA_integer_
+    out$n_den[bad] <- NA_integer_
+    pos <- !bad & out$area_mm2 > 0
+    out$density_num <- ifelse(pos, out$n_num / out$area_mm2, NA_real_)
+    out$density_den <- ifelse(pos, out$n_den / out$area_mm2, NA_real_)
+    out$corrected <- !bad & out$n_den == 0 & out$n_num > 0
+    out$ratio <- ifelse(out$corrected,
+                        (out$n_num + pseudocount) / (out$n_den + pseudocount),
+                        ifelse(!bad & out$n_den > 0, out$n_num / out$n_den,
+                               NA_real_))
+    out <- out[c("image", "compartment", "area_mm2", "n_num", "n_den",
+                 "density_num", "density_den", "ratio", "corrected")]
+    notes <- attr(cc, "notes")
+    out$note <- notes$note[match(as.character(out$image), notes$image)]
+    rownames(out) <- NULL
+    structure(out,
+              class = c("immunoscape_ratios", "immunoscape_result",
+                        "data.frame"),
+              numerator = numerator, denominator = denominator,
+              margin = margin, pseudocount = pseudocount)
+}
+
+#' @export
+print.immunoscape_ratios <- function(x, ...) {
+    cat(sprintf("<immunoscape_ratios> %s / %s by compartment (margin %g \u00b5m; denominator 0: +%g to both counts)\n",
+                paste(attr(x, "numerator"), collapse = " + "),
+                paste(attr(x, "denominator"), collapse = " + "),
+                attr(x, "margin"), attr(x, "pseudocount")))
+    print(as.data.frame(x), row.names = FALSE, digits = 4)
+    invisible(x)
+}
+
+#' @rdname compartment_ratios
+#' @param object An `immunoscape_ratios` object.
+#' @export
+autoplot.immunoscape_ratios <- function(object, ...) {
+    check_dots(...)
+    df <- as.data.frame(object)
+    df <- df[is.finite(df$ratio) & df$ratio > 0, , drop = FALSE]
+    check_plot_rows(df, "ratios")
+    p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment, .data$ratio,
+                                          fill = .data$corrected)) +
+        ggplot2::geom_col() +
+        ggplot2::geom_hline(yintercept = 1, colour = "grey40",
+                            linetype = "dashed") +
+        ggplot2::scale_y_log10() +
+        ggplot2::scale_fill_manual(values = c(`FALSE` = "#4D4D4D",
+                                              `TRUE` = "#BABABA"),
+                                   labels = c(`FALSE` = "counts",
+                                              `TRUE` = "zero denominator (+0.5)")) +
+        ggplot2::labs(x = NULL, y = sprintf("%s / %s",
+                                            paste(attr(object, "numerator"),
+                                                  collapse = "+"),
+                                            paste(attr(object, "denominator"),
+                                                  collapse = "+")),
+                      fill = NULL, title = "Ratio by compartment") +
+        result_theme() + rotate_x()
+    if (length(unique(df$image)) > 1L) p <- p + result_facets(df)
+    p
+}

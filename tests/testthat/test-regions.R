@@ -1,0 +1,196 @@
+# Tumour regions and their geometry: signed distances and band areas
+# against brute-force R oracles (helper-regions.R), region building on
+# synthetic tissue.
+
+reg_of <- function(df, cells) as_regions(df, cells)
+
+test_that("signed distances match the brute-force oracle", {
+    # two nodules, one with a hole
+    p <- rbind(ro_square(100, 100, 300), ro_square(200, 200, 100, ring = 2L,
+                                                  hole = TRUE),
+               ro_square(600, 150, 150, polygon = 2L))
+    cells <- spatial_cells(data.frame(x = c(0, 900, 900, 0),
+                                      y = c(0, 0, 600, 600), type = "A"))
+    reg <- reg_of(p, cells)
+    set.seed(2)
+    px <- c(stats::runif(3000, -100, 1000), 250, 100, 400, 675, 200)
+    py <- c(stats::runif(3000, -100, 700), 250, 100, 250, 225, 250)
+    got <- immunoscape:::region_signed_distance(reg, "image1", px, py, 1L)
+    w <- reg[reg$image == "image1", ]
+    expect_equal(got, ro_signed_distance(px, py, w), tolerance = 1e-9)
+    # on the edge: 0; centre of the hole: outside, 50 from its edges
+    expect_equal(got[3002], 0)
+    expect_equal(got[3001], 50)
+    # thread invariance
+    expect_identical(
+        immunoscape:::region_signed_distance(reg, "image1", px, py, 2L), got)
+})
+
+test_that("an image without regions gives NA distances", {
+    cells <- spatial_cells(data.frame(x = c(0, 10, 0, 5), y = c(0, 0, 10, 5),
+                                      type = "A", image = c("a", "a", "a",
+                                                            "b")),
+                           image = "image", window = data.frame(
+                               x = c(-1, 11, 11, -1), y = c(-1, -1, 11, 11)))
+    reg <- as_regions(cbind(image = "a", ro_square(0, 0, 5)), cells)
+    expect_true(all(is.na(immunoscape:::region_signed_distance(
+        reg, "b", 1, 1, 1L))))
+})
+
+test_that("band areas are exact for a square and match the grid oracle", {
+    cells <- spatial_cells(data.frame(x = c(-200, 300, 300, -200),
+                                      y = c(-200, -200, 300, 300),
+                                      type = "A"), window = "rectangle")
+    reg <- reg_of(ro_square(0, 0, 100), cells)
+    win <- attr(cells, "windows")
+    a <- immunoscape:::region_band_areas(reg, win, "image1",
+                                         c(-30, 0, 50))
+    exact <- c(40^2, 100^2 - 40^2, 4 * 100 * 50 + pi * 50^2)
+    exact <- c(exact, 500^2 - sum(exact))
+    # the outside band has round corners: leaf blocks of 0.25 um
+    expect_equal(a, exact, tolerance = 1e-4)
+    expect_equal(sum(a), 500^2)
+    # clipped by the window: the square at the window corner
+    reg2 <- reg_of(ro_square(-200, -200, 100), cells)
+    a2 <- immunoscape:::region_band_areas(reg2, win, "image1", c(0, 50))
+    expect_equal(a2[2], 2 * 100 * 50 + pi * 50^2 / 4, tolerance = 1e-4)
+    # holes and several nodules against the midpoint-rule oracle
+    p <- rbind(ro_square(-150, -150, 200), ro_square(-100, -100, 80,
+                                                     ring = 2L, hole = TRUE),
+               ro_square(120, 100, 120, polygon = 2L))
+    reg3 <- reg_of(p, cells)
+    br <- c(-40, -10, 0, 25, 60)
+    a3 <- immunoscape:::region_band_areas(reg3, win, "image1", br)
+    w <- as.data.frame(win)
+    oracle <- ro_band_areas(reg3[reg3$image == "image1", ], w, br, h = 1)
+    expect_equal(a3, oracle, tolerance = 5e-3)
+    # (0, 25]: the two squares' outer bands (perimeter x 25 + pi 25^2 each)
+    # and the hole less its core farther than 25 from its edges
+    expect_equal(a3[4], 800 * 25 + 480 * 25 + 2 * pi * 25^2 + 80^2 - 30^2,
+                 tolerance = 1e-4)
+    expect_equal(sum(a3), 500^2)
+    expect_identical(immunoscape:::region_band_areas(reg3, win, "image1",
+                                                     br, nthreads = 2L), a3)
+})
+
+test_that("tumor_regions outlines a disc, its hole and separate nodules", {
+    df <- ro_cells(1200, 12, function(x, y) {
+        r1 <- sqrt((x - 400)^2 + (y - 600)^2)
+        r2 <- sqrt((x - 950)^2 + (y - 600)^2)
+        ifelse((r1 < 300 & r1 > 100) | r2 < 150, "Tumor", "Stroma")
+    })
+    cells <- spatial_cells(df)
+    # the stroma in the ring's centre is a hole only below min_hole
+    reg <- tumor_regions(cells, min_hole = 1e4)
+    expect_s3_class(reg, "immunoscape_regions")
+    expect_named(as.data.frame(reg), c("image", "polygon", "ring", "hole",
+                                       "x", "y"))
+    s <- summary(reg)
+    expect_equal(s$n_polygons, 2L)
+    expect_equal(s$n_holes, 1L)
+    truth <- pi * (300^2 - 100^2 + 150^2) / 1e6
+    expect_equal(s$area_mm2, truth, tolerance = 0.03)
+    # every cell on the right side away from the borders
+    d <- immunoscape:::region_signed_distance(reg, "image1", df$x, df$y, 1L)
+    r1 <- sqrt((df$x - 400)^2 + (df$y - 600)^2)
+    r2 <- sqrt((df$x - 950)^2 + (df$y - 600)^2)
+    clear <- pmin(abs(r1 - 300), abs(r1 - 100), abs(r2 - 150)) > 20
+    expect_true(all((d[clear] <= 0) == (df$type[clear] == "Tumor")))
+    # by default enclosed tissue (up to 1 mm^2) belongs to the tumour
+    s_def <- summary(tumor_regions(cells))
+    expect_equal(s_def$n_holes, 0L)
+    expect_equal(s_def$area_mm2, pi * (300^2 + 150^2) / 1e6, tolerance = 0.03)
+    # ... but an empty gap (necrosis, a lumen) stays a hole
+    empty <- df[sqrt((df$x - 400)^2 + (df$y - 600)^2) > 100 |
+                    df$type == "Tumor", ]
+    s_emp <- summary(tumor_regions(spatial_cells(empty)))
+    expect_equal(s_emp$n_holes, 1L)
+    expect_equal(s_emp$area_mm2, truth, tolerance = 0.05)
+    # concave method: the same pieces
+    reg_c <- tumor_regions(cells, method = "concave", radius = 30,
+                           min_hole = 1e4)
+    expect_equal(summary(reg_c)$n_polygons, 2L)
+    expect_equal(summary(reg_c)$area_mm2, truth, tolerance = 0.05)
+    # a small island is dropped by min_area, kept below it
+    df2 <- df
+    isl <- (df2$x - 900)^2 + (df2$y - 150)^2 < 30^2
+    df2$type[isl] <- "Tumor"
+    cells2 <- spatial_cells(df2)
+    expect_equal(summary(tumor_regions(cells2))$n_polygons, 2L)
+    expect_equal(summary(tumor_regions(cells2, min_area = 500,
+                                       gap = 0))$n_polygons, 3L)
+    # thread invariance
+    expect_identical(tumor_regions(cells, min_hole = 1e4, nthreads = 2L),
+                     reg)
+})
+
+test_that("ignored types count neither way", {
+    # tumour disc with a band of immune cells along its inner edge: counted
+    # as non-tumour they put the border at the tumour cells' edge (240),
+    # ignored the border lies midway between tumour and stroma (270)
+    df <- ro_cells(1000, 10, function(x, y) {
+        r <- sqrt((x - 500)^2 + (y - 500)^2)
+        ifelse(r < 300, ifelse(r > 240, "CD8 T", "Tumor"), "Stroma")
+    })
+    cells <- spatial_cells(df)
+    a0 <- summary(tumor_regions(cells, gap = 0))$area_mm2
+    a1 <- summary(tumor_regions(cells, gap = 0, ignore = "CD8 T"))$area_mm2
+    expect_equal(a0, pi * 0.24^2, tolerance = 0.05)
+    expect_equal(a1, pi * 0.27^2, tolerance = 0.05)
+    expect_error(tumor_regions(cells, ignore = "CD8"),
+                 class = "immunoscape_error_type")
+})
+
+test_that("tumor_regions reads a vendor tissue column", {
+    df <- ro_cells(600, 12, function(x, y) ifelse(x < 300, "CK+", "other"))
+    df$tissue <- ifelse(df$x < 250, "Tumor", "Stroma")
+    cells <- spatial_cells(df)
+    reg <- tumor_regions(cells, tissue = "tissue")
+    expect_equal(summary(reg)$area_mm2, 250 * 600 / 1e6, tolerance = 0.06)
+    expect_error(tumor_regions(cells, tissue = "tisue"),
+                 class = "immunoscape_error_column")
+    expect_error(tumor_regions(cells, tumor = "Tumour", tissue = "tissue"),
+                 class = "immunoscape_error_type")
+})
+
+test_that("an image without tumour cells gets a note, not an error", {
+    a <- ro_cells(400, 15, function(x, y) ifelse(x < 200, "Tumor", "S"))
+    b <- ro_cells(400, 15, function(x, y) rep("S", length(x)), image = "b")
+    cells <- spatial_cells(rbind(a, b), image = "image")
+    reg <- tumor_regions(cells)
+    s <- summary(reg)
+    expect_equal(s$n_polygons, c(1L, 0L))
+    expect_equal(s$note[2], "no tumour cells")
+    expect_true(all(is.na(immunoscape:::region_signed_distance(
+        reg, "b", 1, 1, 1L))))
+})
+
+test_that("bad arguments are classed errors", {
+    cells <- spatial_cells(ro_cells(300, 15, function(x, y)
+        ifelse(x < 150, "Tumor", "S")))
+    expect_error(tumor_regions(cells, tumor = "Tumour"),
+                 class = "immunoscape_error_type")
+    expect_error(tumor_regions(cells, method = "convex"),
+                 class = "immunoscape_error_argument")
+    expect_error(tumor_regions(cells, bandwidth = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(tumor_regions(cells, threshold = 1.5),
+                 class = "immunoscape_error_argument")
+    expect_error(tumor_regions(cells, min_area = -1),
+                 class = "immunoscape_error_argument")
+    expect_error(tumor_regions(cells, bandwith = 10),
+                 class = "immunoscape_error")
+})
+
+test_that("plot_cells draws the regions and autoplot maps them", {
+    cells <- spatial_cells(ro_cells(400, 15, function(x, y)
+        ifelse(x < 200, "Tumor", "S")))
+    reg <- tumor_regions(cells)
+    p <- plot_cells(cells, regions = reg)
+    ld <- ggplot2::layer_data(p, 3)
+    expect_gt(nrow(ld), 3)
+    expect_true(all(ld$colour == "#B2182B"))
+    expect_s3_class(autoplot(reg), "ggplot")
+    expect_s3_class(autoplot(reg, cells = cells), "ggplot")
+    expect_output(print(reg), "immunoscape_regions")
+})
