@@ -19,12 +19,12 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   table whatever the number of images) and the cohort's composition.
 #' * `"maps"`: cell maps of the representative images (see Selection),
 #'   with the tumour regions and the TLS outlined.
-#' * `"compartments"`: tumour regions (`tumor_regions()`), the invasive
-#'   margin (`compartments()`, `margin` microns either side of the
+#' * `"compartments"`: tumour regions ([tumor_regions()]), the invasive
+#'   margin ([compartments()], `margin` microns either side of the
 #'   border) drawn on the maps, infiltration profiles
-#'   (`infiltration_profile()`), immune phenotype (`immune_phenotype()`)
+#'   ([infiltration_profile()]), immune phenotype ([immune_phenotype()])
 #'   of every image and, when `liver` cells are present, the growth
-#'   pattern (`growth_pattern()`).
+#'   pattern ([growth_pattern()]).
 #' * `"tls"`: tertiary lymphoid structures (`detect_tls()`) of every image
 #'   (count, density, maturity, location), when `b_cells` are present.
 #' * `"kfunctions"`: cross-type L functions from the tumour to each immune
@@ -288,33 +288,30 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
     sub <- report_subset(cells, sel)
     rep$cells_selected <- sub
 
-    can_tissue <- keep("compartments") && report_has("tumor_regions")
+    can_tissue <- keep("compartments")
     if (can_tissue) {
         say("tumour regions and compartments")
-        rep$regions <- report_try(report_fn("tumor_regions")(cells, tumor = opts$tumor,
+        rep$regions <- report_try(tumor_regions(cells, tumor = opts$tumor,
                                                 nthreads = th,
                                                 BPPARAM = bp))
         if (!report_failed(rep$regions)) {
             reg_sel <- report_try(report_regions_subset(rep$regions, sub))
             rep$regions_selected <- reg_sel
-            rep$compartments <- report_try(report_fn("compartments")(
+            rep$compartments <- report_try(compartments(
                 sub, reg_sel, margin = opts$margin, nthreads = th))
             inf_types <- utils::head(report_rank_immune(
                 opts$immune[!grepl("FDC|GC B", opts$immune)],
                 types_present(sub)), 4L)
-            rep$infiltration <- report_try(report_fn("infiltration_profile")(
+            rep$infiltration <- report_try(infiltration_profile(
                 sub, reg_sel, types = inf_types,
                 breaks = seq(-opts$margin, opts$margin,
                              length.out = 11L),
                 nthreads = th))
-            if (report_has("immune_phenotype")) {
-                cd8 <- report_cd8(opts$immune)
-                rep$phenotype <- report_try(report_fn("immune_phenotype")(
-                    cells, rep$regions, immune = cd8, margin = opts$margin,
-                    nthreads = th, BPPARAM = bp))
-            }
-            if (length(opts$liver) && report_has("growth_pattern")) {
-                rep$growth <- report_try(report_fn("growth_pattern")(
+            rep$phenotype <- report_try(immune_phenotype(
+                cells, rep$regions, immune = report_cd8(opts$immune),
+                margin = opts$margin, nthreads = th, BPPARAM = bp))
+            if (length(opts$liver)) {
+                rep$growth <- report_try(growth_pattern(
                     cells, rep$regions, tumor = opts$tumor,
                     liver = opts$liver, nthreads = th, BPPARAM = bp))
             }

@@ -45,9 +45,7 @@ test_that("render_report writes a self-contained HTML with its sections", {
     # sections of the families present in this version
     has <- function(f) exists(f, envir = asNamespace("immunoscape"),
                               inherits = FALSE)
-    if (has("tumor_regions")) {
-        expect_match(txt, "Tumour compartments and margins", fixed = TRUE)
-    }
+    expect_match(txt, "Tumour compartments and margins", fixed = TRUE)
     if (has("detect_tls")) {
         expect_match(txt, "Tertiary lymphoid structures", fixed = TRUE)
     }
