@@ -49,6 +49,8 @@
 #' @param palette Optional named character vector of colours for some or
 #'   all values of `color_by` (e.g. `c("CK+" = "cyan4")`); unnamed values
 #'   keep the default palette.
+#' @param tls Optional result of [detect_tls()] on these cells: its TLS
+#'   outlines are drawn in black over the cells.
 #' @param regions Optional tumour regions ([tumor_regions()]) whose outlines
 #'   are drawn in dark red over the cells (a `geom_path` layer after the
 #'   window's).
@@ -73,7 +75,7 @@
 plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
                        highlight = NULL, flip_y = TRUE, window = TRUE,
                        point_size = NULL, palette = NULL, page = NULL,
-                       max_panels = 25L, regions = NULL, ...) {
+                       max_panels = 25L, regions = NULL, tls = NULL, ...) {
     check_dots(...)
     cells <- check_cells(cells)
     if (!is.null(regions)) regions <- check_regions(regions, cells)
@@ -159,6 +161,7 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
             inherit.aes = FALSE, colour = "#B2182B", linewidth = 0.6
         )
     }
+    if (!is.null(tls)) p <- tls_overlay(p, tls, images)
     finish_map(p, length(images), flip_y)
 }
 

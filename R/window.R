@@ -136,21 +136,29 @@ window_convex <- function(x, y) {
 window_concave <- function(x, y, radius, nthreads = immunoscape_threads(),
                            call = rlang::caller_env()) {
     if (length(x) < 3L) return(window_convex(x, y))
+    p <- concave_parameters(x - min(x), y - min(y), radius,
+                            nthreads = nthreads, call = call)
+    concave_rings(x, y, p$radius, p$pixel, p$margin, nthreads)
+}
+
+# The rings of the closing of points (x, y) with a disc of `radius` on a
+# raster of `pixel`, eroded by radius - margin only (so grown by `margin`
+# beyond the closing), as a vertex data frame (polygon, ring, hole, x, y).
+# Also the outline of a TLS (R/tls.R).
+concave_rings <- function(x, y, radius, pixel, margin,
+                          nthreads = immunoscape_threads()) {
     # the raster is laid from the lowest cell, so that stage coordinates
     # (offsets of 1e7 microns) give the same outline as local ones
     x0 <- min(x)
     y0 <- min(y)
     x <- as.numeric(x) - x0
     y <- as.numeric(y) - y0
-    p <- concave_parameters(x, y, radius, nthreads = nthreads, call = call)
     nth <- as.integer(nthreads)
     # simplified within half a pixel; kept only if no edges cross and every
     # cell stays inside (else the exact marching-squares outline)
-    res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin, 0.5,
-                 nth)
+    res <- .Call(ffi_window_concave, x, y, radius, pixel, margin, 0.5, nth)
     if (!concave_ok(res, x, y)) {
-        res <- .Call(ffi_window_concave, x, y, p$radius, p$pixel, p$margin,
-                     0, nth)
+        res <- .Call(ffi_window_concave, x, y, radius, pixel, margin, 0, nth)
     }
     contour_frame(res, x0, y0)
 }

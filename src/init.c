@@ -35,6 +35,8 @@ SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
 SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
 SEXP ffi_kfun_status(SEXP);
 SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_tls_link(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_tls_near(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_dist_nearest", (DL_FUNC) &ffi_dist_nearest, 6},
@@ -64,6 +66,8 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_kfun_eroded", (DL_FUNC) &ffi_kfun_eroded, 3},
     {"ffi_kfun_status", (DL_FUNC) &ffi_kfun_status, 1},
     {"ffi_kfun_weights", (DL_FUNC) &ffi_kfun_weights, 6},
+    {"ffi_tls_link", (DL_FUNC) &ffi_tls_link, 4},
+    {"ffi_tls_near", (DL_FUNC) &ffi_tls_near, 8},
     {NULL, NULL, 0}
 };
 

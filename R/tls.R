@@ -1,0 +1,983 @@
+# Tertiary lymphoid structures: B-cell seeds linked into groups (C:
+# src/tls.c), groups with a T-cell zone kept, outlined (the concave closing
+# of R/window.R), staged by the follicular dendritic and germinal-centre
+# cells inside the outline, and placed relative to the tumour border.
+
+tls_maturity_levels <- c("aggregate", "primary", "secondary")
+tls_location_levels <- c("intratumoral", "margin", "peritumoral", "distal")
+
+# Settings for common panels: cell type names and thresholds. Anything the
+# user passes explicitly wins over the preset.
+tls_preset_table <- list(
+    default = list(),
+    simulated = list(b_cells = "B", gc = "GC B", fdc = "FDC",
+                     t_cells = c("CD4 T", "CD8 T", "Treg")),
+    vectra_lung = list(b_cells = c("B cell", "B cell (CD19+)"),
+                       t_cells = c("CD4 T", "CD8 T", "CD4 T (CD4+)",
+                                   "CD8 T (CD8+)")),
+    mif_tls = list(b_cells = "CD20+", t_cells = c("CD3+", "CD8+", "CD4+"),
+                   fdc = "CD21+", gc = "CD23+"),
+    imc = list(b_cells = c("B cell", "B cells", "B"),
+               t_cells = c("CD4 T cell", "CD8 T cell", "Treg", "T cell",
+                           "CD4 T cells", "CD8 T cells", "T cells"),
+               link = 15)
+)
+
+#' Settings of `detect_tls()` for common panels
+#'
+#' Presets name the cell types of common multiplex panels and, where the
+#' resolution differs, the linkage distance. Pass the name as `preset` to
+#' [detect_tls()]; any argument given explicitly overrides the preset.
+#'
+#' * `"default"`: the defaults of [detect_tls()] (B cells typed `"B"`; no
+#'   staging markers).
+#' * `"simulated"`: the type names of [simulate_tme()]: `"B"` and
+#'   `"GC B"` seeds, T cells `"CD4 T"`, `"CD8 T"`, `"Treg"`, follicular
+#'   dendritic cells `"FDC"`, germinal-centre B cells `"GC B"`.
+#' * `"vectra_lung"`: the Vectra 3 lung panel of the NSCLC cohort of
+#'   Johnson et al. (2021) (CD19: `"B cell (CD19+)"`; `"CD4 T (CD4+)"`,
+#'   `"CD8 T (CD8+)"`, or the same names without the marker), no staging
+#'   markers.
+#' * `"mif_tls"`: a TLS staging panel in the style of Vanhersecke et al.
+#'   (2021): CD20 B cells (`"CD20+"`), CD3/CD4/CD8 T cells, CD21+
+#'   follicular dendritic cells, CD23+ germinal-centre B cells.
+#' * `"imc"`: common imaging mass cytometry type names (1 um pixels, cells
+#'   packed more tightly: `link = 15`).
+#'
+#' @param name A preset name; `NULL` lists them.
+#' @returns A named list of [detect_tls()] arguments (or, for `NULL`, the
+#'   names of the presets).
+#' @export
+#' @examples
+#' tls_preset()
+#' tls_preset("mif_tls")
+tls_preset <- function(name = NULL) {
+    if (is.null(name)) return(names(tls_preset_table))
+    name <- check_choice(name, names(tls_preset_table))
+    tls_preset_table[[name]]
+}
+
+#' Detect tertiary lymphoid structures
+#'
+#' Finds B-cell aggregates with an adjacent T-cell zone in every image,
+#' outlines them, counts the cells inside, stages their maturity and, given
+#' tumour regions, places them relative to the tumour border.
+#'
+#' The steps, per image:
+#'
+#' 1. **Seeds.** Cells of the `b_cells` types (and the `gc` types, which
+#'    are germinal-centre B cells) are linked when their distance is at
+#'    most `link` microns (a distance equal to `link` links); the connected
+#'    groups of this graph (single linkage, the same partition as
+#'    `dbscan::dbscan(eps = link, minPts = 1)`) are found by union-find on
+#'    the spatial index in C, in O(n) memory.
+#' 2. **Candidates.** A group is a TLS when it has at least `min_b` seeds
+#'    and at least `min_t` cells of the `t_cells` types lie within
+#'    `t_radius` microns of one of its seeds (the T-cell zone).
+#' 3. **Extent.** The shape of a TLS is its seeds plus its T-cell zone:
+#'    the T cells within `t_radius` of its seeds that are linked (within
+#'    `link`, directly or through other such T cells) to a seed, so that
+#'    a dense T-cell cuff counts and isolated T cells nearby do not. The
+#'    outline is the closing of these cells with a disc of radius
+#'    `max(link, buffer)` (the concave window of [tissue_window()]: gaps
+#'    the linkage bridged are filled, holes wider than the disc stay),
+#'    grown by `buffer` microns. Every cell inside the outline (of any
+#'    type) is a member. A TLS whose seeds fall inside the outline of a
+#'    larger one is merged into it; otherwise a cell inside two outlines
+#'    belongs to the TLS with more seeds.
+#' 4. **Maturity** (needs `fdc` and/or `gc`): `"secondary"` (secondary
+#'    follicle-like, a germinal centre) when at least `min_gc` members are
+#'    `gc` cells; otherwise `"primary"` (primary follicle-like) when at
+#'    least `min_fdc` members are follicular dendritic cells (`fdc`);
+#'    otherwise `"aggregate"` (lymphoid aggregate / early TLS). Without
+#'    either marker the maturity is `NA`.
+#' 5. **Location** (needs `regions`): from the signed distances to the
+#'    tumour border (negative inside the tumour) of the members (their
+#'    range `border_min` .. `border_max`) and of the centroid
+#'    (`border_distance`): `"intratumoral"` when every member is inside
+#'    the tumour deeper than `margin`; `"margin"` when a member lies within
+#'    `margin` of the border or the TLS spans it; `"peritumoral"` when
+#'    every member is outside beyond `margin` and the centroid at most
+#'    `distal` microns away; `"distal"` beyond. The signed distance comes
+#'    from `region_signed_distance()` of the tumour-region family when the
+#'    package has it, otherwise from the region polygons directly (the
+#'    same quantity).
+#'
+#' @section Defaults and the literature:
+#' A TLS is an organised aggregate of B cells (CD20+ or CD19+) forming a
+#' follicle with an adjacent T-cell zone (CD3+, mostly CD4+), high
+#' endothelial venules and, when mature, a network of CD21+ follicular
+#' dendritic cells and a germinal centre (Sautes-Fridman et al. 2019;
+#' Schumacher & Thommen 2022). Detecting them from single-cell coordinates
+#' by linking neighbouring lymphocytes into graphs was shown by Schaadt et
+#' al. (2020). The defaults translate this into cell-table terms:
+#' `link = 20` um (about two cell diameters: B cells of a follicle touch,
+#' scattered B cells in tumour are usually much farther apart), `min_b =
+#' 50` linked B cells (a follicle of a few cell layers; smaller clusters
+#' are reported only when asked for with a smaller `min_b`), `min_t = 20`
+#' T cells within `t_radius = 100` um (the T-cell zone cuffs the follicle
+#' over roughly 50 to 150 um), `buffer = 15` um (about one cell). Maturity
+#' follows the staging of Silina et al. (2018) and Vanhersecke et al.
+#' (2021): early TLS / lymphoid aggregates without follicular dendritic
+#' cells, primary follicle-like TLS with a CD21+ FDC network, secondary
+#' follicle-like TLS with a CD23+ (or BCL6+) germinal centre. The FDC and
+#' GC thresholds (`min_fdc = 5`, `min_gc = 10` cells) ask for a network or
+#' a centre, not a single positive cell. `margin = 100` um calls a TLS
+#' "margin" when it touches the tumour-stroma interface (a few cell
+#' layers either side of the border) and `distal = 1000` um separates
+#' peritumoral TLS from those more than 1 mm away. On the Vectra NSCLC
+#' cohort (tumour compartment only, scattered B cells) the defaults find a
+#' single small aggregate in 247 fields. The vignette `vignette("tls")`
+#' compares parameter choices on simulated and real data.
+#'
+#' @param cells A `spatial_cells` object.
+#' @param b_cells Cell types of B cells (the seeds).
+#' @param t_cells Cell types of T cells (the T-cell zone). Types absent
+#'   from the data are ignored.
+#' @param link Linkage distance in microns: seeds at most this far apart
+#'   belong to the same group.
+#' @param min_b Smallest number of seeds of a TLS.
+#' @param min_t Smallest number of T cells within `t_radius` of the seeds.
+#' @param t_radius Reach of the T-cell zone beyond the seeds, in microns.
+#' @param buffer Microns the outline extends beyond the closing of the
+#'   seeds.
+#' @param fdc Follicular dendritic cells: `NULL` (not typed), a character
+#'   vector of cell types, or a one-sided formula evaluated in the columns
+#'   of `cells`, e.g. `~ CD21 > 3` (a marker rule; cells where it is `TRUE`).
+#' @param gc Germinal-centre B cells, as `fdc` (e.g. `"GC B"` or
+#'   `~ CD23 > 2 | BCL6 > 2`). Cells of `gc` types are seeds too.
+#' @param regions Optional tumour regions: the result of `tumor_regions()`
+#'   or any polygon data frame in the tissue-window vertex format (columns
+#'   `image`, `polygon`, `ring`, `hole`, `x`, `y`), for the location of
+#'   each TLS. Images without regions get `NA` locations.
+#' @param ... Unused; a misspelled argument is an error.
+#' @param min_fdc,min_gc Smallest numbers of FDC and GC members for the
+#'   primary and secondary stages.
+#' @param margin,distal Location thresholds in microns (see Details).
+#' @param preset `NULL` or a name of [tls_preset()]: panel settings used
+#'   for every argument not given explicitly.
+#' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
+#'   parameter object.
+#' @param nthreads Number of OpenMP threads; results do not depend on it.
+#' @returns An `immunoscape_tls` object, a list of data frames:
+#'   * `tls`: one row per TLS: `image`, `tls_id` (1 = most seeds),
+#'     `n_cells` (members), `n_b` (B-cell members, `gc` included), `n_t`,
+#'     `n_fdc`, `n_gc`, `n_seeds`, `n_t_zone` (T cells within `t_radius`
+#'     of the seeds), `area_mm2`, centroid `x`, `y` (mean of the members),
+#'     `bt_ratio` (`n_b / n_t`), `maturity`, `location`,
+#'     `border_distance` (of the centroid; um, negative inside the
+#'     tumour), `border_min`, `border_max` (range over the members);
+#'   * `members`: one row per member cell: `image`, `cell_id`, `tls_id`,
+#'     `type`;
+#'   * `composition`: `image`, `tls_id`, `type`, `n`: members by type;
+#'   * `outlines`: polygon vertices `image`, `tls_id`, `polygon`, `ring`,
+#'     `hole`, `x`, `y`;
+#'   * `images`: per image `n_tls`, `n_aggregate`, `n_primary`,
+#'     `n_secondary`, `area_mm2` (window), `tls_per_mm2`, `n_b`,
+#'     `frac_b_in_tls`, and with `regions`: `tumor_area_mm2`,
+#'     `tls_per_mm2_tumor` (intratumoral TLS per mm^2 of tumour) and
+#'     `tls_per_mm2_stroma` (the others per mm^2 of non-tumour tissue).
+#'   Attributes hold the settings, the windows and per-image problems.
+#' @references
+#' Sautes-Fridman C, Petitprez F, Calderaro J, Fridman WH (2019). Tertiary
+#' lymphoid structures in the era of cancer immunotherapy. *Nature Reviews
+#' Cancer* 19:307-325.
+#'
+#' Silina K, Soltermann A, Attar FM, et al. (2018). Germinal centers
+#' determine the prognostic relevance of tertiary lymphoid structures and
+#' are impaired by corticosteroids in lung squamous cell carcinoma.
+#' *Cancer Research* 78:1308-1320.
+#'
+#' Vanhersecke L, Brunet M, Guegan JP, et al. (2021). Mature tertiary
+#' lymphoid structures predict immune checkpoint inhibitor efficacy in
+#' solid tumors independently of PD-L1 expression. *Nature Cancer*
+#' 2:794-802.
+#'
+#' Schaadt NS, Schonmeyer R, Forestier G, et al. (2020). Graph-based
+#' description of tertiary lymphoid organs at single-cell level. *PLoS
+#' Computational Biology* 16:e1007385.
+#'
+#' Schumacher TN, Thommen DS (2022). Tertiary lymphoid structures in
+#' cancer. *Science* 375:eabf9419.
+#' @seealso [tls_preset()], [plot_cells()] with `tls = `.
+#' @export
+#' @examples
+#' set.seed(1)
+#' bg <- data.frame(x = runif(1500, 0, 800), y = runif(1500, 0, 800),
+#'                  type = sample(c("Tumor", "CD8 T", "B"), 1500, TRUE,
+#'                                c(0.85, 0.1, 0.05)))
+#' a <- runif(150, 0, 2 * pi)
+#' r <- 60 * sqrt(runif(150))
+#' fol <- data.frame(x = 400 + r * cos(a), y = 400 + r * sin(a), type = "B")
+#' a <- runif(120, 0, 2 * pi)
+#' r <- 60 + 40 * sqrt(runif(120))
+#' tz <- data.frame(x = 400 + r * cos(a), y = 400 + r * sin(a),
+#'                  type = "CD8 T")
+#' cells <- spatial_cells(rbind(bg, fol, tz))
+#' tls <- detect_tls(cells, t_cells = "CD8 T")
+#' tls
+#' summary(tls)
+detect_tls <- function(cells, b_cells = "B",
+                       t_cells = c("T", "CD4 T", "CD8 T", "Treg"),
+                       link = 20, min_b = 50, min_t = 20, t_radius = 100,
+                       buffer = 15, fdc = NULL, gc = NULL, regions = NULL,
+                       ..., min_fdc = 5, min_gc = 10, margin = 100,
+                       distal = 1000, preset = NULL, BPPARAM = NULL,
+                       nthreads = immunoscape_threads()) {
+    check_dots(...)
+    cells <- check_cells(cells)
+    if (!is.null(preset)) {
+        pre <- tls_preset(preset)
+        given <- names(match.call())[-1]
+        for (nm in setdiff(names(pre), given)) {
+            assign(nm, pre[[nm]])
+        }
+    }
+    b_cells <- check_tls_types(b_cells)
+    t_cells <- check_tls_types(t_cells)
+    link <- check_radius(link)
+    t_radius <- check_radius(t_radius)
+    buffer <- check_radius(buffer)
+    margin <- check_radius(margin)
+    distal <- check_radius(distal)
+    min_b <- check_count(min_b, "min_b")
+    min_t <- check_count(min_t, "min_t", min = 0L)
+    min_fdc <- check_count(min_fdc, "min_fdc")
+    min_gc <- check_count(min_gc, "min_gc")
+    nthreads <- check_nthreads(nthreads)
+    if (!(link > 0)) {
+        stop_immunoscape(c(
+            "{.arg link} must be > 0 microns.",
+            "i" = "For example {.code link = 20} (about two cell diameters)."
+        ), class = "radius")
+    }
+    if (distal < margin) {
+        stop_immunoscape(c(
+            "{.arg distal} ({distal}) must be at least {.arg margin} ({margin}) microns.",
+            "i" = "Peritumoral TLS lie between {.arg margin} and {.arg distal} microns outside the tumour."
+        ), class = "argument")
+    }
+    is_fdc <- tls_rule(cells, fdc, "fdc")
+    is_gc <- tls_rule(cells, gc, "gc")
+    present <- types_present(cells)
+    gc_types <- if (is.character(gc)) gc
+    seed_types <- unique(c(b_cells, gc_types))
+    if (!any(seed_types %in% present)) {
+        near <- unique(unlist(lapply(b_cells, closest_names, present)))
+        inform_immunoscape(c(
+            "!" = "No cell of the {.arg b_cells} type{?s} {.val {b_cells}} in any image: no TLS.",
+            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?"
+        ))
+    }
+    if (min_t > 0 && !any(t_cells %in% present) && any(seed_types %in% present)) {
+        inform_immunoscape(c(
+            "!" = "No cell of the {.arg t_cells} type{?s} {.val {t_cells}} in any image: no group has a T-cell zone, so no TLS.",
+            "i" = "Name the T-cell types of your panel, or set {.code min_t = 0}."
+        ))
+    }
+    if (!is.null(regions)) {
+        # vertex polygons, validated and oriented (window_rings() format)
+        regions <- as_window(regions, images = levels(cells$image))
+    }
+    par <- list(seed_types = seed_types, t_types = t_cells, link = link,
+                min_b = min_b, min_t = min_t, t_radius = t_radius,
+                buffer = buffer, min_fdc = min_fdc, min_gc = min_gc,
+                staged = !is.null(fdc) || !is.null(gc), margin = margin,
+                distal = distal, nthreads = nthreads)
+    cells$.fdc <- is_fdc
+    cells$.gc <- is_gc
+    cells$.seed <- cells$type %in% seed_types
+    windows <- attr(cells, "windows")
+    areas <- window_areas(cells) / 1e6
+
+    res <- map_images(cells, function(sub, image) {
+        one <- tls_image(sub, image, par, unname(areas[image]), regions)
+        data.frame(image = image, part = I(list(one)))
+    }, BPPARAM = BPPARAM, label = "TLS")
+    problems <- attr(res, "problems")
+    parts <- res$part
+    pick <- function(what, empty) {
+        d <- lapply(parts, `[[`, what)
+        out <- if (length(d)) do.call(rbind, d) else empty
+        if (!nrow(out)) out <- empty
+        out$image <- factor(as.character(out$image),
+                            levels = levels(cells$image))
+        rownames(out) <- NULL
+        out
+    }
+    tls <- pick("tls", tls_empty_table())
+    tls$maturity <- factor(tls$maturity, levels = tls_maturity_levels)
+    tls$location <- factor(tls$location, levels = tls_location_levels)
+    out <- list(
+        tls = tls,
+        members = pick("members", data.frame(image = character(),
+                                             cell_id = cells$cell_id[0],
+                                             tls_id = integer(),
+                                             type = cells$type[0])),
+        composition = pick("composition",
+                           data.frame(image = character(),
+                                      tls_id = integer(),
+                                      type = character(), n = integer())),
+        outlines = pick("outlines",
+                        data.frame(image = character(), tls_id = integer(),
+                                   polygon = integer(), ring = integer(),
+                                   hole = logical(), x = double(),
+                                   y = double())),
+        images = pick("images", tls_empty_images(!is.null(regions)))
+    )
+    structure(out, class = "immunoscape_tls",
+              settings = par[setdiff(names(par), "nthreads")],
+              has_regions = !is.null(regions), windows = windows,
+              regions = regions,
+              problems = problems)
+}
+
+# Cell types of a role: a character vector (absent types are allowed).
+check_tls_types <- function(types, arg = rlang::caller_arg(types),
+                            call = rlang::caller_env()) {
+    if (is.factor(types)) types <- as.character(types)
+    if (!is.character(types) || !length(types) || anyNA(types)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be a character vector of cell types.",
+            "i" = "For example {.code {arg} = \"B\"}."
+        ), class = "type", call = call)
+    }
+    unique(types)
+}
+
+# Which cells a staging rule (`fdc`, `gc`) selects: NULL (none), cell
+# types, or a one-sided formula evaluated in the columns of the cells.
+tls_rule <- function(cells, rule, arg, call = rlang::caller_env()) {
+    n <- nrow(cells)
+    if (is.null(rule)) return(rep(FALSE, n))
+    if (is.factor(rule)) rule <- as.character(rule)
+    if (is.character(rule) && length(rule) && !anyNA(rule)) {
+        return(cells$type %in% rule)
+    }
+    if (inherits(rule, "formula") && length(rule) == 2L) {
+        v <- tryCatch(eval(rule[[2]], as.data.frame(cells),
+                           environment(rule)),
+                      error = function(e) {
+                          stop_immunoscape(c(
+                              "The rule {.arg {arg}} = {.code {format(rule)}} could not be evaluated in the columns of {.arg cells}.",
+                              "x" = conditionMessage(e),
+                              "i" = "Columns: {.val {utils::head(names(cells), 30)}}."
+                          ), class = "column", call = call)
+                      })
+        if (!is.logical(v) || length(v) != n) {
+            stop_immunoscape(c(
+                "The rule {.arg {arg}} = {.code {format(rule)}} must give one TRUE/FALSE per cell.",
+                "i" = "For example {.code ~ CD21 > 3}."
+            ), class = "argument", call = call)
+        }
+        v[is.na(v)] <- FALSE
+        return(v)
+    }
+    stop_immunoscape(c(
+        "{.arg {arg}} must be NULL, cell types, or a one-sided formula such as {.code ~ CD21 > 3}.",
+        "x" = "It is {.obj_type_friendly {rule}}."
+    ), class = "argument", call = call)
+}
+
+tls_empty_table <- function() {
+    data.frame(image = character(), tls_id = integer(), n_cells = integer(),
+               n_b = integer(), n_t = integer(), n_fdc = integer(),
+               n_gc = integer(), n_seeds = integer(), n_t_zone = integer(),
+               area_mm2 = double(), x = double(), y = double(),
+               bt_ratio = double(), maturity = character(),
+               location = character(), border_distance = double(),
+               border_min = double(), border_max = double())
+}
+
+tls_empty_images <- function(regions) {
+    d <- data.frame(image = character(), n_tls = integer(),
+                    n_aggregate = integer(), n_primary = integer(),
+                    n_secondary = integer(), area_mm2 = double(),
+                    tls_per_mm2 = double(), n_b = integer(),
+                    frac_b_in_tls = double())
+    if (regions) {
+        d$tumor_area_mm2 <- double()
+        d$tls_per_mm2_tumor <- double()
+        d$tls_per_mm2_stroma <- double()
+    }
+    d
+}
+
+# Connected groups of points at most `link` apart: labels 1, 2, ...
+# numbered by the first point of each group (C: ffi_tls_link()).
+tls_link <- function(x, y, link, nthreads = immunoscape_threads()) {
+    .Call(ffi_tls_link, as.numeric(x), as.numeric(y), as.numeric(link),
+          as.integer(nthreads))
+}
+
+# Per group: the number of points (tx, ty) within r of a seed (bx, by) of
+# the group; per point: the smallest such group (0: none).
+tls_t_counts <- function(bx, by, lab, ngroup, tx, ty, r,
+                         nthreads = immunoscape_threads()) {
+    .Call(ffi_tls_near, as.numeric(bx), as.numeric(by), as.integer(lab),
+          as.numeric(tx), as.numeric(ty), as.numeric(r), as.integer(ngroup),
+          as.integer(nthreads))
+}
+
+# The cells that shape a TLS: its seeds, and the T cells within t_radius
+# of them that are linked to a seed (directly or through other such T
+# cells) -- the dense T-cell zone, not isolated T cells nearby.
+tls_zone <- function(sub, seeds, tcells, link, nthreads) {
+    if (!length(tcells)) return(seeds)
+    i <- c(seeds, tcells)
+    lab <- tls_link(sub$x[i], sub$y[i], link, nthreads)
+    i[lab %in% lab[seq_along(seeds)]]
+}
+
+# The outline of one group of seeds: closing with a disc of
+# max(link, buffer), grown by buffer (at least 1.5 raster pixels, so every
+# seed is inside), on a raster of radius / 10 (2 um at the default link)
+# and at most about 4e6 pixels. Rasters of TLS size run on one thread:
+# starting threads would cost more than the work.
+tls_outline <- function(x, y, link, buffer, nthreads) {
+    radius <- max(link, buffer)
+    ext <- (diff(range(x)) + 2 * radius) * (diff(range(y)) + 2 * radius)
+    pixel <- max(radius / 10, sqrt(ext / 4e6))
+    margin <- min(radius, max(buffer, 1.5 * pixel))
+    nth <- if (ext / pixel^2 < 1e6) 1L else nthreads
+    concave_rings(x, y, radius, pixel, margin, nth)
+}
+
+# Row numbers of the cells in each square of side `side` (for the cells
+# near an outline without a pass over all cells per TLS).
+tls_buckets <- function(x, y, side) {
+    x0 <- min(x)
+    y0 <- min(y)
+    nx <- floor((max(x) - x0) / side) + 1
+    ny <- floor((max(y) - y0) / side) + 1
+    key <- floor((y - y0) / side) * nx + floor((x - x0) / side)
+    o <- order(key)
+    start <- c(0L, cumsum(tabulate(key + 1, nx * ny)))
+    list(x0 = x0, y0 = y0, nx = nx, ny = ny, side = side, o = o,
+         start = start)
+}
+
+tls_bucket_rows <- function(b, xr, yr) {
+    cx <- pmin(pmax(floor((xr - b$x0) / b$side), 0), b$nx - 1)
+    cy <- pmin(pmax(floor((yr - b$y0) / b$side), 0), b$ny - 1)
+    rows <- lapply(seq(cy[1], cy[2]), function(r) {
+        k0 <- r * b$nx + cx[1]
+        k1 <- r * b$nx + cx[2]
+        lo <- b$start[k0 + 1] + 1
+        hi <- b$start[k1 + 2]
+        if (hi >= lo) b$o[lo:hi] else integer()
+    })
+    unlist(rows, use.names = FALSE)
+}
+
+# Signed distance (um, negative inside) of points to the border of the
+# tumour regions of one image; NA when the image has no region. Uses the
+# tissue family's region_signed_distance() when the package has it.
+tls_border_distance <- function(regions, image, x, y, nthreads) {
+    f <- get0("region_signed_distance", envir = topenv(), mode = "function",
+              inherits = FALSE)
+    if (!is.null(f)) return(f(regions, image, x, y, nthreads))
+    r <- window_rings(regions, image)
+    if (!window_has_rings(r)) return(rep(NA_real_, length(x)))
+    d <- window_bdist(regions, image, x, y, nthreads)
+    inside <- window_inside(regions, image, x, y)
+    ifelse(inside, -d, d)
+}
+
+# Location of TLS from the signed distances to the tumour border of their
+# centroid (d) and of their members (range lo..hi): inside the tumour
+# deeper than `margin` (intratumoral), reaching within `margin` of the
+# border or across it (margin), outside beyond `margin` with the centroid
+# at most `distal` away (peritumoral), farther (distal).
+tls_location <- function(d, lo, hi, margin, distal) {
+    loc <- ifelse(hi < -margin, "intratumoral",
+           ifelse(lo <= margin, "margin",
+           ifelse(d <= distal, "peritumoral", "distal")))
+    loc[is.na(d) | is.na(lo) | is.na(hi)] <- NA_character_
+    loc
+}
+
+# All tables of one image.
+tls_image <- function(sub, image, par, area, regions) {
+    nth <- par$nthreads
+    seeds <- which(sub$.seed)
+    n_tls <- 0L
+    tls <- tls_empty_table()
+    members <- data.frame(image = character(), cell_id = sub$cell_id[0],
+                          tls_id = integer(), type = sub$type[0])
+    outlines <- data.frame(image = character(), tls_id = integer(),
+                           polygon = integer(), ring = integer(),
+                           hole = logical(), x = double(), y = double())
+    if (length(seeds) >= par$min_b) {
+        lab <- tls_link(sub$x[seeds], sub$y[seeds], par$link, nth)
+        nb <- tabulate(lab)
+        big <- which(nb >= par$min_b)
+        if (length(big)) {
+            keep <- lab %in% big
+            s <- seeds[keep]
+            g <- match(lab[keep], big)
+            ti <- which(sub$type %in% par$t_types)
+            tz <- tls_t_counts(sub$x[s], sub$y[s], g, length(big),
+                               sub$x[ti], sub$y[ti], par$t_radius, nth)
+            nt <- tz[[1]]
+            ok <- which(nt >= par$min_t)
+            # ids: most seeds first (ties: first seen)
+            ok <- ok[order(-nb[big[ok]], ok)]
+            n_tls <- length(ok)
+            if (n_tls) {
+                parts <- tls_extent(sub, image, s, g, ok, nt[ok], ti,
+                                    tz[[2]], par)
+                tls <- parts$tls
+                members <- parts$members
+                outlines <- parts$outlines
+            }
+        }
+    }
+    if (n_tls && !is.null(regions)) {
+        tls$border_distance <- tls_border_distance(regions, image, tls$x,
+                                                   tls$y, nth)
+        m <- match(members$cell_id, sub$cell_id)
+        dm <- tls_border_distance(regions, image, sub$x[m], sub$y[m], nth)
+        f <- factor(members$tls_id, levels = tls$tls_id)
+        if (!all(is.na(dm))) {
+            tls$border_min <- as.numeric(tapply(dm, f, min))
+            tls$border_max <- as.numeric(tapply(dm, f, max))
+        }
+        tls$location <- tls_location(tls$border_distance, tls$border_min,
+                                     tls$border_max, par$margin, par$distal)
+    }
+    composition <- if (nrow(members)) {
+        tab <- as.data.frame(table(tls_id = members$tls_id,
+                                   type = as.character(members$type)),
+                             stringsAsFactors = FALSE)
+        tab <- tab[tab$Freq > 0, , drop = FALSE]
+        tab <- tab[order(as.integer(tab$tls_id), tab$type), , drop = FALSE]
+        data.frame(image = rep(image, nrow(tab)),
+                   tls_id = as.integer(tab$tls_id), type = tab$type,
+                   n = as.integer(tab$Freq))
+    } else {
+        data.frame(image = character(), tls_id = integer(),
+                   type = character(), n = integer())
+    }
+    list(tls = tls, members = members, composition = composition,
+         outlines = outlines,
+         images = tls_image_summary(sub, image, tls, area, regions))
+}
+
+# Members of outlines (rings: one vertex data frame per TLS, larger TLS
+# first): owner[cell] = the first TLS whose outline holds the cell (0:
+# none); area of each outline (um^2).
+tls_owners <- function(sub, rings) {
+    span <- max(vapply(rings, function(w) {
+        max(diff(range(w$x)), diff(range(w$y)))
+    }, numeric(1)))
+    buckets <- tls_buckets(sub$x, sub$y, max(span, 50))
+    owner <- integer(nrow(sub))
+    area <- double(length(rings))
+    for (k in seq_along(rings)) {
+        w <- rings[[k]]
+        rs <- as.integer(c(0L, cumsum(rle(paste(w$polygon,
+                                                w$ring))$lengths)))
+        area[k] <- .Call(ffi_window_area, w$x, w$y, rs)
+        cand <- tls_bucket_rows(buckets, range(w$x), range(w$y))
+        cand <- cand[owner[cand] == 0L]
+        if (!length(cand)) next
+        ins <- .Call(ffi_window_inside, sub$x[cand], sub$y[cand], w$x, w$y,
+                     rs)
+        owner[cand[ins]] <- k
+    }
+    list(owner = owner, area = area)
+}
+
+# Outlines, members and the TLS table of the kept groups `ok` (seeds
+# s with group numbers g; T cells ti with their nearest group tg).
+tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
+    nth <- par$nthreads
+    seeds <- unname(split(s, factor(g, levels = ok)))
+    tz <- unname(split(ti, factor(tg, levels = ok)))
+    zones <- lapply(seq_along(ok), function(k) {
+        tls_zone(sub, seeds[[k]], tz[[k]], par$link, nth)
+    })
+    outline <- function(k) {
+        i <- zones[[k]]
+        tls_outline(sub$x[i], sub$y[i], par$link, par$buffer, nth)
+    }
+    rings <- lapply(seq_along(zones), outline)
+    repeat {
+        n_tls <- length(zones)
+        own <- tls_owners(sub, rings)
+        owner <- own$owner
+        # a TLS whose seeds lie in the outline of a larger one (visited
+        # first, so with a smaller number) joins it, and its outline is
+        # drawn again
+        into <- vapply(seq_len(n_tls), function(k) {
+            o <- owner[seeds[[k]]]
+            o <- o[o > 0L & o != k]
+            if (length(o)) min(o) else k
+        }, integer(1))
+        if (all(into == seq_len(n_tls))) break
+        root <- into
+        repeat {
+            nxt <- root[root]
+            if (identical(nxt, root)) break
+            root <- nxt
+        }
+        merged <- unique(root[root != seq_len(n_tls)])
+        f <- factor(root)
+        seeds <- lapply(split(seeds, f), unlist, use.names = FALSE)
+        zones <- lapply(split(zones, f), unlist, use.names = FALSE)
+        rings <- rings[as.integer(levels(f))]
+        n_t_zone <- as.numeric(tapply(n_t_zone, f, sum))
+        redo <- which(as.integer(levels(f)) %in% merged)
+        rings[redo] <- lapply(redo, outline)
+        o <- order(-lengths(seeds), seq_along(seeds))
+        seeds <- unname(seeds[o])
+        zones <- unname(zones[o])
+        rings <- unname(rings[o])
+        n_t_zone <- n_t_zone[o]
+    }
+    for (k in seq_along(rings)) rings[[k]]$tls_id <- rep(k, nrow(rings[[k]]))
+    area <- own$area
+    mem <- which(owner > 0L)
+    tid <- owner[mem]
+    is_b <- sub$.seed[mem]
+    is_t <- sub$type[mem] %in% par$t_types
+    cnt <- function(v) tabulate(tid[v], n_tls)
+    n_cells <- tabulate(tid, n_tls)
+    n_b <- cnt(is_b)
+    n_t <- cnt(is_t)
+    n_fdc <- cnt(sub$.fdc[mem])
+    n_gc <- cnt(sub$.gc[mem])
+    maturity <- if (par$staged) {
+        ifelse(n_gc >= par$min_gc, "secondary",
+               ifelse(n_fdc >= par$min_fdc, "primary", "aggregate"))
+    } else {
+        rep(NA_character_, n_tls)
+    }
+    cx <- as.numeric(tapply(sub$x[mem], factor(tid, seq_len(n_tls)), mean))
+    cy <- as.numeric(tapply(sub$y[mem], factor(tid, seq_len(n_tls)), mean))
+    tls <- data.frame(image = rep(image, n_tls), tls_id = seq_len(n_tls),
+                      n_cells = n_cells, n_b = n_b, n_t = n_t,
+                      n_fdc = n_fdc, n_gc = n_gc,
+                      n_seeds = lengths(seeds),
+                      n_t_zone = as.integer(n_t_zone), area_mm2 = area / 1e6,
+                      x = cx, y = cy,
+                      bt_ratio = ifelse(n_t > 0, n_b / n_t, NA_real_),
+                      maturity = maturity,
+                      location = rep(NA_character_, n_tls),
+                      border_distance = rep(NA_real_, n_tls),
+                      border_min = rep(NA_real_, n_tls),
+                      border_max = rep(NA_real_, n_tls))
+    o <- order(tid, mem)
+    members <- data.frame(image = rep(image, length(mem)),
+                          cell_id = sub$cell_id[mem][o], tls_id = tid[o],
+                          type = sub$type[mem][o])
+    outlines <- do.call(rbind, rings)
+    outlines$image <- rep(image, nrow(outlines))
+    outlines <- outlines[c("image", "tls_id", "polygon", "ring", "hole",
+                           "x", "y")]
+    list(tls = tls, members = members, outlines = outlines)
+}
+
+# Per-image counts and densities (area: the window's, mm^2).
+tls_image_summary <- function(sub, image, tls, area, regions) {
+    mat <- as.character(tls$maturity)
+    n_b <- sum(sub$.seed)
+    d <- data.frame(image = image, n_tls = nrow(tls),
+                    n_aggregate = sum(mat %in% "aggregate"),
+                    n_primary = sum(mat %in% "primary"),
+                    n_secondary = sum(mat %in% "secondary"),
+                    area_mm2 = area, tls_per_mm2 = nrow(tls) / area,
+                    n_b = n_b,
+                    frac_b_in_tls = if (n_b > 0) sum(tls$n_b) / n_b else
+                        NA_real_)
+    if (!is.null(regions)) {
+        ta <- tls_tumor_area(regions, image)
+        loc <- as.character(tls$location)
+        d$tumor_area_mm2 <- ta
+        d$tls_per_mm2_tumor <- sum(loc %in% "intratumoral") / ta
+        d$tls_per_mm2_stroma <- sum(!loc %in% "intratumoral") / (area - ta)
+    }
+    d
+}
+
+# Tumour area (mm^2) of one image: the area of its regions.
+tls_tumor_area <- function(regions, image) {
+    r <- window_rings(regions, image)
+    if (!window_has_rings(r)) return(NA_real_)
+    .Call(ffi_window_area, r$x, r$y, r$ring_start) / 1e6
+}
+
+#' @export
+print.immunoscape_tls <- function(x, ...) {
+    t <- x$tls
+    nimg <- nrow(x$images)
+    mat <- table(factor(t$maturity, levels = tls_maturity_levels))
+    cat(sprintf("<immunoscape_tls> %d TLS in %d image%s (%d with any)\n",
+                nrow(t), nimg, if (nimg == 1) "" else "s",
+                sum(x$images$n_tls > 0)))
+    if (nrow(t) && any(!is.na(t$maturity))) {
+        cat(sprintf("maturity: %s\n", paste(names(mat), mat, sep = " ",
+                                             collapse = ", ")))
+    }
+    if (nrow(t) && any(!is.na(t$location))) {
+        loc <- table(factor(t$location, levels = tls_location_levels))
+        cat(sprintf("location: %s\n", paste(names(loc), loc, sep = " ",
+                                             collapse = ", ")))
+    }
+    if (nrow(t)) {
+        cols <- c("image", "tls_id", "n_cells", "n_b", "n_t", "area_mm2",
+                  "maturity", "location")
+        print(utils::head(t[cols], 10), ...)
+        if (nrow(t) > 10) cat(sprintf("... %d more\n", nrow(t) - 10))
+    }
+    invisible(x)
+}
+
+#' @rdname detect_tls
+#' @param object An `immunoscape_tls` result.
+#' @export
+summary.immunoscape_tls <- function(object, ...) {
+    check_dots(...)
+    object$images
+}
+
+#' @rdname detect_tls
+#' @param x For `as.data.frame()`: an `immunoscape_tls` result (gives its
+#'   TLS table).
+#' @export
+as.data.frame.immunoscape_tls <- function(x, ...) {
+    x$tls
+}
+
+#' @rdname detect_tls
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` for all.
+#' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
+#'   as in the image, as in [plot_cells()].
+#' @details `autoplot()` draws, per image, the tissue window, the tumour
+#'   regions when given (dashed) and the TLS outlines filled by maturity
+#'   (grey when unstaged), each labelled with its `tls_id`.
+#' @export
+autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
+                                     ...) {
+    check_dots(...)
+    check_flag(flip_y)
+    lv <- levels(object$images$image)
+    lv <- lv[lv %in% as.character(object$images$image)]
+    if (is.null(images)) {
+        images <- lv
+    } else if (is.numeric(images)) {
+        images <- lv[images[images >= 1 & images <= length(lv)]]
+    }
+    images <- intersect(as.character(images), lv)
+    if (!length(images)) {
+        stop_immunoscape("{.arg images} names no image of the result.",
+                         class = "argument")
+    }
+    ol <- tls_outline_paths(object, images)
+    ol$maturity <- object$tls$maturity[match(paste(ol$image, ol$tls_id),
+                                             paste(object$tls$image,
+                                                   object$tls$tls_id))]
+    lab <- object$tls[as.character(object$tls$image) %in% images, ,
+                      drop = FALSE]
+    lab$image <- factor(as.character(lab$image), levels = images)
+    p <- ggplot2::ggplot()
+    w <- attr(object, "windows")
+    if (!is.null(w)) {
+        p <- p + ggplot2::geom_path(
+            data = closed_rings(w, images),
+            ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+            colour = "grey35", linewidth = 0.35)
+    }
+    reg <- attr(object, "regions")
+    if (!is.null(reg)) {
+        p <- p + ggplot2::geom_path(
+            data = closed_rings(reg, images),
+            ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+            colour = "grey35", linewidth = 0.35, linetype = "22")
+    }
+    p <- p +
+        ggplot2::geom_polygon(
+            data = ol, ggplot2::aes(.data$x, .data$y, group = .data$.piece,
+                                    subgroup = .data$.ring,
+                                    fill = .data$maturity),
+            colour = "grey10", linewidth = 0.3, alpha = 0.75) +
+        ggplot2::geom_text(data = lab, ggplot2::aes(.data$x, .data$y,
+                                                    label = .data$tls_id),
+                           size = 2.6) +
+        ggplot2::scale_fill_manual(
+            values = c(aggregate = "#F2C80F", primary = "#F08C1A",
+                       secondary = "#9B1B30"),
+            na.value = "grey70", drop = FALSE, name = "maturity") +
+        ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
+                      title = "Tertiary lymphoid structures")
+    finish_map(p, length(images), flip_y)
+}
+
+# Outline vertices as closed rings for ggplot2: .piece = one polygon of
+# one TLS, .ring = one ring of it (holes drawn by subgroup).
+tls_outline_paths <- function(object, images) {
+    ol <- object$outlines
+    ol <- ol[as.character(ol$image) %in% images, , drop = FALSE]
+    ol$.piece <- paste(ol$image, ol$tls_id, ol$polygon, sep = "/")
+    ol$.ring <- paste(ol$.piece, ol$ring, sep = "/")
+    ol$image <- factor(as.character(ol$image), levels = images)
+    ol
+}
+
+# The TLS outlines over a plot_cells() map (called by plot_cells(tls = )).
+tls_overlay <- function(p, tls, images, call = rlang::caller_env()) {
+    if (!inherits(tls, "immunoscape_tls")) {
+        stop_immunoscape(c(
+            "{.arg tls} must be the result of {.fn detect_tls}, not {.obj_type_friendly {tls}}."
+        ), class = "argument", call = call)
+    }
+    ol <- tls_outline_paths(tls, images)
+    if (!nrow(ol)) return(p)
+    ol <- do.call(rbind, lapply(split(ol, factor(ol$.ring, unique(ol$.ring))),
+                                function(r) r[c(seq_len(nrow(r)), 1L), ]))
+    p + ggplot2::geom_path(
+        data = ol, ggplot2::aes(.data$x, .data$y, group = .data$.ring),
+        inherit.aes = FALSE, colour = "black", linewidth = 0.6)
+}
+
+#' Agreement of detected TLS with reference outlines
+#'
+#' Matches the TLS of a [detect_tls()] result one-to-one with reference
+#' TLS (pathologist annotations, or the truth of [simulate_tme()]) by the
+#' Jaccard index of their outlines (area of the intersection over area of
+#' the union, computed on a raster of `pixel` microns), greedily from the
+#' best pair down; pairs below `jaccard` do not match.
+#'
+#' @param tls A [detect_tls()] result.
+#' @param reference A data frame of reference TLS: either circles (columns
+#'   `image`, `tls_id`, `x`, `y`, `radius`, e.g. the `"tls_truth"`
+#'   attribute of [simulate_tme()]) or polygon vertices (columns `image`,
+#'   `tls_id`, `x`, `y` and optionally `polygon`, `ring`, `hole`).
+#' @param jaccard Smallest Jaccard index of a match.
+#' @param pixel Raster resolution in microns.
+#' @returns A data frame with one row per detected TLS (`tls_id`, with
+#'   `ref_id` `NA` when unmatched) and one per unmatched reference TLS
+#'   (`tls_id` `NA`): `image`, `tls_id`, `ref_id`, `jaccard`. Attributes
+#'   `precision` (matched / detected) and `recall` (matched / reference).
+#' @export
+#' @examples
+#' set.seed(1)
+#' a <- runif(200, 0, 2 * pi)
+#' r <- 60 * sqrt(runif(200))
+#' df <- data.frame(x = 300 + r * cos(a), y = 300 + r * sin(a), type = "B")
+#' df <- rbind(df, data.frame(x = runif(800, 0, 600), y = runif(800, 0, 600),
+#'                            type = "CD4 T"))
+#' tls <- detect_tls(spatial_cells(df), t_cells = "CD4 T")
+#' ref <- data.frame(image = "image1", tls_id = 1, x = 300, y = 300,
+#'                   radius = 70)
+#' tls_agreement(tls, ref)
+tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
+    if (!inherits(tls, "immunoscape_tls")) {
+        stop_immunoscape(
+            "{.arg tls} must be the result of {.fn detect_tls}.",
+            class = "argument")
+    }
+    if (!is.data.frame(reference)) {
+        stop_immunoscape(
+            "{.arg reference} must be a data frame of reference TLS.",
+            class = "argument")
+    }
+    circles <- "radius" %in% names(reference)
+    need <- c("image", "tls_id", "x", "y", if (circles) "radius")
+    miss <- setdiff(need, names(reference))
+    if (length(miss)) {
+        stop_immunoscape(c(
+            "{.arg reference} lacks column{?s} {.val {miss}}.",
+            "i" = "Give circles ({.field image}, {.field tls_id}, {.field x}, {.field y}, {.field radius}) or polygon vertices ({.field image}, {.field tls_id}, {.field x}, {.field y})."
+        ), class = "column")
+    }
+    check_radius(pixel)
+    if (!(pixel > 0)) {
+        stop_immunoscape("{.arg pixel} must be > 0 microns.",
+                         class = "radius")
+    }
+    reference <- as.data.frame(reference)
+    if (!circles) {
+        if (is.null(reference$polygon)) reference$polygon <- 1L
+        if (is.null(reference$ring)) reference$ring <- 1L
+    }
+    det <- tls$outlines
+    ref_ids <- unique(reference[c("image", "tls_id")])
+    det_ids <- unique(tls$tls[c("image", "tls_id")])
+    images <- union(as.character(det_ids$image), as.character(ref_ids$image))
+    shape <- function(d, key) {
+        # one shape: a circle or the rings of a polygon set
+        if (circles && identical(key, "ref")) {
+            list(box = c(d$x - d$radius, d$x + d$radius, d$y - d$radius,
+                         d$y + d$radius),
+                 inside = function(px, py) {
+                     (px - d$x)^2 + (py - d$y)^2 <= d$radius^2
+                 })
+        } else {
+            rs <- as.integer(c(0L, cumsum(rle(paste(d$polygon,
+                                                    d$ring))$lengths)))
+            list(box = c(range(d$x), range(d$y)),
+                 inside = function(px, py) {
+                     .Call(ffi_window_inside, as.numeric(px),
+                           as.numeric(py), as.numeric(d$x),
+                           as.numeric(d$y), rs)
+                 })
+        }
+    }
+    rows <- list()
+    for (im in images) {
+        di <- det_ids$tls_id[as.character(det_ids$image) == im]
+        ri <- ref_ids$tls_id[as.character(ref_ids$image) == im]
+        ds <- lapply(di, function(k) {
+            shape(det[as.character(det$image) == im & det$tls_id == k, ],
+                  "det")
+        })
+        rsh <- lapply(ri, function(k) {
+            shape(reference[as.character(reference$image) == im &
+                                reference$tls_id == k, ], "ref")
+        })
+        pairs <- list()
+        for (a in seq_along(ds)) for (b in seq_along(rsh)) {
+            A <- ds[[a]]$box
+            B <- rsh[[b]]$box
+            if (A[2] < B[1] || B[2] < A[1] || A[4] < B[3] || B[4] < A[3]) {
+                next
+            }
+            xs <- seq(min(A[1], B[1]), max(A[2], B[2]), by = pixel)
+            ys <- seq(min(A[3], B[3]), max(A[4], B[4]), by = pixel)
+            g <- expand.grid(x = xs, y = ys)
+            ia <- ds[[a]]$inside(g$x, g$y)
+            ib <- rsh[[b]]$inside(g$x, g$y)
+            j <- sum(ia & ib) / max(1, sum(ia | ib))
+            if (j > 0) pairs[[length(pairs) + 1]] <- c(a, b, j)
+        }
+        md <- rep(NA_integer_, length(di))
+        mj <- rep(NA_real_, length(di))
+        used <- logical(length(ri))
+        if (length(pairs)) {
+            pm <- do.call(rbind, pairs)
+            pm <- pm[order(-pm[, 3]), , drop = FALSE]
+            for (q in seq_len(nrow(pm))) {
+                a <- pm[q, 1]
+                b <- pm[q, 2]
+                if (pm[q, 3] < jaccard || !is.na(md[a]) || used[b]) next
+                md[a] <- b
+                mj[a] <- pm[q, 3]
+                used[b] <- TRUE
+            }
+        }
+        rows[[length(rows) + 1]] <- data.frame(
+            image = im, tls_id = c(di, rep(NA, sum(!used))),
+            ref_id = c(ri[md], ri[!used]),
+            jaccard = c(mj, rep(NA_real_, sum(!used))))
+    }
+    out <- if (length(rows)) do.call(rbind, rows) else
+        data.frame(image = character(), tls_id = integer(),
+                   ref_id = integer(), jaccard = double())
+    n_match <- sum(!is.na(out$tls_id) & !is.na(out$ref_id))
+    attr(out, "precision") <- n_match / max(1, nrow(det_ids))
+    attr(out, "recall") <- n_match / max(1, nrow(ref_ids))
+    out
+}

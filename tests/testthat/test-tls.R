@@ -1,0 +1,355 @@
+# detect_tls(): linkage against a brute-force oracle, T-zone counts,
+# outlines and members, maturity, location, edge cases, errors, plots.
+
+test_that("the linkage gives the connected components of d <= link", {
+    set.seed(11)
+    for (kind in c("random", "clustered", "duplicated", "integer")) {
+        p <- make_pattern(kind, n = 300, side = 200)
+        for (link in c(0, 3, 7.5, 20)) {
+            got <- immunoscape:::tls_link(p$x, p$y, link, 1L)
+            expect_identical(got, bf_components(p$x, p$y, link),
+                             info = paste(kind, link))
+        }
+    }
+})
+
+test_that("a distance equal to link links (ties), a hair more does not", {
+    # 3-4-5 triangles: exact integer distances of 5
+    x <- c(0, 3, 6, 20, 23, 40)
+    y <- c(0, 4, 8, 0, 4, 0)
+    expect_identical(immunoscape:::tls_link(x, y, 5, 1L),
+                     c(1L, 1L, 1L, 2L, 2L, 3L))
+    expect_identical(immunoscape:::tls_link(x, y, 5 - 1e-9, 1L),
+                     1:6)
+    # a lattice with spacing exactly link: one group; any less: singletons
+    g <- expand.grid(x = 0:9 * 15, y = 0:9 * 15)
+    expect_identical(immunoscape:::tls_link(g$x, g$y, 15, 1L), rep(1L, 100))
+    expect_identical(immunoscape:::tls_link(g$x, g$y, 14.999, 1L), 1:100)
+    # decimal spacing: the oracle's sqrt decides as the C code does
+    x <- c(0, 0.1 + 0.2, 0.6, 0.9)
+    expect_identical(immunoscape:::tls_link(x, rep(0, 4), 0.3, 1L),
+                     bf_components(x, rep(0, 4), 0.3))
+})
+
+test_that("the linkage has no size edge cases and is thread invariant", {
+    expect_identical(immunoscape:::tls_link(double(), double(), 10, 1L),
+                     integer())
+    expect_identical(immunoscape:::tls_link(5, 5, 10, 1L), 1L)
+    expect_identical(immunoscape:::tls_link(c(5, 5), c(5, 5), 0, 1L),
+                     c(1L, 1L))
+    set.seed(3)
+    n <- 2e5
+    x <- runif(n, 0, 5000)
+    y <- runif(n, 0, 5000)
+    a <- immunoscape:::tls_link(x, y, 9, 1L)
+    b <- immunoscape:::tls_link(x, y, 9, 2L)
+    expect_identical(a, b)
+    expect_gt(max(a), 1000)
+    expect_lt(max(a), n)
+})
+
+test_that("the linkage partition equals dbscan with minPts = 1", {
+    skip_if_not_installed("dbscan")
+    set.seed(5)
+    p <- make_pattern("clustered", n = 2000, side = 500)
+    got <- immunoscape:::tls_link(p$x, p$y, 6, 1L)
+    db <- dbscan::dbscan(cbind(p$x, p$y), eps = 6, minPts = 1)$cluster
+    # same partition: a one-to-one map between the labels
+    expect_identical(length(unique(paste(got, db))), length(unique(got)))
+    expect_identical(length(unique(got)), length(unique(db)))
+})
+
+test_that("T-zone counts and nearest groups match brute force", {
+    set.seed(8)
+    b <- make_pattern("clustered", n = 200, side = 300)
+    g <- immunoscape:::tls_link(b$x, b$y, 12, 1L)
+    t <- make_pattern("random", n = 300, side = 300)
+    for (r in c(0, 10, 30)) {
+        got <- immunoscape:::tls_t_counts(b$x, b$y, g, max(g), t$x, t$y, r,
+                                          2L)
+        expect_identical(got[[1]], bf_near_counts(b$x, b$y, g, t$x, t$y, r,
+                                                  max(g)), info = r)
+        expect_identical(got[[2]], bf_near_group(b$x, b$y, g, t$x, t$y, r),
+                         info = r)
+    }
+    none <- immunoscape:::tls_t_counts(b$x, b$y, g, max(g), double(),
+                                       double(), 10, 1L)
+    expect_identical(none[[1]], integer(max(g)))
+    expect_identical(none[[2]], integer())
+})
+
+test_that("detect_tls finds the follicles, not the scattered B cells", {
+    set.seed(21)
+    df <- tls_fixture(list(c(250, 250), c(700, 650)))
+    cells <- spatial_cells(df, image = "image")
+    res <- detect_tls(cells)
+    expect_s3_class(res, "immunoscape_tls")
+    t <- res$tls
+    expect_identical(nrow(t), 2L)
+    # centroids near the true centres
+    ctr <- rbind(c(250, 250), c(700, 650))
+    for (k in 1:2) {
+        d <- sqrt((t$x - ctr[k, 1])^2 + (t$y - ctr[k, 2])^2)
+        expect_lt(min(d), 15)
+    }
+    # outline roughly the follicle (radius 60) with its T-cell zone (to
+    # 100) plus the buffer
+    expect_true(all(t$area_mm2 > pi * 95^2 / 1e6 &
+                    t$area_mm2 < pi * 130^2 / 1e6))
+    expect_true(all(t$n_t >= 140))
+    expect_true(all(t$n_b >= 150))
+    expect_true(all(is.na(t$maturity)))
+    expect_true(all(is.na(t$location)))
+    # members are exactly the cells inside the outlines (brute force)
+    for (k in 1:2) {
+        ol <- res$outlines[res$outlines$tls_id == k, ]
+        ins <- bf_inside(cells$x, cells$y, ol$x, ol$y,
+                         paste(ol$polygon, ol$ring))
+        m <- res$members$cell_id[res$members$tls_id == k]
+        expect_setequal(m, cells$cell_id[ins])
+        expect_identical(t$n_cells[k], length(m))
+        expect_identical(t$n_b[k], sum(cells$type[ins] == "B"))
+        expect_identical(t$n_t[k],
+                         sum(cells$type[ins] %in% c("CD4 T", "CD8 T")))
+    }
+    comp <- res$composition
+    expect_identical(sum(comp$n), nrow(res$members))
+    s <- summary(res)
+    expect_identical(s$n_tls, 2L)
+    expect_equal(s$tls_per_mm2, 2 / (window_area(cells) / 1e6),
+                 ignore_attr = TRUE)
+    expect_equal(s$frac_b_in_tls,
+                 sum(t$n_b) / sum(cells$type == "B"))
+    # the T-cell zone is required
+    expect_identical(nrow(detect_tls(cells, t_cells = "CD8 T")$tls), 0L)
+    expect_identical(nrow(detect_tls(cells, min_b = 400)$tls), 0L)
+})
+
+test_that("maturity from FDC and GC types or marker rules", {
+    set.seed(4)
+    a <- tls_fixture(list(c(250, 250)), image = "agg")
+    p <- tls_fixture(list(c(250, 250)), fdc = TRUE, image = "pri")
+    s <- tls_fixture(list(c(250, 250)), fdc = TRUE, gc = TRUE, image = "sec")
+    cells <- spatial_cells(rbind(a, p, s), image = "image")
+    res <- detect_tls(cells, fdc = "FDC", gc = "GC B")
+    t <- res$tls
+    expect_identical(as.character(t$image), c("agg", "pri", "sec"))
+    expect_identical(as.character(t$maturity),
+                     c("aggregate", "primary", "secondary"))
+    expect_identical(t$n_gc, c(0L, 0L, 30L))
+    expect_identical(summary(res)$n_secondary, c(0L, 0L, 1L))
+    # the same with a marker column rule
+    cells$CD21 <- ifelse(cells$type == "FDC", 9, 0.5)
+    cells$CD23 <- ifelse(cells$type == "GC B", 5, 0)
+    res2 <- detect_tls(cells, fdc = ~ CD21 > 3, gc = ~ CD23 > 2)
+    expect_identical(as.character(res2$tls$maturity),
+                     c("aggregate", "primary", "secondary"))
+    # thresholds are arguments
+    res3 <- detect_tls(cells, fdc = "FDC", gc = "GC B", min_gc = 31,
+                       min_fdc = 10)
+    expect_identical(as.character(res3$tls$maturity),
+                     c("aggregate", "primary", "primary"))
+    res3 <- detect_tls(cells, fdc = "FDC", gc = "GC B", min_fdc = 11)
+    expect_identical(as.character(res3$tls$maturity),
+                     c("aggregate", "aggregate", "secondary"))
+    # presets give the same as the explicit settings
+    res4 <- detect_tls(cells, preset = "simulated")
+    expect_identical(res4$tls$maturity, res$tls$maturity)
+    expect_identical(tls_preset("simulated")$gc, "GC B")
+    expect_true("vectra_lung" %in% tls_preset())
+})
+
+test_that("location from the signed distance to the tumour regions", {
+    set.seed(9)
+    df <- tls_fixture(list(c(250, 250), c(600, 250), c(850, 800)),
+                      side = 1200)
+    cells <- spatial_cells(df, image = "image")
+    # tumour: the square [0, 520] x [0, 1200]
+    reg <- data.frame(image = "img", x = c(0, 520, 520, 0),
+                      y = c(0, 0, 1200, 1200))
+    res <- detect_tls(cells, regions = reg, margin = 100, distal = 300)
+    t <- res$tls[order(res$tls$x), ]
+    bd <- ifelse(t$x <= 520, -pmin(520 - t$x, t$x, t$y, 1200 - t$y),
+                 t$x - 520)
+    expect_equal(t$border_distance, bd)
+    expect_identical(as.character(t$location),
+                     c("intratumoral", "margin", "distal"))
+    s <- summary(res)
+    expect_equal(s$tumor_area_mm2, 520 * 1200 / 1e6)
+    expect_equal(s$tls_per_mm2_tumor, 1 / (520 * 1200 / 1e6))
+    # an image without regions gets NA
+    other <- spatial_cells(rbind(df, transform(df, image = "b")),
+                           image = "image")
+    res2 <- detect_tls(other, regions = reg, margin = 100, distal = 300)
+    expect_true(all(is.na(res2$tls$location[res2$tls$image == "b"])))
+    expect_false(anyNA(res2$tls$location[res2$tls$image == "img"]))
+})
+
+test_that("no B cells, one B cell, all B cells: zero TLS, no error", {
+    set.seed(2)
+    df <- data.frame(x = runif(500, 0, 500), y = runif(500, 0, 500),
+                     type = "Tumor")
+    cells <- spatial_cells(df)
+    expect_message(res <- detect_tls(cells), "No cell of")
+    expect_identical(nrow(res$tls), 0L)
+    expect_identical(summary(res)$n_tls, 0L)
+    expect_true(is.na(summary(res)$frac_b_in_tls))
+    df$type[1] <- "B"
+    res <- detect_tls(spatial_cells(df), min_b = 1, min_t = 0)
+    expect_identical(nrow(res$tls), 1L)
+    expect_identical(res$tls$n_seeds, 1L)
+    expect_identical(nrow(suppressMessages(detect_tls(spatial_cells(df)))$tls),
+                     0L)
+    # all cells B: dense enough to link into one group
+    g <- expand.grid(x = 0:29 * 10, y = 0:29 * 10)
+    g$type <- "B"
+    allb <- spatial_cells(g)
+    res <- detect_tls(allb, min_t = 0)
+    expect_identical(nrow(res$tls), 1L)
+    expect_identical(res$tls$n_cells, 900L)
+    expect_identical(res$tls$n_b, 900L)
+    expect_true(is.na(res$tls$bt_ratio))
+    expect_identical(nrow(suppressMessages(detect_tls(allb))$tls), 0L)
+    # a cohort: one image with a TLS, one without B cells
+    set.seed(7)
+    two <- rbind(tls_fixture(list(c(300, 300)), image = "with"),
+                 transform(df, image = "without")[df$type == "Tumor", ])
+    res <- detect_tls(spatial_cells(two, image = "image"))
+    expect_identical(summary(res)$n_tls, c(1L, 0L))
+})
+
+test_that("results do not depend on the number of threads", {
+    set.seed(13)
+    df <- tls_fixture(list(c(250, 250), c(700, 650)), fdc = TRUE)
+    cells <- spatial_cells(df, image = "image")
+    a <- detect_tls(cells, fdc = "FDC", nthreads = 1)
+    b <- detect_tls(cells, fdc = "FDC", nthreads = 2)
+    expect_identical(a$tls, b$tls)
+    expect_identical(a$members, b$members)
+    expect_identical(a$outlines, b$outlines)
+})
+
+test_that("bad arguments raise classed errors", {
+    set.seed(1)
+    cells <- spatial_cells(tls_fixture(list(c(300, 300))), image = "image")
+    expect_error(detect_tls(cells, link = 0), class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, link = -1),
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, min_b = 0),
+                 class = "immunoscape_error_argument")
+    expect_error(detect_tls(cells, b_cells = 3),
+                 class = "immunoscape_error_type")
+    expect_error(detect_tls(cells, fdc = 3),
+                 class = "immunoscape_error_argument")
+    expect_error(detect_tls(cells, fdc = ~ CD99 > 1),
+                 class = "immunoscape_error_column")
+    expect_error(detect_tls(cells, gc = ~ x),
+                 class = "immunoscape_error_argument")
+    expect_error(detect_tls(cells, preset = "vectre"),
+                 class = "immunoscape_error_argument")
+    expect_error(detect_tls(cells, margin = 500, distal = 100),
+                 class = "immunoscape_error_argument")
+    expect_error(detect_tls(cells, lnk = 20),
+                 class = "immunoscape_error_argument")
+    expect_error(plot_cells(cells, tls = data.frame()),
+                 class = "immunoscape_error_argument")
+    expect_snapshot(detect_tls(cells, fdc = 3), error = TRUE)
+})
+
+test_that("print, autoplot and plot_cells(tls = ) draw the outlines", {
+    set.seed(12)
+    df <- tls_fixture(list(c(250, 250), c(700, 650)), fdc = TRUE)
+    cells <- spatial_cells(df, image = "image")
+    res <- detect_tls(cells, fdc = "FDC")
+    expect_output(print(res), "2 TLS in 1 image")
+    expect_identical(as.data.frame(res), res$tls)
+    p <- ggplot2::autoplot(res)
+    ld <- ggplot2::layer_data(p, 2)
+    expect_identical(length(unique(ld$group)), 2L)
+    expect_setequal(unique(ld$fill), "#F08C1A")       # primary
+    q <- plot_cells(cells, tls = res)
+    lp <- ggplot2::layer_data(q, 3)
+    expect_identical(length(unique(lp$group)),
+                     length(unique(paste(res$outlines$tls_id,
+                                         res$outlines$polygon,
+                                         res$outlines$ring))))
+    expect_identical(lp$colour[1], "black")
+})
+
+test_that("tls_agreement matches outlines by Jaccard index", {
+    set.seed(21)
+    df <- tls_fixture(list(c(250, 250), c(700, 650)))
+    res <- detect_tls(spatial_cells(df, image = "image"))
+    ref <- data.frame(image = "img", tls_id = c(7L, 8L, 9L),
+                      x = c(700, 250, 900), y = c(650, 250, 100),
+                      radius = c(110, 110, 50))
+    a <- tls_agreement(res, ref)
+    m <- a[!is.na(a$tls_id), ]
+    # detected TLS 1 and 2 lie at (250, 250) or (700, 650)
+    near7 <- which.min((res$tls$x - 700)^2 + (res$tls$y - 650)^2)
+    expect_identical(m$ref_id[m$tls_id == near7], 7L)
+    expect_true(all(m$jaccard > 0.8))
+    expect_identical(a$ref_id[is.na(a$tls_id)], 9L)
+    expect_equal(attr(a, "precision"), 1)
+    expect_equal(attr(a, "recall"), 2 / 3)
+    # the Jaccard index of a square against a circle, by hand
+    sq <- data.frame(image = "img", tls_id = 1L,
+                     x = c(200, 300, 300, 200), y = c(200, 200, 300, 300))
+    circ <- data.frame(image = "img", tls_id = 1L, x = 250, y = 250,
+                       radius = 50)
+    fake <- res
+    fake$tls <- res$tls[1, ]
+    fake$tls$tls_id <- 1L
+    fake$outlines <- transform(sq, polygon = 1L, ring = 1L, hole = FALSE)
+    a2 <- tls_agreement(fake, circ, pixel = 0.5)
+    expect_equal(a2$jaccard, pi / 4, tolerance = 0.01)
+    expect_identical(nrow(tls_agreement(res, ref[0, ])), 2L)
+    expect_error(tls_agreement(res, ref[c("x", "y")]),
+                 class = "immunoscape_error_column")
+})
+
+test_that("simulated ground truth: TLS found, outlined, staged and placed", {
+    skip_if_not(exists("simulate_tme", asNamespace("immunoscape")))
+    sim <- suppressMessages(simulate_tme(
+        n_images = 20, n_tls = 3, seed = 7,
+        pattern = c("desmoplastic", "replacement", "pushing"),
+        infiltration = c("inflamed", "excluded", "desert")))
+    res <- detect_tls(sim, preset = "simulated",
+                      regions = attr(sim, "tumor_polygons"))
+    s <- sim_tls_scores(res, sim)
+    expect_gte(s$n_true, 50)
+    expect_gte(s$precision, 0.95)
+    expect_gte(s$recall, 0.95)
+    expect_gte(s$maturity, 0.90)
+    expect_gte(s$location, 0.95)
+    # the location with tumour regions estimated from the cells
+    if (exists("tumor_regions", asNamespace("immunoscape"))) {
+        reg <- tumor_regions(sim, tumor = "Tumor")
+        s2 <- sim_tls_scores(detect_tls(sim, preset = "simulated",
+                                        regions = reg), sim)
+        expect_gte(s2$location, 0.95)
+        expect_gte(s2$recall, 0.95)
+    }
+    # every maturity and location is represented in the truth
+    truth <- attr(sim, "tls_truth")
+    expect_true(all(table(truth$maturity) > 5))
+    expect_true(all(table(truth$location) > 0))
+})
+
+test_that("a group inside the outline of a larger TLS is merged into it", {
+    set.seed(3)
+    a <- tls_ring(200, 300, 300, 0, 60, "B")
+    b <- tls_ring(40, 408, 300, 0, 18, "B")       # 30 um from the follicle
+    t <- tls_ring(300, 300, 300, 60, 130, "CD4 T")
+    t <- t[(t$x - 408)^2 + (t$y - 300)^2 > 22^2, ]
+    cells <- spatial_cells(rbind(a, b, t))
+    bb <- cells[cells$type == "B", ]
+    expect_identical(sort(tabulate(immunoscape:::tls_link(bb$x, bb$y, 20,
+                                                          1L))),
+                     c(40L, 200L))
+    res <- detect_tls(cells, min_b = 20)
+    expect_identical(nrow(res$tls), 1L)
+    expect_identical(res$tls$n_seeds, 240L)
+    expect_identical(res$tls$n_b, 240L)
+    expect_identical(unique(res$outlines$tls_id), 1L)
+})
