@@ -25,7 +25,7 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   ([infiltration_profile()]), immune phenotype ([immune_phenotype()])
 #'   of every image and, when `liver` cells are present, the growth
 #'   pattern ([growth_pattern()]).
-#' * `"tls"`: tertiary lymphoid structures (`detect_tls()`) of every image
+#' * `"tls"`: tertiary lymphoid structures ([detect_tls()]) of every image
 #'   (count, density, maturity, location), when `b_cells` are present.
 #' * `"kfunctions"`: cross-type L functions from the tumour to each immune
 #'   type with their random-labelling envelopes ([ripley_l()]) in the
@@ -317,7 +317,7 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
             }
         }
     }
-    if (keep("tls") && length(opts$b_cells) && report_has("detect_tls")) {
+    if (keep("tls") && length(opts$b_cells)) {
         say("tertiary lymphoid structures")
         t_cells <- intersect(opts$immune[grepl("\\bT\\b|Treg|T cell",
                                                opts$immune)],
@@ -334,7 +334,7 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
         if (can_tissue && !report_failed(rep$regions)) {
             args$regions <- rep$regions
         }
-        rep$tls <- report_try(do.call(report_fn("detect_tls"), args))
+        rep$tls <- report_try(do.call(detect_tls, args))
     }
     if (keep("kfunctions")) {
         say("L functions")

@@ -46,9 +46,7 @@ test_that("render_report writes a self-contained HTML with its sections", {
     has <- function(f) exists(f, envir = asNamespace("immunoscape"),
                               inherits = FALSE)
     expect_match(txt, "Tumour compartments and margins", fixed = TRUE)
-    if (has("detect_tls")) {
-        expect_match(txt, "Tertiary lymphoid structures", fixed = TRUE)
-    }
+    expect_match(txt, "Tertiary lymphoid structures", fixed = TRUE)
     if (has("spatial_profile")) {
         expect_match(txt, "Spatial features per image", fixed = TRUE)
         expect_match(txt, "<h2>Patients</h2>", fixed = TRUE)
