@@ -34,6 +34,7 @@ SEXP ffi_kfun_nearest_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                              SEXP);
 SEXP ffi_kfun_eroded(SEXP, SEXP, SEXP);
 SEXP ffi_kfun_status(SEXP);
+SEXP ffi_kfun_acos_fast(SEXP);
 SEXP ffi_kfun_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_tls_link(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_tls_near(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -65,6 +66,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_kfun_nearest_labels", (DL_FUNC) &ffi_kfun_nearest_labels, 9},
     {"ffi_kfun_eroded", (DL_FUNC) &ffi_kfun_eroded, 3},
     {"ffi_kfun_status", (DL_FUNC) &ffi_kfun_status, 1},
+    {"ffi_kfun_acos_fast", (DL_FUNC) &ffi_kfun_acos_fast, 1},
     {"ffi_kfun_weights", (DL_FUNC) &ffi_kfun_weights, 6},
     {"ffi_tls_link", (DL_FUNC) &ffi_tls_link, 4},
     {"ffi_tls_near", (DL_FUNC) &ffi_tls_near, 8},

@@ -55,26 +55,43 @@ static inline double convex_margin(const kf_window *w, double x, double y) {
     return m;
 }
 
-/* Angle of the circle of radius d about (x, y) that lies outside a convex
- * window: the union of the arcs beyond each edge line closer than d
- * (half-angle acos(e / d) about the outward normal, e the signed
- * distance); -1 when more than 32 lines cut the circle. */
-static double convex_outside_angle(const kf_window *w, double x, double y,
-                                   double d) {
-    double lo[64], hi[64];
+int kf_near_edges(const kf_window *w, double x, double y, double reach,
+                  double *e, double *c) {
+    int n = 0;
+    for (int k = 0; k < w->ne; k++) {
+        double ek = w->enx[k] * x + w->eny[k] * y - w->eoff[k];
+        if (!(ek < reach)) continue;
+        if (n == KF_NEAR) return -1;
+        e[n] = ek;
+        c[n++] = w->eang[k];
+    }
+    return n;
+}
+
+double kf_acos_fast(double q) {
+    /* acos(q) = sqrt(1 - q) P(q) on [0, 1], P a least-squares polynomial
+     * of degree KF_ACOS_DEG on Chebyshev nodes (tools/acos-poly.R);
+     * acos(-q) = pi - acos(q) */
+    double v = kf_acos_poly(fabs(q));
+    return q < 0 ? M_PI - v : v;
+}
+
+KF_INLINE double arcs_outside(const double *e, const double *c, int ne,
+                              double d, int fast) {
+    double lo[2 * KF_NEAR], hi[2 * KF_NEAR];
     int n = 0;
     const double twopi = 2.0 * M_PI;
-    for (int k = 0; k < w->ne; k++) {
-        double e = w->enx[k] * x + w->eny[k] * y - w->eoff[k];
-        if (!(e < d)) continue;
-        double q = e / d;
-        double a = q > -1.0 ? acos(q) : M_PI;
-        double c = w->eang[k];                       /* outward normal */
+    for (int k = 0; k < ne; k++) {
+        if (!(e[k] < d)) continue;
+        double q = e[k] / d;
+        double a = q > -1.0 ? (!fast     ? acos(q)
+                               : q >= 0.0 ? kf_acos_poly(q)
+                                          : kf_acos_fast(q))
+                            : M_PI;
         if (a >= M_PI) return twopi;
-        double s0 = c - a, s1 = c + a;
+        double s0 = c[k] - a, s1 = c[k] + a;     /* about the outward normal */
         while (s0 < 0) { s0 += twopi; s1 += twopi; }
         while (s0 >= twopi) { s0 -= twopi; s1 -= twopi; }
-        if (n + 2 > 64) return -1.0;   /* many edges: general code */
         if (s1 > twopi) {
             lo[n] = s0; hi[n++] = twopi;
             lo[n] = 0.0; hi[n++] = s1 - twopi;
@@ -82,6 +99,7 @@ static double convex_outside_angle(const kf_window *w, double x, double y,
             lo[n] = s0; hi[n++] = s1;
         }
     }
+    if (n == 0) return 0.0;
     if (n == 1) return hi[0] - lo[0];
     /* insertion sort by start (few arcs), then the union's length */
     for (int i = 1; i < n; i++) {
@@ -103,6 +121,21 @@ static double convex_outside_angle(const kf_window *w, double x, double y,
     }
     if (ch > cl0) out += ch - cl0;
     return out;
+}
+
+double kf_arcs_outside(const double *e, const double *c, int ne, double d,
+                       int fast) {
+    return arcs_outside(e, c, ne, d, fast);
+}
+
+/* Angle of the circle of radius d about (x, y) that lies outside a convex
+ * window (kf_arcs_outside() over the edge lines closer than d); -1 when
+ * more than KF_NEAR lines cut the circle. */
+static double convex_outside_angle(const kf_window *w, double x, double y,
+                                   double d, int fast) {
+    double e[KF_NEAR], c[KF_NEAR];
+    int n = kf_near_edges(w, x, y, d, e, c);
+    return n < 0 ? -1.0 : kf_arcs_outside(e, c, n, d, fast);
 }
 
 int kf_inside(const kf_window *w, double x, double y) {
@@ -158,14 +191,18 @@ static double rect_outside_angle(const kf_window *w, double x, double y,
 
 double kf_iso_weight(const kf_window *w, double x, double y, double b,
                      double d) {
+    return kf_iso_weight_sim(w, x, y, b, d, 0);
+}
+
+double kf_iso_weight_sim(const kf_window *w, double x, double y, double b,
+                         double d, int fast) {
     if (d <= b || d == 0.0) return 1.0;
     double wt, out;
     if (w->rect) {
         double frac = 1.0 - rect_outside_angle(w, x, y, d) / (2.0 * M_PI);
         wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
-    } else if (w->ne && (out = convex_outside_angle(w, x, y, d)) >= 0) {
-        double frac = 1.0 - out / (2.0 * M_PI);
-        wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
+    } else if (w->ne && (out = convex_outside_angle(w, x, y, d, fast)) >= 0) {
+        return kf_weight_outside(out);
     } else {
         double frac = im_window_circle_frac(w->poly, x, y, d);
         if (ISNAN(frac)) return frac;
@@ -355,6 +392,11 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
     double *acc = acc0;
     R_xlen_t bj[KF_BUF];
     double bd2[KF_BUF];
+    /* convex windows: the edge lines near each query, found once for all
+     * its pairs (near < 0: general code) */
+    const int conv = need_iso && w->ne > 0 && !w->rect;
+    const int fast_acos = sets != NULL;
+    double ne_e[KF_NEAR], ne_c[KF_NEAR];
     for (R_xlen_t k = q0; k < q1; k++) {
         double qx = Q->x[k], qy = Q->y[k];
         R_xlen_t self = Q->id[k];
@@ -367,6 +409,9 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
             pa = point_acc(s, acc);
             wx = qx - j * sets->shift;
         }
+        int near = -1;
+        if (conv && b < s->reach)
+            near = kf_near_edges(w, wx, qy, s->reach, ne_e, ne_c);
         im_disc it;
         R_xlen_t lo, hi;
         im_disc_begin(g, qx, qy, s->reach, &it);
@@ -386,8 +431,12 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         int out = kd >= s->nr;
                         if (pa.none) pa.none[kd] += 1.0;
                         if (pa.iso) {
-                            double wi = (d <= b) | out ? 1.0
-                                        : kf_iso_weight(w, wx, qy, b, d);
+                            double wi =
+                                (d <= b) | out ? 1.0
+                                : near >= 0
+                                    ? kf_weight_outside(kf_arcs_outside(
+                                          ne_e, ne_c, near, d, fast_acos))
+                                    : kf_iso_weight(w, wx, qy, b, d);
                             if (ISNAN(wi)) return IM_ERR_ALLOC;
                             pa.iso[kd] += wi;
                         }
@@ -401,10 +450,93 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                     if (!im_within(d2, &rq)) continue;
                     kf_pair P;
                     pair_prepare(s, w, &P, dx, dy, d2);
-                    double wi = need_iso ? iso_weight(w, wx, qy, b, P.d)
-                                         : 1.0;
+                    double wi =
+                        !need_iso || P.d <= b ? 1.0
+                        : near >= 0 ? kf_weight_outside(kf_arcs_outside(
+                                          ne_e, ne_c, near, P.d, fast_acos))
+                                    : kf_iso_weight(w, wx, qy, b, P.d);
                     if (ISNAN(wi) || ISNAN(P.wt)) return IM_ERR_ALLOC;
                     pair_add(s, &P, b, wi, acc);
+                }
+            }
+        }
+    }
+    return IM_OK;
+}
+
+/* Isotropic weight of a simulated pair from its centre's near lines
+ * (kf_arcs_outside() with kf_acos_fast(); one line cut: its arc). */
+KF_INLINE double near_weight(const double *e, const double *c, int n,
+                             double d) {
+    int cut = 0;
+    double a = 0.0;
+    for (int k = 0; k < n; k++) {
+        if (e[k] < d) {
+            cut++;
+            a = e[k];
+        }
+    }
+    if (cut == 0) return 1.0;
+    if (cut == 1 && a >= 0)
+        return kf_weight_outside(2.0 * kf_acos_poly(a / d));
+    return kf_weight_outside(arcs_outside(e, c, n, d, 1));
+}
+
+im_status kf_pass_cross_to(const kf_spec *s, const kf_window *w,
+                           const im_grid *g, const double *bg,
+                           const kf_near_lists *L, const im_queries *Q,
+                           R_xlen_t q0, R_xlen_t q1, const kf_sets *sets,
+                           double *acc0) {
+    if (s->pcf || s->cidx[KF_BORDER] >= 0) return IM_ERR_INPUT;
+    const im_radius rq = im_radius_make(s->reach);
+    kf_point_acc pa = point_acc(s, acc0);
+    R_xlen_t bj[KF_BUF];
+    double bd2[KF_BUF];
+    for (R_xlen_t k = q0; k < q1; k++) {
+        double qx = Q->x[k], qy = Q->y[k];
+        R_xlen_t self = Q->id[k];
+        /* window positions of the query's pattern: x - off */
+        double off = 0.0;
+        if (sets) {
+            int j = sets->set[k];
+            pa = point_acc(s, acc0 + (R_xlen_t) j * sets->size);
+            off = j * sets->shift;
+        }
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, qx, qy, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            for (R_xlen_t c = lo; c < hi; c += KF_BUF) {
+                R_xlen_t ce = c + KF_BUF < hi ? c + KF_BUF : hi;
+                int m = screen(g, qx, qy, c, ce, self, rq.hi2, bj, bd2);
+                for (int t = 0; t < m; t++) {
+                    R_xlen_t p = bj[t];
+                    /* kd == nr: the spare slot (beyond the last r) */
+                    double d = sqrt(bd2[t]);
+                    int kd = kf_index_ge(s, d);
+                    int out = kd >= s->nr;
+                    if (pa.none) pa.none[kd] += 1.0;
+                    if (pa.iso) {
+                        double b = bg[p];
+                        double wi =
+                            (d <= b) | out ? 1.0
+                            : L && sets && L->ok[p]
+                                ? near_weight(L->e + L->off[p],
+                                              L->c + L->off[p],
+                                              (int) (L->off[p + 1] -
+                                                     L->off[p]), d)
+                                : kf_iso_weight_sim(w, g->xs[p] - off,
+                                                    g->ys[p], b, d,
+                                                    sets != NULL);
+                        if (ISNAN(wi)) return IM_ERR_ALLOC;
+                        pa.iso[kd] += wi;
+                    }
+                    if (pa.trans) {
+                        double wt = trans_weight(w, qx - g->xs[p],
+                                                 qy - g->ys[p]);
+                        if (ISNAN(wt)) return IM_ERR_ALLOC;
+                        pa.trans[kd] += wt;
+                    }
                 }
             }
         }

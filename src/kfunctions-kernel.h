@@ -155,6 +155,62 @@ static inline int kf_border_last(const kf_spec *s, double b) {
 
 /* ---- edge corrections ---------------------------------------------- */
 
+/* Edge lines of a convex window kept per centre: at most KF_NEAR (more
+ * go to the general polygon code). */
+#define KF_NEAR 32
+
+/* The edge lines of a convex window (w->ne > 0) closer than reach to
+ * (x, y): signed distances e[] and outward normal directions c[] (arrays
+ * of KF_NEAR); returns their number, or -1 if more than KF_NEAR.  Computed
+ * once per centre, it serves every pair of the centre up to reach. */
+int kf_near_edges(const kf_window *w, double x, double y, double reach,
+                  double *e, double *c);
+
+/* Angle of the circle of radius d about a centre that lies outside a
+ * convex window, from the centre's near edge lines (kf_near_edges() with
+ * reach >= d): the union of the arcs beyond each line closer than d
+ * (half-angle acos(e / d) about the outward normal).  fast = 1 uses
+ * kf_acos_fast() (simulations only), 0 the C library's acos(). */
+double kf_arcs_outside(const double *e, const double *c, int ne, double d,
+                       int fast);
+
+/* acos(q) for q in [-1, 1] by a polynomial: absolute error below 2e-12
+ * (1.84e-12 on a grid of 2e6 + 1 points; tests check 1e-11), so the
+ * isotropic weight of a simulated pair, 1 / (1 - outside / 2 pi) with
+ * at most 2 KF_NEAR arc ends and weights capped at KF_MAXWEIGHT, is off
+ * by less than 2 KF_NEAR 2e-12 KF_MAXWEIGHT / (2 pi) = 4.1e-9 relative.
+ * Coefficients: tools/acos-poly.R 12. */
+#define KF_ACOS_DEG 12
+#define KF_ACOS_COEF                                                      \
+    1.5707963267930607, -0.21460183596178586, 0.089048585389880419,       \
+    -0.050791961713588261, 0.033671016274448184, -0.024299703230070038,   \
+    0.018317353310608867, -0.013721503254338921, 0.0094804510144021574,   \
+    -0.0054831194543818983, 0.0023684587020597293,                        \
+    -0.00065622044501554156, 8.5714949170556808e-05
+double kf_acos_fast(double q);
+
+/* The polynomial of kf_acos_fast() for q in [0, 1], inline. */
+static inline double kf_acos_poly(double q) {
+    static const double p[KF_ACOS_DEG + 1] = {KF_ACOS_COEF};
+    /* Estrin's scheme (short dependency chains), degree 12 */
+    double q2 = q * q, q4 = q2 * q2, q8 = q4 * q4;
+    double u0 = (p[0] + p[1] * q) + (p[2] + p[3] * q) * q2;
+    double u1 = (p[4] + p[5] * q) + (p[6] + p[7] * q) * q2;
+    double u2 = (p[8] + p[9] * q) + (p[10] + p[11] * q) * q2;
+    double v = (u0 + u1 * q4) + (u2 + p[12] * q4) * q8;
+    return v * sqrt(1.0 - q);
+}
+
+/* Ripley's isotropic weight from the angle of the circle outside W:
+ * 1 / (fraction inside), within [1, KF_MAXWEIGHT]. */
+static inline double kf_weight_outside(double out) {
+    double frac = 1.0 - out / (2.0 * M_PI);
+    double wt = frac > 0 ? 1.0 / frac : KF_MAXWEIGHT;
+    if (wt > KF_MAXWEIGHT) wt = KF_MAXWEIGHT;
+    if (wt < 1.0) wt = 1.0;
+    return wt;
+}
+
 /* Distance from (x, y) to the window boundary. */
 double kf_bdist(const kf_window *w, double x, double y);
 
@@ -163,6 +219,11 @@ double kf_bdist(const kf_window *w, double x, double y);
  * between 1 and KF_MAXWEIGHT; NaN only if window.h ran out of memory. */
 double kf_iso_weight(const kf_window *w, double x, double y, double b,
                      double d);
+
+/* The same; fast = 1 (simulated pairs only) takes the arc angles of
+ * convex windows from kf_acos_fast(). */
+double kf_iso_weight_sim(const kf_window *w, double x, double y, double b,
+                         double d, int fast);
 
 /* Translation weight |W| / |W intersected with W + (dx, dy)|, capped. */
 double kf_trans_weight(const kf_window *w, double dx, double dy);
@@ -173,7 +234,9 @@ double kf_trans_weight(const kf_window *w, double dx, double dy);
  * envelope): the points of pattern j are shifted by j * shift in x, far
  * enough apart that no pair crosses two patterns; query k belongs to
  * pattern set[k], its window position is x - set[k] * shift, and its
- * pairs go to the accumulator acc + set[k] * size. */
+ * pairs go to the accumulator acc + set[k] * size.  Their isotropic
+ * weights in convex windows use kf_acos_fast() (Monte Carlo patterns:
+ * relative error below 4.1e-9, see there). */
 typedef struct {
     const int *set;          /* [queries, in Q order] pattern of each     */
     double shift;
@@ -188,6 +251,27 @@ im_status kf_pass_cross(const kf_spec *s, const kf_window *w,
                         const im_grid *g, const im_queries *Q,
                         const double *bq, R_xlen_t q0, R_xlen_t q1,
                         const kf_sets *sets, double *acc);
+
+/* The simulated pairs of kf_pass_cross() the other way round, for K and
+ * L without the border correction: the index g holds the `from` points
+ * (bg[p]: boundary distance of index point p) and the queries are the
+ * `to` points, so a cohort of few `to` cells (CD8 T among many tumour
+ * cells) visits the index from the few.  Each pair is added with the
+ * weights of its `from` centre, as kf_pass_cross() adds it; L (or NULL):
+ * the near edge lines of each index point in a convex window. */
+typedef struct {
+    const R_xlen_t *off;     /* [g->n + 1] lines of index point p:
+                                off[p] .. off[p + 1] - 1                  */
+    const int *ok;           /* [g->n] 0: more than KF_NEAR lines (general
+                                code)                                      */
+    const double *e, *c;     /* signed distances, outward normal angles   */
+} kf_near_lists;
+
+im_status kf_pass_cross_to(const kf_spec *s, const kf_window *w,
+                           const im_grid *g, const double *bg,
+                           const kf_near_lists *L, const im_queries *Q,
+                           R_xlen_t q0, R_xlen_t q1, const kf_sets *sets,
+                           double *acc);
 
 /* Pairs within one set: points [p0, p1) of the index g with every later
  * point, counted in both directions.  bg[p]: boundary distance of index

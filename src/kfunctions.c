@@ -236,12 +236,20 @@ typedef struct {
     const uint64_t *fbits, *tbits;
     int nw;
     const kf_sets *sets;
+    const kf_near_lists *near;
 } kf_ctx;
 
 static im_status block_cross(const void *c, R_xlen_t a, R_xlen_t b,
                              double *acc) {
     const kf_ctx *x = (const kf_ctx *) c;
     return kf_pass_cross(x->s, x->w, x->g, x->Q, x->b, a, b, x->sets, acc);
+}
+
+static im_status block_cross_to(const void *c, R_xlen_t a, R_xlen_t b,
+                                double *acc) {
+    const kf_ctx *x = (const kf_ctx *) c;
+    return kf_pass_cross_to(x->s, x->w, x->g, x->b, x->near, x->Q, a, b,
+                            x->sets, acc);
 }
 
 static im_status block_self(const void *c, R_xlen_t a, R_xlen_t b,
@@ -374,7 +382,7 @@ static void pattern_sums(const double *px, const double *py, const int *pc,
     R_xlen_t *ti = self ? NULL : type_cells_ptr(pc, n, tcode, &nt, nth);
     int need_b = s->cidx[KF_ISO] >= 0 || s->cidx[KF_BORDER] >= 0;
     R_xlen_t size = (R_xlen_t) s->ncomp * s->stride;
-    kf_ctx ctx = {s, kw, NULL, NULL, NULL, NULL, NULL, 0, NULL};
+    kf_ctx ctx = {s, kw, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL};
     im_grid g;
     im_queries Q;
     im_status st;
@@ -488,6 +496,58 @@ static void runif_window(const kf_window *kw, R_xlen_t n, double *x,
     }
 }
 
+/* Fill L (R_alloc'ed, main thread) with the edge lines of a convex window
+ * (w->ne > 0) closer than reach to each index point of g, and bg with the
+ * boundary distances; pattern j of the index is shifted by j * shift in
+ * x, its point ids are j * n .. (j + 1) * n - 1. */
+static void near_lists(const kf_window *w, const im_grid *g, R_xlen_t n,
+                       double shift, double reach, double *bg,
+                       kf_near_lists *L) {
+    R_xlen_t np = g->n;
+    R_xlen_t *off = (R_xlen_t *) R_alloc((size_t) np + 1, sizeof(R_xlen_t));
+    int *ok = (int *) R_alloc(np > 0 ? (size_t) np : 1, sizeof(int));
+    /* one pass; the lists grow by doubling (R_alloc'ed, freed with the
+     * wave) */
+    R_xlen_t cap = 4 * np + KF_NEAR;
+    double *e = (double *) R_alloc((size_t) cap, sizeof(double));
+    double *c = (double *) R_alloc((size_t) cap, sizeof(double));
+    off[0] = 0;
+    for (R_xlen_t p = 0; p < np; p++) {
+        double x = g->xs[p] - (double) (g->id[p] / n) * shift, y = g->ys[p];
+        if (off[p] + KF_NEAR > cap) {
+            R_xlen_t nc = 2 * cap;
+            double *e2 = (double *) R_alloc((size_t) nc, sizeof(double));
+            double *c2 = (double *) R_alloc((size_t) nc, sizeof(double));
+            memcpy(e2, e, (size_t) off[p] * sizeof(double));
+            memcpy(c2, c, (size_t) off[p] * sizeof(double));
+            e = e2;
+            c = c2;
+            cap = nc;
+        }
+        double m = R_PosInf;
+        R_xlen_t o = off[p];
+        int cnt = 0;
+        for (int k = 0; k < w->ne; k++) {
+            double ek = w->enx[k] * x + w->eny[k] * y - w->eoff[k];
+            if (ek < m) m = ek;
+            if (ek < reach) {
+                if (cnt < KF_NEAR) {
+                    e[o + cnt] = ek;
+                    c[o + cnt] = w->eang[k];
+                }
+                cnt++;
+            }
+        }
+        bg[p] = m >= 0 ? m : kf_bdist(w, x, y);
+        ok[p] = cnt <= KF_NEAR && m >= 0;
+        off[p + 1] = o + (ok[p] ? cnt : 0);
+    }
+    L->off = off;
+    L->ok = ok;
+    L->e = e;
+    L->c = c;
+}
+
 /* Points of one simulated pattern at most (all waves together): the
  * patterns of a wave share one index. */
 #define KF_CSR_WAVE_POINTS 2000000
@@ -511,9 +571,13 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
     /* threads only for patterns of several blocks, as for one pattern:
      * the many short parallel passes of a cohort of small images cost
      * more in waiting threads than they save (and never change a sum) */
-    R_xlen_t nf1;
+    R_xlen_t nf1, nt1;
     type_cells_ptr(pc, n, fcode, &nf1, 1);
-    if (nf1 < 2 * KF_BLOCK) nth = 1;
+    type_cells_ptr(pc, n, tcode, &nt1, 1);
+    /* K and L without the border correction: fewer `to` than `from`
+     * cells are the queries (kf_pass_cross_to()) */
+    int rev = !s->pcf && s->cidx[KF_BORDER] < 0 && nt1 < nf1;
+    if ((rev ? nt1 : nf1) < 2 * KF_BLOCK) nth = 1;
     for (int j0 = 0; j0 < nsim; j0 += wave) {
         const void *vmax = vmaxget();
         int nw = nsim - j0 < wave ? nsim - j0 : wave;
@@ -534,6 +598,37 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
         R_xlen_t *ti = type_cells_ptr(pcs, m, tcode, &nt, nth);
         im_grid g;
         im_queries Q;
+        if (rev) {
+            double h = grid_cell_side(px, py, fi, nf, s->reach);
+            if (im_grid_build(&g, px, py, NULL, fi, nf, h, nth) != IM_OK)
+                IM_BUG("grid build failed");
+            im_grid_queries(&g, px, py, ti, nt, nth, &Q);
+            int *set = (int *) R_alloc(nt > 0 ? nt : 1, sizeof(int));
+            for (R_xlen_t k = 0; k < nt; k++) set[k] = (int) (Q.id[k] / n);
+            double *bg = (double *) R_alloc(g.n > 0 ? g.n : 1,
+                                            sizeof(double));
+            kf_near_lists L, *lp = NULL;
+            if (kw->ne > 0 && s->cidx[KF_ISO] >= 0) {
+                near_lists(kw, &g, n, shift, s->reach, bg, &L);
+                lp = &L;
+            } else {
+                for (R_xlen_t p = 0; p < g.n; p++) {
+                    int j = (int) (g.id[p] / n);
+                    bg[p] = need_b ? kf_bdist(kw, g.xs[p] - j * shift,
+                                              g.ys[p])
+                                   : 0.0;
+                }
+            }
+            kf_sets S = {set, shift, size};
+            kf_ctx ctx = {s, kw, &g, &Q, bg, NULL, NULL, 0, &S, lp};
+            double *tw = total + (size_t) j0 * size;
+            im_status st = run_blocks(nt, size * nw, nth, block_cross_to,
+                                      &ctx, tw);
+            if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
+            vmaxset(vmax);
+            R_CheckUserInterrupt();
+            continue;
+        }
         double h = grid_cell_side(px, py, ti, nt, s->reach);
         if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
             IM_BUG("grid build failed");
@@ -546,7 +641,7 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
             if (need_b) b[k] = kf_bdist(kw, Q.x[k] - set[k] * shift, Q.y[k]);
         }
         kf_sets S = {set, shift, size};
-        kf_ctx ctx = {s, kw, &g, &Q, b, NULL, NULL, 0, &S};
+        kf_ctx ctx = {s, kw, &g, &Q, b, NULL, NULL, 0, &S, NULL};
         double *tw = total + (size_t) j0 * size;
         im_status st = run_blocks(nf, size * nw, nth, block_cross, &ctx, tw);
         if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
@@ -777,7 +872,7 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     R_xlen_t size = one * 64 * nw;
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
-    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw, NULL};
+    kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw, NULL, NULL};
     im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
     if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
@@ -998,6 +1093,18 @@ SEXP ffi_kfun_weights(SEXP xi, SEXP yi, SEXP xj, SEXP yj, SEXP win,
         po[n + i] = kf_iso_weight(&kw, ax[i], ay[i], b, d);
         po[2 * n + i] = kf_trans_weight(&kw, dx, dy);
     }
+    UNPROTECT(1);
+    return out;
+}
+
+/* R caller: tests of kf_acos_fast() (test-kfunctions-envelopes.R). */
+SEXP ffi_kfun_acos_fast(SEXP q) {
+    im_check_double(q, "q must be double");
+    R_xlen_t n = XLENGTH(q);
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
+    const double *pq = REAL_RO(q);
+    double *po = REAL(out);
+    for (R_xlen_t i = 0; i < n; i++) po[i] = kf_acos_fast(pq[i]);
     UNPROTECT(1);
     return out;
 }
