@@ -88,9 +88,9 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     check_column(data, image, "image", call = call, required = FALSE)
     check_column(data, cell_id, "cell_id", call = call, required = FALSE)
     if (!is.numeric(pixel_size) || length(pixel_size) != 1L ||
-        !is.finite(pixel_size) || pixel_size <= 0) {
+        !is.finite(pixel_size) || pixel_size < 1e-6 || pixel_size > 1e6) {
         stop_immunoscape(c(
-            "{.arg pixel_size} must be one positive number (microns per coordinate unit), not {.val {format(pixel_size)}}.",
+            "{.arg pixel_size} must be one positive number (microns per coordinate unit, between 1e-6 and 1e6), not {.val {format(pixel_size)}}.",
             "i" = "Use {.code pixel_size = 1} when coordinates are already in microns."
         ), class = "argument", call = call)
     }
@@ -158,6 +158,10 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
         type = ty,
         stringsAsFactors = FALSE
     )
+    if (pixel_size != 1) {
+        check_coordinates(out$x, x, call = call, pixel_size = pixel_size)
+        check_coordinates(out$y, y, call = call, pixel_size = pixel_size)
+    }
     rest <- rename_clashes(rest, out)
     if (ncol(rest)) out <- cbind(out, rest)
     rownames(out) <- NULL
@@ -307,6 +311,12 @@ as_spatial_cells.spatial_cells <- function(x, ...) {
 #' @export
 as_spatial_cells.data.frame <- function(x, ...) {
     args <- list(...)
+    known <- setdiff(names(formals(spatial_cells)), "data")
+    nms <- names(args) %||% rep("", length(args))
+    unknown <- !nms %in% known
+    if (any(unknown)) {
+        rlang::exec(check_dots, !!!args[unknown])
+    }
     nm <- names(x)
     if (is.null(args$image) && "image" %in% nm) args$image <- "image"
     if (is.null(args$cell_id) && "cell_id" %in% nm) args$cell_id <- "cell_id"

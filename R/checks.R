@@ -89,7 +89,7 @@ closest_names <- function(x, choices, max = 3L) {
 }
 
 check_coordinates <- function(x, arg, call = rlang::caller_env(),
-                              rows = NULL) {
+                              rows = NULL, pixel_size = NULL) {
     if (!is.numeric(x)) {
         stop_immunoscape(c(
             "Coordinate column {.arg {arg}} must be numeric, not {.obj_type_friendly {x}}.",
@@ -101,11 +101,25 @@ check_coordinates <- function(x, arg, call = rlang::caller_env(),
         shown <- utils::head(bad, 5L)
         stop_immunoscape(c(
             "Coordinate column {.arg {arg}} has {length(bad)} missing or infinite value{?s} (row{?s} {shown}{if (length(bad) > 5) ' ...'}).",
+            "i" = if (!is.null(pixel_size) && pixel_size != 1) "The values became infinite when multiplied by {.arg pixel_size} = {format(pixel_size)}.",
             "i" = "Drop those cells or fix their positions before building {.cls spatial_cells}."
+        ), class = "coordinates", call = call)
+    }
+    big <- which(abs(x) > max_coordinate)
+    if (length(big)) {
+        shown <- utils::head(big, 5L)
+        stop_immunoscape(c(
+            "Coordinate column {.arg {arg}} has {length(big)} value{?s} beyond {format(max_coordinate)} microns (row{?s} {shown}{if (length(big) > 5) ' ...'}).",
+            "i" = if (!is.null(pixel_size) && pixel_size != 1) "{.arg pixel_size} = {format(pixel_size)} multiplies the coordinates; check it.",
+            "i" = "Coordinates are microns: check the units (1e12 um is 1000 km)."
         ), class = "coordinates", call = call)
     }
     invisible(x)
 }
+
+# The largest coordinate magnitude (microns) accepted: squared distances
+# and polygon areas of such coordinates stay far from overflow.
+max_coordinate <- 1e12
 
 check_radius <- function(radius, arg = rlang::caller_arg(radius),
                          call = rlang::caller_env(), allow_null = FALSE) {
@@ -121,15 +135,57 @@ check_radius <- function(radius, arg = rlang::caller_arg(radius),
 }
 
 check_count <- function(k, arg = rlang::caller_arg(k), min = 1L,
+                        max = .Machine$integer.max,
                         call = rlang::caller_env()) {
     if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < min ||
-        k != round(k) || !is.finite(k)) {
+        !is.finite(k) || k != round(k)) {
         stop_immunoscape(
             "{.arg {arg}} must be a whole number >= {min}, not {.val {format(k)}}.",
             class = "argument", call = call
         )
     }
-    invisible(as.integer(k))
+    if (k > max) {
+        stop_immunoscape(c(
+            "{.arg {arg}} must be at most {format(max, big.mark = ',', scientific = FALSE)}, not {.val {format(k)}}.",
+            "i" = "Use a smaller {.arg {arg}}."
+        ), class = "argument", call = call)
+    }
+    invisible(if (k <= .Machine$integer.max) as.integer(k) else k)
+}
+
+# Refuse a request whose memory is clearly impossible before allocating:
+# `bytes` (an estimate, double) above the machine's physical memory (option
+# `immunoscape.max_memory` overrides, in bytes).
+check_memory <- function(bytes, arg, call = rlang::caller_env()) {
+    limit <- memory_limit()
+    if (is.finite(bytes) && bytes <= limit) return(invisible(bytes))
+    stop_immunoscape(c(
+        "{.arg {arg}} asks for about {format_bytes(bytes)} of memory; this machine has {format_bytes(limit)}.",
+        "i" = "Use a smaller {.arg {arg}} or analyse fewer cells at once."
+    ), class = "memory", call = call)
+}
+
+memory_limit <- function() {
+    opt <- getOption("immunoscape.max_memory")
+    if (is.numeric(opt) && length(opt) == 1L && !is.na(opt)) return(opt)
+    total <- the$mem_total
+    if (is.null(total)) {
+        total <- tryCatch({
+            l <- grep("^MemTotal:", readLines("/proc/meminfo", n = 5L,
+                                              warn = FALSE), value = TRUE)
+            as.numeric(gsub("[^0-9]", "", l)) * 1024
+        }, error = function(e) NA_real_, warning = function(w) NA_real_)
+        if (length(total) != 1L || is.na(total) || total <= 0) total <- 2^44
+        the$mem_total <- total
+    }
+    total
+}
+
+format_bytes <- function(bytes) {
+    if (!is.finite(bytes)) return("an unbounded amount")
+    u <- c("bytes", "KB", "MB", "GB", "TB", "PB", "EB")
+    e <- max(0, min(length(u) - 1, floor(log(max(bytes, 1), 1024))))
+    paste(format(signif(bytes / 1024^e, 3)), u[e + 1])
 }
 
 # One value out of a set of choices (the default: the first of them), with a
@@ -164,8 +220,21 @@ stop_unknown_values <- function(unknown, present, arg, what, where, class,
     ), class = class, call = call)
 }
 
+# A thread count: a whole number >= 1, lowered (with a message) to what
+# the OpenMP runtime allows (thread_cap()); more threads than that only
+# exhaust the stack as the parallel region starts.
 check_nthreads <- function(nthreads, call = rlang::caller_env()) {
-    check_count(nthreads, "nthreads", call = call)
+    check_count(nthreads, "nthreads", max = Inf, call = call)
+    cap_threads(nthreads, "nthreads")
+}
+
+cap_threads <- function(n, what) {
+    cap <- thread_cap()
+    if (n <= cap) return(as.integer(n))
+    inform_immunoscape(c(
+        "i" = "{.arg {what}} = {format(n)} is more than this machine's OpenMP runtime allows; using {cap} thread{?s}."
+    ))
+    cap
 }
 
 check_flag <- function(x, arg = rlang::caller_arg(x),

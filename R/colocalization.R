@@ -66,6 +66,8 @@ colocalization_quotient <- function(cells, radius = NULL, k = NULL,
     cells <- check_cells(cells)
     nb <- check_clq_neighbors(radius, k)
     nperm <- check_count(nperm, "nperm", min = 0L)
+    check_memory(16 * (nperm + 1) * as.double(nlevels(cells$type))^2,
+                 "nperm")
     types <- check_types(cells, types)
     check_alpha(alpha)
     nthreads <- check_nthreads(nthreads)

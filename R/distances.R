@@ -36,7 +36,9 @@ nearest_distances <- function(cells, from = NULL, to, k = 1,
     cells <- check_cells(cells)
     from <- check_types(cells, from)
     to <- if (missing(to) || is.null(to)) check_types(cells, NULL) else check_types(cells, to)
-    k <- check_count(k)
+    # no more neighbours than cells (the other k-functions do the same)
+    k <- min(check_count(k), nrow(cells))
+    check_memory(64 * as.double(nrow(cells)) * length(to) * k, "k")
     nthreads <- check_nthreads(nthreads)
 
     idx <- image_rows(cells)

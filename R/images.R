@@ -36,6 +36,17 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
                 list(value = NULL, error = conditionMessage(e))
             },
             error = function(e) {
+                # resource limits are not bugs: a time limit set by the
+                # caller (setTimeLimit()) comes out as it is, memory as a
+                # classed error
+                if (is_time_limit(e)) stop(e)
+                if (is_alloc_failure(e)) {
+                    stop_immunoscape(c(
+                        "Out of memory while analysing image {.val {image}}.",
+                        "x" = conditionMessage(e),
+                        "i" = "Analyse fewer cells at once or use smaller arguments."
+                    ), class = "memory", parent = e)
+                }
                 stop_immunoscape(c(
                     "Unexpected failure while analysing image {.val {image}}.",
                     "x" = conditionMessage(e),
@@ -88,6 +99,20 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     rownames(out) <- NULL
     attr(out, "problems") <- problems
     out
+}
+
+# setTimeLimit()'s errors ("reached elapsed time limit"), in any language.
+is_time_limit <- function(e) {
+    msg <- conditionMessage(e)
+    pats <- c("reached elapsed time limit", "reached CPU time limit")
+    any(vapply(c(pats, gettext(pats, domain = "R")), function(p) {
+        grepl(p, msg, fixed = TRUE)
+    }, logical(1)))
+}
+
+is_alloc_failure <- function(e) {
+    grepl("cannot allocate|cannot alloca|out of memory",
+          conditionMessage(e), ignore.case = TRUE)
 }
 
 # One seed per image from the caller's random number stream.

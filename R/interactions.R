@@ -234,6 +234,8 @@ interaction_test <- function(cells, radius = 20,
     if (identical(method, "conditional")) method <- "histocat"
     method <- check_choice(method, c("classic", "histocat", "patch"))
     nperm <- check_count(nperm, "nperm", min = 0L)
+    check_memory(16 * (nperm + 1) * as.double(nlevels(cells$type))^2,
+                 "nperm")
     types <- check_types(cells, types)
     patch_size <- check_count(patch_size, "patch_size")
     check_alpha(alpha)

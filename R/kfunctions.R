@@ -214,7 +214,15 @@ pair_correlation <- function(cells, from, to = from, r = NULL,
                              global = FALSE, BPPARAM = NULL, bw = NULL,
                              ...) {
     if (missing(from)) stop_missing_from()
-    if (!is.null(bw)) bw <- check_radius(bw)
+    if (!is.null(bw)) {
+        bw <- check_radius(bw)
+        if (bw <= 0) {
+            stop_immunoscape(c(
+                "{.arg bw} must be a positive bandwidth (microns), not {.val {format(bw)}}.",
+                "i" = "For example {.code bw = 5}, or {.code bw = NULL} for the default rule."
+            ), class = "radius")
+        }
+    }
     kf_main("pcf", cells, from, to, r, correction, envelope, nsim, nthreads,
             global, BPPARAM, list(...), bw = bw)
 }
@@ -323,6 +331,14 @@ check_r_grid <- function(r, call = rlang::caller_env()) {
             "i" = "For example {.code r = seq(0, 100, by = 1)}, or {.code r = NULL} for the default."
         ), class = "radius", call = call)
     }
+    # no two cells are further apart than the coordinate range allows,
+    # and the CSR value pi r^2 would overflow to Inf beyond ~1e154
+    if (max(r) > 4 * max_coordinate) {
+        stop_immunoscape(c(
+            "{.arg r} reaches {format(max(r), digits = 3)} microns, beyond any distance between two cells (coordinates are at most {format(max_coordinate)} microns).",
+            "i" = "Estimates there are undefined and the CSR value {.field theo} would be infinite; use distances up to half the image width."
+        ), class = "radius", call = call)
+    }
     as.numeric(r)
 }
 
@@ -351,6 +367,11 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     envelope <- check_choice(envelope, c("none", "csr", "labels"),
                              call = call)
     nsim <- check_count(nsim, "nsim", call = call)
+    if (envelope != "none") {
+        # random-labelling bits per cell and the simulated curves
+        check_memory((nsim + 1) * (nrow(cells) / 4 + 64 * length(r)),
+                     "nsim", call = call)
+    }
     nthreads <- check_nthreads(nthreads, call = call)
     check_flag(global, "global", call = call)
     if (envelope == "labels" &&

@@ -286,13 +286,7 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     n <- check_count(n, "n")
     nstart <- check_count(nstart, "nstart")
     iter_max <- check_count(iter_max, "iter_max")
-    if (!is.null(seed) && (!is.numeric(seed) || length(seed) != 1L ||
-                           !is.finite(seed))) {
-        stop_immunoscape(
-            "{.arg seed} must be one number or NULL, not {.val {format(seed)}}.",
-            class = "argument"
-        )
-    }
+    if (!is.null(seed)) check_count(seed, "seed", min = -.Machine$integer.max)
     types <- check_types(cells, types)
     nthreads <- check_nthreads(nthreads)
     lv <- levels(cells$type)

@@ -192,9 +192,9 @@ read_cells <- function(path, format = "auto", ..., x = NULL, y = NULL,
     check_phenotypes(phenotypes, call = call)
     if (!is.null(pixel_size) &&
         (!is.numeric(pixel_size) || length(pixel_size) != 1L ||
-         !is.finite(pixel_size) || pixel_size <= 0)) {
+         !is.finite(pixel_size) || pixel_size < 1e-6 || pixel_size > 1e6)) {
         stop_immunoscape(c(
-            "{.arg pixel_size} must be one positive number (microns per pixel) or {.code NULL}, not {.val {format(pixel_size)}}.",
+            "{.arg pixel_size} must be one positive number (microns per pixel, between 1e-6 and 1e6) or {.code NULL}, not {.val {format(pixel_size)}}.",
             "i" = "Leave it {.code NULL} when the file is in microns."
         ), class = "argument", call = call)
     }
@@ -305,7 +305,7 @@ list_cell_files <- function(path, call) {
         ), class = "file", call = call)
     }
     files <- unlist(lapply(path, function(p) {
-        if (!dir.exists(p)) return(p)
+        if (!dir.exists(p)) return(check_regular_file(p, call))
         f <- list.files(p, pattern = cell_file_pattern, full.names = TRUE,
                         ignore.case = TRUE)
         f <- f[!grepl("summary", basename(f), ignore.case = TRUE)]
@@ -320,6 +320,20 @@ list_cell_files <- function(path, call) {
         sort(f)
     }))
     unique(files)
+}
+
+# A path that is not a directory must be a regular, non-empty file:
+# devices (/dev/zero), pipes and sockets would be read forever or block.
+# stat() reports size 0 for all of them, so the size decides.
+check_regular_file <- function(p, call) {
+    size <- file.size(p)
+    if (is.na(size) || size == 0) {
+        stop_immunoscape(c(
+            "{.file {p}} is empty or not a regular file (a device, pipe or socket).",
+            "i" = "Give the path of a cell table file or of a directory of them."
+        ), class = "file", call = call)
+    }
+    p
 }
 
 # Image label of each file: its name without extensions, made unique with
@@ -365,7 +379,27 @@ read_header <- function(file, call) {
     }
     nm <- scan(text = line, what = "", sep = sep, quote = "\"",
                quiet = TRUE, na.strings = character(), strip.white = TRUE)
-    list(names = fix_names(nm), sep = sep)
+    nm <- fix_names(nm)
+    dup <- unique(nm[duplicated(nm)])
+    if (length(dup)) {
+        warn_immunoscape(c(
+            "{.file {basename(file)}} has duplicated column name{?s} {.val {dup}}.",
+            "i" = "The first column of each name is used; the later one{?s} {?is/are} kept as {.val {paste0(dup, '_2')}}."
+        ), class = "file")
+        nm <- make_unique_names(nm)
+    }
+    list(names = nm, sep = sep)
+}
+
+# "x", "x" -> "x", "x_2" (then "x_3" ...), leaving the first as it is.
+make_unique_names <- function(nm) {
+    k <- stats::ave(seq_along(nm), nm, FUN = seq_along)
+    out <- ifelse(k > 1L, paste0(nm, "_", k), nm)
+    while (anyDuplicated(out)) {
+        d <- duplicated(out)
+        out[d] <- paste0(out[d], "_")
+    }
+    out
 }
 
 # Column names as UTF-8 (Windows exports may write the micro sign in latin1).
@@ -378,22 +412,109 @@ fix_names <- function(nm) {
 }
 
 # The whole table; colClasses fixes the columns whose class is known.
-read_table <- function(file, header, classes = NULL) {
+read_table <- function(file, header, classes = NULL,
+                       call = rlang::caller_env()) {
     cc <- rep(NA_character_, length(header$names))
     if (length(classes)) {
         hit <- match(names(classes), header$names)
         cc[hit[!is.na(hit)]] <- classes[!is.na(hit)]
     }
-    df <- utils::read.table(
-        file, header = FALSE, skip = 1L, sep = header$sep, quote = "\"",
-        dec = ".", colClasses = cc, col.names = paste0("V", seq_along(cc)),
-        na.strings = c("NA", "#N/A", "N/A", "NaN", ""),
-        comment.char = "", check.names = FALSE, fill = FALSE,
-        stringsAsFactors = FALSE, strip.white = TRUE, encoding = "UTF-8",
-        blank.lines.skip = TRUE
+    said <- character()
+    df <- withCallingHandlers(
+        utils::read.table(
+            file, header = FALSE, skip = 1L, sep = header$sep, quote = "\"",
+            dec = ".", colClasses = cc,
+            col.names = paste0("V", seq_along(cc)),
+            na.strings = c("NA", "#N/A", "N/A", "NaN", ""),
+            comment.char = "", check.names = FALSE, fill = FALSE,
+            stringsAsFactors = FALSE, strip.white = TRUE, encoding = "UTF-8",
+            blank.lines.skip = TRUE
+        ),
+        warning = function(w) {
+            said <<- c(said, conditionMessage(w))
+            invokeRestart("muffleWarning")
+        }
     )
     names(df) <- header$names
+    check_file_complete(file, nrow(df), said, call = call)
     df
+}
+
+# Silent data loss guard: a compressed stream that does not decode to its
+# end, a gzip file whose recorded length disagrees with what decodes, a
+# text file that does not end with a line break, or read.table's warnings
+# ("EOF within quoted string", items not a multiple of the columns).
+check_file_complete <- function(file, nrows, said, call) {
+    decode <- grepl("decoding|corrupt|invalid|truncat|lzma|bzip|gzip", said,
+                    ignore.case = TRUE)
+    bad_gz <- !any(decode) && is_gzip(file) && !gzip_length_ok(file)
+    if (any(decode) || bad_gz) {
+        stop_immunoscape(c(
+            "{.file {basename(file)}} is truncated or corrupt: the compressed data end early.",
+            "i" = "{nrows} row{?s} could be read before the damage; get a complete copy of the file.",
+            "x" = if (any(decode)) "{said[decode][1]}"
+        ), class = "file", call = call)
+    }
+    cut <- !is_compressed(file) && !ends_with_newline(file)
+    if (length(said) || cut) {
+        warn_immunoscape(c(
+            "{.file {basename(file)}} may have been cut short: {nrows} row{?s} read{if (cut) ', and the file does not end with a line break'}.",
+            "x" = if (length(said)) "{said[1]}",
+            "i" = "Check that the file is complete; the last row may be incomplete."
+        ), class = "file")
+    }
+    invisible()
+}
+
+file_magic <- function(file) {
+    con <- file(file, "rb")
+    on.exit(close(con))
+    readBin(con, "raw", 6L)
+}
+
+is_gzip <- function(file) {
+    m <- file_magic(file)
+    length(m) >= 2L && m[1] == as.raw(0x1f) && m[2] == as.raw(0x8b)
+}
+
+is_compressed <- function(file) {
+    m <- file_magic(file)
+    is_gzip(file) ||
+        (length(m) >= 3L && identical(m[1:3], charToRaw("BZh"))) ||
+        (length(m) >= 6L && identical(m[1:6], as.raw(c(0xfd, 0x37, 0x7a,
+                                                       0x58, 0x5a, 0x00))))
+}
+
+ends_with_newline <- function(file) {
+    size <- file.size(file)
+    if (is.na(size) || size == 0) return(TRUE)
+    con <- file(file, "rb")
+    on.exit(close(con))
+    seek(con, size - 1)
+    identical(readBin(con, "raw", 1L), as.raw(0x0a)) ||
+        identical(readBin(con, "raw", 1L), raw())
+}
+
+# The gzip trailer records the decoded length modulo 2^32: a cut file has
+# compressed bytes there instead, which (almost surely) disagree.  One
+# streaming pass; the table itself was read by read.table.
+gzip_length_ok <- function(file) {
+    size <- file.size(file)
+    if (size < 18) return(FALSE)
+    con <- file(file, "rb")
+    seek(con, size - 4)
+    isize <- readBin(con, "integer", 1L, size = 4L, endian = "little")
+    close(con)
+    if (isize < 0) isize <- isize + 2^32
+    con <- gzfile(file, "rb")
+    on.exit(close(con))
+    total <- 0
+    repeat {
+        b <- readBin(con, "raw", 1048576L)
+        if (!length(b)) break
+        total <- total + length(b)
+    }
+    total %% 2^32 == isize
 }
 
 # ---------------------------------------------------------------------------
@@ -519,8 +640,9 @@ read_one_file <- function(file, label, format, opts, call) {
     classes <- spec$classes %||% character()
     for (col in c(spec$type, spec$image)) classes[col] <- "character"
     raw <- tryCatch(
-        read_table(file, header, classes),
+        read_table(file, header, classes, call = call),
         error = function(e) {
+            if (inherits(e, "immunoscape_error")) rlang::cnd_signal(e)
             stop_immunoscape(c(
                 "Could not read {.file {file}} as a {fmt} table.",
                 "x" = "{conditionMessage(e)}"

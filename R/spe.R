@@ -557,6 +557,12 @@ sfc_vertices <- function(x, call) {
         x <- sf::st_cast(x, "MULTIPOLYGON")
     }
     xy <- sf::st_coordinates(x)
+    if (!nrow(xy)) {
+        stop_immunoscape(c(
+            "The sf window is empty: its polygons have no vertices.",
+            "i" = "Give a non-empty POLYGON or MULTIPOLYGON, or leave {.arg window} at its default."
+        ), class = "window", call = call)
+    }
     lcols <- grep("^L[0-9]$", colnames(xy), value = TRUE)
     feature <- xy[, lcols[length(lcols)]]
     piece <- if (length(lcols) == 3L) xy[, "L2"] else rep(1, nrow(xy))

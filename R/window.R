@@ -461,10 +461,22 @@ as_window.data.frame <- function(x, images = NULL, ...,
             "i" = "A polygon is a data frame of vertices with columns {.field x}, {.field y} and optionally {.field image}, {.field polygon}, {.field ring}, {.field hole}."
         ), class = "window", call = call)
     }
+    if (!nrow(x)) {
+        stop_immunoscape(c(
+            "The window polygon has no vertices (a data frame with 0 rows).",
+            "i" = "Give at least 3 vertices per ring, or leave {.arg window} at its default."
+        ), class = "window", call = call)
+    }
     if (!is.numeric(x$x) || !is.numeric(x$y) || any(!is.finite(x$x)) ||
         any(!is.finite(x$y))) {
         stop_immunoscape("The window polygon's {.field x} and {.field y} must be finite numbers.",
                          class = "window", call = call)
+    }
+    if (max(abs(x$x), abs(x$y)) > max_coordinate) {
+        stop_immunoscape(c(
+            "The window polygon's coordinates reach {.val {format(max(abs(x$x), abs(x$y)), digits = 3)}}; at most {.val {format(max_coordinate)}} (microns) is supported.",
+            "i" = "Check the units: coordinates are microns (1e12 um is 1000 km)."
+        ), class = "window", call = call)
     }
     x <- as.data.frame(x)
     if (is.null(x$polygon)) x$polygon <- 1L

@@ -38,10 +38,13 @@ SEXP ffi_dist_nearest(SEXP x, SEXP y, SEXP from, SEXP to, SEXP k_,
     int *pii = is_int ? INTEGER(nid) : NULL;
     double *pid = is_int ? NULL : REAL(nid);
 
-    for (R_xlen_t c0 = 0; c0 < nf; c0 += IM_CHUNK) {
-        R_xlen_t c1 = c0 + IM_CHUNK < nf ? c0 + IM_CHUNK : nf;
+    /* a k-nearest query costs about k^2 / 4 (sorted insertion) */
+    const R_xlen_t chunk = im_chunk(4.0 * k + 0.25 * k * (double) k + 16.0) *
+                           nth;
+    for (R_xlen_t c0 = 0; c0 < nf; c0 += chunk) {
+        R_xlen_t c1 = c0 + chunk < nf ? c0 + chunk : nf;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 16)
 #endif
         for (R_xlen_t ii = c0; ii < c1; ii++) {
             R_xlen_t i = Q.pos[ii];
@@ -148,8 +151,10 @@ static void count_per_point(const im_grid *g, int reach, const im_radius *rq,
                             const R_xlen_t *qsorted, int nlab, int *buf,
                             int nth) {
     R_xlen_t n = g->n;
-    for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
-        R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
+    const R_xlen_t chunk = im_chunk(im_grid_pairs(g, reach * g->h) + 16.0) *
+                           nth;
+    for (R_xlen_t c0 = 0; c0 < n; c0 += chunk) {
+        R_xlen_t c1 = c0 + chunk < n ? c0 + chunk : n;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nth)
 #endif
@@ -160,7 +165,7 @@ static void count_per_point(const im_grid *g, int reach, const im_radius *rq,
             int64_t ccx = -1, ccy = -1;
             int ns = 0;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1024)
+#pragma omp for schedule(dynamic, 64)
 #endif
             for (R_xlen_t p = c0; p < c1; p++) {
                 if (qsorted[p] < 0) continue;
@@ -256,7 +261,8 @@ SEXP ffi_dist_count(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP from,
                                               sizeof(int)) : NULL;
         memset(buf, 0, len * sizeof(int));
         if (priv) memset(priv, 0, (size_t) (nth - 1) * len * sizeof(int));
-        R_xlen_t step = (R_xlen_t) IM_CHUNK * nth;
+        R_xlen_t step = im_chunk(im_grid_pairs(&g, radius) / 2 + 16.0) *
+                        nth;
         for (R_xlen_t c0 = 0; c0 < n; c0 += step) {
             R_xlen_t c1 = c0 + step < n ? c0 + step : n;
 #ifdef _OPENMP

@@ -45,6 +45,17 @@ im_status im_grid_build(im_grid *g, const double *x, const double *y,
                         const int *lab, const R_xlen_t *sub, R_xlen_t n,
                         double h, int nth);
 
+/* About how many indexed points lie within r of a point, were they spread
+ * evenly over the bounding box of the index (at least 1, at most n). */
+static inline double im_grid_pairs(const im_grid *g, double r) {
+    double w = (double) g->ncx * g->h, hh = (double) g->ncy * g->h;
+    double a = w * hh;
+    double p = a > 0 ? (double) g->n * 3.14159265358979 * r * r / a
+                     : (double) g->n;
+    if (!(p < (double) g->n)) p = (double) g->n;
+    return p < 1.0 ? 1.0 : p;
+}
+
 /* Query points q[0..nq-1] of (x, y) (q == NULL: the first nq points) in a
  * cache-friendly order: sorted by the grid cell they fall in (clamped to
  * the grid), with their coordinates copied in that order. Visiting

@@ -361,6 +361,7 @@ static im_acc acc_alloc(int T, R_xlen_t n, int method, const im_pack *pk) {
 static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
                         int nth, int half, im_graph *G) {
     int kk = s->k > 0 ? s->k : 1;
+    const R_xlen_t wchunk = im_chunk(im_nbhd_work(s)) * nth;
     double *sd = (double *) R_alloc((size_t) nth * kk, sizeof(double));
     R_xlen_t *si = (R_xlen_t *) R_alloc((size_t) nth * kk, sizeof(R_xlen_t));
     R_xlen_t *off = (R_xlen_t *) R_alloc(n + 1, sizeof(R_xlen_t));
@@ -371,8 +372,8 @@ static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
         if (d < 0) d = 0;
         for (R_xlen_t p = 0; p < n; p++) off[p + 1] = off[p] + d;
     } else {
-        for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
-            R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
+        for (R_xlen_t c0 = 0; c0 < n; c0 += wchunk) {
+            R_xlen_t c1 = c0 + wchunk < n ? c0 + wchunk : n;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
 #endif
@@ -391,10 +392,10 @@ static void graph_build(const im_nbhd *s, const R_xlen_t *pos, R_xlen_t n,
     }
     int *nb = (int *) R_alloc(off[n] > 0 ? off[n] : 1, sizeof(int));
     int changed = 0;
-    for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
-        R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
+    for (R_xlen_t c0 = 0; c0 < n; c0 += wchunk) {
+        R_xlen_t c1 = c0 + wchunk < n ? c0 + wchunk : n;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 16)
 #endif
         for (R_xlen_t p = c0; p < c1; p++) {
             int t = 0;
@@ -534,7 +535,9 @@ SEXP ffi_inter_perm(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
                                                  sizeof(uint16_t));
         im_acc *acc = (im_acc *) R_alloc(nth, sizeof(im_acc));
         for (int t = 0; t < nth; t++) acc[t] = acc_alloc(T, n, method, &pk);
-        R_xlen_t chunk = (R_xlen_t) 4194304 / nn;
+        /* permutations between interrupt checks: each visits every
+         * cell and edge once */
+        R_xlen_t chunk = im_chunk(2.0 * nn + (double) G.off[n]) / 8;
         if (chunk < nth) chunk = nth;
         for (int p0 = 0; p0 < nperm; p0 += (int) chunk) {
             int p1 = nperm - p0 < chunk ? nperm : p0 + (int) chunk;

@@ -42,12 +42,11 @@ static void window_arg(SEXP win, kf_window *kw, im_window *poly) {
     if (kw->rect) return;
     SEXP wx = VECTOR_ELT(win, 2), wy = VECTOR_ELT(win, 3);
     SEXP rs = VECTOR_ELT(win, 4);
-    im_check_double(wx, "window x must be double");
-    im_check_double(wy, "window y must be double");
-    if (TYPEOF(rs) != INTSXP) IM_BUG("ring_start must be integer");
-    if (im_window_build(poly, REAL_RO(wx), REAL_RO(wy), INTEGER_RO(rs),
-                        Rf_length(rs) - 1) != IM_OK)
-        IM_BUG("invalid window (validated in R)");
+    int nring = im_check_rings(wx, wy, rs, 3);
+    im_status st = im_window_build(poly, REAL_RO(wx), REAL_RO(wy),
+                                   INTEGER_RO(rs), nring);
+    if (st == IM_ERR_RANGE) im_stop_status(st, "the window polygon");
+    if (st != IM_OK) IM_BUG("invalid window (validated in R)");
     kw->poly = poly;
     size_t nv = (size_t) poly->nv;
     double *e = (double *) R_alloc(4 * nv, sizeof(double));
@@ -187,16 +186,59 @@ static void spec_arg(SEXP r, SEXP opts, kf_spec *s) {
 typedef im_status (*kf_block_fn)(const void *ctx, R_xlen_t a, R_xlen_t b,
                                  double *acc);
 
+#define KF_ISO_COST 200.0
+/* Pairs visited per query point, about: the targets within `reach` of a
+ * point if they were spread evenly over the window (at least 1). */
+static double kf_pairs_per_point(const kf_spec *s, const kf_window *w,
+                                 R_xlen_t ntarget) {
+    double a = w->area > 0 ? w->area : 1.0;
+    double p = (double) ntarget * M_PI * s->reach * s->reach / a;
+    if (!(p < (double) ntarget)) p = (double) ntarget;
+    if (s->cidx[KF_ISO] >= 0) {
+        /* a pair whose circle crosses the window's edge costs an edge
+         * correction worth about KF_ISO_COST pair visits; the share of
+         * such centres is about perimeter x r / area */
+        double per = 2.0 * ((w->xmax - w->xmin) + (w->ymax - w->ymin));
+        double edge = per * s->reach / a;
+        if (!(edge < 1.0)) edge = 1.0;
+        p *= 1.0 + KF_ISO_COST * edge;
+    }
+    return 1.0 + p;
+}
+
+/* Block size and blocks per wave from the work per item (pairs visited):
+ * a block does at most about KF_BLOCK_WORK pairs and a wave (between two
+ * interrupt checks) about KF_WAVE_WORK, so that an interrupt is seen
+ * within a fraction of a second whatever r and the density.  The block
+ * size depends on the data only, never on the number of threads, so the
+ * sums in block order stay identical for any thread count. */
+#define KF_BLOCK_WORK 1048576.0
+#define KF_WAVE_WORK 4194304.0
+static void kf_blocking(double work, R_xlen_t size, int nth, R_xlen_t *blk,
+                        int *nslot) {
+    int mem = KF_SLOTS;
+    /* large accumulators (many labellings): fewer, larger blocks */
+    while (mem > 2 && (double) mem * size > 8e6) mem /= 2;
+    int ns = mem;
+    double b = size > 65536 ? 8.0 * KF_BLOCK : (double) KF_BLOCK;
+    if (b * work > KF_BLOCK_WORK) b = floor(KF_BLOCK_WORK / work);
+    if (b < 1) b = 1;
+    double wave = floor(KF_WAVE_WORK / (b * work));
+    if (wave < ns) ns = wave < 1 ? 1 : (int) wave;
+    if (ns < nth) ns = nth < mem ? nth : mem;
+    *blk = (R_xlen_t) b;
+    *nslot = ns;
+}
+
 /* Run f over blocks [k * blk, (k + 1) * blk) of n items; each block fills
  * its own zeroed accumulator of `size` doubles, added to `total` in block
- * order.  Interrupts are checked between waves of blocks. */
-static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth,
+ * order.  Interrupts are checked between waves of blocks, sized by the
+ * work per item (kf_blocking()). */
+static im_status run_blocks(R_xlen_t n, R_xlen_t size, int nth, double work,
                             kf_block_fn f, const void *ctx, double *total) {
-    int nslot = KF_SLOTS;
-    /* large accumulators (many labellings): fewer, larger blocks */
-    while (nslot > 2 && (double) nslot * size > 8e6) nslot /= 2;
-    R_xlen_t blk = KF_BLOCK;
-    if (size > 65536) blk = 8 * KF_BLOCK;
+    int nslot;
+    R_xlen_t blk;
+    kf_blocking(work, size, nth, &blk, &nslot);
     R_xlen_t nblk = (n + blk - 1) / blk;
     /* no more slots than blocks (small images: one, a few kB) */
     if (nblk < nslot) nslot = nblk > 0 ? (int) nblk : 1;
@@ -392,7 +434,8 @@ static void pattern_sums(const double *px, const double *py, const int *pc,
             IM_BUG("grid build failed");
         ctx.g = &g;
         if (need_b) ctx.b = boundary_distances(kw, g.xs, g.ys, nf, nth);
-        st = run_blocks(nf, size, nth, block_self, &ctx, total);
+        st = run_blocks(nf, size, nth, kf_pairs_per_point(s, kw, nf),
+                        block_self, &ctx, total);
     } else {
         double h = grid_cell_side(px, py, ti, nt, s->reach);
         if (im_grid_build(&g, px, py, NULL, ti, nt, h, nth) != IM_OK)
@@ -401,7 +444,8 @@ static void pattern_sums(const double *px, const double *py, const int *pc,
         ctx.g = &g;
         ctx.Q = &Q;
         if (need_b) ctx.b = boundary_distances(kw, Q.x, Q.y, nf, nth);
-        st = run_blocks(nf, size, nth, block_cross, &ctx, total);
+        st = run_blocks(nf, size, nth, kf_pairs_per_point(s, kw, nt),
+                        block_cross, &ctx, total);
     }
     if (st != IM_OK) im_stop_status(st, "the pair sums");
     if (s->cidx[KF_BORDER] >= 0) {
@@ -622,8 +666,9 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
             kf_sets S = {set, shift, size};
             kf_ctx ctx = {s, kw, &g, &Q, bg, NULL, NULL, 0, &S, lp};
             double *tw = total + (size_t) j0 * size;
-            im_status st = run_blocks(nt, size * nw, nth, block_cross_to,
-                                      &ctx, tw);
+            im_status st = run_blocks(nt, size * nw, nth,
+                                      kf_pairs_per_point(s, kw, nf / (nw > 0 ? nw : 1)),
+                                      block_cross_to, &ctx, tw);
             if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
             vmaxset(vmax);
             R_CheckUserInterrupt();
@@ -643,7 +688,11 @@ static void csr_cross_sets(const int *pc, R_xlen_t n, int fcode, int tcode,
         kf_sets S = {set, shift, size};
         kf_ctx ctx = {s, kw, &g, &Q, b, NULL, NULL, 0, &S, NULL};
         double *tw = total + (size_t) j0 * size;
-        im_status st = run_blocks(nf, size * nw, nth, block_cross, &ctx, tw);
+        /* the patterns lie side by side: a point meets the targets of
+         * its own pattern only */
+        im_status st = run_blocks(nf, size * nw, nth,
+                                  kf_pairs_per_point(s, kw, nt / (nw > 0 ? nw : 1)),
+                                  block_cross, &ctx, tw);
         if (st != IM_OK) im_stop_status(st, "the simulated pair sums");
         if (s->cidx[KF_BORDER] >= 0) {
             for (R_xlen_t k = 0; k < nf; k++) {
@@ -873,7 +922,9 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     double *total = (double *) R_alloc(size, sizeof(double));
     memset(total, 0, size * sizeof(double));
     kf_ctx ctx = {&s, &L.kw, &L.g, NULL, b, fb, L.tb, nw, NULL, NULL};
-    im_status st = run_blocks(n, size, nth, block_labels, &ctx, total);
+    im_status st = run_blocks(n, size, nth,
+                              kf_pairs_per_point(&s, &L.kw, n) * nw,
+                              block_labels, &ctx, total);
     if (st != IM_OK) im_stop_status(st, "the relabelled pair sums");
 
     int nprot = 0;
@@ -980,10 +1031,13 @@ SEXP ffi_kfun_nearest_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     double *hist = (double *) R_alloc((size_t) nth * size, sizeof(double));
     memset(hist, 0, (size_t) nth * size * sizeof(double));
     double *best = (double *) R_alloc((size_t) nth * 64 * nw, sizeof(double));
-    R_xlen_t blk = KF_BLOCK;
+    R_xlen_t blk;
+    int wave;
+    kf_blocking(kf_pairs_per_point(&s, &L.kw, n) * nw, size, nth, &blk,
+                &wave);
     R_xlen_t nblk = (n + blk - 1) / blk;
-    for (R_xlen_t c0 = 0; c0 < nblk; c0 += 32) {
-        R_xlen_t c1 = c0 + 32 < nblk ? c0 + 32 : nblk;
+    for (R_xlen_t c0 = 0; c0 < nblk; c0 += wave) {
+        R_xlen_t c1 = c0 + wave < nblk ? c0 + wave : nblk;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) \
     if (c1 - c0 > 1)

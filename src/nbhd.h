@@ -30,6 +30,12 @@ im_status im_nbhd_setup(im_nbhd *s, im_grid *g, const double *x,
                         const double *y, R_xlen_t n, int k, int ties,
                         double radius, int nth, R_xlen_t **pos);
 
+/* About how many neighbours a point visits (for interrupt chunks). */
+static inline double im_nbhd_work(const im_nbhd *s) {
+    if (s->k > 0) return 4.0 * s->k + 0.25 * s->k * (double) s->k + 16.0;
+    return 2.0 * im_grid_pairs(s->g, s->radius) + 16.0;
+}
+
 /* Neighbours of the point at grid position p.  For each neighbour q (grid
  * position) writes out[m] = q when out != NULL and adds one to cnt[lab[q]]
  * when cnt != NULL; returns the number of neighbours m.  Scratch bd, bi

@@ -61,10 +61,11 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
 
     SEXP out = PROTECT(Rf_allocMatrix(INTSXP, (int) n, nlab));
     int *po = INTEGER(out);
-    for (R_xlen_t c0 = 0; c0 < n; c0 += IM_CHUNK) {
-        R_xlen_t c1 = c0 + IM_CHUNK < n ? c0 + IM_CHUNK : n;
+    const R_xlen_t chunk = im_chunk(im_nbhd_work(&s)) * nth;
+    for (R_xlen_t c0 = 0; c0 < n; c0 += chunk) {
+        R_xlen_t c1 = c0 + chunk < n ? c0 + chunk : n;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 256)
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 16)
 #endif
         for (R_xlen_t p = c0; p < c1; p++) {
             int t = 0;

@@ -6,6 +6,7 @@
 #endif
 
 volatile int im_forked = 0;
+int im_thread_cap = 1;
 
 #if defined(_OPENMP) && !defined(_WIN32)
 static void im_after_fork_child(void) {
@@ -18,6 +19,20 @@ void im_threads_init(void) {
 #if defined(_OPENMP) && !defined(_WIN32)
     pthread_atfork(NULL, NULL, im_after_fork_child);
 #endif
+#ifdef _OPENMP
+    /* the runtime's limit, and no more than max(8, 4 x processors): each
+     * thread takes a stack, and 1e5 of them overflow it as the region
+     * starts */
+    int procs = omp_get_num_procs(), limit = omp_get_thread_limit();
+    int cap = procs > 2 ? 4 * procs : 8;
+    if (limit > 0 && limit < cap) cap = limit;
+    im_thread_cap = cap < 1 ? 1 : cap;
+#endif
+}
+
+/* R caller: thread_cap() in R/threads.R. */
+SEXP ffi_threads_cap(void) {
+    return Rf_ScalarInteger(im_thread_cap);
 }
 
 /* R caller: immunoscape_threads() */

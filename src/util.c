@@ -41,6 +41,26 @@ void im_check_double(SEXP x, const char *what) {
     if (TYPEOF(x) != REALSXP) IM_BUG(what);
 }
 
+int im_check_rings(SEXP x, SEXP y, SEXP ring_start, int min_vertices) {
+    im_check_double(x, "window x must be double");
+    im_check_double(y, "window y must be double");
+    if (XLENGTH(x) != XLENGTH(y)) IM_BUG("window x and y differ in length");
+    if (TYPEOF(ring_start) != INTSXP) IM_BUG("ring_start must be integer");
+    R_xlen_t len = XLENGTH(ring_start);
+    if (len < 2 || len - 1 > INT_MAX) IM_BUG("ring_start needs >= 2 values");
+    const int *rs = INTEGER_RO(ring_start);
+    if (rs[0] != 0) IM_BUG("ring_start must start at 0");
+    for (R_xlen_t r = 0; r + 1 < len; r++) {
+        /* written so that NA (INT_MIN) and overflow fail too */
+        if (rs[r + 1] == NA_INTEGER ||
+            (double) rs[r + 1] - (double) rs[r] < (double) min_vertices)
+            IM_BUG("ring_start must increase (>= 3 vertices per ring)");
+    }
+    if ((R_xlen_t) rs[len - 1] != XLENGTH(x))
+        IM_BUG("ring_start must end at the number of vertices");
+    return (int) (len - 1);
+}
+
 void im_stop_status(im_status st, const char *what) {
     SEXP name = PROTECT(Rf_mkString("immunoscape"));
     SEXP ns = PROTECT(R_FindNamespace(name));

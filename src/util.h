@@ -11,6 +11,11 @@ SEXP im_alloc_index(R_xlen_t m, R_xlen_t n);
 /* Store 0-based index value0 (negative: NA) as 1-based at position i. */
 void im_set_index(SEXP v, R_xlen_t i, R_xlen_t value0);
 void im_check_double(SEXP x, const char *what);
+/* Validate a window given as vertex vectors x, y (double, equal lengths)
+ * and 0-based ring offsets (integer, starting at 0, each ring at least
+ * min_vertices long, ending at the number of vertices); returns the
+ * number of rings.  Internal error otherwise. */
+int im_check_rings(SEXP x, SEXP y, SEXP ring_start, int min_vertices);
 /* Raise the classed R error of a kernel status st (not IM_OK) through
  * stop_status() in R/conditions.R; `what` names the computation.  Main
  * thread, outside OpenMP regions; does not return. */

@@ -241,10 +241,16 @@ static void grid_build(const im_window *w, im_egrid *g, double h,
     double ext = fmax(w->xmax - w->xmin, w->ymax - w->ymin);
     if (!(h > 0)) h = ext > 0 ? ext : (scale > 0 ? scale : 1.0);
     if (h < ext * 1e-5) h = ext * 1e-5;
-    for (;;) {
+    /* bounded: h grows by at least 1.25 per attempt from >= ext * 1e-5,
+     * so a few dozen attempts reach h >= ext (a 3 x 3 grid, always
+     * accepted below); the coordinates are bounded (IM_MAX_COORD), so
+     * the cell counts are finite */
+    for (int attempt = 0;; attempt++) {
+        if (attempt >= 100 || !(h < 1e300)) h = ext + scale + 1.0;
         grid_dims(w, g, h, scale);
         double ncell = (double) g->ncx * (double) g->ncy;
-        if (ncell > max_cells) { h *= 1.25; continue; }
+        if (attempt >= 100) break;
+        if (!(ncell <= max_cells)) { h *= 1.25; continue; }
         R_xlen_t total = grid_register(w, g, NULL);
         if ((double) total > 16.0 * w->nv + 2.0 * ncell + 1024) {
             h *= 1.5;
@@ -522,6 +528,8 @@ im_status im_window_build(im_window *w, const double *x, const double *y,
     w->xmax = w->ymax = -INFINITY;
     for (int i = 0; i < nv; i++) {
         if (!R_FINITE(x[i]) || !R_FINITE(y[i])) return IM_ERR_WINDOW;
+        if (fabs(x[i]) > IM_MAX_COORD || fabs(y[i]) > IM_MAX_COORD)
+            return IM_ERR_RANGE;
         w->x[i] = x[i];
         w->y[i] = y[i];
         if (x[i] < w->xmin) w->xmin = x[i];
@@ -1000,27 +1008,17 @@ static int window_first_crossing(const im_window *w, int *other) {
 /* ---- entry points ------------------------------------------------------ */
 
 static void window_arg(im_window *w, SEXP x, SEXP y, SEXP ring_start) {
-    im_check_double(x, "window x must be double");
-    im_check_double(y, "window y must be double");
-    if (TYPEOF(ring_start) != INTSXP) IM_BUG("ring_start must be integer");
-    int nring = Rf_length(ring_start) - 1;
-    if (XLENGTH(x) != XLENGTH(y) || nring < 1 ||
-        INTEGER_RO(ring_start)[nring] != XLENGTH(x))
-        IM_BUG("inconsistent window rings");
-    if (im_window_build(w, REAL_RO(x), REAL_RO(y), INTEGER_RO(ring_start),
-                        nring) != IM_OK)
+    int nring = im_check_rings(x, y, ring_start, 3);
+    im_status st = im_window_build(w, REAL_RO(x), REAL_RO(y),
+                                   INTEGER_RO(ring_start), nring);
+    if (st == IM_ERR_RANGE) im_stop_status(st, "the window polygon");
+    if (st != IM_OK)
         IM_BUG("invalid window rings (R layer should have caught this)");
 }
 
 /* R caller: window_area() */
 SEXP ffi_window_area(SEXP x, SEXP y, SEXP ring_start) {
-    im_check_double(x, "window x must be double");
-    im_check_double(y, "window y must be double");
-    int nring = Rf_length(ring_start) - 1;
-    if (TYPEOF(ring_start) != INTSXP) IM_BUG("ring_start must be integer");
-    if (nring < 0 || INTEGER_RO(ring_start)[nring] > XLENGTH(x) ||
-        XLENGTH(y) != XLENGTH(x))
-        IM_BUG("inconsistent window rings");
+    int nring = im_check_rings(x, y, ring_start, 1);
     return Rf_ScalarReal(rings_area(REAL_RO(x), REAL_RO(y),
                                     INTEGER_RO(ring_start), nring));
 }

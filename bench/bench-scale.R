@@ -1,0 +1,84 @@
+# Whole-slide scale (issue 12): every analysis on one simulated section of
+# SCALE_N cells (default 1e7) and on SCALE_IMAGES images of SCALE_IMAGE_N
+# cells (default 100 x 1e5), single thread; each call in its own R
+# process (callr) so that its peak resident memory (VmHWM) is its own.
+# Targets for the 1e7-cell section: every function < 60 s single thread,
+# total < 5 min, peak memory < 8 GB.
+#
+#   Rscript bench/bench-scale.R                       # full size
+#   SCALE_N=1e6 SCALE_IMAGES=10 Rscript bench/bench-scale.R   # quick
+
+suppressPackageStartupMessages(library(immunoscape))
+num <- function(v, d) as.numeric(Sys.getenv(v, d))
+n_section <- num("SCALE_N", "1e7")
+n_images <- num("SCALE_IMAGES", "100")
+n_per_image <- num("SCALE_IMAGE_N", "1e5")
+density <- 3000                                   # cells per mm^2
+dir <- tempfile("bench-scale")
+dir.create(dir)
+
+simulate <- function(n_img, n_cells, file) {
+    side <- sqrt(n_cells / density) * 1000        # microns
+    t <- system.time(cells <- simulate_tme(n_images = n_img,
+                                           cells_per_mm2 = density,
+                                           size = side, seed = 1))
+    saveRDS(cells, file)
+    cat(sprintf("simulated %s cells in %d image(s) (%.0f um side): %.1f s\n",
+                format(nrow(cells), big.mark = ","), n_img, side, t[[3]]))
+}
+
+calls <- c(
+    tissue_window = 'tissue_window(cells, "concave", nthreads = 1)',
+    nearest_distances = 'nearest_distances(cells, from = "Tumor", to = "CD8 T", nthreads = 1)',
+    count_neighbors = 'count_neighbors(cells, radius = 30, from = "Tumor", nthreads = 1)',
+    ripley_k = 'ripley_k(cells, "Tumor", "CD8 T", r = seq(0, 100, 5), nthreads = 1)',
+    pair_correlation = 'pair_correlation(cells, "Tumor", "CD8 T", r = seq(0, 100, 5), nthreads = 1)',
+    g_function = 'g_function(cells, "Tumor", "CD8 T", r = seq(0, 100, 5), nthreads = 1)',
+    interaction_test = 'interaction_test(cells, radius = 20, nperm = 19, nthreads = 1)',
+    colocalization_quotient = 'colocalization_quotient(cells, k = 5, nthreads = 1)',
+    neighborhood_composition = 'neighborhood_composition(cells, k = 10, nthreads = 1)',
+    cellular_neighborhoods = 'cellular_neighborhoods(cells, k = 10, n = 6, nstart = 2, nthreads = 1)',
+    mixing_score = 'mixing_score(cells, reference = "Tumor", target = "CD8 T", nthreads = 1)',
+    hotspots = 'hotspots(cells, "CD8 T", cell_size = 50)',
+    tumor_regions = 'tumor_regions(cells, tumor = "Tumor")'
+)
+
+run_one <- function(file, code) {
+    f <- function(file, code) {
+        suppressPackageStartupMessages(library(immunoscape))
+        options(immunoscape.verbose = FALSE)
+        cells <- readRDS(file)
+        t <- system.time(r <- try(eval(parse(text = code)), silent = TRUE))
+        hwm <- grep("^VmHWM", readLines("/proc/self/status"), value = TRUE)
+        list(seconds = t[[3]], ok = !inherits(r, "try-error"),
+             peak_gb = as.numeric(gsub("[^0-9]", "", hwm)) / 1024^2,
+             error = if (inherits(r, "try-error")) as.character(r) else "")
+    }
+    callr::r(f, list(file, code))
+}
+
+bench <- function(label, file) {
+    cat(sprintf("\n== %s\n", label))
+    rows <- lapply(names(calls), function(nm) {
+        r <- run_one(file, calls[[nm]])
+        cat(sprintf("%-26s %8.1f s  peak %5.2f GB  %s\n", nm, r$seconds,
+                    r$peak_gb, if (r$ok) "" else substr(r$error, 1, 60)))
+        data.frame(call = nm, seconds = r$seconds, peak_gb = r$peak_gb,
+                   ok = r$ok)
+    })
+    res <- do.call(rbind, rows)
+    cat(sprintf("total %.1f s, slowest %s (%.1f s), peak %.2f GB\n",
+                sum(res$seconds), res$call[which.max(res$seconds)],
+                max(res$seconds), max(res$peak_gb)))
+    invisible(res)
+}
+
+section <- file.path(dir, "section.rds")
+simulate(1, n_section, section)
+bench(sprintf("one section of %s cells", format(n_section, big.mark = ",")),
+      section)
+cohort <- file.path(dir, "cohort.rds")
+simulate(n_images, n_per_image, cohort)
+bench(sprintf("%d images of %s cells", n_images,
+              format(n_per_image, big.mark = ",")), cohort)
+unlink(dir, recursive = TRUE)

@@ -1,0 +1,246 @@
+# The hostile-input table (test-hostile.R): every exported function fed
+# each kind of bad input that applies to it, evaluated in child processes
+# (tests/testthat/hostile-child.R) so that a crash or hang fails a test
+# instead of killing the suite.
+
+# A valid call of each function on the fixtures of hostile-child.R (small
+# nperm / nsim so that the accepted cases stay fast).
+hostile_base <- list(
+    nearest_distances = list(cells = "cells", to = '"A"', k = "1",
+                             nthreads = "1"),
+    count_neighbors = list(cells = "cells", radius = "20", nthreads = "1"),
+    ripley_k = list(cells = "cells", from = '"A"', r = "seq(0, 50, 5)",
+                    nsim = "5", nthreads = "1"),
+    ripley_l = list(cells = "cells", from = '"A"', to = '"B"',
+                    r = "seq(0, 50, 5)", nsim = "5", nthreads = "1"),
+    pair_correlation = list(cells = "cells", from = '"A"',
+                            r = "seq(0, 50, 5)", nsim = "5", bw = "5",
+                            nthreads = "1"),
+    g_function = list(cells = "cells", from = '"A"', r = "seq(0, 50, 5)",
+                      nsim = "5", nthreads = "1"),
+    interaction_test = list(cells = "cells", radius = "20", nperm = "9",
+                            patch_size = "3", alpha = "0.05",
+                            nthreads = "1"),
+    colocalization_quotient = list(cells = "cells", radius = "20",
+                                   nperm = "0", alpha = "0.05",
+                                   nthreads = "1"),
+    local_colocalization_quotient = list(cells = "cells", from = '"A"',
+                                         k = "5", nthreads = "1"),
+    mixing_score = list(cells = "cells", reference = '"A"', target = '"B"',
+                        radius = "20", nthreads = "1"),
+    classify_architecture = list(cells = "cells", tumor = '"A"',
+                                 immune = 'c("B", "C")', radius = "20",
+                                 threshold = "0.22", min_immune = "5",
+                                 nthreads = "1"),
+    neighborhood_composition = list(cells = "cells", k = "5",
+                                    nthreads = "1"),
+    cellular_neighborhoods = list(cells = "cells", k = "5", n = "2",
+                                  seed = "1", nstart = "2", iter_max = "10",
+                                  nthreads = "1"),
+    hotspots = list(cells = "cells", type = '"A"', cell_size = "50",
+                    order = "1", alpha = "0.05"),
+    tissue_window = list(cells = "cells", method = '"concave"',
+                         radius = "NULL", nthreads = "1"),
+    set_window = list(cells = "cells", window = "square"),
+    get_window = list(cells = "cells"),
+    window_area = list(x = "square"),
+    as_window = list(x = "square"),
+    plot_cells = list(cells = "cells"),
+    spatial_cells = list(data = "df", pixel_size = "1", window = '"convex"'),
+    as_spatial_cells = list(x = "df"),
+    read_cells = list(path = "csv_file", type = '"type"',
+                      window = '"rectangle"')
+)
+
+# Bad values by kind of argument.
+hostile_values <- list(
+    count = c("0", "-1", "NA", "NaN", "Inf", "2^31", "1e300", "1.5", "'a'",
+              "c(1, 2)", "NULL", "TRUE", "integer()"),
+    positive = c("0", "-1", "NA", "NaN", "Inf", "-Inf", "1e300", "'a'",
+                 "c(1, 2)", "NULL", "2^31", "1e-300"),
+    prob = c("0", "1", "-0.5", "1.5", "NA", "Inf", "'a'", "c(0.1, 0.2)"),
+    r = c("c(0, NA)", "c(0, -1)", "c(5, 0)", "c(0, Inf)", "c(0, 1e300)",
+          "0", "numeric()", "'a'", "c(1, 5)", "c(0, 5, 5)"),
+    type = c('"Z"', "NA", "1", "character()", '""', 'c("A", NA)',
+             'factor("A")', "NULL"),
+    choice = c('"bogus"', "NA", "1", "character()", 'c("a", "b")'),
+    flag = c("NA", "'yes'", "c(TRUE, FALSE)", "1"),
+    cells = c("1", "NULL", "list()", "'cells'", "df0", "cells_notype",
+              "cells1", "cells2", "cells_dup", "cells_lattice", "cells_line",
+              "cells_absent", "cells_na", "cells_nan", "cells_inf",
+              "cells_chr", "cells_empty", "matrix(1:4, 2)", "df"),
+    window = c("win0", "bowtie", "flat", "huge", "tiny_win", "win_na",
+               '"bogus"', "1", "NULL", "list()"),
+    path = c("empty_file", "header_only", "garbage", "nocoords", "dupcols",
+             "badnum", "inform_cut", "cut_gz", "half_csv", "empty_dir",
+             '"/nonexistent/cells.csv"', '"/dev/zero"', "1", "NA",
+             "character()")
+)
+
+hostile_kind <- c(
+    cells = "cells", x = "cells", data = "cells", object = "cells",
+    k = "count", nperm = "count", nsim = "count", order = "count",
+    n = "count", nstart = "count", iter_max = "count", min_immune = "count",
+    nthreads = "count", patch_size = "count", seed = "count",
+    radius = "positive", bw = "positive", cell_size = "positive",
+    pixel_size = "positive", threshold = "positive",
+    alpha = "prob", r = "r",
+    from = "type", to = "type", type = "type", reference = "type",
+    target = "type", tumor = "type", immune = "type", types = "type",
+    method = "choice", envelope = "choice", correction = "choice",
+    value = "choice", adjust = "choice", format = "choice",
+    global = "flag", window = "window", path = "path"
+)
+
+# Extra cases that no table row produces.
+hostile_extra <- c(
+    'nearest_distances(cells, to = "A", nthreads = 1e6)',
+    'count_neighbors(cells, radius = 20, nthreads = 1e5)',
+    'interaction_test(cells, radius = 20, nperm = 1e9)',
+    'ripley_k(cells, "A", envelope = "labels", nsim = 2^31 - 1)',
+    'pair_correlation(cells, "A", bw = 0)',
+    'cellular_neighborhoods(cells, seed = 1e300)',
+    'window_area(huge)',
+    'spatial_cells(transform(df, x = x * 1e155))',
+    'spatial_cells(df, pixel_size = 1e300)',
+    'spatial_cells(df, window = win0)',
+    'spatial_cells(transform(df, x = NA))',
+    'spatial_cells(transform(df, x = as.character(x)))',
+    'spatial_cells(transform(df, type = NA))',
+    'spatial_cells(rbind(df, df), cell_id = "x")',
+    'spatial_cells(df, x = "X")',
+    'spatial_cells(df, type = "typ")',
+    'spatial_cells(df, cell_id = "nope")',
+    'tissue_window(cells, "concave", radius = 1e300)',
+    'tissue_window(cells_dup, "concave")',
+    'tissue_window(cells_line, "convex")',
+    'ripley_k(cells, "A", r = c(0, 1e300))',
+    'ripley_k(cells_lattice, "A", correction = "all")',
+    'g_function(cells_lattice, "A", correction = "all")',
+    'interaction_test(cells_lattice, radius = 10, nperm = 5)',
+    'nearest_distances(cells, to = "A", k = 1e6)',
+    'hotspots(cells, "A", cell_size = 1e-6)',
+    'hotspots(cells, "A", cell_size = 1e6)',
+    'count_neighbors(cells, radius = 1e300)',
+    'mixing_score(cells, reference = "A", target = "B", radius = 1e300)',
+    'neighborhood_composition(cells, radius = 1e300)',
+    'neighborhood_composition(cells, k = NULL, radius = NULL)',
+    'colocalization_quotient(cells)',
+    'local_colocalization_quotient(cells, radius = 1e300)',
+    'as_window(sf::st_sfc(sf::st_polygon()))',
+    'spatial_cells(df, window = sf::st_sfc(sf::st_polygon()))',
+    'read_cells(csv_file, bogus = 1)',
+    'read_cells(csv_file, format = "halo")',
+    'read_cells(csv_file, pixel_size = 1e300, type = "type")',
+    'immunoscape_threads()',
+    'autoplot(ripley_k(cells, "A", r = seq(0, 50, 5)))',
+    'autoplot(interaction_test(cells, nperm = 5))',
+    'as_sf(cells)',
+    'as_sf(1)'
+)
+
+# The case table: id, code, function, argument under test (NA: none).
+hostile_cases <- function() {
+    out <- list()
+    add <- function(code, fun, arg) {
+        out[[length(out) + 1L]] <<- list(code = code, fun = fun, arg = arg)
+    }
+    call_str <- function(fun, args) {
+        sprintf("%s(%s)", fun, paste(names(args), "=", unlist(args),
+                                     collapse = ", "))
+    }
+    for (fun in names(hostile_base)) {
+        base <- hostile_base[[fun]]
+        add(call_str(fun, base), fun, NA_character_)
+        # a misspelled argument
+        if ("..." %in% names(formals(getExportedValue("immunoscape", fun)))) {
+            add(call_str(fun, c(base, list(nthread = "2"))), fun, "nthread")
+        }
+        for (arg in names(base)) {
+            kind <- hostile_kind[[arg]]
+            for (v in hostile_values[[kind]]) {
+                args <- base
+                args[[arg]] <- v
+                # a cells-like first argument is not named in messages
+                # about its contents (empty table, missing column)
+                add(call_str(fun, args), fun,
+                    if (kind %in% c("cells", "path", "window")) NA else arg)
+            }
+        }
+    }
+    for (code in hostile_extra) add(code, sub("\\(.*", "", code), NA)
+    for (i in seq_along(out)) out[[i]]$id <- i
+    out
+}
+
+# Run the cases in child processes: batches of `batch` cases each, every
+# case under a time limit of `limit` s inside the child, each child under
+# `timeout` s.  A child that dies (crash) or overruns (hang) marks its
+# current case and the rest of the batch goes on in a new child.
+hostile_run <- function(cases, batch = 80L, limit = 20, timeout = 120) {
+    child <- normalizePath(test_path("hostile-child.R"))
+    results <- list()
+    pending <- cases
+    while (length(pending)) {
+        todo <- pending[seq_len(min(batch, length(pending)))]
+        out_dir <- tempfile("hostile-out")
+        dir.create(out_dir)
+        status <- hostile_child(child, todo, out_dir, limit, timeout)
+        if (!file.exists(file.path(out_dir, "started"))) {
+            stop("The hostile-input child process failed before its first case (", status, ").")
+        }
+        done <- list.files(out_dir, "^case-.*rds$", full.names = TRUE)
+        got <- lapply(done, readRDS)
+        ids <- vapply(got, `[[`, numeric(1), "id")
+        results <- c(results, got)
+        left <- Filter(function(cs) !cs$id %in% ids, todo)
+        if (length(left) && status != "ok") {
+            # the case that was running when the child died
+            bad <- left[[1]]
+            results[[length(results) + 1L]] <- list(
+                id = bad$id, outcome = status, class = NA_character_,
+                names_arg = NA, message = status, seconds = NA_real_)
+            left <- left[-1]
+        }
+        unlink(out_dir, recursive = TRUE)
+        pending <- c(left, pending[-seq_len(length(todo))])
+    }
+    res <- do.call(rbind, lapply(results, as.data.frame,
+                                 stringsAsFactors = FALSE))
+    info <- do.call(rbind, lapply(cases, function(cs) {
+        data.frame(id = cs$id, fun = cs$fun, arg = cs$arg %||% NA,
+                   code = cs$code, stringsAsFactors = FALSE)
+    }))
+    merge(info, res, by = "id")
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+# One child: "ok", "crash" or "hang".
+hostile_child <- function(child, cases, out_dir, limit, timeout) {
+    f <- function(child, cases, out_dir, limit) {
+        source(child)
+        run_cases(cases, out_dir, limit)
+    }
+    if (requireNamespace("callr", quietly = TRUE)) {
+        r <- tryCatch({
+            callr::r(f, list(child, cases, out_dir, limit), timeout = timeout,
+                     libpath = .libPaths(), show = FALSE)
+            "ok"
+        }, callr_timeout_error = function(e) "hang",
+        error = function(e) "crash")
+        return(r)
+    }
+    rds <- tempfile(fileext = ".rds")
+    saveRDS(list(child = child, cases = cases, out_dir = out_dir,
+                 limit = limit), rds)
+    script <- tempfile(fileext = ".R")
+    writeLines(c(sprintf("a <- readRDS(%s)", deparse(rds)),
+                 "source(a$child)",
+                 "run_cases(a$cases, a$out_dir, a$limit)"), script)
+    st <- suppressWarnings(system2(
+        "timeout", c(timeout, file.path(R.home("bin"), "Rscript"), script),
+        stdout = FALSE, stderr = FALSE,
+        env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":"))))
+    if (st == 0) "ok" else if (st == 124) "hang" else "crash"
+}
