@@ -143,3 +143,10 @@ document:
 
 clean:
 	rm -rf $(CHECKDIR) $(PKG)_*.tar.gz src/*.o src/*.so demo-out $(BUILD_DIR) .harden
+
+# A real single-node SLURM on this machine (root; installs slurm, munge and
+# r-cran-batchtools when missing), spatial_profile() through
+# BiocParallel::BatchtoolsParam on it, identical to serial; then stops it.
+.PHONY: cluster-check
+cluster-check: install
+	@sh tools/cluster-check.sh

@@ -354,3 +354,16 @@ check_cells <- function(cells, arg = rlang::caller_arg(cells),
     spatial_cells(cells, x = "x", y = "y", type = "type", image = "image",
                   cell_id = if ("cell_id" %in% names(cells)) "cell_id")
 }
+
+# One finite number >= 0.
+check_nonneg <- function(x, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0) {
+        stop_immunoscape(
+            "{.arg {arg}} must be one number >= 0, not {.val {format(x)}}.",
+            class = "argument", call = call
+        )
+    }
+    invisible(as.numeric(x))
+}
+

@@ -322,18 +322,6 @@ classify_architecture <- function(cells, tumor, immune, radius = 10,
               problems = attr(m, "problems"))
 }
 
-# One finite number >= 0.
-check_nonneg <- function(x, arg = rlang::caller_arg(x),
-                         call = rlang::caller_env()) {
-    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0) {
-        stop_immunoscape(
-            "{.arg {arg}} must be one number >= 0, not {.val {format(x)}}.",
-            class = "argument", call = call
-        )
-    }
-    invisible(as.numeric(x))
-}
-
 #' @export
 print.architecture <- function(x, ...) {
     tab <- table(x$class, useNA = "ifany")

@@ -207,16 +207,6 @@ check_positive <- function(x, arg = rlang::caller_arg(x),
     invisible(x)
 }
 
-check_nonneg <- function(x, arg = rlang::caller_arg(x),
-                         call = rlang::caller_env()) {
-    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0 ||
-        is.infinite(x)) {
-        stop_immunoscape("{.arg {arg}} must be one finite number >= 0.",
-                         class = "argument", call = call)
-    }
-    invisible(x)
-}
-
 # Regions of one image: a vertex data frame (image, polygon, ring, hole, x,
 # y) plus the columns .note, .radius, .pixel, .bandwidth (map_images()
 # row-binds data frames only); an image with nothing to outline gives one
