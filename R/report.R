@@ -36,12 +36,12 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #' * `"neighborhoods"`: cellular neighbourhoods clustered over all images
 #'   ([cellular_neighborhoods()]): their composition, their share in every
 #'   image and maps of the representative images.
-#' * `"features"`: the per-image feature table (`spatial_profile()`) and
+#' * `"features"`: the per-image feature table ([spatial_profile()]) and
 #'   its heatmap.
-#' * `"patients"`: the per-patient table (`aggregate_profile()`), when
+#' * `"patients"`: the per-patient table ([aggregate_profile()]), when
 #'   `patient` names a column of `cells`.
 #' * `"outcome"`: Cox models of every feature and their forest plot
-#'   (`associate_outcome()`), when `clinical`, `time` and `event` are
+#'   ([associate_outcome()]), when `clinical`, `time` and `event` are
 #'   given.
 #'
 #' @section Selection:
@@ -86,7 +86,7 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   the per-image analyses.
 #' @returns The path of the HTML file, invisibly. The analyses are attached
 #'   as attribute `report` (a list with one element per section).
-#' @seealso `spatial_profile()`, [plot_cells()].
+#' @seealso [spatial_profile()], [plot_cells()].
 #' @export
 #' @examples
 #' \donttest{
@@ -250,15 +250,6 @@ report_check_sections <- function(sections, call = rlang::caller_env()) {
 
 # ---- analyses ------------------------------------------------------------
 
-# A function of the package exists (sections appear as the families land).
-report_has <- function(fun) {
-    exists(fun, envir = asNamespace("immunoscape"), inherits = FALSE)
-}
-
-# A function of the package by name (transitional, while the families land
-# on main at different times).
-report_fn <- function(fun) get(fun, envir = asNamespace("immunoscape"))
-
 # Run one analysis; an error becomes list(error = message) so that the
 # report says what failed instead of failing.
 report_try <- function(expr) {
@@ -359,21 +350,20 @@ report_compute <- function(cells, clinical, outcome, sections, opts) {
             nthreads = th,
             BPPARAM = bp))
     }
-    if (keep("features") && report_has("spatial_profile")) {
+    if (keep("features")) {
         say("spatial profile")
         rep$profile <- report_try(report_profile(cells, rep, opts))
     }
     if (keep("patients") && !is.null(opts$patient) &&
-        !is.null(rep$profile) && !report_failed(rep$profile) &&
-        report_has("aggregate_profile")) {
-        rep$patients <- report_try(report_fn("aggregate_profile")(rep$profile,
+        !is.null(rep$profile) && !report_failed(rep$profile)) {
+        rep$patients <- report_try(aggregate_profile(rep$profile,
                                                      by = opts$patient))
     }
     if (keep("outcome") && !is.null(outcome) && !is.null(rep$profile) &&
-        !report_failed(rep$profile) && report_has("associate_outcome")) {
+        !report_failed(rep$profile)) {
         say("outcome")
         unit <- if (outcome$by == "image") rep$profile else rep$patients
-        rep$outcome <- report_try(report_fn("associate_outcome")(
+        rep$outcome <- report_try(associate_outcome(
             unit, clinical, time = outcome$time, event = outcome$event,
             by = outcome$by))
     }
@@ -508,7 +498,7 @@ report_regions_subset <- function(regions, sub) {
 report_profile <- function(cells, rep, opts) {
     groups <- c("counts", "ratio", "distances", "mixing", "interactions")
     args <- list(cells, tumor = opts$tumor, immune = opts$immune,
-                 features = report_fn("profile_features")(groups),
+                 features = profile_features(groups),
                  BPPARAM = opts$BPPARAM, nthreads = opts$nthreads,
                  cd8 = report_cd8(opts$immune),
                  nperm = min(opts$nperm, 99L))
@@ -516,10 +506,10 @@ report_profile <- function(cells, rep, opts) {
     cn <- rep$neighborhoods
     if (!is.null(cn) && !report_failed(cn)) {
         args$features <- c(args$features,
-                           report_fn("profile_features")("neighborhoods"))
+                           profile_features("neighborhoods"))
         args$neighborhoods <- cn
     }
-    prof <- do.call(report_fn("spatial_profile"), args)
+    prof <- do.call(spatial_profile, args)
     calls <- report_image_calls(rep)
     if (!is.null(calls)) {
         agg <- attr(prof, "aggregate")

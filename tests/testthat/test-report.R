@@ -42,15 +42,10 @@ test_that("render_report writes a self-contained HTML with its sections", {
                 "Cellular neighbourhoods", "Methods and parameters")) {
         expect_match(txt, h, fixed = TRUE)
     }
-    # sections of the families present in this version
-    has <- function(f) exists(f, envir = asNamespace("immunoscape"),
-                              inherits = FALSE)
     expect_match(txt, "Tumour compartments and margins", fixed = TRUE)
     expect_match(txt, "Tertiary lymphoid structures", fixed = TRUE)
-    if (has("spatial_profile")) {
-        expect_match(txt, "Spatial features per image", fixed = TRUE)
-        expect_match(txt, "<h2>Patients</h2>", fixed = TRUE)
-    }
+    expect_match(txt, "Spatial features per image", fixed = TRUE)
+    expect_match(txt, "<h2>Patients</h2>", fixed = TRUE)
     # self-contained: figures inline, no file or http references for them
     expect_match(txt, "<img src=\"data:image/png;base64,", fixed = TRUE)
     expect_false(grepl("<img src=\"(?!data:)", txt, perl = TRUE))
@@ -93,8 +88,6 @@ test_that("sections can be chosen and single images are reported", {
 
 test_that("clinical data add the outcome section", {
     skip_if_no_report()
-    skip_if_not(exists("associate_outcome", envir = asNamespace("immunoscape"),
-                       inherits = FALSE), "associate_outcome() not here yet")
     cells <- tiny_cohort()
     clin <- data.frame(patient = c("p1", "p2", "p3"), t = c(5, 10, 20),
                        e = c(1, 0, 1))
