@@ -14,17 +14,37 @@ n_section <- num("SCALE_N", "1e7")
 n_images <- num("SCALE_IMAGES", "100")
 n_per_image <- num("SCALE_IMAGE_N", "1e5")
 density <- 3000                                   # cells per mm^2
-dir <- tempfile("bench-scale")
-dir.create(dir)
+# SCALE_DIR: keep the simulated tables (and tumour regions) there and reuse
+# them on the next run; SCALE_ONLY: comma-separated call names to run.
+dir <- Sys.getenv("SCALE_DIR", "")
+keep <- nzchar(dir)
+if (!keep) dir <- tempfile("bench-scale")
+dir.create(dir, showWarnings = FALSE, recursive = TRUE)
+only <- strsplit(Sys.getenv("SCALE_ONLY", ""), ",")[[1]]
 
 simulate <- function(n_img, n_cells, file) {
+    if (file.exists(file)) return(invisible())
     side <- sqrt(n_cells / density) * 1000        # microns
     t <- system.time(cells <- simulate_tme(n_images = n_img,
                                            cells_per_mm2 = density,
                                            size = side, seed = 1))
-    saveRDS(cells, file)
+    saveRDS(cells, file, compress = FALSE)
     cat(sprintf("simulated %s cells in %d image(s) (%.0f um side): %.1f s\n",
                 format(nrow(cells), big.mark = ","), n_img, side, t[[3]]))
+}
+
+# tumour regions once per data set, for the calls that take them (the
+# cost of tumor_regions() itself is one of the timed calls)
+make_regions <- function(file) {
+    rfile <- sub("[.]rds$", "-regions.rds", file)
+    if (file.exists(rfile)) return(rfile)
+    callr::r(function(file, rfile) {
+        suppressPackageStartupMessages(library(immunoscape))
+        options(immunoscape.verbose = FALSE)
+        cells <- readRDS(file)
+        saveRDS(tumor_regions(cells, tumor = "Tumor", nthreads = 1), rfile)
+    }, list(file, rfile))
+    rfile
 }
 
 calls <- c(
@@ -40,45 +60,64 @@ calls <- c(
     cellular_neighborhoods = 'cellular_neighborhoods(cells, k = 10, n = 6, nstart = 2, nthreads = 1)',
     mixing_score = 'mixing_score(cells, reference = "Tumor", target = "CD8 T", nthreads = 1)',
     hotspots = 'hotspots(cells, "CD8 T", cell_size = 50)',
-    tumor_regions = 'tumor_regions(cells, tumor = "Tumor")'
+    ripley_k_pooled = 'ripley_k(cells, from = NULL, r = seq(0, 100, 5), nthreads = 1)',
+    tumor_regions = 'tumor_regions(cells, tumor = "Tumor", nthreads = 1)',
+    compartments = 'compartments(cells, regions, nthreads = 1)',
+    infiltration_profile = 'infiltration_profile(cells, regions, nthreads = 1)',
+    immune_phenotype = 'immune_phenotype(cells, regions, nthreads = 1)',
+    growth_pattern = 'growth_pattern(cells, regions, nthreads = 1)',
+    detect_tls = 'detect_tls(cells, nthreads = 1)',
+    spatial_profile = 'spatial_profile(cells, tumor = "Tumor")'
 )
 
-run_one <- function(file, code) {
-    f <- function(file, code) {
+# elapsed and CPU (user + system) seconds of the call, and the peak
+# resident memory of its process (reading the data included)
+run_one <- function(file, rfile, code) {
+    f <- function(file, rfile, code) {
         suppressPackageStartupMessages(library(immunoscape))
         options(immunoscape.verbose = FALSE)
         cells <- readRDS(file)
+        regions <- readRDS(rfile)
         t <- system.time(r <- try(eval(parse(text = code)), silent = TRUE))
         hwm <- grep("^VmHWM", readLines("/proc/self/status"), value = TRUE)
-        list(seconds = t[[3]], ok = !inherits(r, "try-error"),
+        list(seconds = t[["elapsed"]],
+             cpu = t[["user.self"]] + t[["sys.self"]],
+             ok = !inherits(r, "try-error"),
              peak_gb = as.numeric(gsub("[^0-9]", "", hwm)) / 1024^2,
              error = if (inherits(r, "try-error")) as.character(r) else "")
     }
-    callr::r(f, list(file, code))
+    callr::r(f, list(file, rfile, code))
 }
 
 bench <- function(label, file) {
     cat(sprintf("\n== %s\n", label))
-    rows <- lapply(names(calls), function(nm) {
-        r <- run_one(file, calls[[nm]])
-        cat(sprintf("%-26s %8.1f s  peak %5.2f GB  %s\n", nm, r$seconds,
-                    r$peak_gb, if (r$ok) "" else substr(r$error, 1, 60)))
-        data.frame(call = nm, seconds = r$seconds, peak_gb = r$peak_gb,
-                   ok = r$ok)
+    rfile <- make_regions(file)
+    todo <- if (length(only)) intersect(names(calls), only) else names(calls)
+    rows <- lapply(todo, function(nm) {
+        r <- run_one(file, rfile, calls[[nm]])
+        cat(sprintf("%-26s %8.1f s elapsed %8.1f s cpu  peak %5.2f GB  %s\n",
+                    nm, r$seconds, r$cpu, r$peak_gb,
+                    if (r$ok) "" else substr(r$error, 1, 60)))
+        data.frame(call = nm, seconds = r$seconds, cpu = r$cpu,
+                   peak_gb = r$peak_gb, ok = r$ok)
     })
     res <- do.call(rbind, rows)
-    cat(sprintf("total %.1f s, slowest %s (%.1f s), peak %.2f GB\n",
-                sum(res$seconds), res$call[which.max(res$seconds)],
-                max(res$seconds), max(res$peak_gb)))
+    cat(sprintf("total %.1f s elapsed, %.1f s cpu; slowest %s (%.1f s cpu), peak %.2f GB\n",
+                sum(res$seconds), sum(res$cpu), res$call[which.max(res$cpu)],
+                max(res$cpu), max(res$peak_gb)))
     invisible(res)
 }
 
 section <- file.path(dir, "section.rds")
-simulate(1, n_section, section)
-bench(sprintf("one section of %s cells", format(n_section, big.mark = ",")),
-      section)
+if (n_section > 0) {
+    simulate(1, n_section, section)
+    bench(sprintf("one section of %s cells", format(n_section, big.mark = ",")),
+          section)
+}
 cohort <- file.path(dir, "cohort.rds")
-simulate(n_images, n_per_image, cohort)
-bench(sprintf("%d images of %s cells", n_images,
-              format(n_per_image, big.mark = ",")), cohort)
-unlink(dir, recursive = TRUE)
+if (n_images > 0) {
+    simulate(n_images, n_per_image, cohort)
+    bench(sprintf("%d images of %s cells", n_images,
+                  format(n_per_image, big.mark = ",")), cohort)
+}
+if (!keep) unlink(dir, recursive = TRUE)
