@@ -364,7 +364,9 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     fit_rows <- NULL
     if (nwin > fit_size) {
         fit_rows <- with_seed(seed, sort(sample.int(nwin, fit_size)))
-        ndistinct <- nrow(unique(feat[fit_rows, , drop = FALSE]))
+        # enough distinct windows? look at a few first, all only if needed
+        few <- fit_rows[seq_len(min(fit_size, 1e4))]
+        ndistinct <- nrow(unique(feat[few, , drop = FALSE]))
         if (ndistinct < n) ndistinct <- nrow(unique(feat))
     } else {
         ndistinct <- nrow(unique(feat))
