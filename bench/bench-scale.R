@@ -36,8 +36,18 @@
 #   immune_phenotype               23.8  11.8    2.10       76.6   30.8   2.59
 #   growth_pattern                  7.7   3.8    0.85       12.1    4.9   1.26
 #   detect_tls                      2.1   1.1    1.09        8.0    3.3   1.36
-#   spatial_profile (defaults)  >420   >184  >3.5  (still running when recorded: MISSES 60 s)
+#   spatial_profile (defaults)  >800  >332  >3.9  | >444  >174  >3.6  (stopped unfinished: MISSES 60 s)
 #   total without spatial_profile 228.0 118.5    6.69      465.9  214.8   6.91
+# spatial_profile runs every feature group with its default inference
+# (nperm = 199 interaction permutations, nsim = 39 L-function relabellings
+# per type pair); per group at 2e5 cells (CPU s): kfunctions 6.3,
+# neighborhoods 3.8, phenotype 1.8, compartments 1.6, growth 1.1, tls 1.0,
+# interactions 0.9, the rest < 0.2; kfunctions' envelopes alone extrapolate
+# to ~300 s at 1e7. Not fixed here: whole slides need lighter options.
+# Targets at 1e7: every other call < 60 s CPU (cellular_neighborhoods
+# 30 s CPU, 64 s elapsed under load); total without spatial_profile 119 s
+# CPU (< 5 min), with it over 5 min; peak 6.7 GB (< 8 GB,
+# neighborhood_composition: its 13 count and 13 fraction columns).
 # ripley_k is fast, not partial: it indexes only the `to` cells (CD8 T,
 # 3% of the section); the pooled K (from = NULL, every cell, r to 100 um)
 # counts all ~1e9 pairs in 4 s, and on 1e6 cells its pair total equals
