@@ -221,6 +221,53 @@ with_seed <- function(seed, expr) {
     expr
 }
 
+# Squared Euclidean distance of every row of `x` to `centre`, one column
+# at a time (no n x p temporaries).
+sq_dist <- function(x, centre) {
+    d <- numeric(nrow(x))
+    for (j in seq_along(centre)) d <- d + (x[, j] - centre[j])^2
+    d
+}
+
+# Nearest centre (rows of `centers`) of every row of `x`; ties go to the
+# lower centre. Returns the cluster and the squared distance to it.
+nearest_center <- function(x, centers) {
+    best <- sq_dist(x, centers[1, ])
+    cl <- rep(1L, nrow(x))
+    for (i in seq_len(nrow(centers))[-1]) {
+        d <- sq_dist(x, centers[i, ])
+        closer <- d < best
+        cl[closer] <- i
+        best[closer] <- d[closer]
+    }
+    list(cluster = cl, d2 = best)
+}
+
+# k-means of many windows: stats::kmeans() on the rows `fit_rows`, then two
+# passes over every row (assign; move each centre to the mean of its
+# rows; assign again). Returns the parts of a kmeans object used here.
+kmeans_subsample <- function(feat, fit_rows, n, seed, nstart, iter_max) {
+    km <- with_seed(seed, stats::kmeans(feat[fit_rows, , drop = FALSE],
+                                        centers = n, nstart = nstart,
+                                        iter.max = iter_max))
+    centers <- km$centers
+    for (pass in 1:2) {
+        cl <- nearest_center(feat, centers)$cluster
+        size <- tabulate(cl, n)
+        used <- which(size > 0)
+        centers[used, ] <- rowsum(feat, cl, reorder = TRUE) / size[used]
+    }
+    ss <- vapply(seq_len(ncol(feat)), function(j) {
+        v <- feat[, j]
+        c(sum((v - mean(v))^2), sum((v - centers[cl, j])^2))
+    }, numeric(2))
+    totss <- sum(ss[1, ])
+    tot_within <- sum(ss[2, ])
+    list(cluster = cl, centers = centers, tot.withinss = tot_within,
+         betweenss = totss - tot_within, totss = totss,
+         iter = km$iter, ifault = km$ifault)
+}
+
 #' Cellular neighbourhoods: communities of cells clustered across images
 #'
 #' The cellular-neighbourhood analysis of Schürch et al. (2020): every
@@ -243,6 +290,13 @@ with_seed <- function(seed, expr) {
 #'   features); `NULL` (default) for every type.
 #' @param nstart Number of random k-means starts; the best is kept.
 #' @param iter_max Maximum number of k-means iterations.
+#' @param fit_size Largest number of windows clustered directly. With more
+#'   windows (whole slides), k-means is fitted to `fit_size` windows drawn
+#'   at random (seeded by `seed`) and every window is then assigned to the
+#'   nearest centre in two Lloyd passes over all windows (assign, move
+#'   each centre to the mean of its windows; twice), so that memory and
+#'   time stay linear in the number of cells. Labels, centres and sums of
+#'   squares refer to all windows.
 #' @returns A `cellular_neighborhoods` data frame with one row per cell:
 #'   `image`, `cell_id`, `neighborhood` (factor `CN1`..`CNn`);
 #'   `as.data.frame()` returns exactly these columns, ready to join to the
@@ -279,13 +333,14 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
                                    types = NULL, nstart = 10,
                                    iter_max = 100,
                                    nthreads = immunoscape_threads(),
-                                   BPPARAM = NULL, ...) {
+                                   BPPARAM = NULL, fit_size = 2e5, ...) {
     check_dots(...)
     cells <- check_cells(cells)
     k <- check_count(k, "k")
     n <- check_count(n, "n")
     nstart <- check_count(nstart, "nstart")
     iter_max <- check_count(iter_max, "iter_max")
+    fit_size <- check_count(fit_size, "fit_size")
     if (!is.null(seed)) check_count(seed, "seed", min = -.Machine$integer.max)
     types <- check_types(cells, types)
     nthreads <- check_nthreads(nthreads)
@@ -305,15 +360,30 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     }
     feat <- as.matrix(parts[paste0("f", seq_along(cols))])
     colnames(feat) <- types
-    ndistinct <- nrow(unique(feat))
+    nwin <- nrow(feat)
+    fit_rows <- NULL
+    if (nwin > fit_size) {
+        fit_rows <- with_seed(seed, sort(sample.int(nwin, fit_size)))
+        # enough distinct windows? look at a few first, all only if needed
+        few <- fit_rows[seq_len(min(fit_size, 1e4))]
+        ndistinct <- nrow(unique(feat[few, , drop = FALSE]))
+        if (ndistinct < n) ndistinct <- nrow(unique(feat))
+    } else {
+        ndistinct <- nrow(unique(feat))
+    }
     if (ndistinct < n) {
         stop_immunoscape(c(
             "{.arg n} = {n} neighbourhoods but only {ndistinct} distinct window composition{?s}.",
             "i" = "Use a smaller {.arg n} or a larger {.arg k}."
         ), class = "argument")
     }
-    km <- with_seed(seed, stats::kmeans(feat, centers = n, nstart = nstart,
-                                        iter.max = iter_max))
+    if (is.null(fit_rows)) {
+        km <- with_seed(seed, stats::kmeans(feat, centers = n,
+                                            nstart = nstart,
+                                            iter.max = iter_max))
+    } else {
+        km <- kmeans_subsample(feat, fit_rows, n, seed, nstart, iter_max)
+    }
 
     # deterministic labels: by decreasing size, ties by the centre
     size <- tabulate(km$cluster, n)

@@ -146,6 +146,49 @@ test_that("cellular_neighborhoods recovers planted regions across images", {
     expect_identical(length(unique(ld$colour)), 3L)
 })
 
+test_that("cellular_neighborhoods on a window subsample (fit_size) recovers regions", {
+    set.seed(41)
+    df <- rbind(planted_regions(n = 1500, shift = 0, image = "a"),
+                planted_regions(n = 1500, shift = 200, image = "b"))
+    cells <- spatial_cells(df, image = "image")
+    cn <- cellular_neighborhoods(cells, k = 10, n = 3, seed = 1,
+                                 fit_size = 500, nthreads = 1)
+    d <- as.data.frame(cn)
+    df$cell_id <- stats::ave(seq_along(df$x), df$image, FUN = seq_along)
+    m <- merge(df, d, by = c("image", "cell_id"))
+    expect_gte(ari(m$region, m$neighborhood), 0.9)
+    # oracle: every window is at its nearest reported centre (the centres
+    # being the means of their windows), sums of squares over all windows
+    comp <- as.data.frame(neighborhood_composition(cells, k = 10,
+                                                   nthreads = 1))
+    lv <- levels(cells$type)
+    feat <- as.matrix(comp[paste0("frac_", lv)])
+    pr <- summary(cn, "profiles")
+    ctr <- matrix(pr$window_fraction, nrow = 3, byrow = TRUE)
+    d2 <- vapply(1:3, function(i) colSums((t(feat) - ctr[i, ])^2),
+                 numeric(nrow(feat)))
+    lab <- as.integer(cn$neighborhood)
+    expect_identical(lab, max.col(-d2, ties.method = "first"))
+    own <- vapply(1:3, function(i) colMeans(feat[lab == i, , drop = FALSE]),
+                  numeric(length(lv)))
+    expect_equal(t(own), ctr, tolerance = 1e-12, ignore_attr = TRUE)
+    km <- attr(cn, "kmeans")
+    expect_equal(km$tot_withinss, sum(d2[cbind(seq_along(lab), lab)]),
+                 tolerance = 1e-10)
+    expect_equal(km$totss, sum(sweep(feat, 2, colMeans(feat))^2),
+                 tolerance = 1e-10)
+    # reproducible, independent of threads, caller's RNG untouched
+    set.seed(99)
+    before <- runif(1)
+    set.seed(99)
+    cn2 <- cellular_neighborhoods(cells, k = 10, n = 3, seed = 1,
+                                  fit_size = 500, nthreads = 2)
+    expect_identical(runif(1), before)
+    expect_identical(as.data.frame(cn2), as.data.frame(cn))
+    expect_error(cellular_neighborhoods(cells, fit_size = 0),
+                 class = "immunoscape_error_argument")
+})
+
 test_that("cellular_neighborhoods validates input", {
     set.seed(42)
     cells <- spatial_cells(make_pattern("random", n = 60))
