@@ -364,6 +364,10 @@ test_that("tls_agreement() checks its inputs; no TLS detected is not an error (i
     expect_true(all(is.na(a$tls_id)))
     expect_equal(attr(a, "recall"), 0)
     tls <- detect_tls(sim, min_b = 5, min_t = 5, link = 40)
+    # an empty polygon reference (no TLS found by another run)
+    b <- tls_agreement(tls, as.data.frame(none))
+    expect_equal(nrow(b), nrow(tls$tls))
+    expect_true(all(is.na(b$ref_id)))
     expect_error(tls_agreement(tls, transform(truth, x = NA)), "x",
                  class = "immunoscape_error_column")
     expect_error(tls_agreement(tls, transform(truth, radius = -1)), "radius",
