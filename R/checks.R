@@ -259,6 +259,7 @@ check_string <- function(x, arg = rlang::caller_arg(x),
 # NULL means all types.
 check_types <- function(cells, types, arg = rlang::caller_arg(types),
                         call = rlang::caller_env()) {
+    force(arg)
     present <- types_present(cells)
     if (is.null(types)) return(present)
     if (is.factor(types)) types <- as.character(types)
@@ -357,10 +358,11 @@ check_cells <- function(cells, arg = rlang::caller_arg(cells),
 
 # One finite number >= 0.
 check_nonneg <- function(x, arg = rlang::caller_arg(x),
-                         call = rlang::caller_env()) {
-    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0) {
+                         call = rlang::caller_env(), max = Inf) {
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0 ||
+        x > max) {
         stop_immunoscape(
-            "{.arg {arg}} must be one number >= 0, not {.val {format(x)}}.",
+            "{.arg {arg}} must be one number >= 0{if (is.finite(max)) paste(' and <=', format(max))}, not {.val {format(x)}}.",
             class = "argument", call = call
         )
     }

@@ -98,7 +98,7 @@ growth_pattern <- function(cells, regions, tumor = "Tumor",
     regions <- check_regions(regions, cells)
     tumor <- check_types(cells, tumor)
     liver <- check_types(cells, liver)
-    check_positive(segment, allow_null = FALSE)
+    check_positive(segment, allow_null = FALSE, min = 0.5)
     check_positive(depth, allow_null = FALSE)
     check_positive(rim, allow_null = FALSE)
     check_fraction(mixing)

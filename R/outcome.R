@@ -94,7 +94,12 @@ associate_outcome <- function(profile, clinical = NULL, time = NULL,
         ), class = "argument")
     }
     feats <- outcome_features(profile, features)
-    data <- outcome_data(profile, clinical, by, c(time, event, group))
+    for (a in c("time", "event", "group")) {
+        v <- get(a)
+        if (!is.null(v)) check_string(v, a)
+    }
+    data <- outcome_data(profile, clinical, by,
+                         c(time = time, event = event, group = group))
     if (survival) {
         if (is.null(time) || is.null(event)) {
             stop_immunoscape("Give both {.arg time} and {.arg event}.",
@@ -196,10 +201,12 @@ outcome_data <- function(profile, clinical, by, outcome,
             "i" = "Pool the images of a patient first: {.code aggregate_profile(profile, by = \"patient\")}."
         ), class = "argument", call = call)
     }
-    miss <- setdiff(outcome, names(data))
+    miss <- outcome[!outcome %in% names(data)]
+    given <- paste0("`", names(miss), "`", collapse = ", ")
+    word <- if (length(miss) > 1L) "columns" else "column"
     if (length(miss)) {
         stop_immunoscape(c(
-            "Outcome column{?s} {.val {miss}} not found in {.arg profile} or {.arg clinical}.",
+            "Outcome {word} {.val {miss}} (given as {given}) not found in {.arg profile} or {.arg clinical}.",
             "i" = "Pass the clinical table as {.arg clinical}, or carry the columns with {.code spatial_profile(carry = )}."
         ), class = "column", call = call)
     }

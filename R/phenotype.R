@@ -170,7 +170,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_nonneg(core_min)
     check_nonneg(margin_min)
     statistic <- check_choice(statistic, c("mean", "median"))
-    check_positive(tile, allow_null = FALSE)
+    check_positive(tile, allow_null = FALSE, min = 0.5)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
     check_positive(contact, allow_null = FALSE)
     check_nonneg(aggregate_b)

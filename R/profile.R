@@ -167,7 +167,13 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
                             features = profile_features(), carry = NULL,
                             BPPARAM = NULL, ...) {
     cells <- check_cells(cells)
-    if (is.null(immune) && is.character(tumor)) {
+    if (is.null(immune)) {
+        if (is.null(tumor)) {
+            stop_immunoscape(
+                "{.arg tumor} and {.arg immune} are both NULL: name the tumour cell type.",
+                class = "type")
+        }
+        tumor <- check_types(cells, tumor, arg = "tumor")
         immune <- setdiff(types_present(cells), tumor)
     }
     roles <- check_roles(cells, immune, tumor, "immune", "tumor")

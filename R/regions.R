@@ -189,7 +189,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
     check_positive(radius)
     if (!is.null(refine)) check_nonneg(refine)
     if (!is.null(threshold)) check_fraction(threshold)
-    check_nonneg(gap)
+    check_nonneg(gap, max = 1e5)
     check_nonneg(min_area)
     check_nonneg(min_hole)
     check_nonneg(max_pixels)
@@ -247,10 +247,12 @@ check_fraction <- function(x, arg = rlang::caller_arg(x),
 }
 
 check_positive <- function(x, arg = rlang::caller_arg(x),
-                           call = rlang::caller_env(), allow_null = TRUE) {
+                           call = rlang::caller_env(), allow_null = TRUE,
+                           min = 0, max = Inf) {
     if (is.null(x) && allow_null) return(invisible(NULL))
-    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x <= 0) {
-        stop_immunoscape("{.arg {arg}} must be one finite number > 0 (microns){if (allow_null) ' or NULL'}.",
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x <= min ||
+        x > max) {
+        stop_immunoscape("{.arg {arg}} must be one finite number > {format(min)}{if (is.finite(max)) paste(' and <=', format(max))} (microns){if (allow_null) ' or NULL'}.",
                          class = "argument", call = call)
     }
     invisible(x)

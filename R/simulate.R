@@ -313,9 +313,9 @@ check_number_in <- function(x, lo, hi, arg = rlang::caller_arg(x),
 
 check_size <- function(size, call = rlang::caller_env()) {
     if (!is.numeric(size) || !length(size) %in% 1:2 ||
-        any(!is.finite(size)) || any(size < 1000)) {
+        any(!is.finite(size)) || any(size < 1000) || any(size > 1e5)) {
         stop_immunoscape(c(
-            "{.arg size} must be one or two numbers >= 1000 (microns: the side of the section, or width and height), not {.val {format(size)}}.",
+            "{.arg size} must be one or two numbers between 1000 and 1e5 (microns: the side of the section, or width and height), not {.val {format(size)}}.",
             "i" = "For example {.code size = 3000} or {.code size = c(4000, 3000)}."
         ), class = "argument", call = call)
     }
@@ -354,9 +354,10 @@ check_flags <- function(x, arg = rlang::caller_arg(x),
 check_counts <- function(x, min = 0L, arg = rlang::caller_arg(x),
                          call = rlang::caller_env()) {
     if (!is.numeric(x) || !length(x) || any(!is.finite(x)) ||
-        any(x < min) || any(x != round(x))) {
+        any(x < min) || any(x != round(x)) ||
+        any(x > .Machine$integer.max)) {
         stop_immunoscape(
-            "{.arg {arg}} must be whole numbers >= {min} (one, or one per image), not {.val {format(x)}}.",
+            "{.arg {arg}} must be whole numbers >= {min} and < 2^31 (one, or one per image), not {.val {format(x)}}.",
             class = "argument", call = call
         )
     }

@@ -236,6 +236,10 @@ detect_tls <- function(cells, b_cells = "B",
     b_cells <- check_tls_types(b_cells)
     t_cells <- check_tls_types(t_cells)
     link <- check_radius(link)
+    if (link > 1e5) {
+        stop_immunoscape("{.arg link} must be at most 1e5 microns, not {.val {format(link)}}.",
+                         class = "radius")
+    }
     t_radius <- check_radius(t_radius)
     buffer <- check_radius(buffer)
     margin <- check_radius(margin)
@@ -894,14 +898,28 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
         ), class = "column")
     }
     check_radius(pixel)
-    if (!(pixel > 0)) {
-        stop_immunoscape("{.arg pixel} must be > 0 microns.",
+    if (!(pixel >= 0.01)) {
+        stop_immunoscape("{.arg pixel} must be >= 0.01 microns.",
                          class = "radius")
     }
+    check_fraction(jaccard)
     reference <- as.data.frame(reference)
+    for (col in intersect(c("x", "y", "radius"), names(reference))) {
+        v <- reference[[col]]
+        if (!is.numeric(v) || !all(is.finite(v)) ||
+            (col == "radius" && any(v <= 0))) {
+            stop_immunoscape(
+                "Column {.field {col}} of {.arg reference} must hold finite numbers{if (col == 'radius') ' > 0'}.",
+                class = "column")
+        }
+    }
     if (!circles) {
-        if (is.null(reference$polygon)) reference$polygon <- 1L
-        if (is.null(reference$ring)) reference$ring <- 1L
+        if (is.null(reference$polygon)) {
+            reference$polygon <- rep_len(1L, nrow(reference))
+        }
+        if (is.null(reference$ring)) {
+            reference$ring <- rep_len(1L, nrow(reference))
+        }
     }
     det <- tls$outlines
     ref_ids <- unique(reference[c("image", "tls_id")])

@@ -49,7 +49,44 @@ hostile_base <- list(
     spatial_cells = list(data = "df", pixel_size = "1", window = '"convex"'),
     as_spatial_cells = list(x = "df"),
     read_cells = list(path = "csv_file", type = '"type"',
-                      window = '"rectangle"')
+                      window = '"rectangle"'),
+    simulate_tme = list(n_images = "1", cells_per_mm2 = "1000",
+                        size = "1000", n_tls = "1", pattern = '"pushing"',
+                        seed = "1", nthreads = "1"),
+    tumor_regions = list(cells = "sim", tumor = '"Tumor"', gap = "50",
+                         min_area = "5000", nthreads = "1"),
+    as_regions = list(x = "reg", cells = "sim"),
+    compartments = list(cells = "sim", regions = "reg", margin = "100",
+                        nthreads = "1"),
+    infiltration_profile = list(cells = "sim", regions = "reg",
+                                types = '"CD8 T"',
+                                breaks = "seq(-100, 100, 50)",
+                                nthreads = "1"),
+    immune_phenotype = list(cells = "sim", regions = "reg",
+                            immune = '"CD8 T"', margin = "100",
+                            core_min = "100", tile = "250", nthreads = "1"),
+    growth_pattern = list(cells = "sim_liver", regions = "reg_liver",
+                          tumor = '"Tumor"', segment = "250", depth = "100",
+                          mixing = "0.1", min_cells = "5", nthreads = "1"),
+    compartment_ratios = list(cells = "sim", regions = "reg",
+                              numerator = '"CD8 T"', denominator = '"Treg"',
+                              margin = "100", pseudocount = "0.5",
+                              nthreads = "1"),
+    detect_tls = list(cells = "sim", b_cells = '"B"', link = "40",
+                      min_b = "5", min_t = "5", t_radius = "100",
+                      nthreads = "1"),
+    tls_preset = list(name = "NULL"),
+    tls_agreement = list(tls = "tls", reference = "tls_truth",
+                         jaccard = "0.5", pixel = "2"),
+    spatial_profile = list(cells = "sim", tumor = '"Tumor"',
+                           features = 'profile_features("counts")'),
+    aggregate_profile = list(profile = "prof", by = '"patient"'),
+    associate_outcome = list(profile = "prof_df", clinical = "clin",
+                             time = '"time"', event = '"event"',
+                             min_events = "5", level = "0.95"),
+    as_sce = list(cells = "cells"),
+    as_spe = list(cells = "cells"),
+    add_cell_results = list(x = "sce", results = "dist_res")
 )
 
 # Bad values by kind of argument.
@@ -71,6 +108,21 @@ hostile_values <- list(
               "cells_chr", "cells_empty", "matrix(1:4, 2)", "df"),
     window = c("win0", "bowtie", "flat", "huge", "tiny_win", "win_na",
                '"bogus"', "1", "NULL", "list()"),
+    regions = c("1", "NULL", "list()", "cells", "reg_other", "square",
+                "reg[0, ]", "win0"),
+    tls = c("1", "NULL", "cells", "tls_none", "reg"),
+    frame = c("1", "NULL", "df0", "tls_truth[0, ]", "tls_truth[-1]",
+              "transform(tls_truth, radius = -1)",
+              "transform(tls_truth, x = NA)", "cells"),
+    profile = c("1", "NULL", "df", "df0", "prof[0, ]", "cells"),
+    colname = c('"bogus"', "NA", "1", "character()", 'c("a", "b")'),
+    features = c("NULL", "list()", '"bogus"', "1", "list(1)"),
+    breaks = c("c(0, NA)", "c(5, 0)", "c(0, Inf)", "c(-1e300, 1e300)", "0",
+               "numeric()", "'a'", "c(0, 5, 5)"),
+    sce = c("1", "NULL", "cells", "df"),
+    results = c("1", "NULL", "df0", "df", "dist_res[0, ]",
+                "transform(dist_res, cell_id = NA)",
+                "transform(dist_res, image = 'nope')"),
     path = c("empty_file", "header_only", "garbage", "nocoords", "dupcols",
              "badnum", "inform_cut", "cut_gz", "half_csv", "empty_dir",
              '"/nonexistent/cells.csv"', '"/dev/zero"', "1", "NA",
@@ -89,8 +141,35 @@ hostile_kind <- c(
     target = "type", tumor = "type", immune = "type", types = "type",
     method = "choice", envelope = "choice", correction = "choice",
     value = "choice", adjust = "choice", format = "choice",
-    global = "flag", window = "window", path = "path"
+    global = "flag", window = "window", path = "path",
+    n_images = "count", n_tls = "count", min_b = "count", min_t = "count",
+    min_cells = "count", min_events = "count",
+    cells_per_mm2 = "positive", size = "positive", gap = "positive",
+    min_area = "positive", margin = "positive", core_min = "positive",
+    tile = "positive", segment = "positive", depth = "positive",
+    pseudocount = "positive", link = "positive", t_radius = "positive",
+    pixel = "positive",
+    mixing = "prob", jaccard = "prob", level = "prob",
+    pattern = "choice", name = "choice", by = "colname", time = "colname",
+    event = "colname", regions = "regions", tls = "tls",
+    reference = "type", numerator = "type", denominator = "type",
+    b_cells = "type", profile = "profile", clinical = "frame",
+    features = "features", breaks = "breaks", results = "results"
 )
+
+# Arguments whose kind differs by function.
+hostile_kind_fun <- list(
+    tls_agreement = c(reference = "frame"),
+    add_cell_results = c(x = "sce"),
+    as_regions = c(x = "regions"),
+    associate_outcome = c(clinical = "profile")
+)
+
+hostile_arg_kind <- function(fun, arg) {
+    over <- hostile_kind_fun[[fun]]
+    if (!is.null(over) && arg %in% names(over)) over[[arg]] else
+        hostile_kind[[arg]]
+}
 
 # Extra cases that no table row produces.
 hostile_extra <- c(
@@ -136,7 +215,31 @@ hostile_extra <- c(
     'autoplot(ripley_k(cells, "A", r = seq(0, 50, 5)))',
     'autoplot(interaction_test(cells, nperm = 5))',
     'as_sf(cells)',
-    'as_sf(1)'
+    'as_sf(1)',
+    'tls_agreement(tls_none, tls_truth)',
+    'tls_agreement(tls, tls_truth[0, ])',
+    'compartments(sim, reg_other)',
+    'compartments(sim, reg, margin = 1e300)',
+    'immune_phenotype(sim[sim$type != "CD8 T", ], reg)',
+    'tumor_regions(sim[sim$type != "Tumor", ])',
+    'tumor_regions(sim[1, ])',
+    'tumor_regions(sim, max_pixels = 2^31)',
+    'tumor_regions(sim, bandwidth = 1e300)',
+    'detect_tls(sim[0, ])',
+    'detect_tls(sim, link = 1e300)',
+    'growth_pattern(sim, reg)',
+    'simulate_tme(size = 1e300)',
+    'simulate_tme(size = 1000, cells_per_mm2 = 1000, n_images = 2, images = 3)',
+    'spatial_profile(cells)',
+    'spatial_profile(sim, tumor = "Tumor", immune = "nope")',
+    'aggregate_profile(prof, by = "image")',
+    'aggregate_profile(prof, by = "nope")',
+    'associate_outcome(prof_df, clin, group = "stage")',
+    'associate_outcome(prof_df, clin[1:3, ], time = "time", event = "event")',
+    'associate_outcome(prof_df, transform(clin, time = -1), time = "time", event = "event")',
+    'as_sce(cells, assay_columns = "bogus")',
+    'as_spe(cells, assay_columns = "type")',
+    'add_cell_results(sce, dist_res, columns = "bogus")'
 )
 
 # The case table: id, code, function, argument under test (NA: none).
@@ -157,14 +260,19 @@ hostile_cases <- function() {
             add(call_str(fun, c(base, list(nthread = "2"))), fun, "nthread")
         }
         for (arg in names(base)) {
-            kind <- hostile_kind[[arg]]
+            kind <- hostile_arg_kind(fun, arg)
             for (v in hostile_values[[kind]]) {
                 args <- base
                 args[[arg]] <- v
                 # a cells-like first argument is not named in messages
                 # about its contents (empty table, missing column)
                 add(call_str(fun, args), fun,
-                    if (kind %in% c("cells", "path", "window")) NA else arg)
+                    if (kind %in% c("cells", "path", "window", "regions", "tls",
+                                 "frame", "profile", "sce", "results")) {
+                    NA
+                } else {
+                    arg
+                })
             }
         }
     }

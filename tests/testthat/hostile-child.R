@@ -56,6 +56,34 @@ hostile_fixtures <- function(dir) {
     e$tiny_win <- data.frame(x = c(0, 1e-9, 1e-9, 0), y = c(0, 0, 1e-9, 1e-9))
     e$win0 <- data.frame(x = numeric(), y = numeric())
     e$win_na <- data.frame(x = c(0, NA, 200, 0), y = c(0, 0, 200, 200))
+    # the tumour-architecture families (simulate_tme and what reads it)
+    e$sim <- simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                          n_tls = 1)
+    e$reg <- tumor_regions(e$sim)
+    other <- simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 2,
+                          n_tls = 0)
+    other <- as.data.frame(other)[c("x", "y", "type")]
+    other$image <- "elsewhere"
+    e$reg_other <- tumor_regions(spatial_cells(other, image = "image"))
+    e$sim_liver <- simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                                pattern = "replacement", n_tls = 0)
+    e$reg_liver <- tumor_regions(e$sim_liver)
+    e$tls <- detect_tls(e$sim, min_b = 5, min_t = 5, link = 40)
+    e$tls_truth <- attr(e$sim, "tls_truth")
+    e$tls_none <- detect_tls(e$sim, min_b = 1e4)
+    e$prof <- spatial_profile(e$sim, features = profile_features("counts"))
+    set.seed(3)
+    e$prof_df <- structure(
+        data.frame(patient = paste0("p", 1:20), density_cd8 = rexp(20, 0.01),
+                   note = NA_character_),
+        class = c("spatial_profile", "immunoscape_result", "data.frame"),
+        aggregate = c(density_cd8 = "mean"), by = "patient")
+    e$clin <- data.frame(patient = paste0("p", 1:20), time = rexp(20),
+                         event = rep(0:1, 10),
+                         stage = rep(c("I", "II"), 10))
+    e$dist_res <- nearest_distances(e$cells, to = "A")
+    # loading SingleCellExperiment takes seconds: only when a case asks
+    delayedAssign("sce", as_sce(cells), eval.env = e, assign.env = e)
     # files
     f <- function(name) file.path(dir, name)
     utils::write.csv(df, f("ok.csv"), row.names = FALSE)

@@ -46,3 +46,20 @@ test_that("simulated sections: regions, distances, compartments, calls", {
         expect_equal(as.character(ph$phenotype), kinds$infiltration[k])
     }
 })
+
+test_that("extreme geometry arguments are classed errors naming the argument (issue 12)", {
+    sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                              n_tls = 0))
+    expect_error(tumor_regions(sim, gap = 1e300), "gap",
+                 class = "immunoscape_error_argument")
+    reg <- tumor_regions(sim)
+    expect_error(immune_phenotype(sim, reg, tile = 1e-300), "tile",
+                 class = "immunoscape_error_argument")
+    # a factor names the argument, not its value
+    expect_error(immune_phenotype(sim, reg, immune = factor("Z")), "immune",
+                 class = "immunoscape_error_type")
+    liver <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                                pattern = "replacement", n_tls = 0))
+    expect_error(growth_pattern(liver, tumor_regions(liver), segment = 1e-300),
+                 "segment", class = "immunoscape_error_argument")
+})

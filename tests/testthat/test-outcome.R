@@ -198,3 +198,21 @@ test_that("the real NSCLC cohort runs end to end", {
                  sum(clin$survival_status[clin$patient_id %in%
                                               pp$patient_id]))
 })
+
+test_that("associate_outcome() names the argument of a bad outcome column (issue 12)", {
+    prof <- structure(
+        data.frame(patient = paste0("p", 1:10), density_cd8 = 1:10,
+                   note = NA_character_),
+        class = c("spatial_profile", "immunoscape_result", "data.frame"),
+        aggregate = c(density_cd8 = "mean"), by = "patient")
+    clin <- data.frame(patient = paste0("p", 1:10), time = 1:10,
+                       event = rep(0:1, 5))
+    expect_error(associate_outcome(prof, clin, time = "bogus", event = "event"),
+                 "`time`", class = "immunoscape_error_column")
+    expect_error(associate_outcome(prof, clin, time = "time", event = "nope"),
+                 "`event`", class = "immunoscape_error_column")
+    expect_error(associate_outcome(prof, clin, time = NA, event = "event"),
+                 "time", class = "immunoscape_error_argument")
+    expect_error(associate_outcome(prof, clin, time = "time", event = 1),
+                 "event", class = "immunoscape_error_argument")
+})

@@ -384,3 +384,15 @@ test_that("the TLS group equals detect_tls() on each image", {
     expect_true(all(is.na(q$n_tls)))
     expect_true(all(is.na(q$note)))
 })
+
+test_that("spatial_profile() names a bad tumor argument (issue 12)", {
+    sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                              n_tls = 0))
+    f <- profile_features("counts")
+    expect_error(spatial_profile(sim, tumor = NA, features = f), "tumor",
+                 class = "immunoscape_error_type")
+    expect_error(spatial_profile(sim, tumor = NULL, features = f), "tumor",
+                 class = "immunoscape_error_type")
+    expect_error(spatial_profile(sim, tumor = factor("Z"), features = f),
+                 "tumor", class = "immunoscape_error_type")
+})

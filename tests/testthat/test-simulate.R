@@ -358,3 +358,12 @@ test_that("decoys are immune-rich but hold no TLS", {
                         tls$radius + stroma$radius[k]))
     }
 })
+
+test_that("simulate_tme() bounds size and counts with classed errors (issue 12)", {
+    expect_error(simulate_tme(size = 1e300), class = "immunoscape_error_argument")
+    expect_error(simulate_tme(size = 2^31), class = "immunoscape_error_argument")
+    expect_error(simulate_tme(size = 1000, n_tls = 2^31),
+                 class = "immunoscape_error_argument")
+    expect_error(simulate_tme(size = 1000, n_tls = 1e300), "n_tls",
+                 class = "immunoscape_error_argument")
+})

@@ -353,3 +353,29 @@ test_that("a group inside the outline of a larger TLS is merged into it", {
     expect_identical(res$tls$n_b, 240L)
     expect_identical(unique(res$outlines$tls_id), 1L)
 })
+
+test_that("tls_agreement() checks its inputs; no TLS detected is not an error (issue 12)", {
+    sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                              n_tls = 1))
+    truth <- attr(sim, "tls_truth")
+    none <- detect_tls(sim, min_b = 1e4)
+    a <- tls_agreement(none, truth)
+    expect_equal(nrow(a), nrow(truth))
+    expect_true(all(is.na(a$tls_id)))
+    expect_equal(attr(a, "recall"), 0)
+    tls <- detect_tls(sim, min_b = 5, min_t = 5, link = 40)
+    # an empty polygon reference (no TLS found by another run)
+    b <- tls_agreement(tls, as.data.frame(none))
+    expect_equal(nrow(b), nrow(tls$tls))
+    expect_true(all(is.na(b$ref_id)))
+    expect_error(tls_agreement(tls, transform(truth, x = NA)), "x",
+                 class = "immunoscape_error_column")
+    expect_error(tls_agreement(tls, transform(truth, radius = -1)), "radius",
+                 class = "immunoscape_error_column")
+    expect_error(tls_agreement(tls, truth, jaccard = NA), "jaccard",
+                 class = "immunoscape_error_argument")
+    expect_error(tls_agreement(tls, truth, pixel = 1e-300), "pixel",
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(sim, link = 1e300), "link",
+                 class = "immunoscape_error_radius")
+})
