@@ -397,16 +397,26 @@ pair_heatmap <- function(df, fill, mark, title, legend, limit = NULL,
 #'   panel per image (marks on non-zero calls). Default: pooled when there
 #'   is more than one image.
 #' @param limit Colour scale limit for z (values beyond are drawn at it).
+#' @param images For `autoplot()`: images to draw or pool (names or
+#'   positions; `NULL` for all).
+#' @param page,max_panels For `autoplot()` with `pooled = FALSE`: draw the
+#'   `page`-th group of `max_panels` images (a classed warning suggests
+#'   this above `max_panels` panels).
 #' @export
 autoplot.interaction_test <- function(object, pooled = NULL, limit = 10,
-                                      ...) {
+                                      images = NULL, page = NULL,
+                                      max_panels = 25L, ...) {
     check_dots(...)
     if (is.null(object$z)) {
         stop_immunoscape("Nothing to plot without permutations ({.code nperm = 0}).",
                          class = "argument")
     }
     df <- as.data.frame(object)
-    if (is.null(pooled)) pooled <- length(unique(df$image)) > 1
+    all <- levels(droplevels(factor(df$image)))
+    keep <- select_images(all, images)
+    if (is.null(pooled)) pooled <- length(keep) > 1
+    if (!pooled && !is.null(page)) keep <- page_images(keep, page, max_panels)
+    df <- df[as.character(df$image) %in% keep, , drop = FALSE]
     ttl <- sprintf("Interaction test (%s, %s)", attr(object, "method"),
                    neighbors_label(object, "\u00b5m"))
     if (pooled) {

@@ -364,15 +364,14 @@ test_that("the README example and the L function agree (CK+ -> CD8+)", {
     l <- summary(ripley_l(cells, "CK+", "CD8+", envelope = "labels",
                           nsim = 19))
     expect_identical(l$direction, "avoidance")
-    # the shipped report uses the default statistic and says so
-    rmd <- system.file("demo-report", "demo-report.Rmd",
-                       package = "immunoscape")
-    skip_if(!nzchar(rmd), "demo report not installed")
+    # the shipped report template uses the default statistic and describes
+    # it as the classic mean count
+    rmd <- system.file("report", "report.Rmd", package = "immunoscape")
+    skip_if(!nzchar(rmd), "report template not installed")
     txt <- readLines(rmd, warn = FALSE)
-    calls <- grep("interaction_test(", txt, fixed = TRUE, value = TRUE)
-    expect_gt(length(calls), 0)
-    expect_false(any(grepl("histocat", calls)))
-    expect_true(any(grepl("classic", txt)))
+    expect_false(any(grepl("histocat", txt, ignore.case = TRUE)))
+    expect_true(any(grepl("mean number of B cells", txt, fixed = TRUE)))
+    expect_identical(eval(formals(interaction_test)$method)[1], "classic")
 })
 
 test_that("README and vignettes describe the default statistic as classic", {
@@ -387,4 +386,26 @@ test_that("README and vignettes describe the default statistic as classic", {
                      info = f)
         expect_false(grepl("default histoCAT", txt, fixed = TRUE), info = f)
     }
+})
+
+test_that("autoplot(interaction_test) selects and pages images", {
+    set.seed(5)
+    df <- data.frame(x = runif(1800, 0, 300), y = runif(1800, 0, 300),
+                     type = sample(c("A", "B"), 1800, TRUE),
+                     image = rep(sprintf("f%02d", 1:30), each = 60))
+    cells <- quiet(spatial_cells(df, image = "image"))
+    it <- interaction_test(cells, radius = 30, nperm = 9)
+    expect_warning(autoplot(it, pooled = FALSE),
+                   class = "immunoscape_warning_panels")
+    p <- autoplot(it, pooled = FALSE, page = 2)
+    expect_setequal(unique(as.character(ggplot2::layer_data(p)$PANEL)),
+                    as.character(1:5))
+    p <- autoplot(it, pooled = FALSE, images = c("f03", "f07"))
+    expect_equal(length(unique(ggplot2::layer_data(p)$PANEL)), 2)
+    # pooling a selection pools only those images
+    sel <- it[it$image %in% c("f03", "f07"), ]
+    expect_equal(ggplot2::layer_data(autoplot(it, images = c("f03", "f07")))$fill,
+                 ggplot2::layer_data(autoplot(sel))$fill)
+    expect_error(autoplot(it, images = "nope"),
+                 class = "immunoscape_error_argument")
 })
