@@ -50,7 +50,15 @@ growth_levels <- c("desmoplastic", "replacement", "pushing")
 #' @param rim Width (microns) of the zone just outside the border where a
 #'   desmoplastic rim is looked for.
 #' @param mixing Fraction of tumour cells and hepatocytes on the wrong side
-#'   of the border from which a contact segment is replacement.
+#'   of the border from which a contact segment is replacement. Default
+#'   0.05: along a pushing front the two are separated by a sharp line and
+#'   almost none lie on the wrong side (segmentation noise, a cell cut by
+#'   the border), while in replacement growth the front wanders by a few
+#'   liver plates; a border drawn from the cells themselves follows part of
+#'   that wandering, so that even clear replacement segments show only 5
+#'   to 20% of the cells on the wrong side (on [simulate_tme()] sections,
+#'   95% of pushing segments below 0.01 and 95% of replacement segments
+#'   above 0.06; bench/validate-compartments.R).
 #' @param min_cells Fewest non-tumour cells outside a segment (within
 #'   `depth`) for it to be assessed.
 #' @param pure Fraction of desmoplastic interface needed for the two-tier
@@ -90,7 +98,7 @@ growth_levels <- c("desmoplastic", "replacement", "pushing")
 #' g
 growth_pattern <- function(cells, regions, tumor = "Tumor",
                            liver = "Hepatocyte", ..., segment = 250,
-                           depth = 100, rim = 100, mixing = 0.1,
+                           depth = 100, rim = 100, mixing = 0.05,
                            min_cells = 5, pure = 1,
                            nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)

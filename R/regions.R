@@ -52,8 +52,10 @@
 #' cell-level border: the redrawn border would follow the outermost
 #' tumour cells, on average farther out than `bandwidth / 10`, and then
 #' the smoothed border (where tumour and host cells are equally frequent)
-#' is kept; `attr(, "parameters")` says which (`refined`) and the mean
-#' outward shift measured (`shift`, microns).
+#' is kept, traced with a kernel twice as wide (when `bandwidth` is not
+#' given) to average the wandering front over a longer stretch of border;
+#' `attr(, "parameters")` says which (`refined`), the bandwidth used and
+#' the mean outward shift measured (`shift`, microns).
 #'
 #' Then (both methods) channels and notches narrower than `2 * gap` are
 #' closed (a closing of the tumour with a disc of radius `gap`), tumour
@@ -68,7 +70,7 @@
 #' tumour) from pulling the border into the tumour. On simulated liver
 #' metastases ([simulate_tme()]) the default regions with `ignore` set to
 #' the immune types overlap the true tumour with a median Jaccard index of
-#' about 0.97 (bench/validate-compartments.R).
+#' about 0.98 (bench/validate-compartments.R).
 #'
 #' @section Nest level:
 #' Two different things are called the tumour border. The default
@@ -117,8 +119,10 @@
 #'   (`"density"`); `NULL` (default): half the median fraction at the
 #'   tumour cells.
 #' @param gap Radius (microns) of the closing of the tumour: channels and
-#'   notches narrower than `2 * gap` are closed. Default 50 (a few cells);
-#'   0 for none.
+#'   notches narrower than `2 * gap` are closed. Default 100: the border
+#'   of the tumour mass runs over stromal septa, vessels and infiltrates
+#'   that reach it, as the border drawn for the invasive margin (a band 1
+#'   mm wide) does, instead of dipping into each of them; 0 for none.
 #' @param min_area Tumour pieces smaller than this (square microns) are
 #'   dropped. Default 5000 (about 20 tumour cells, a nest of 80 microns).
 #' @param min_hole Tissue enclosed by tumour in gaps smaller than this
@@ -164,7 +168,7 @@
 tumor_regions <- function(cells, tumor = "Tumor",
                           method = c("density", "concave"), ...,
                           tissue = NULL, bandwidth = NULL, threshold = NULL,
-                          gap = 50, min_area = 5000, min_hole = 1e6,
+                          gap = 100, min_area = 5000, min_hole = 1e6,
                           ignore = NULL, radius = NULL, refine = NULL,
                           level = c("tumor", "nests"), max_pixels = 1e7,
                           nthreads = immunoscape_threads(), BPPARAM = NULL) {
@@ -315,10 +319,25 @@ regions_image <- function(sub, image, opts) {
               as.integer(opts$nthreads))
     }
     # simplified within half a pixel unless that makes edges cross
-    res <- trace(0.5)
-    if (length(res[[1]]) &&
-        length(.Call(ffi_window_crossing, res[[1]], res[[2]], res[[3]]))) {
-        res <- trace(0)
+    traced <- function() {
+        res <- trace(0.5)
+        if (length(res[[1]]) &&
+            length(.Call(ffi_window_crossing, res[[1]], res[[2]], res[[3]]))) {
+            res <- trace(0)
+        }
+        res
+    }
+    res <- traced()
+    if (!concave && is.null(opts$bandwidth) && refine > 0 &&
+        length(res[[1]]) && !isTRUE(attr(res, "refined"))) {
+        # a diffuse front (no cell-level border): the half-maximum of a
+        # kernel twice as wide, which averages the wandering of the front
+        # over a longer stretch of border
+        shift <- attr(res, "shift")
+        bw <- 2 * bw
+        refine <- 0
+        res <- traced()
+        attr(res, "shift") <- shift
     }
     if (!length(res[[1]])) {
         return(note_row("no tumour piece larger than min_area"))

@@ -73,9 +73,11 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   placed at one location drawn from `tls_location`, with its centre's
 #'   signed distance `d` to the tumour border in a clear zone:
 #'   `"intratumoral"` (the whole TLS inside the tumour, `d <= -(radius +
-#'   100)`), `"margin"` (`-radius / 4 <= d <= radius / 4 + 100`: the TLS
-#'   straddles the border or sits in the interface, e.g. in the desmoplastic
-#'   rim), `"peritumoral"` (the whole TLS in the liver beyond the rim,
+#'   100)`), `"margin"` (in the host tissue against the tumour front, e.g.
+#'   in the desmoplastic rim: the long axis along the border, the outline
+#'   5 to 40 microns from it and never across it, since lymphoid
+#'   structures form in the stroma and the tumour border runs around
+#'   them), `"peritumoral"` (the whole TLS in the liver beyond the rim,
 #'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`).
 #'   When a location does not fit in the section another is tried, and a
 #'   TLS that fits nowhere is left out with a message. Decoys (`n_decoys`
@@ -699,7 +701,7 @@ sim_image <- function(spec, opts) {
 
     # TLS first (they claim space), then portal tracts, veins and decoys
     pool <- sim_pool(W, H, poly, opts$nthreads)
-    tls <- sim_place_tls(spec, opts, pool, rim_w)
+    tls <- sim_place_tls(spec, opts, pool, rim_w, poly)
     ctx$tls <- tls
     ctx$portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
                                  rlim = c(70, 150),
@@ -994,6 +996,41 @@ tls_radii <- function(t, x, y) {
 
 xyr <- c("x", "y", "radius")
 
+# A TLS of the invasive margin lies in the host tissue against the tumour
+# front (in the desmoplastic rim when there is one), not inside the
+# tumour: lymphoid structures form in the stroma, and the tumour border a
+# pathologist draws runs around them. Its long axis follows the border
+# and its outline comes within 5 to 40 microns of it, never across.
+# Candidate centres are tried in random order; NULL when none fits.
+tls_at_front <- function(t, pool, cand, poly, nthreads) {
+    if (is.null(poly)) return(NULL)
+    phi <- seq(0, 2 * pi, length.out = 49L)[-49L]
+    cand <- cand[pool$d[cand] >= 0.5 * t$r * t$outer]
+    if (length(cand) > 1L) cand <- cand[sample.int(length(cand))]
+    h <- 2
+    for (j in utils::head(cand, 60L)) {
+        x <- pool$x[j]
+        y <- pool$y[j]
+        g <- polygon_signed_distance(poly, x + c(h, -h, 0, 0),
+                                     y + c(0, 0, h, -h), nthreads)$d
+        t$x <- x
+        t$y <- y
+        t$angle <- atan2(g[3] - g[4], g[1] - g[2]) + pi / 2
+        # the outline: normalised radius outer * wave at each angle
+        wave <- 1 + t$a3 * cos(3 * phi + t$p3) + t$a5 * cos(5 * phi + t$p5)
+        u <- t$outer * wave * cos(phi) * t$r * t$aspect
+        v <- t$outer * wave * sin(phi) * t$r
+        ox <- x + u * cos(t$angle) - v * sin(t$angle)
+        oy <- y + u * sin(t$angle) + v * cos(t$angle)
+        gap <- min(polygon_signed_distance(poly, ox, oy, nthreads)$d)
+        if (is.finite(gap) && gap >= 5 && gap <= 40) {
+            t$d <- pool$d[j]
+            return(t)
+        }
+    }
+    NULL
+}
+
 far_from <- function(x, y, radius, avoid, gap) {
     if (is.null(avoid) || !nrow(avoid)) return(rep(TRUE, length(x)))
     ok <- rep(TRUE, length(x))
@@ -1005,7 +1042,7 @@ far_from <- function(x, y, radius, avoid, gap) {
 }
 
 # TLS: size by maturity, location drawn, centre in the location's zone.
-sim_place_tls <- function(spec, opts, pool, rim_w) {
+sim_place_tls <- function(spec, opts, pool, rim_w, poly = NULL) {
     n <- spec$n_tls
     if (n == 0L) return(no_tls())
     rows <- list()
@@ -1029,7 +1066,7 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
             d <- pool$d
             ok <- switch(loc,
                 intratumoral = d <= -(radius + 100),
-                margin = d >= -radius / 4 & d <= radius / 4 + 100,
+                margin = d >= 0.8 * r * outer & d <= radius + 40,
                 peritumoral = d >= radius + 250 + rim_w & d <= 1000,
                 distal = d >= 1250)
             ok <- ok & pool$edge >= radius + 40 &
@@ -1038,7 +1075,7 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
             cand <- which(ok)
             if (!length(cand)) next
             j <- cand[sample.int(length(cand), 1L)]
-            rows[[length(rows) + 1L]] <- data.frame(
+            t <- data.frame(
                 x = pool$x[j], y = pool$y[j], r = r, radius = radius,
                 aspect = aspect, angle = stats::runif(1, 0, pi),
                 maturity = maturity, location = loc, d = pool$d[j],
@@ -1047,6 +1084,11 @@ sim_place_tls <- function(spec, opts, pool, rim_w) {
                 shift = stats::runif(1, 0, 0.5) * (outer - 1),
                 shift_angle = stats::runif(1, 0, 2 * pi),
                 stringsAsFactors = FALSE)
+            if (loc == "margin") {
+                t <- tls_at_front(t, pool, cand, poly, opts$nthreads)
+                if (is.null(t)) next
+            }
+            rows[[length(rows) + 1L]] <- t
             placed <- TRUE
             break
         }

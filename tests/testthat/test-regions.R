@@ -80,8 +80,11 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
         ifelse((r1 < 300 & r1 > 100) | r2 < 150, "Tumor", "Stroma")
     })
     cells <- spatial_cells(df)
+    # the nodules are 100 um apart: the default closing (gap = 100) bridges
+    # channels narrower than 200 um and joins them
+    expect_equal(summary(tumor_regions(cells))$n_polygons, 1L)
     # the stroma in the ring's centre is a hole only below min_hole
-    reg <- tumor_regions(cells, min_hole = 1e4)
+    reg <- tumor_regions(cells, min_hole = 1e4, gap = 40)
     expect_s3_class(reg, "immunoscape_regions")
     expect_named(as.data.frame(reg), c("image", "polygon", "ring", "hole",
                                        "x", "y"))
@@ -97,13 +100,13 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
     clear <- pmin(abs(r1 - 300), abs(r1 - 100), abs(r2 - 150)) > 20
     expect_true(all((d[clear] <= 0) == (df$type[clear] == "Tumor")))
     # by default enclosed tissue (up to 1 mm^2) belongs to the tumour
-    s_def <- summary(tumor_regions(cells))
+    s_def <- summary(tumor_regions(cells, gap = 40))
     expect_equal(s_def$n_holes, 0L)
     expect_equal(s_def$area_mm2, pi * (300^2 + 150^2) / 1e6, tolerance = 0.03)
     # ... but an empty gap (necrosis, a lumen) stays a hole
     empty <- df[sqrt((df$x - 400)^2 + (df$y - 600)^2) > 100 |
                     df$type == "Tumor", ]
-    s_emp <- summary(tumor_regions(spatial_cells(empty)))
+    s_emp <- summary(tumor_regions(spatial_cells(empty), gap = 40))
     expect_equal(s_emp$n_holes, 1L)
     expect_equal(s_emp$area_mm2, truth, tolerance = 0.05)
     # concave method: the same pieces
@@ -116,12 +119,12 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
     isl <- (df2$x - 900)^2 + (df2$y - 150)^2 < 30^2
     df2$type[isl] <- "Tumor"
     cells2 <- spatial_cells(df2)
-    expect_equal(summary(tumor_regions(cells2))$n_polygons, 2L)
+    expect_equal(summary(tumor_regions(cells2, gap = 40))$n_polygons, 2L)
     expect_equal(summary(tumor_regions(cells2, min_area = 500,
                                        gap = 0))$n_polygons, 3L)
     # thread invariance
-    expect_identical(tumor_regions(cells, min_hole = 1e4, nthreads = 2L),
-                     reg)
+    expect_identical(tumor_regions(cells, min_hole = 1e4, gap = 40,
+                                   nthreads = 2L), reg)
 })
 
 test_that("ignored types count neither way", {
@@ -182,10 +185,16 @@ test_that("the border is redrawn at the cell level unless mixed", {
         ifelse(stats::runif(length(x)) < p, "Tumor", "Stroma")
     })
     regm <- tumor_regions(spatial_cells(mixed))
-    expect_false(attr(regm, "parameters")$refined)
-    expect_gt(attr(regm, "parameters")$shift, 32 / 10)
-    expect_identical(regm[, 1:6], tumor_regions(spatial_cells(mixed),
-                                                refine = 0)[, 1:6])
+    pm <- attr(regm, "parameters")
+    expect_false(pm$refined)
+    expect_gt(pm$shift, 32 / 10)
+    # ... traced with a kernel twice the default
+    bw1 <- attr(tumor_regions(spatial_cells(mixed), refine = 0),
+                "parameters")$bandwidth
+    expect_equal(pm$bandwidth, 2 * bw1)
+    expect_identical(regm[, 1:6],
+                     tumor_regions(spatial_cells(mixed), refine = 0,
+                                   bandwidth = 2 * bw1)[, 1:6])
     # the nest-level preset is the documented settings
     expect_identical(
         tumor_regions(cells, level = "nests")[, 1:6],
