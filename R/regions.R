@@ -89,8 +89,8 @@
 #' Arguments given explicitly override these. On the bundled real inForm
 #' field and HALO cores `level = "nests"` puts 93.5% and 98.4% of the cells
 #' on the same side as the vendor classification (labelling each cell by
-#' its own type gives 92.9% and 98.1%), the default level 83.7% and
-#' 83.8%, since it counts the intratumoral stroma as tumour
+#' its own type gives 92.9% and 98.1%), the default level 79.1% and
+#' 82.1%, since it counts the intratumoral stroma as tumour
 #' (bench/real-regions.R).
 #'
 #' With `tissue`, the regions come from a tissue classification the vendor
