@@ -254,7 +254,11 @@ static int mask_components(const unsigned char *mask, int nx, int ny,
  * truncated at 3 sd; tmp: nx * ny floats. */
 static void smooth_gauss(float *v, float *tmp, int nx, int ny, double sig,
                          int nth) {
-    int k = (int) ceil(3.0 * sig);
+    /* a kernel wider than the image reaches every pixel at 3 sd: cap its
+     * half-width at the image size (no int overflow for huge sig) */
+    double kmax = (double) (nx > ny ? nx : ny);
+    double kk = ceil(3.0 * sig);
+    int k = kk > kmax ? (int) kmax : (int) kk;
     if (k < 1) k = 1;
     double *wt = (double *) R_alloc(2 * (size_t) k + 1, sizeof(double));
     double tot = 0.0;
@@ -331,6 +335,9 @@ static int refine_border(unsigned char *mask, const unsigned char *tissue,
         cm[p] = 1;
     }
     im_mask_close(cm, img, nx, ny, R, m, s, nth);
+    /* a band wider than the image covers all of it */
+    double bmax = (double) (nx + ny) * s;
+    if (band > bmax) band = bmax;
     double t = (band / s) * (band / s);
     int cap = (int) floor(t) + 1;
     /* bit 2: within band of the smoothed tumour */
