@@ -286,6 +286,12 @@ hostile_cases <- function() {
 # `timeout` s.  A child that dies (crash) or overruns (hang) marks its
 # current case and the rest of the batch goes on in a new child.
 hostile_run <- function(cases, batch = 80L, limit = 20, timeout = 120) {
+    # under the sanitizers (make sanitize preloads their runtimes) code
+    # runs a few times slower: give the children more time
+    if (grepl("asan", Sys.getenv("LD_PRELOAD"))) {
+        limit <- 3 * limit
+        timeout <- 3 * timeout
+    }
     child <- normalizePath(test_path("hostile-child.R"))
     results <- list()
     pending <- cases
