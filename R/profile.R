@@ -133,8 +133,10 @@
 #'   list (`tumor`, `immune`, `pairs`, `slug()`, `types`, the options)
 #'   returning a one-row data frame. See [profile_features()].
 #' @param carry Columns of `cells` constant within each image carried into
-#'   the profile (e.g. `"patient"`, clinical variables); by default
-#'   `"patient"` when `cells` has it.
+#'   the profile (e.g. `"patient"`, clinical variables); by default the
+#'   image-level groups of `cells` (a `patient` column, see
+#'   [set_groups()]), so that `aggregate_profile(profile, by = "patient")`
+#'   works directly.
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
 #'   parameter object.
 #' @param ... Options (see Options).
@@ -336,7 +338,7 @@ check_choice_multi <- function(x, choices, arg, call = rlang::caller_env()) {
 # Columns constant within images, carried into the profile.
 check_carry <- function(cells, carry, call = rlang::caller_env()) {
     if (is.null(carry)) {
-        return(if ("patient" %in% names(cells)) "patient" else character())
+        return(cell_groups(cells))
     }
     if (!is.character(carry) || anyNA(carry)) {
         stop_immunoscape("{.arg carry} must be a character vector of column names.",
