@@ -474,9 +474,9 @@ print.cellular_neighborhoods <- function(x, ...) {
 
 #' @export
 as.data.frame.cellular_neighborhoods <- function(x, ...) {
-    out <- data.frame(image = x$image, cell_id = x$cell_id,
-                      neighborhood = x$neighborhood)
-    out
+    # every column (image, the groups such as patient, cell_id,
+    # neighborhood), without the class and the attributes
+    as.data.frame.immunoscape_result(x)
 }
 
 #' @rdname cellular_neighborhoods
