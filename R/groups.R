@@ -223,7 +223,12 @@ add_groups <- function(out, tab) {
     }
     new <- setdiff(names(tab)[-1L], names(out))
     if (!length(new)) return(out)
-    at <- match(as.character(out$image), tab$image)
+    img <- out$image
+    at <- if (is.factor(img) && identical(levels(img), tab$image)) {
+        as.integer(img)
+    } else {
+        match(as.character(img), tab$image)
+    }
     pos <- match("image", names(out))
     cols <- lapply(tab[new], function(v) v[at])
     lst <- as.list(out)
