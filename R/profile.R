@@ -347,13 +347,7 @@ check_carry <- function(cells, carry, call = rlang::caller_env()) {
     carry <- setdiff(unique(carry), "image")
     for (col in carry) {
         check_column(cells, col, "carry", call = call)
-        v <- cells[[col]]
-        first <- which(!duplicated(cells$image))
-        vf <- v[first][match(cells$image, cells$image[first])]
-        eq <- v == vf
-        miss <- is.na(eq)
-        eq[miss] <- is.na(v[miss]) & is.na(vf[miss])
-        if (!all(eq)) {
+        if (length(varies_within_images(cells[[col]], cells$image))) {
             stop_immunoscape(c(
                 "Column {.field {col}} named in {.arg carry} varies within images.",
                 "i" = "Carry only per-image (or per-patient) columns such as the patient id."

@@ -257,17 +257,8 @@ report_check_clinical <- function(clinical, time, event, patient, cells,
             "i" = "One row per patient with the outcome columns."
         ), class = "empty", call = call)
     }
-    for (a in c("time", "event")) {
-        col <- if (a == "time") time else event
-        if (!col %in% names(clinical)) {
-            near <- closest_names(col, names(clinical))
-            stop_immunoscape(c(
-                "Column {.val {col}} (argument {.arg {a}}) is not in {.arg clinical}.",
-                "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
-                "i" = "Columns of {.arg clinical}: {.val {utils::head(names(clinical), 20)}}."
-            ), class = "column", call = call)
-        }
-    }
+    check_column(clinical, time, "time", call = call, data_arg = "clinical")
+    check_column(clinical, event, "event", call = call, data_arg = "clinical")
     by <- if (!is.null(patient) && patient %in% names(clinical)) patient else
         if ("image" %in% names(clinical)) "image"
     if (is.null(by)) {

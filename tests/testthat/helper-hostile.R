@@ -256,7 +256,7 @@ hostile_report_base <- list(
 
 hostile_report_values <- list(
     # wrong class, empty, one cell (renders), missing or bad columns
-    cells = c("1", "NULL", "list()", "'cells'", "matrix(1:4, 2)", "df0",
+    cells = c("1", "NA", "NULL", "list()", "'cells'", "matrix(1:4, 2)", "df0",
               "cells_empty", "cells1", "cells_notype", "cells_na",
               "cells_inf", "cells_chr"),
     # a folder that does not exist, a read-only folder (renders when run
