@@ -967,8 +967,9 @@ autoplot.spatial_profile <- function(object, columns = NULL, ...) {
 #'   (architecture), ties broken by the order of the levels.
 #'
 #' `NA` values (failed images) are left out of every rule; a group whose
-#' images are all `NA` for a column gets `NA`. Carried columns that are
-#' constant within groups are kept.
+#' images are all `NA` for a column gets `NA`. Images whose `by` value is
+#' `NA` (unknown patient) form one group of their own, with a message.
+#' Carried columns that are constant within groups are kept.
 #'
 #' @param profile A `spatial_profile` (one row per image).
 #' @param by Grouping column(s) of the profile, e.g. `"patient"`.
@@ -1032,7 +1033,15 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
         for (r in rules) parse_rule(r, names(profile))
         agg[names(rules)] <- rules
     }
-    key <- interaction(profile[by], drop = TRUE, lex.order = TRUE)
+    # images of unknown group (NA) are pooled into a group of their own
+    unknown <- Reduce(`|`, lapply(profile[by], is.na))
+    if (any(unknown)) {
+        inform_immunoscape(c(
+            "i" = "{sum(unknown)} image{?s} with {.val NA} in {.field {by}} {?is/are} pooled as one group of unknown {.field {by}}."
+        ))
+    }
+    key <- interaction(lapply(profile[by], factor, exclude = NULL),
+                       drop = TRUE, lex.order = TRUE)
     idx <- split(seq_len(nrow(profile)), key)
     idx <- idx[lengths(idx) > 0L]
     df <- as.data.frame(profile)

@@ -207,6 +207,13 @@ test_that("the patient column may be factor, character, integer or NA", {
     expect_identical(attr(cells, "groups"), "patient")
     d <- mixing_score(cells, "CD8 T", "Tumor")
     expect_identical(d$patient, c("patient1", "patient2", NA, "patient2"))
+    # aggregated as one group of unknown patient, not dropped
+    prof <- spatial_profile(cells, features = profile_features("counts"))
+    expect_message(agg <- aggregate_profile(prof, by = "patient"),
+                   "unknown")
+    expect_identical(agg$patient, c("patient1", "patient2", NA))
+    expect_identical(agg$n_images, c(1L, 2L, 1L))
+    expect_equal(sum(agg$n_cells), sum(prof$n_cells))
 })
 
 test_that("results keep their own column of a group's name", {
