@@ -10,8 +10,9 @@
 #' rest) in `colData()`; `as_spe()` gives a `SpatialExperiment` with the
 #' coordinates (microns) in `spatialCoords()` and the image as `sample_id`.
 #' `as(cells, "SingleCellExperiment")` and `as(cells, "SpatialExperiment")`
-#' do the same once the Bioconductor package is loaded. The tissue windows
-#' and the pixel size are kept in `metadata(x)$immunoscape`, so that
+#' do the same once the Bioconductor package is loaded. The tissue windows,
+#' the pixel size and the image-level groups ([set_groups()], e.g. the
+#' patient) are kept in `metadata(x)$immunoscape`, so that
 #' [as_spatial_cells()] gives the same cells back.
 #'
 #' Numeric columns named in `assay_columns` (marker intensities, say) become
@@ -113,7 +114,8 @@ bioc_parts <- function(cells, assay_columns, assay_name, call) {
          meta = list(windows = attr(cells, "windows"),
                      pixel_size = attr(cells, "pixel_size") %||% 1,
                      image_levels = levels(cells$image),
-                     type_levels = levels(cells$type)))
+                     type_levels = levels(cells$type),
+                     groups = cell_groups(cells)))
 }
 
 #' Write per-cell results into the colData of a Bioconductor object

@@ -48,12 +48,27 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #'   without a window and a warning (class `immunoscape_warning_window`)
 #'   names it: its densities are `NA` and the area-based statistics
 #'   (K, L, pcf, G, hotspots) list it among their problems.
+#' @param groups Image-level grouping columns carried into every result,
+#'   such as the patient: names of columns constant within each image (a
+#'   named column that varies within an image is an error of class
+#'   `immunoscape_error_groups`). `NULL` (default): a column named
+#'   `patient`, else one named like `Patient`, `patient_id`, `PatientID`,
+#'   when it is constant within every image (a message names a column
+#'   taken under another name than `patient`, or one passed over because
+#'   it varies within images); `character()` for none. Images whose group
+#'   value is `NA` are allowed (a message lists them). See [set_groups()].
 #' @returns A `spatial_cells` object: a data frame with columns `cell_id`,
 #'   `image` (factor), `x`, `y` (microns), `type` (factor), then every other
 #'   column of `data` unchanged (a column named like a standard one but not
 #'   used for it is dropped when it repeats it, else renamed
 #'   `<name>_input`); attributes `windows` (polygon vertices per
-#'   image), `units` (`"um"`) and `pixel_size`.
+#'   image), `units` (`"um"`), `pixel_size` and `groups` (the image-level
+#'   grouping columns, see [set_groups()]).
+#'
+#'   Every analysis result with an `image` column gets the `groups`
+#'   columns (e.g. `patient`) right after `image`, so per-image results
+#'   of a cohort aggregate or merge by patient directly, e.g.
+#'   `aggregate_profile(spatial_profile(cells), by = "patient")`.
 #' @seealso [read_cells()] for vendor files, [as_spatial_cells()] for
 #'   Bioconductor and spatstat objects.
 #' @export
@@ -65,9 +80,16 @@ standard_columns <- c("cell_id", "image", "x", "y", "type")
 #' cells <- spatial_cells(df, type = "phenotype")
 #' cells
 #' summary(cells)
+#'
+#' # a cohort: the patient column is carried into every result
+#' df2 <- rbind(cbind(df, image = "a", patient = "p1"),
+#'              cbind(df, image = "b", patient = "p2"))
+#' cohort <- spatial_cells(df2, type = "phenotype")
+#' attr(cohort, "groups")
+#' nearest_distances(cohort, from = "Tumor", to = "CD8 T")
 spatial_cells <- function(data, x = "x", y = "y", type = "type",
                           image = NULL, cell_id = NULL, pixel_size = 1,
-                          window = "convex") {
+                          window = "convex", groups = NULL) {
     call <- rlang::current_env()
     if (inherits(data, "spatial_cells")) data <- as.data.frame(data)
     check_data_frame(data, "data", call = call)
@@ -166,6 +188,7 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     if (ncol(rest)) out <- cbind(out, rest)
     rownames(out) <- NULL
     out <- new_spatial_cells(out, windows = NULL, pixel_size = pixel_size)
+    attr(out, "groups") <- resolve_groups(out, groups, call = call)
     windows <- build_windows(out, window, call = call)
     attr(out, "windows") <- windows
     warn_outside(out)
@@ -255,11 +278,13 @@ guess_image_column <- function(data, exclude = character()) {
     cand[which.max(nu)]
 }
 
-new_spatial_cells <- function(df, windows, pixel_size = 1) {
+new_spatial_cells <- function(df, windows, pixel_size = 1, groups = NULL) {
     class(df) <- c("spatial_cells", "data.frame")
     attr(df, "windows") <- windows
     attr(df, "units") <- "um"
     attr(df, "pixel_size") <- pixel_size
+    # NULL: not decided (a patient column is looked for when needed)
+    attr(df, "groups") <- if (!is.null(groups)) intersect(groups, names(df))
     df
 }
 
@@ -299,7 +324,13 @@ as_spatial_cells <- function(x, ...) {
 #' @export
 as_spatial_cells.spatial_cells <- function(x, ...) {
     if (...length()) {
-        # re-wrap with new settings (e.g. another window)
+        # re-wrap with new settings (e.g. another window), keeping the
+        # groups unless new ones are named
+        g <- attr(x, "groups")
+        if (!is.null(g) && !"groups" %in% names(list(...))) {
+            return(as_spatial_cells.data.frame(as.data.frame(x), ...,
+                                               groups = g))
+        }
         return(as_spatial_cells.data.frame(as.data.frame(x), ...))
     }
     if (is.null(attr(x, "windows"))) {
@@ -336,6 +367,7 @@ as.data.frame.spatial_cells <- function(x, ...) {
     attr(x, "windows") <- NULL
     attr(x, "units") <- NULL
     attr(x, "pixel_size") <- NULL
+    attr(x, "groups") <- NULL
     class(x) <- "data.frame"
     x
 }
@@ -344,6 +376,7 @@ as.data.frame.spatial_cells <- function(x, ...) {
 `[.spatial_cells` <- function(x, i, j, ..., drop) {
     windows <- attr(x, "windows")
     px <- attr(x, "pixel_size")
+    groups <- attr(x, "groups")
     df <- as.data.frame(x)
     # the same rules as base data frames: one column drops to a vector,
     # one row with several columns stays a data frame
@@ -364,7 +397,7 @@ as.data.frame.spatial_cells <- function(x, ...) {
         windows <- windows[windows$image %in% present, , drop = FALSE]
         rownames(windows) <- NULL
     }
-    new_spatial_cells(out, windows, px %||% 1)
+    new_spatial_cells(out, windows, px %||% 1, groups = groups)
 }
 
 #' @export

@@ -53,7 +53,7 @@ check_data_frame <- function(x, arg = rlang::caller_arg(x),
 
 # One column name given as a string; must exist in `data`.
 check_column <- function(data, col, arg, call = rlang::caller_env(),
-                         required = TRUE) {
+                         required = TRUE, data_arg = NULL) {
     if (is.null(col)) {
         if (required) {
             stop_immunoscape("{.arg {arg}} must name a column.",
@@ -69,8 +69,13 @@ check_column <- function(data, col, arg, call = rlang::caller_env(),
     }
     if (!col %in% names(data)) {
         near <- closest_names(col, names(data))
+        head <- if (is.null(data_arg)) {
+            "Column {.val {col}} (argument {.arg {arg}}) is not in the data."
+        } else {
+            "Column {.val {col}} (argument {.arg {arg}}) is not in {.arg {data_arg}}."
+        }
         stop_immunoscape(c(
-            "Column {.val {col}} (argument {.arg {arg}}) is not in the data.",
+            head,
             "i" = if (length(near)) "Did you mean {.or {.val {near}}}?",
             "i" = "Columns available: {.val {utils::head(names(data), 20)}}{if (ncol(data) > 20) ' ...'}."
         ), class = "column", call = call)

@@ -143,7 +143,7 @@ summary.colocalization_quotient <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 #' @rdname colocalization_quotient
@@ -267,7 +267,7 @@ summary.local_clq <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 #' @rdname colocalization_quotient

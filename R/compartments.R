@@ -178,6 +178,7 @@ summary.immunoscape_compartments <- function(object, ...) {
     grid$compartment <- factor(grid$compartment, levels = compartment_levels)
     grid$type <- factor(grid$type, levels = types)
     rownames(grid) <- NULL
+    grid <- carry_result_groups(grid, object)
     structure(grid, class = c("summary_immunoscape_compartments",
                               "data.frame"))
 }
@@ -277,6 +278,7 @@ infiltration_profile <- function(cells, regions, types = NULL,
     out$n[is.na(out$area_mm2)] <- NA_integer_
     out$density_mm2 <- ifelse(out$area_mm2 > 0, out$n / out$area_mm2,
                               NA_real_)
+    out <- carry_groups(out, cells)
     structure(out,
               class = c("immunoscape_infiltration", "immunoscape_result",
                         "data.frame"),

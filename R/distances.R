@@ -115,7 +115,7 @@ summary.nearest_distances <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 #' Count neighbouring cells of each type within a radius
@@ -228,7 +228,9 @@ long_per_cell <- function(cells, rows, to, values, k = NULL) {
     )
     if (!is.null(k)) cols$k <- rep.int(seq_len(k), length(to) * n)
     cols <- c(cols, values)
-    structure(cols, class = "data.frame", row.names = c(NA_integer_, -n * nt))
+    out <- structure(cols, class = "data.frame",
+                     row.names = c(NA_integer_, -n * nt))
+    carry_groups(out, cells)
 }
 
 #' @export
@@ -256,7 +258,7 @@ summary.neighbor_counts <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 n_distinct <- function(x) length(unique(x))

@@ -140,6 +140,7 @@ growth_pattern <- function(cells, regions, tumor = "Tumor",
     notes <- regions_notes(regions, lv)
     nm <- match(lv, notes$image)
     out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
+    out <- carry_groups(out, cells)
     structure(out,
               class = c("immunoscape_growth", "immunoscape_result",
                         "data.frame"),

@@ -286,7 +286,7 @@ summary.hotspots <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 # The cells of `type` (image, x, y) kept with a hotspots result for its

@@ -15,8 +15,10 @@
 #'   dispatched, so that `set.seed()` gives the same results serially and
 #'   with any `BPPARAM` (SerialParam, MulticoreParam, SnowParam, any number
 #'   of workers).
-#' @returns The row-bound results, with attribute `problems`: a data frame
-#'   (`image`, `message`) of images that failed.
+#' @returns The row-bound results, with the image-level group columns of
+#'   `cells` (e.g. `patient`, see set_groups()) inserted after `image`,
+#'   and attribute `problems`: a data frame (`image`, `message`) of images
+#'   that failed.
 #' @keywords internal
 #' @noRd
 map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
@@ -97,6 +99,8 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     vals <- vals[!vapply(vals, is.null, logical(1))]
     out <- if (length(vals)) do.call(rbind, vals) else data.frame()
     rownames(out) <- NULL
+    # the image-level groups of the cells (e.g. patient) after `image`
+    out <- carry_groups(out, cells)
     attr(out, "problems") <- problems
     out
 }

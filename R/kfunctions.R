@@ -389,7 +389,8 @@ kf_main <- function(fun, cells, from, to, r, correction, envelope, nsim,
     res <- map_images(cells[, standard_columns], worker, BPPARAM = BPPARAM,
                       label = paste(kf_titles[[fun]], "per image"),
                       seeded = envelope != "none")
-    kf_result(res, fun, cells, opts)
+    # the image-level groups (e.g. patient) after `image`
+    carry_groups(kf_result(res, fun, cells, opts), cells)
 }
 
 # The per-image worker: built here, not inside kf_main(), so that its
@@ -989,7 +990,7 @@ summary.immunoscape_fv <- function(object, ...) {
     out <- do.call(rbind, rows)
     if (is.null(out)) return(data.frame())
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 # Where one curve (rows of one image, pair and correction, increasing r)

@@ -307,6 +307,7 @@ classify_architecture <- function(cells, tumor, immune, radius = 10,
                                                      "compartmentalized",
                                                      "mixed")),
                       note = note)
+    out <- carry_groups(out, cells)
     undecided <- as.character(out$image[is.na(out$class)])
     if (length(undecided)) {
         inform_immunoscape(c(

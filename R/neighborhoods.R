@@ -171,7 +171,7 @@ summary.neighborhood_composition <- function(object, ...) {
     })
     out <- do.call(rbind, s)
     rownames(out) <- NULL
-    out
+    carry_result_groups(out, object)
 }
 
 #' @rdname neighborhood_composition
@@ -434,6 +434,8 @@ cellular_neighborhoods <- function(cells, k = 10, n = 10, seed = 1,
     freq <- freq[freq$image %in% unique(out$image), , drop = FALSE]
     freq <- freq[order(freq$image, freq$neighborhood), , drop = FALSE]
     rownames(freq) <- NULL
+    out <- carry_groups(out, cells)
+    freq <- carry_groups(freq, cells)
 
     structure(out,
               class = c("cellular_neighborhoods", "immunoscape_result",
@@ -472,9 +474,9 @@ print.cellular_neighborhoods <- function(x, ...) {
 
 #' @export
 as.data.frame.cellular_neighborhoods <- function(x, ...) {
-    out <- data.frame(image = x$image, cell_id = x$cell_id,
-                      neighborhood = x$neighborhood)
-    out
+    # every column (image, the groups such as patient, cell_id,
+    # neighborhood), without the class and the attributes
+    as.data.frame.immunoscape_result(x)
 }
 
 #' @rdname cellular_neighborhoods

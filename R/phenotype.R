@@ -223,6 +223,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     out$phenotype <- factor(call, levels = phenotype_levels)
     nm <- match(lv, notes$image)
     out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
+    out <- carry_groups(out, cells)
     structure(out,
               class = c("immunoscape_phenotype", "immunoscape_result",
                         "data.frame"),
@@ -443,6 +444,7 @@ compartment_ratios <- function(cells, regions, numerator = "CD8 T",
     notes <- attr(cc, "notes")
     out$note <- notes$note[match(as.character(out$image), notes$image)]
     rownames(out) <- NULL
+    out <- carry_groups(out, cells)
     structure(out,
               class = c("immunoscape_ratios", "immunoscape_result",
                         "data.frame"),

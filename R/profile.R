@@ -133,8 +133,10 @@
 #'   list (`tumor`, `immune`, `pairs`, `slug()`, `types`, the options)
 #'   returning a one-row data frame. See [profile_features()].
 #' @param carry Columns of `cells` constant within each image carried into
-#'   the profile (e.g. `"patient"`, clinical variables); by default
-#'   `"patient"` when `cells` has it.
+#'   the profile (e.g. `"patient"`, clinical variables); by default the
+#'   image-level groups of `cells` (a `patient` column, see
+#'   [set_groups()]), so that `aggregate_profile(profile, by = "patient")`
+#'   works directly.
 #' @param BPPARAM `NULL` (serial, with a progress bar) or a BiocParallel
 #'   parameter object.
 #' @param ... Options (see Options).
@@ -336,7 +338,7 @@ check_choice_multi <- function(x, choices, arg, call = rlang::caller_env()) {
 # Columns constant within images, carried into the profile.
 check_carry <- function(cells, carry, call = rlang::caller_env()) {
     if (is.null(carry)) {
-        return(if ("patient" %in% names(cells)) "patient" else character())
+        return(cell_groups(cells))
     }
     if (!is.character(carry) || anyNA(carry)) {
         stop_immunoscape("{.arg carry} must be a character vector of column names.",
@@ -345,13 +347,7 @@ check_carry <- function(cells, carry, call = rlang::caller_env()) {
     carry <- setdiff(unique(carry), "image")
     for (col in carry) {
         check_column(cells, col, "carry", call = call)
-        v <- cells[[col]]
-        first <- which(!duplicated(cells$image))
-        vf <- v[first][match(cells$image, cells$image[first])]
-        eq <- v == vf
-        miss <- is.na(eq)
-        eq[miss] <- is.na(v[miss]) & is.na(vf[miss])
-        if (!all(eq)) {
+        if (length(varies_within_images(cells[[col]], cells$image))) {
             stop_immunoscape(c(
                 "Column {.field {col}} named in {.arg carry} varies within images.",
                 "i" = "Carry only per-image (or per-patient) columns such as the patient id."
@@ -971,8 +967,9 @@ autoplot.spatial_profile <- function(object, columns = NULL, ...) {
 #'   (architecture), ties broken by the order of the levels.
 #'
 #' `NA` values (failed images) are left out of every rule; a group whose
-#' images are all `NA` for a column gets `NA`. Carried columns that are
-#' constant within groups are kept.
+#' images are all `NA` for a column gets `NA`. Images whose `by` value is
+#' `NA` (unknown patient) form one group of their own, with a message.
+#' Carried columns that are constant within groups are kept.
 #'
 #' @param profile A `spatial_profile` (one row per image).
 #' @param by Grouping column(s) of the profile, e.g. `"patient"`.
@@ -1036,7 +1033,15 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
         for (r in rules) parse_rule(r, names(profile))
         agg[names(rules)] <- rules
     }
-    key <- interaction(profile[by], drop = TRUE, lex.order = TRUE)
+    # images of unknown group (NA) are pooled into a group of their own
+    unknown <- Reduce(`|`, lapply(profile[by], is.na))
+    if (any(unknown)) {
+        inform_immunoscape(c(
+            "i" = "{sum(unknown)} image{?s} with {.val NA} in {.field {by}} {?is/are} pooled as one group of unknown {.field {by}}."
+        ))
+    }
+    key <- interaction(lapply(profile[by], factor, exclude = NULL),
+                       drop = TRUE, lex.order = TRUE)
     idx <- split(seq_len(nrow(profile)), key)
     idx <- idx[lengths(idx) > 0L]
     df <- as.data.frame(profile)

@@ -212,9 +212,10 @@ tumor_regions <- function(cells, tumor = "Tumor",
     res <- map_images(cells, function(sub, image) {
         regions_image(sub, image, opts)
     }, BPPARAM = BPPARAM, label = "Tumour regions")
-    new_regions(res, levels(cells$image), method = method,
+    out <- new_regions(res, levels(cells$image), method = method,
                 tissue = tissue, tumor = if (is.null(tissue)) tumor, extent = cells_extent(cells),
                 problems = attr(res, "problems"))
+    carry_groups(out, cells)
 }
 
 # Per-cell tumour flags from types or from a tissue column.
@@ -606,6 +607,7 @@ summary.immunoscape_regions <- function(object, ...) {
         note = notes$note[match(lv, notes$image)]
     )
     rownames(out) <- NULL
+    out <- carry_result_groups(out, object)
     class(out) <- c("summary_immunoscape_regions", "data.frame")
     out
 }

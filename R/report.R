@@ -54,16 +54,22 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #' scroll) and single plots of all images.
 #'
 #' @param cells A `spatial_cells` object (one image or a cohort).
-#' @param file Path of the HTML file to write. Its folder must exist.
+#' @param file Path of the HTML file to write (ending in `.html`). Its
+#'   folder must exist and be writable: this is checked before anything is
+#'   computed (an error of class `immunoscape_error_file`).
 #' @param clinical `NULL` or a data frame with one row per patient (or per
 #'   image): the `patient` column (or `image`) and the `time` and `event`
-#'   columns of the outcome.
+#'   columns of the outcome. At least one of its patients (images) must
+#'   be among those of `cells`; an error (class
+#'   `immunoscape_error_argument`, `_column` or `_empty`) names
+#'   `clinical` otherwise.
 #' @param ... Unused; a misspelled argument is an error.
 #' @param tumor Tumour cell type(s).
 #' @param immune Immune cell types; `NULL` for every type present that is
 #'   neither `tumor` nor `liver` nor a type named like "other".
 #' @param patient `NULL` or the column of `cells` naming the patient of
-#'   each image (default `"patient"` when `cells` has it).
+#'   each image (default: the first image-level group of `cells`, i.e. a
+#'   `patient` column, see [set_groups()]).
 #' @param time,event Survival time and event (1 = event) columns of
 #'   `clinical`.
 #' @param b_cells,liver The B-cell type(s) for TLS detection and the
@@ -105,6 +111,12 @@ render_report <- function(cells, file = "immunoscape-report.html",
                           nperm = 199, seed = 1, quiet = TRUE,
                           nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)
+    if (missing(cells)) {
+        stop_immunoscape(c(
+            "{.arg cells} is missing.",
+            "i" = "Give the cells of the cohort or image, e.g. {.code render_report(simulate_tme(n_images = 2, size = 1000))}."
+        ), class = "argument")
+    }
     report_check_tools()
     cells <- check_cells(cells)
     file <- report_check_file(file)
@@ -118,10 +130,10 @@ render_report <- function(cells, file = "immunoscape-report.html",
         immune <- check_types(cells, immune)
     }
     patient <- report_check_patient(cells, patient)
-    outcome <- report_check_clinical(clinical, time, event, patient)
+    outcome <- report_check_clinical(clinical, time, event, patient, cells)
     sections <- report_check_sections(sections)
     n_images <- check_count(n_images, "n_images")
-    check_radius(margin, "margin")
+    check_margin(margin, "margin")
     nsim <- check_count(nsim, "nsim")
     nperm <- check_count(nperm, "nperm")
     seed <- check_count(seed, "seed", min = 0L)
@@ -180,19 +192,41 @@ report_check_file <- function(file, call = rlang::caller_env()) {
             "i" = "Create it first, e.g. with {.code dir.create({.val {dir}}, recursive = TRUE)}."
         ), class = "file", call = call)
     }
-    file.path(normalizePath(dir, mustWork = TRUE), basename(file))
+    if (dir.exists(file)) {
+        stop_immunoscape(c(
+            "{.arg file} is a folder: {.path {file}}.",
+            "i" = "Name the HTML file to write inside it, e.g. {.code file.path({.val {file}}, \"report.html\")}."
+        ), class = "file", call = call)
+    }
+    out <- file.path(normalizePath(dir, mustWork = TRUE), basename(file))
+    # find out now, not after the analyses, whether the file can be written
+    # (opened for appending: an existing file is not truncated)
+    existed <- file.exists(out)
+    con <- suppressWarnings(tryCatch(file(out, open = "ab"),
+                                     error = function(e) NULL))
+    if (is.null(con)) {
+        stop_immunoscape(c(
+            "Cannot write {.arg file}: {.path {out}}.",
+            "i" = "Choose a folder you can write to (permissions, read-only file system)."
+        ), class = "file", call = call)
+    }
+    close(con)
+    if (!existed) unlink(out)
+    out
 }
 
 report_check_patient <- function(cells, patient, call = rlang::caller_env()) {
     if (is.null(patient)) {
-        return(if ("patient" %in% names(cells)) "patient" else NULL)
+        # the image-level group of the cells (see set_groups())
+        g <- cell_groups(cells)
+        return(if (length(g)) g[1] else NULL)
     }
     check_string(patient, "patient", call = call)
     check_column(cells, patient, "patient", call = call)
     patient
 }
 
-report_check_clinical <- function(clinical, time, event, patient,
+report_check_clinical <- function(clinical, time, event, patient, cells,
                                   call = rlang::caller_env()) {
     if (is.null(clinical)) {
         if (!is.null(time) || !is.null(event)) {
@@ -217,8 +251,14 @@ report_check_clinical <- function(clinical, time, event, patient,
     }
     check_string(time, "time", call = call)
     check_string(event, "event", call = call)
-    check_column(clinical, time, "time", call = call)
-    check_column(clinical, event, "event", call = call)
+    if (!nrow(clinical)) {
+        stop_immunoscape(c(
+            "{.arg clinical} has no rows.",
+            "i" = "One row per patient with the outcome columns."
+        ), class = "empty", call = call)
+    }
+    check_column(clinical, time, "time", call = call, data_arg = "clinical")
+    check_column(clinical, event, "event", call = call, data_arg = "clinical")
     by <- if (!is.null(patient) && patient %in% names(clinical)) patient else
         if ("image" %in% names(clinical)) "image"
     if (is.null(by)) {
@@ -227,6 +267,14 @@ report_check_clinical <- function(clinical, time, event, patient,
             "{.arg clinical} has no column {.field {want}} to join it to the images.",
             "i" = "Name the patient column of {.arg cells} with {.arg patient} and give {.arg clinical} the same column."
         ), class = "column", call = call)
+    }
+    key <- if (by == "image") cells$image else cells[[by]]
+    if (!any(as.character(clinical[[by]]) %in% as.character(unique(key)))) {
+        stop_immunoscape(c(
+            "No {.field {by}} of {.arg clinical} matches one of {.arg cells}.",
+            "x" = "{.arg clinical}: {.val {utils::head(unique(as.character(clinical[[by]])), 5)}}; {.arg cells}: {.val {utils::head(as.character(unique(key)), 5)}}.",
+            "i" = "Give {.arg clinical} the {.field {by}} values of the cells."
+        ), class = "argument", call = call)
     }
     list(time = time, event = event, by = by)
 }
@@ -467,7 +515,8 @@ report_subset <- function(cells, images) {
     if (is.data.frame(w) && "image" %in% names(w)) {
         w$image <- factor(as.character(w$image), levels = images)
     }
-    new_spatial_cells(df, w, attr(cells, "pixel_size") %||% 1)
+    new_spatial_cells(df, w, attr(cells, "pixel_size") %||% 1,
+                      groups = attr(cells, "groups"))
 }
 
 # Tumour regions of the selected images only (image levels as in `sub`).

@@ -155,7 +155,8 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   `"Macrophage"`, `"FDC"`, `"GC B"`, `"Other"`), and the truth:
 #'   `true_border_distance` (microns), `true_region` (factor `"tumor"`,
 #'   `"necrosis"`, `"liver"`), `true_tls_id` (integer, unique within an
-#'   image, `NA` outside TLS), `patient` (factor `"patient1"`, ...).
+#'   image, `NA` outside TLS), `patient` (factor `"patient1"`, ...: the
+#'   image-level group carried into every result, see [set_groups()]).
 #'   Attributes:
 #'   * `tumor_polygons`: a `tissue_window` data frame (`image`, `polygon`,
 #'     `ring`, `hole`, `x`, `y`) of the true tumour outlines, one polygon
@@ -1227,7 +1228,9 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
                        ring = 1L, hole = FALSE,
                        x = rep(c(0, W, W, 0), length(images)),
                        y = rep(c(0, 0, H, H), length(images)))
-    out <- new_spatial_cells(df, windows = new_window(rect, images))
+    # the patient of each image is carried into every result
+    out <- new_spatial_cells(df, windows = new_window(rect, images),
+                             groups = "patient")
 
     polys <- do.call(rbind, lapply(sims, `[[`, "polygons"))
     if (is.null(polys)) {

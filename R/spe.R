@@ -69,6 +69,9 @@ coord_pairs <- list(
 #'   reads it from the pattern's unit (1 when the unit is unknown).
 #' @param window Passed to [spatial_cells()] (not for `ppp`, whose window
 #'   is kept).
+#' @param groups Image-level grouping columns of `colData` (e.g. the
+#'   patient), see [set_groups()]; `NULL` takes those stored by [as_sce()]
+#'   / [as_spe()], else a `patient` column constant within images.
 #' @returns A `spatial_cells` object (see [spatial_cells()]).
 #' @seealso [as.ppp.spatial_cells()] and [as_sf()] for the other direction.
 #' @name as_spatial_cells_interop
@@ -87,7 +90,8 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
                                                   cell_id = NULL,
                                                   assay = NULL,
                                                   pixel_size = 1,
-                                                  window = "convex") {
+                                                  window = "convex",
+                                                  groups = NULL) {
     call <- rlang::current_env()
     check_dots(..., call = call)
     rlang::check_installed(c("SingleCellExperiment", "SummarizedExperiment"),
@@ -138,9 +142,16 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
             window <- w
         }
     }
+    # image-level groups stored by as_sce() / as_spe(), else a patient
+    # column of colData (see set_groups())
+    if (is.null(groups)) {
+        g <- tryCatch(S4Vectors::metadata(x)$immunoscape$groups,
+                      error = function(e) NULL)
+        if (is.character(g) && length(g) && all(g %in% names(df))) groups <- g
+    }
     spatial_cells(df, x = sel$x, y = sel$y, type = sel$type,
                   image = sel$image, cell_id = sel$cell_id,
-                  pixel_size = pixel_size, window = window)
+                  pixel_size = pixel_size, window = window, groups = groups)
 }
 
 # The columns of a (Spatial/SingleCell)Experiment's colData that

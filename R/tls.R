@@ -329,6 +329,7 @@ detect_tls <- function(cells, b_cells = "B",
                                    y = double())),
         images = pick("images", tls_empty_images(!is.null(regions)))
     )
+    out <- lapply(out, carry_groups, cells)
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
               has_regions = !is.null(regions), windows = windows,

@@ -86,7 +86,9 @@ hostile_base <- list(
                              min_events = "5", level = "0.95"),
     as_sce = list(cells = "cells"),
     as_spe = list(cells = "cells"),
-    add_cell_results = list(x = "sce", results = "dist_res")
+    add_cell_results = list(x = "sce", results = "dist_res"),
+    set_groups = list(cells = "sim", groups = '"patient"'),
+    image_groups = list(cells = "cells")
 )
 
 # Bad values by kind of argument.
@@ -154,7 +156,8 @@ hostile_kind <- c(
     event = "colname", regions = "regions", tls = "tls",
     reference = "type", numerator = "type", denominator = "type",
     b_cells = "type", profile = "profile", clinical = "frame",
-    features = "features", breaks = "breaks", results = "results"
+    features = "features", breaks = "breaks", results = "results",
+    groups = "colname"
 )
 
 # Arguments whose kind differs by function.
@@ -242,6 +245,97 @@ hostile_extra <- c(
     'add_cell_results(sce, dist_res, columns = "bogus")'
 )
 
+# render_report() has its own cases: every successful call renders an HTML
+# page (seconds each), so the valid calls draw only the overview of the
+# one-image simulation `sim`, and the bad values below are all refused
+# before anything is computed, except the handful marked "renders".
+hostile_report_base <- list(
+    cells = "sim", file = "report_file", sections = '"overview"',
+    n_images = "1", nsim = "5", nperm = "9", nthreads = "1"
+)
+
+hostile_report_values <- list(
+    # wrong class, empty, one cell (renders), missing or bad columns
+    cells = c("1", "NA", "NULL", "list()", "'cells'", "matrix(1:4, 2)", "df0",
+              "cells_empty", "cells1", "cells_notype", "cells_na",
+              "cells_inf", "cells_chr"),
+    # a folder that does not exist, a read-only folder (renders when run
+    # as root, who may write there), a place nobody may write, not a
+    # string, two paths, NA, empty, no .html, folders
+    file = c('"/nonexistent/dir/report.html"', "ro_file",
+             '"/proc/immunoscape-report.html"', "1", "c(report_file, report_file)",
+             "NA", "NA_character_", '""', "character()", '"report.txt"',
+             "NULL", "tmp_dir", "html_dir"),
+    clinical = c("1", "NA", "'clin'", "list(patient = 'patient1')",
+                 "clin_report[0, ]", "clin_report[c('patient', 'time')]",
+                 "clin_report[c('patient', 'event')]",
+                 "clin_report[c('time', 'event')]",
+                 "transform(clin_report, patient = 'nobody')"),
+    n_images = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    margin = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    nsim = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    nperm = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    seed = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    nthreads = c("0", "-1", "NA", "Inf", "2^31", "1.5", "NULL", "'a'"),
+    tumor = c("NA", '"Z"', "character()", "1"),
+    immune = c("NA", '"Z"', "1"),
+    patient = c("NA", '"bogus"', "1", 'c("a", "b")'),
+    title = c("NA", "1", 'c("a", "b")'),
+    images = c("NA", '"bogus"', "0"),
+    sections = c("NA", '"bogus"', "character()", "1"),
+    quiet = c("NA", "'yes'", "c(TRUE, FALSE)")
+)
+
+# Cases of render_report() beyond the table: missing arguments, the outcome
+# arguments without (or with incomplete) clinical data, and the valid
+# calls that render (a base call, patients and outcome sections).
+hostile_report_extra <- list(
+    list(code = "render_report()", arg = "cells"),
+    list(code = "render_report(file = report_file)", arg = "cells"),
+    list(code = "render_report(sim, report_file, time = NA)", arg = "time"),
+    list(code = "render_report(sim, report_file, time = \"time\", event = \"event\")",
+         arg = "clinical"),
+    list(code = "render_report(sim, report_file, clin_report)", arg = "clinical"),
+    list(code = "render_report(sim, report_file, clin_report, time = \"time\", event = 1)",
+         arg = "event"),
+    list(code = "render_report(sim, report_file, clin_report, time = \"bogus\", event = \"event\")",
+         arg = "time"),
+    list(code = "render_report(sim, report_file, bogus = 1)", arg = "bogus"),
+    # renders: features, patients and outcome of the one-patient cohort
+    # (the outcome section says why no model could be fitted)
+    list(code = paste0("render_report(sim, report_file, clin_report, ",
+                       "time = \"time\", event = \"event\", sections = ",
+                       "c(\"overview\", \"features\", \"patients\", ",
+                       "\"outcome\"), nperm = 9, nthreads = 1)"),
+         arg = NA)
+)
+
+hostile_report_cases <- function() {
+    call_str <- function(args) {
+        sprintf("render_report(%s)", paste(names(args), "=", unlist(args),
+                                           collapse = ", "))
+    }
+    out <- list(list(code = call_str(hostile_report_base), arg = NA))
+    for (arg in names(hostile_report_values)) {
+        for (v in hostile_report_values[[arg]]) {
+            args <- hostile_report_base
+            args[[arg]] <- v
+            # the contents of the cells are not the argument's fault
+            named <- if (arg == "cells") NA else arg
+            # one cell: its only type is the tumour
+            if (arg == "cells" && v == "cells1") args$tumor <- '"A"'
+            # bad clinical data come with the outcome columns named
+            if (arg == "clinical") {
+                args$time <- '"time"'
+                args$event <- '"event"'
+            }
+            out[[length(out) + 1L]] <- list(code = call_str(args),
+                                            arg = named)
+        }
+    }
+    c(out, hostile_report_extra)
+}
+
 # The case table: id, code, function, argument under test (NA: none).
 hostile_cases <- function() {
     out <- list()
@@ -277,6 +371,7 @@ hostile_cases <- function() {
         }
     }
     for (code in hostile_extra) add(code, sub("\\(.*", "", code), NA)
+    for (cs in hostile_report_cases()) add(cs$code, "render_report", cs$arg)
     for (i in seq_along(out)) out[[i]]$id <- i
     out
 }

@@ -88,6 +88,15 @@ hostile_fixtures <- function(dir) {
     f <- function(name) file.path(dir, name)
     utils::write.csv(df, f("ok.csv"), row.names = FALSE)
     e$csv_file <- f("ok.csv")
+    # render_report(): where to write, where not to, outcome data
+    e$report_file <- f("report.html")
+    dir.create(f("readonly"), showWarnings = FALSE)
+    Sys.chmod(f("readonly"), "0555")
+    e$ro_file <- file.path(f("readonly"), "report.html")
+    e$tmp_dir <- dir
+    dir.create(f("folder.html"), showWarnings = FALSE)
+    e$html_dir <- f("folder.html")
+    e$clin_report <- data.frame(patient = "patient1", time = 10, event = 1)
     con <- gzfile(f("ok.csv.gz"), "w")
     utils::write.csv(df, con, row.names = FALSE)
     close(con)

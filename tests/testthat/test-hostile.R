@@ -35,4 +35,11 @@ test_that("hostile inputs give results or classed errors, never crashes", {
         }, character(1)), ]
     expect_true(all(base$outcome %in% c("ok", "dependency")),
                 info = paste(base$code[base$outcome != "ok"], collapse = "; "))
+    # render_report()'s valid calls render (or pandoc is missing)
+    ok_report <- vapply(hostile_report_cases(), `[[`, "", "code")[c(1L,
+        length(hostile_report_cases()))]
+    rr <- res[res$code %in% ok_report, ]
+    expect_identical(nrow(rr), 2L)
+    expect_true(all(rr$outcome %in% c("ok", "dependency")),
+                info = paste(rr$code, rr$message, collapse = "; "))
 })

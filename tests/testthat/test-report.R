@@ -178,3 +178,42 @@ test_that("render_report refuses bad arguments with classed errors", {
                  class = "immunoscape_error_argument")
     expect_false(file.exists(f))
 })
+
+test_that("render_report checks file and clinical data before computing", {
+    skip_if_no_report()
+    cells <- tiny_cohort()
+    tmp <- withr::local_tempdir()
+    f <- file.path(tmp, "r.html")
+    expect_error(render_report(), class = "immunoscape_error_argument")
+    expect_error(render_report(file = f), "cells")
+    # a folder, and a place nobody may write (not even root)
+    dir.create(file.path(tmp, "d.html"))
+    expect_error(render_report(cells, file.path(tmp, "d.html")),
+                 class = "immunoscape_error_file")
+    if (dir.exists("/proc")) {
+        expect_error(render_report(cells, "/proc/immunoscape-test.html"),
+                     class = "immunoscape_error_file")
+    }
+    # an existing file is neither truncated nor left behind by the check
+    writeLines("old", f)
+    expect_error(render_report(cells, f, margin = -1),
+                 class = "immunoscape_error_margin")
+    expect_identical(readLines(f), "old")
+    unlink(f)
+    expect_error(render_report(cells, f, nsim = 2^31),
+                 class = "immunoscape_error_argument")
+    expect_false(file.exists(f))
+    clin <- data.frame(patient = unique(as.character(cells$patient)),
+                       t = 1, e = 1)
+    expect_error(render_report(cells, f, clinical = clin[0, ], time = "t",
+                               event = "e"),
+                 class = "immunoscape_error_empty")
+    expect_error(render_report(cells, f, clinical = transform(clin,
+                                                              patient = "zz"),
+                               time = "t", event = "e"),
+                 "No patient of `clinical`")
+    expect_error(render_report(cells, f, clinical = clin, time = "t",
+                               event = "ev"),
+                 "not in `clinical`")
+    expect_false(file.exists(f))
+})
