@@ -221,19 +221,22 @@ with_seed <- function(seed, expr) {
     expr
 }
 
-# Squared Euclidean distance of every row of `x` to `centre`, one column
-# at a time (no n x p temporaries).
+# Squared Euclidean distance of every row to `centre`, one column at a
+# time; x: the columns of the matrix as a list, extracted once for all
+# centres (nearest_center()).
 sq_dist <- function(x, centre) {
-    d <- numeric(nrow(x))
-    for (j in seq_along(centre)) d <- d + (x[, j] - centre[j])^2
+    d <- numeric(length(x[[1L]]))
+    for (j in seq_along(centre)) d <- d + (x[[j]] - centre[j])^2
     d
 }
 
 # Nearest centre (rows of `centers`) of every row of `x`; ties go to the
 # lower centre. Returns the cluster and the squared distance to it.
 nearest_center <- function(x, centers) {
+    n <- nrow(x)
+    x <- lapply(seq_len(ncol(x)), function(j) x[, j])
     best <- sq_dist(x, centers[1, ])
-    cl <- rep(1L, nrow(x))
+    cl <- rep(1L, n)
     for (i in seq_len(nrow(centers))[-1]) {
         d <- sq_dist(x, centers[i, ])
         closer <- d < best

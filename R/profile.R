@@ -194,11 +194,12 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
     }
     # cohort-wide inputs stay here: workers get only their image
     ctx$neighborhoods <- NULL
+    ws <- ws_table(cells, features, ctx)
     worker <- profile_worker(features, ctx)
     res <- map_images(cells, worker, BPPARAM = BPPARAM,
                       label = "Spatial profile", seeded = TRUE)
     out <- profile_assemble(res, cells, features, carry)
-    structure(out$df,
+    structure(out$df, whole_slide = ws,
               class = c("spatial_profile", "immunoscape_result",
                         "data.frame"),
               aggregate = out$aggregate, slugs = ctx$slug(ctx$types),
@@ -257,7 +258,7 @@ profile_option_defaults <- function() {
          neighborhoods = NULL, margin = 500, liver = "Hepatocyte",
          tls_b = "B", tls_t = c("T", "CD4 T", "CD8 T", "Treg"),
          tls_fdc = "FDC", tls_gc = "GC B",
-         nthreads = immunoscape_threads())
+         nthreads = immunoscape_threads(), whole_slide = 1e6)
 }
 
 profile_options <- function(cells, groups, dots,
@@ -284,6 +285,13 @@ profile_options <- function(cells, groups, dots,
     opts$margin <- check_radius(opts$margin, "margin", call = call)
     check_nonneg(opts$min_immune, "min_immune", call = call)
     opts$r <- check_r_grid(opts$r, call = call)
+    ws <- opts$whole_slide
+    if (!is.numeric(ws) || length(ws) != 1L || is.na(ws) || ws < 0) {
+        stop_immunoscape(
+            "{.arg whole_slide} must be one number of cells >= 0 (or {.code Inf} for never).",
+            class = "argument", call = call
+        )
+    }
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
     for (role in c("cd8", "treg")) {
         v <- opts[[role]]
@@ -631,6 +639,7 @@ pair_names <- function(ctx, prefix) {
 }
 
 profile_interactions <- function(cells, ctx) {
+    if (ws_active(cells, ctx)) return(profile_interactions_ws(cells, ctx))
     z <- rep(NA_real_, nrow(ctx$pairs))
     ty <- present_types(cells, unique(c(ctx$pairs$from, ctx$pairs$to)))
     if (length(ty) && nrow(ctx$pairs)) {
@@ -647,6 +656,7 @@ profile_interactions <- function(cells, ctx) {
 }
 
 profile_kfunctions <- function(cells, ctx) {
+    if (ws_active(cells, ctx)) return(profile_kfunctions_ws(cells, ctx))
     np <- nrow(ctx$pairs)
     area <- rep(NA_real_, np)
     outside <- rep(NA_real_, np)
@@ -842,8 +852,14 @@ attr(profile_neighborhoods, "prepare") <- function(cells, ctx) {
             class = "argument"
         )
     }
-    key <- paste(cells$image, cells$cell_id, sep = "\r")
-    at <- match(key, paste(cn$image, cn$cell_id, sep = "\r"))
+    # cellular_neighborhoods() returns the cells in their order within
+    # images: then rows correspond without building keys (whole slides)
+    same <- length(cn$image) == nrow(cells) &&
+        identical(as.integer(cn$image), as.integer(cells$image)) &&
+        identical(cn$cell_id, cells$cell_id)
+    at <- if (same) seq_len(nrow(cells)) else
+        match(paste(cells$image, cells$cell_id, sep = "\r"),
+              paste(cn$image, cn$cell_id, sep = "\r"))
     if (anyNA(at)) {
         stop_immunoscape(
             "{.arg neighborhoods} does not label every cell of {.arg cells}.",
