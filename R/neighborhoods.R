@@ -49,10 +49,11 @@ check_window_size <- function(k, radius, k_given = FALSE,
     list(k = check_count(k, "k", call = call), radius = NULL)
 }
 
-shannon_entropy <- function(frac) {
-    h <- -frac * log(frac)
-    h[frac == 0] <- 0
-    rowSums(h)
+# Terms -f log(f) of the Shannon entropy, 0 for f = 0.
+entropy_terms <- function(f) {
+    h <- -f * log(f)
+    h[f == 0] <- 0
+    h
 }
 
 #' Composition of each cell's neighbourhood
@@ -116,15 +117,27 @@ neighborhood_composition <- function(cells, k = 10, radius = NULL,
                                  size$radius, self = TRUE, ties = FALSE,
                                  nthreads = nthreads)
         n <- rowSums(m)
-        frac <- m / n
         df <- data.frame(image = sub$image, cell_id = sub$cell_id,
                          type = sub$type, n = as.integer(n))
-        cnt <- as.data.frame(m[, cols, drop = FALSE])
-        names(cnt) <- paste0("count_", types)
-        fr <- as.data.frame(frac[, cols, drop = FALSE])
-        names(fr) <- paste0("frac_", types)
-        df <- cbind(df, cnt, fr)
-        df$entropy <- shannon_entropy(frac)
+        # column by column (whole slides: no n x types temporaries beyond
+        # the entropy terms), the same numbers as m / n
+        for (k in seq_along(cols)) {
+            df[[paste0("count_", types[k])]] <- m[, cols[k]]
+        }
+        fr <- vector("list", length(cols))
+        h <- matrix(0, nrow(m), ncol(m))
+        for (j in seq_len(ncol(m))) {
+            f <- m[, j] / n
+            h[, j] <- entropy_terms(f)
+            k <- match(j, cols)
+            if (!is.na(k)) fr[[k]] <- f
+        }
+        rm(m)
+        for (k in seq_along(cols)) {
+            df[[paste0("frac_", types[k])]] <- fr[[k]]
+            fr[k] <- list(NULL)
+        }
+        df$entropy <- rowSums(h)
         df
     }, BPPARAM = BPPARAM, label = "Neighbourhood composition")
     if (!nrow(out)) {
