@@ -626,8 +626,10 @@ profile_ratio <- function(cells, ctx) {
 }
 
 profile_distances <- function(cells, ctx) {
+    # whole slides: the same distances from a k-d tree
+    nearest <- if (ws_active(cells, ctx)) ws_nearest else nearest_to_any
     one <- function(from) {
-        d <- nearest_to_any(cells, from, ctx$tumor, ctx$nthreads)
+        d <- nearest(cells, from, ctx$tumor, ctx$nthreads)
         if (!length(d) || anyNA(d)) return(c(NA_real_, NA_real_))
         c(stats::median(d), mean(d <= ctx$near))
     }

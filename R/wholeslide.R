@@ -46,6 +46,30 @@ ws_table <- function(cells, features, ctx) {
     out
 }
 
+# Distance of each `from` cell of one image to the nearest cell of any `to`
+# type (NA without such cells): the numbers of nearest_to_any(), from a
+# k-d tree (src/wholeslide.c) whose cost does not grow with the distance;
+# queries sorted along a grid of about 16 targets per cell so that each
+# answer bounds the next query.
+ws_nearest <- function(sub, from, to, nthreads = 1L) {
+    fi <- which(sub$type %in% from)
+    ti <- which(sub$type %in% to)
+    if (!length(fi) || !length(ti)) return(rep(NA_real_, length(fi)))
+    x <- sub$x[fi]
+    y <- sub$y[fi]
+    h <- sqrt(16 * diff(range(sub$x)) * diff(range(sub$y)) / length(ti))
+    if (!is.finite(h) || h <= 0) h <- 1
+    cx <- floor((x - min(x)) / h)
+    cy <- floor((y - min(y)) / h)
+    # rows in alternating directions, a snake through the grid
+    ord <- order(cy, ifelse(cy %% 2 == 0, cx, -cx), method = "radix")
+    d <- .Call(ffi_ws_nearest, x[ord], y[ord], fi[ord],
+               as.double(sub$x[ti]), as.double(sub$y[ti]), ti,
+               as.integer(nthreads))
+    d[ord] <- d
+    d
+}
+
 # Label-free pair sums of one image's cells (cells outside the window left
 # out, as by ripley_k()) on the grid r, with the isotropic correction or
 # none: list(S0, Q1, Q1T, RR, CC, RC (vectors over r), T (array r x type x

@@ -32,6 +32,7 @@ SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_csr(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ws_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_moments(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                      SEXP);
@@ -70,6 +71,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_kfun_csr, 8),
     CALLDEF(ffi_kfun_labels, 10),
     CALLDEF(ffi_kfun_moments, 8),
+    CALLDEF(ffi_ws_nearest, 7),
     CALLDEF(ffi_kfun_nearest, 8),
     CALLDEF(ffi_kfun_nearest_labels, 9),
     CALLDEF(ffi_kfun_eroded, 3),

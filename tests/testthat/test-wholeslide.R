@@ -201,3 +201,46 @@ test_that("whole-slide profiles do not depend on threads or BiocParallel", {
     expect_identical(as.data.frame(a),
                      as.data.frame(run(BPPARAM = BiocParallel::SerialParam())))
 })
+
+test_that("ws_nearest() gives the distances of the grid search and of brute force", {
+    ns <- asNamespace("immunoscape")
+    set.seed(8)
+    n <- 3000
+    # integer coordinates (ties, duplicates) and a clustered target type
+    x <- c(round(runif(n, 0, 500)), rep(250, 5))
+    y <- c(round(runif(n, 0, 500)), rep(250, 5))
+    type <- ifelse(x < 120 & y < 150, "Tumor",
+                   sample(c("CD8 T", "B", "Tumor"), length(x), TRUE,
+                          prob = c(0.5, 0.49, 0.01)))
+    cells <- spatial_cells(data.frame(x = x, y = y, type = type))
+    for (to in list("Tumor", c("Tumor", "B"))) {
+        a <- ns$nearest_to_any(cells, c("CD8 T", "B"), to, 1)
+        b <- ns$ws_nearest(cells, c("CD8 T", "B"), to, 1)
+        expect_identical(b, a)
+        expect_identical(ns$ws_nearest(cells, c("CD8 T", "B"), to, 2), a)
+        fi <- which(cells$type %in% c("CD8 T", "B"))
+        ti <- which(cells$type %in% to)
+        brute <- vapply(fi, function(i) {
+            tj <- setdiff(ti, i)          # never the cell itself
+            sqrt(min((cells$x[tj] - cells$x[i])^2 +
+                         (cells$y[tj] - cells$y[i])^2))
+        }, numeric(1))
+        expect_equal(b, brute, tolerance = 1e-12)
+    }
+    # one target, and none
+    one <- cells[c(which(cells$type == "Tumor")[1],
+                   which(cells$type == "B")), ]
+    expect_identical(ns$ws_nearest(one, "B", "Tumor", 1),
+                     ns$nearest_to_any(one, "B", "Tumor", 1))
+    expect_identical(ns$ws_nearest(cells, "B", "Absent", 1),
+                     rep(NA_real_, sum(cells$type == "B")))
+})
+
+test_that("whole-slide distances columns equal the ordinary ones", {
+    cells <- ws_cells(1500, seed = 12)
+    f <- profile_features("distances")
+    a <- spatial_profile(cells, tumor = "Tumor", features = f)
+    b <- suppressMessages(spatial_profile(cells, tumor = "Tumor",
+                                          features = f, whole_slide = 0))
+    expect_identical(as.data.frame(b), as.data.frame(a))
+})
