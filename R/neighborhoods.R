@@ -234,29 +234,13 @@ with_seed <- function(seed, expr) {
     expr
 }
 
-# Squared Euclidean distance of every row to `centre`, one column at a
-# time; x: the columns of the matrix as a list, extracted once for all
-# centres (nearest_center()).
-sq_dist <- function(x, centre) {
-    d <- numeric(length(x[[1L]]))
-    for (j in seq_along(centre)) d <- d + (x[[j]] - centre[j])^2
-    d
-}
-
 # Nearest centre (rows of `centers`) of every row of `x`; ties go to the
-# lower centre. Returns the cluster and the squared distance to it.
+# lower centre. Returns the cluster and the squared distance to it (summed
+# over the columns in order, in C: src/neighborhoods.c).
 nearest_center <- function(x, centers) {
-    n <- nrow(x)
-    x <- lapply(seq_len(ncol(x)), function(j) x[, j])
-    best <- sq_dist(x, centers[1, ])
-    cl <- rep(1L, n)
-    for (i in seq_len(nrow(centers))[-1]) {
-        d <- sq_dist(x, centers[i, ])
-        closer <- d < best
-        cl[closer] <- i
-        best[closer] <- d[closer]
-    }
-    list(cluster = cl, d2 = best)
+    storage.mode(centers) <- "double"
+    res <- .Call(ffi_nbhd_nearest_center, x, centers)
+    list(cluster = res[[1]], d2 = res[[2]])
 }
 
 # k-means of many windows: stats::kmeans() on the rows `fit_rows`, then two

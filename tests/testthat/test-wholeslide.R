@@ -244,3 +244,30 @@ test_that("whole-slide distances columns equal the ordinary ones", {
                                           features = f, whole_slide = 0))
     expect_identical(as.data.frame(b), as.data.frame(a))
 })
+
+test_that("nearest_center() in C equals the column-wise R computation", {
+    ns <- asNamespace("immunoscape")
+    set.seed(13)
+    x <- matrix(round(runif(4000 * 5), 2), ncol = 5)   # ties on a grid
+    centers <- rbind(x[1:3, ], x[1, ] + 0, matrix(runif(10), 2))
+    ref <- function(x, centers) {
+        sq <- function(ctr) {
+            d <- numeric(nrow(x))
+            for (j in seq_along(ctr)) d <- d + (x[, j] - ctr[j])^2
+            d
+        }
+        best <- sq(centers[1, ])
+        cl <- rep(1L, nrow(x))
+        for (i in seq_len(nrow(centers))[-1]) {
+            d <- sq(centers[i, ])
+            closer <- d < best
+            cl[closer] <- i
+            best[closer] <- d[closer]
+        }
+        list(cluster = cl, d2 = best)
+    }
+    expect_identical(ns$nearest_center(x, centers), ref(x, centers))
+    one <- ns$nearest_center(x[, 1, drop = FALSE], centers[, 1, drop = FALSE])
+    expect_identical(one, ref(x[, 1, drop = FALSE],
+                              centers[, 1, drop = FALSE]))
+})
