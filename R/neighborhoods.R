@@ -257,10 +257,8 @@ kmeans_subsample <- function(feat, fit_rows, n, seed, nstart, iter_max) {
         used <- which(size > 0)
         centers[used, ] <- rowsum(feat, cl, reorder = TRUE) / size[used]
     }
-    ss <- vapply(seq_len(ncol(feat)), function(j) {
-        v <- feat[, j]
-        c(sum((v - mean(v))^2), sum((v - centers[cl, j])^2))
-    }, numeric(2))
+    # per column: sum((v - mean(v))^2), sum((v - centers[cl, j])^2)
+    ss <- .Call(ffi_nbhd_sumsq, feat, centers, cl)
     totss <- sum(ss[1, ])
     tot_within <- sum(ss[2, ])
     list(cluster = cl, centers = centers, tot.withinss = tot_within,

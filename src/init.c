@@ -27,6 +27,7 @@ SEXP ffi_threads_forked(void);
 SEXP ffi_threads_cap(void);
 void im_threads_init(void);
 SEXP ffi_nbhd_nearest_center(SEXP, SEXP);
+SEXP ffi_nbhd_sumsq(SEXP, SEXP, SEXP);
 SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
@@ -66,6 +67,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_threads_forked, 0),
     CALLDEF(ffi_threads_cap, 0),
     CALLDEF(ffi_nbhd_nearest_center, 2),
+    CALLDEF(ffi_nbhd_sumsq, 3),
     CALLDEF(ffi_nbhd_counts, 7),
     CALLDEF(ffi_inter_perm, 12),
     CALLDEF(ffi_inter_order, 5),

@@ -134,3 +134,52 @@ SEXP ffi_nbhd_nearest_center(SEXP x, SEXP centers) {
     UNPROTECT(nprot);
     return out;
 }
+
+/* R caller: kmeans_subsample(): per column j of x (n x p), the total sum
+ * of squares sum((x_j - mean(x_j))^2) and the within-cluster sum
+ * sum((x_j - centers[cl, j])^2), with R's arithmetic (mean() and sum()
+ * accumulate in long double, the differences and squares are doubles), so
+ * the numbers equal the R expressions without their n-long temporaries.
+ * Returns a 2 x p matrix. */
+SEXP ffi_nbhd_sumsq(SEXP x, SEXP centers, SEXP cl) {
+    im_check_double(x, "x must be double");
+    im_check_double(centers, "centers must be double");
+    if (TYPEOF(cl) != INTSXP) IM_BUG("cl must be integer");
+    SEXP dx = Rf_getAttrib(x, R_DimSymbol);
+    SEXP dc = Rf_getAttrib(centers, R_DimSymbol);
+    if (Rf_length(dx) != 2 || Rf_length(dc) != 2) IM_BUG("matrices");
+    R_xlen_t n = INTEGER_RO(dx)[0];
+    int p = INTEGER_RO(dx)[1], m = INTEGER_RO(dc)[0];
+    if (INTEGER_RO(dc)[1] != p || XLENGTH(cl) != n) IM_BUG("dimensions");
+    const double *px = REAL_RO(x), *pc = REAL_RO(centers);
+    const int *pcl = INTEGER_RO(cl);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (pcl[i] < 1 || pcl[i] > m) IM_BUG("cluster out of range");
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 2, p));
+    double *po = REAL(out);
+    for (int j = 0; j < p; j++) {
+        const double *v = px + (R_xlen_t) j * n;
+        const double *cj = pc + (R_xlen_t) j * m;
+        /* mean() as R computes it: sum, divide, one refinement pass */
+        long double s = 0.0;
+        for (R_xlen_t i = 0; i < n; i++) s += v[i];
+        s /= n;
+        if (R_FINITE((double) s)) {
+            long double t = 0.0;
+            for (R_xlen_t i = 0; i < n; i++) t += (v[i] - s);
+            s += t / n;
+        }
+        double mu = (double) s;
+        long double tot = 0.0, within = 0.0;
+        for (R_xlen_t i = 0; i < n; i++) {
+            double a = v[i] - mu, b = v[i] - cj[pcl[i] - 1];
+            tot += a * a;
+            within += b * b;
+        }
+        po[2 * j] = (double) tot;
+        po[2 * j + 1] = (double) within;
+        R_CheckUserInterrupt();
+    }
+    UNPROTECT(1);
+    return out;
+}

@@ -271,3 +271,18 @@ test_that("nearest_center() in C equals the column-wise R computation", {
     expect_identical(one, ref(x[, 1, drop = FALSE],
                               centers[, 1, drop = FALSE]))
 })
+
+test_that("the k-means sums of squares in C equal R's mean() and sum()", {
+    set.seed(14)
+    feat <- matrix(runif(30000), ncol = 3)
+    feat[, 2] <- round(feat[, 2], 1)
+    centers <- matrix(runif(12), 4)
+    cl <- sample.int(4L, nrow(feat), TRUE)
+    ref <- vapply(seq_len(ncol(feat)), function(j) {
+        v <- feat[, j]
+        c(sum((v - mean(v))^2), sum((v - centers[cl, j])^2))
+    }, numeric(2))
+    got <- .Call(asNamespace("immunoscape")$ffi_nbhd_sumsq, feat, centers,
+                 cl)
+    expect_identical(got, ref)
+})
