@@ -765,6 +765,17 @@ profile_regions <- function(cells, ctx) {
     ctx$cache$regions
 }
 
+# Compartments of one image on those regions, computed once per image for
+# the compartments and phenotype groups.
+profile_comp <- function(cells, ctx) {
+    if (is.null(ctx$cache$comp)) {
+        ctx$cache$comp <- compartments(cells, profile_regions(cells, ctx),
+                                       margin = ctx$margin,
+                                       nthreads = ctx$nthreads)
+    }
+    ctx$cache$comp
+}
+
 profile_compartments <- function(cells, ctx) {
     lv <- c("core", "inner_margin", "outer_margin", "stroma")
     s <- ctx$slug(ctx$types)
@@ -774,8 +785,7 @@ profile_compartments <- function(cells, ctx) {
     if (!length(present_types(cells, ctx$tumor))) {
         note <- "no tumour cells"
     } else {
-        comp <- compartments(cells, profile_regions(cells, ctx),
-                             margin = ctx$margin, nthreads = ctx$nthreads)
+        comp <- profile_comp(cells, ctx)
         a <- attr(comp, "areas")
         area[] <- a$area_mm2[match(lv, as.character(a$compartment))]
         n <- table(factor(as.character(comp$type), levels = ctx$types),
@@ -813,7 +823,8 @@ profile_phenotype <- function(cells, ctx) {
         ph <- immune_phenotype(cells, profile_regions(cells, ctx),
                                immune = cd8, margin = ctx$margin,
                                tumor = present_types(cells, ctx$tumor),
-                               nthreads = ctx$nthreads)
+                               nthreads = ctx$nthreads,
+                               comp = profile_comp(cells, ctx))
         df$immune_phenotype[1] <- as.character(ph$phenotype[1])
         df$cd8_density_core <- ph$density_core[1]
         df$cd8_density_margin <- ph$density_margin[1]

@@ -286,3 +286,17 @@ test_that("the k-means sums of squares in C equal R's mean() and sum()", {
                  cl)
     expect_identical(got, ref)
 })
+
+test_that("immune_phenotype() takes the compartments it would compute", {
+    sim <- simulate_tme(n_images = 1, cells_per_mm2 = 2500, size = 1500,
+                        seed = 2)
+    reg <- quiet(tumor_regions(sim, tumor = "Tumor", nthreads = 1))
+    comp <- compartments(sim, reg, margin = 300, nthreads = 1)
+    a <- immune_phenotype(sim, reg, margin = 300, nthreads = 1)
+    b <- immune_phenotype(sim, reg, margin = 300, nthreads = 1, comp = comp)
+    expect_identical(b, a)
+    expect_error(immune_phenotype(sim, reg, margin = 500, comp = comp),
+                 class = "immunoscape_error_argument")
+    expect_error(immune_phenotype(sim, reg, comp = data.frame(a = 1)),
+                 class = "immunoscape_error_argument")
+})
