@@ -566,13 +566,19 @@ profile_assemble <- function(res, cells, features, carry) {
 
 # ---- the feature groups --------------------------------------------------
 
+# Which cells are of one of `types`: `cells$type %in% types` on the
+# factor codes (no 1e7 strings on whole slides).
+type_in <- function(cells, types) {
+    as.integer(cells$type) %in% which(levels(cells$type) %in% types)
+}
+
 # Types of `types` present in one image.
 present_types <- function(sub, types) intersect(types, types_present(sub))
 
 # Distance of each `from` cell to the nearest cell of any `to` type.
 nearest_to_any <- function(sub, from, to, nthreads) {
-    fi <- which(sub$type %in% from)
-    ti <- which(sub$type %in% to)
+    fi <- which(type_in(sub, from))
+    ti <- which(type_in(sub, to))
     if (!length(fi) || !length(ti)) return(rep(NA_real_, length(fi)))
     res <- .Call(ffi_dist_nearest, sub$x, sub$y, fi, ti, 1L, nthreads)
     as.vector(res[[1]])
@@ -611,8 +617,8 @@ profile_counts <- function(cells, ctx) {
 }
 
 profile_ratio <- function(cells, ctx) {
-    n_cd8 <- sum(cells$type %in% ctx$cd8)
-    n_treg <- sum(cells$type %in% ctx$treg)
+    n_cd8 <- sum(type_in(cells, ctx$cd8))
+    n_treg <- sum(type_in(cells, ctx$treg))
     df <- data.frame(cd8_cells = n_cd8, treg_cells = n_treg,
                      cd8_treg_ratio = if (n_treg > 0) n_cd8 / n_treg else
                          NA_real_,
@@ -638,9 +644,9 @@ profile_distances <- function(cells, ctx) {
     df <- data.frame(cd8_tumor_median_um = a[1], cd8_tumor_frac_near = a[2],
                      immune_tumor_median_um = b[1],
                      immune_tumor_frac_near = b[2])
-    note <- c(if (!any(cells$type %in% ctx$tumor)) "no tumour cells",
-              if (!any(cells$type %in% ctx$cd8)) "no CD8 cells",
-              if (!any(cells$type %in% ctx$immune)) "no immune cells")
+    note <- c(if (!any(type_in(cells, ctx$tumor))) "no tumour cells",
+              if (!any(type_in(cells, ctx$cd8))) "no CD8 cells",
+              if (!any(type_in(cells, ctx$immune))) "no immune cells")
     n_imm <- "weighted:immune_cells"
     with_note(df, note,
               c(cd8_tumor_median_um = "weighted:cd8_cells",
@@ -657,7 +663,7 @@ profile_mixing <- function(cells, ctx) {
     if (!length(imm) || !length(tum)) {
         # no classify_architecture() call: it needs both roles present
         area <- unname(window_areas(cells)[1]) / 1e6
-        dens <- sum(cells$type %in% ctx$immune) / area
+        dens <- sum(type_in(cells, ctx$immune)) / area
         cls <- if (isTRUE(dens < ctx$min_immune)) "cold" else NA_character_
         df <- data.frame(n_immune_tumor_pairs = NA_real_,
                          n_immune_immune_pairs = NA_real_,

@@ -52,8 +52,8 @@ ws_table <- function(cells, features, ctx) {
 # queries sorted along a grid of about 16 targets per cell so that each
 # answer bounds the next query.
 ws_nearest <- function(sub, from, to, nthreads = 1L) {
-    fi <- which(sub$type %in% from)
-    ti <- which(sub$type %in% to)
+    fi <- which(type_in(sub, from))
+    ti <- which(type_in(sub, to))
     if (!length(fi) || !length(ti)) return(rep(NA_real_, length(fi)))
     x <- sub$x[fi]
     y <- sub$y[fi]
