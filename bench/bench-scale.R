@@ -13,9 +13,9 @@
 # (2 shared cores; the first 19 calls ran at load 5-6 from other
 # engineers' jobs, so their elapsed is about twice CPU; spatial_profile
 # was re-run alone at load < 1; CPU = user + system of the call; peak =
-# VmHWM of the call's process, reading the table included; single thread
-# everywhere: every call with threads passes nthreads = 1, spatial_profile() too --
-# before, it ran on the default 2 threads):
+# VmHWM of the call's process, reading the table included; single
+# thread: every call with threads passes nthreads = 1, spatial_profile()
+# too -- before, it ran on the default 2 threads):
 #   SCALE_DIR=/tmp/wslide/bench SCALE_N=1e7 SCALE_IMAGES=0 Rscript bench/bench-scale.R
 #   SCALE_DIR=/tmp/wslide/bench SCALE_N=1e7 SCALE_IMAGES=0 SCALE_ONLY=spatial_profile Rscript bench/bench-scale.R
 #                               1e7 section (9,998,174)   before (same section)
