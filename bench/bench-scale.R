@@ -62,11 +62,22 @@
 # 2.7, compartments 2.3); kfunctions + interactions 1.3 s after (15.8 s
 # with whole_slide = Inf).
 # neighborhood_composition builds its columns one at a time (same numbers).
-# The images of the 100 x 1e5 cohort have fewer cells than whole_slide
-# (1e6), so spatial_profile() simulates there as before; that half of the
-# bench was not re-run (about 8 min elapsed for the other calls at this
-# load, plus spatial_profile at ~3-5 s per 1e5-cell image); its last
-# figures (before): total without spatial_profile 214.8 s CPU, peak 6.91 GB.
+# 100 images of 1e5 cells (10,001,201), load ~1, single thread:
+#   SCALE_DIR=/tmp/wslide/bench-c SCALE_N=0 SCALE_IMAGES=100 Rscript bench/bench-scale.R
+# CPU s (peak GB), before -> after: tissue_window 11.8 -> 11.3 (0.77),
+# nearest_distances 0.8 -> 0.7, count_neighbors 1.6 -> 1.5, ripley_k
+# 1.5 -> 1.4, pair_correlation 1.8 -> 1.6, g_function 1.8 -> 1.3,
+# interaction_test 5.2 -> 4.9, colocalization_quotient 10.4 -> 10.0,
+# neighborhood_composition 24.6 -> 22.5 (6.91 -> 7.18: the rbind of the
+# 100 per-image tables in map_images() sets this peak, not the images),
+# cellular_neighborhoods 33.5 -> 21.3 (5.55 -> 5.52), mixing_score 2.1,
+# hotspots 3.4 -> 3.3, ripley_k_pooled 5.5 -> 5.6, tumor_regions 37.6 ->
+# 37.2, compartments 13.0 -> 13.1, infiltration_profile 21.2 -> 21.5,
+# immune_phenotype 30.8 -> 29.5, growth_pattern 4.9 -> 4.6, detect_tls
+# 3.3 -> 2.7; spatial_profile (never finished before) 226.2 (5.55): these
+# images have fewer cells than whole_slide (1e6), so it simulates as on
+# any field (nsim = 39, nperm = 199; 2.3 s per 1e5-cell image); total
+# 422.4 s CPU (196.2 without spatial_profile, 214.8 before), peak 7.18 GB.
 # ripley_k is fast, not partial: it indexes only the `to` cells (CD8 T,
 # 3% of the section); the pooled K (from = NULL, every cell, r to 100 um)
 # counts all ~1e9 pairs in 4 s, and on 1e6 cells its pair total equals
