@@ -49,10 +49,11 @@ check_window_size <- function(k, radius, k_given = FALSE,
     list(k = check_count(k, "k", call = call), radius = NULL)
 }
 
-shannon_entropy <- function(frac) {
-    h <- -frac * log(frac)
-    h[frac == 0] <- 0
-    rowSums(h)
+# Terms -f log(f) of the Shannon entropy, 0 for f = 0.
+entropy_terms <- function(f) {
+    h <- -f * log(f)
+    h[f == 0] <- 0
+    h
 }
 
 #' Composition of each cell's neighbourhood
@@ -116,15 +117,27 @@ neighborhood_composition <- function(cells, k = 10, radius = NULL,
                                  size$radius, self = TRUE, ties = FALSE,
                                  nthreads = nthreads)
         n <- rowSums(m)
-        frac <- m / n
         df <- data.frame(image = sub$image, cell_id = sub$cell_id,
                          type = sub$type, n = as.integer(n))
-        cnt <- as.data.frame(m[, cols, drop = FALSE])
-        names(cnt) <- paste0("count_", types)
-        fr <- as.data.frame(frac[, cols, drop = FALSE])
-        names(fr) <- paste0("frac_", types)
-        df <- cbind(df, cnt, fr)
-        df$entropy <- shannon_entropy(frac)
+        # column by column (whole slides: no n x types temporaries beyond
+        # the entropy terms), the same numbers as m / n
+        for (k in seq_along(cols)) {
+            df[[paste0("count_", types[k])]] <- m[, cols[k]]
+        }
+        fr <- vector("list", length(cols))
+        h <- matrix(0, nrow(m), ncol(m))
+        for (j in seq_len(ncol(m))) {
+            f <- m[, j] / n
+            h[, j] <- entropy_terms(f)
+            k <- match(j, cols)
+            if (!is.na(k)) fr[[k]] <- f
+        }
+        rm(m)
+        for (k in seq_along(cols)) {
+            df[[paste0("frac_", types[k])]] <- fr[[k]]
+            fr[k] <- list(NULL)
+        }
+        df$entropy <- rowSums(h)
         df
     }, BPPARAM = BPPARAM, label = "Neighbourhood composition")
     if (!nrow(out)) {
@@ -221,26 +234,13 @@ with_seed <- function(seed, expr) {
     expr
 }
 
-# Squared Euclidean distance of every row of `x` to `centre`, one column
-# at a time (no n x p temporaries).
-sq_dist <- function(x, centre) {
-    d <- numeric(nrow(x))
-    for (j in seq_along(centre)) d <- d + (x[, j] - centre[j])^2
-    d
-}
-
 # Nearest centre (rows of `centers`) of every row of `x`; ties go to the
-# lower centre. Returns the cluster and the squared distance to it.
+# lower centre. Returns the cluster and the squared distance to it (summed
+# over the columns in order, in C: src/neighborhoods.c).
 nearest_center <- function(x, centers) {
-    best <- sq_dist(x, centers[1, ])
-    cl <- rep(1L, nrow(x))
-    for (i in seq_len(nrow(centers))[-1]) {
-        d <- sq_dist(x, centers[i, ])
-        closer <- d < best
-        cl[closer] <- i
-        best[closer] <- d[closer]
-    }
-    list(cluster = cl, d2 = best)
+    storage.mode(centers) <- "double"
+    res <- .Call(ffi_nbhd_nearest_center, x, centers)
+    list(cluster = res[[1]], d2 = res[[2]])
 }
 
 # k-means of many windows: stats::kmeans() on the rows `fit_rows`, then two
@@ -257,10 +257,8 @@ kmeans_subsample <- function(feat, fit_rows, n, seed, nstart, iter_max) {
         used <- which(size > 0)
         centers[used, ] <- rowsum(feat, cl, reorder = TRUE) / size[used]
     }
-    ss <- vapply(seq_len(ncol(feat)), function(j) {
-        v <- feat[, j]
-        c(sum((v - mean(v))^2), sum((v - centers[cl, j])^2))
-    }, numeric(2))
+    # per column: sum((v - mean(v))^2), sum((v - centers[cl, j])^2)
+    ss <- .Call(ffi_nbhd_sumsq, feat, centers, cl)
     totss <- sum(ss[1, ])
     tot_within <- sum(ss[2, ])
     list(cluster = cl, centers = centers, tot.withinss = tot_within,

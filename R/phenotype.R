@@ -114,6 +114,10 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' @param aggregate_b,aggregate_radius An immune cell with at least
 #'   `aggregate_b` `aggregates` cells within `aggregate_radius` microns is
 #'   in a lymphoid aggregate and not counted.
+#' @param comp `NULL` (default), or the [compartments()] result of these
+#'   `cells` and `regions` with the same `margin` when it exists already
+#'   ([spatial_profile()] hands in its own, so that a whole slide is not
+#'   split into compartments twice).
 #' @returns An `immunoscape_phenotype` data frame, one row per image:
 #'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
 #'   `margin_area_mm2`, `density_core`, `density_margin` (count / area, per
@@ -161,7 +165,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
                              aggregates = "B", aggregate_b = 30,
                              aggregate_radius = 150,
                              nthreads = immunoscape_threads(),
-                             BPPARAM = NULL) {
+                             BPPARAM = NULL, comp = NULL) {
     check_dots(...)
     cells <- check_cells(cells)
     regions <- check_regions(regions, cells)
@@ -185,8 +189,17 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     }
     nthreads <- check_nthreads(nthreads)
     windows <- attr(cells, "windows")
-    comp <- compartments(cells, regions, margin = margin, nthreads = nthreads,
-                         BPPARAM = BPPARAM)
+    if (is.null(comp)) {
+        comp <- compartments(cells, regions, margin = margin,
+                             nthreads = nthreads, BPPARAM = BPPARAM)
+    } else if (!inherits(comp, "immunoscape_compartments") ||
+               nrow(comp) != nrow(cells) ||
+               !identical(attr(comp, "margin"), margin)) {
+        stop_immunoscape(c(
+            "{.arg comp} must be the {.fn compartments} result of these cells with {.code margin = {margin}}.",
+            "i" = "Leave {.arg comp} out to compute it."
+        ), class = "argument")
+    }
     lv <- levels(cells$image)
     notes <- attr(comp, "notes")
     rows <- lapply(lv, function(im) {

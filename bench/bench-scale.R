@@ -9,52 +9,81 @@
 #   SCALE_N=1e6 SCALE_IMAGES=10 Rscript bench/bench-scale.R   # quick
 #   SCALE_DIR=/tmp/sb SCALE_ONLY=cellular_neighborhoods Rscript ...  # reuse
 #
-# Measured 2026-12-05 (2 shared cores, load 4-5: another engineer's jobs,
-# R CMD check and the two halves of this bench ran at once, so elapsed is
-# about twice CPU; CPU = user + system of the call; peak = VmHWM of the
-# call's process, reading the table included):
-#   SCALE_DIR=/tmp/scale-bench SCALE_N=1e7 SCALE_IMAGES=0 Rscript bench/bench-scale.R
-#   SCALE_DIR=/tmp/scale-bench-c SCALE_N=0 SCALE_IMAGES=100 Rscript bench/bench-scale.R
-#                               1e7 section (9,998,174)   100 x 1e5 (10,001,201)
-#   call                        elapsed   cpu   peak GB   elapsed   cpu  peak GB
-#   tissue_window                   6.9   4.6    2.38       26.0   11.8   0.77
-#   nearest_distances               1.0   0.7    0.81        1.9    0.8   1.00
-#   count_neighbors                 2.7   1.8    2.16        3.8    1.6   1.21
-#   ripley_k (Tumor x CD8 T)        0.6   0.4    0.70        3.0    1.5   0.93
-#   pair_correlation                0.8   0.6    0.70        4.5    1.8   0.93
-#   g_function                      0.6   0.4    0.71        3.7    1.8   0.95
-#   interaction_test (19 perm)      7.4   4.9    1.81        7.8    5.2   1.30
-#   colocalization_quotient        17.0   9.6    1.80       17.9   10.4   1.30
-#   neighborhood_composition       48.0  23.9    6.69       47.2   24.6   6.91
-#   cellular_neighborhoods         64.2  30.1    4.47       60.5   33.5   5.55
-#   mixing_score                    4.0   2.0    2.33        3.7    2.1   1.35
-#   hotspots                        4.1   2.0    1.34        6.7    3.4   2.02
-#   ripley_k_pooled (from NULL)     6.2   4.2    1.20       11.1    5.5   1.09
-#   tumor_regions                   7.7   5.0    2.34       86.5   37.6   1.82
-#   compartments                   11.7   5.9    1.45       32.1   13.0   2.21
-#   infiltration_profile           11.5   5.7    1.04       52.8   21.2   1.27
-#   immune_phenotype               23.8  11.8    2.10       76.6   30.8   2.59
-#   growth_pattern                  7.7   3.8    0.85       12.1    4.9   1.26
-#   detect_tls                      2.1   1.1    1.09        8.0    3.3   1.36
-#   spatial_profile (defaults)  >800  >332  >3.9  | >444  >174  >3.6  (stopped unfinished: MISSES 60 s)
-#   total without spatial_profile 228.0 118.5    6.69      465.9  214.8   6.91
-# spatial_profile runs every feature group with its default inference
-# (nperm = 199 interaction permutations, nsim = 39 L-function relabellings
-# per type pair); per group at 2e5 cells (CPU s): kfunctions 6.3,
-# neighborhoods 3.8, phenotype 1.8, compartments 1.6, growth 1.1, tls 1.0,
-# interactions 0.9, the rest < 0.2; kfunctions' envelopes alone extrapolate
-# to ~300 s at 1e7. Not fixed here: whole slides need lighter options.
-# Targets at 1e7: every other call < 60 s CPU (cellular_neighborhoods
-# 30 s CPU, 64 s elapsed under load); total without spatial_profile 119 s
-# CPU (< 5 min), with it over 5 min; peak 6.7 GB (< 8 GB,
-# neighborhood_composition: its 13 count and 13 fraction columns).
+# Measured 2026-12-05, after the whole-slide mode of spatial_profile()
+# (2 shared cores; the first 19 calls ran at load 5-6 from other
+# engineers' jobs, so their elapsed is about twice CPU; spatial_profile
+# was re-run alone at load < 1; CPU = user + system of the call; peak =
+# VmHWM of the call's process, reading the table included; single
+# thread: every call with threads passes nthreads = 1, spatial_profile()
+# too -- before, it ran on the default 2 threads):
+#   SCALE_DIR=/tmp/wslide/bench SCALE_N=1e7 SCALE_IMAGES=0 Rscript bench/bench-scale.R
+#   SCALE_DIR=/tmp/wslide/bench SCALE_N=1e7 SCALE_IMAGES=0 SCALE_ONLY=spatial_profile Rscript bench/bench-scale.R
+#                               1e7 section (9,998,174)   before (same section)
+#   call                        elapsed   cpu  peak GB       cpu  peak GB
+#   tissue_window                   9.1   4.5    2.38        4.6   2.38
+#   nearest_distances               1.3   0.7    0.81        0.7   0.81
+#   count_neighbors                 2.6   1.8    2.16        1.8   2.16
+#   ripley_k (Tumor x CD8 T)        0.8   0.4    0.70        0.4   0.70
+#   pair_correlation                1.3   0.6    0.70        0.6   0.70
+#   g_function                      0.8   0.4    0.71        0.4   0.71
+#   interaction_test (19 perm)      7.5   4.7    1.81        4.9   1.81
+#   colocalization_quotient        17.7   9.6    1.80        9.6   1.80
+#   neighborhood_composition       28.9  14.5    4.38       23.9   6.69
+#   cellular_neighborhoods         28.6  14.2    3.69       30.1   4.47
+#   mixing_score                    3.6   1.8    2.33        2.0   2.33
+#   hotspots                        3.8   1.9    1.34        2.0   1.34
+#   ripley_k_pooled (from NULL)     8.0   4.0    1.20        4.2   1.20
+#   tumor_regions                   9.1   4.5    2.34        5.0   2.34
+#   compartments                   10.6   5.3    1.45        5.9   1.45
+#   infiltration_profile            8.6   4.3    1.04        5.7   1.04
+#   immune_phenotype               21.8  10.9    2.10       11.8   2.10
+#   growth_pattern                  7.4   3.7    0.85        3.8   0.85
+#   detect_tls                      2.1   1.1    1.09        1.1   1.09
+#   spatial_profile (defaults)     53.9  53.8    3.74      >332   >3.9 (unfinished)
+#   total                         227.4 142.5    4.38      >450
+# All targets met at 1e7: every call < 60 s CPU single thread (slowest
+# spatial_profile 53.8 s), total 142.5 s CPU / 227 s elapsed (< 5 min),
+# peak 4.38 GB (< 8 GB; neighborhood_composition, 6.69 GB before).
+# spatial_profile() at 1e7, CPU s per feature group before -> after (each
+# group alone, so the tumour regions (~5 s) count in each of compartments,
+# phenotype, growth and tls): kfunctions not run before (13.9 at 1e6,
+# linear: ~140+; nsim = 39 relabellings of 10 cross-type K's, each a pass
+# over all ~1e9 pairs within 100 um) -> 8.3 (one pass for the exact
+# random-labelling moments shared by all pairs, see ?spatial_profile,
+# "Whole slides"); interactions 14.5 -> 1.7 (199 permutations -> exact
+# moments); distances 23.3 -> 5.3 (the grid's nearest search costs the
+# square of the distance in grid cells for hepatocytes millimetres from
+# the tumour -> a k-d tree, same numbers); neighborhoods 36.7 -> 15.8
+# (no string keys; k-means assignment and sums of squares in C, same
+# numbers); compartments 10.2 -> 10.5, phenotype 15.0 -> 15.7 alone, but
+# together the compartments are now computed once for both groups;
+# mixing 2.9, growth 8.1 -> 8.5, tls 5.9 -> 6.1, counts + ratio < 1.
+# At 1e6: 29 s CPU before (kfunctions 13.9, neighborhoods 4.5, phenotype
+# 2.7, compartments 2.3); kfunctions + interactions 1.3 s after (15.8 s
+# with whole_slide = Inf).
+# neighborhood_composition builds its columns one at a time (same numbers).
+# 100 images of 1e5 cells (10,001,201), load ~1, single thread:
+#   SCALE_DIR=/tmp/wslide/bench-c SCALE_N=0 SCALE_IMAGES=100 Rscript bench/bench-scale.R
+# CPU s (peak GB), before -> after: tissue_window 11.8 -> 11.3 (0.77),
+# nearest_distances 0.8 -> 0.7, count_neighbors 1.6 -> 1.5, ripley_k
+# 1.5 -> 1.4, pair_correlation 1.8 -> 1.6, g_function 1.8 -> 1.3,
+# interaction_test 5.2 -> 4.9, colocalization_quotient 10.4 -> 10.0,
+# neighborhood_composition 24.6 -> 22.5 (6.91 -> 7.18: the rbind of the
+# 100 per-image tables in map_images() sets this peak, not the images),
+# cellular_neighborhoods 33.5 -> 21.3 (5.55 -> 5.52), mixing_score 2.1,
+# hotspots 3.4 -> 3.3, ripley_k_pooled 5.5 -> 5.6, tumor_regions 37.6 ->
+# 37.2, compartments 13.0 -> 13.1, infiltration_profile 21.2 -> 21.5,
+# immune_phenotype 30.8 -> 29.5, growth_pattern 4.9 -> 4.6, detect_tls
+# 3.3 -> 2.7; spatial_profile (never finished before) 226.2 (5.55): these
+# images have fewer cells than whole_slide (1e6), so it simulates as on
+# any field (nsim = 39, nperm = 199; 2.3 s per 1e5-cell image); total
+# 422.4 s CPU (196.2 without spatial_profile, 214.8 before), peak 7.18 GB.
 # ripley_k is fast, not partial: it indexes only the `to` cells (CD8 T,
 # 3% of the section); the pooled K (from = NULL, every cell, r to 100 um)
 # counts all ~1e9 pairs in 4 s, and on 1e6 cells its pair total equals
-# count_neighbors(radius = 100) exactly. cellular_neighborhoods took 26 s
-# at 1e6 before k-means was fitted to a 2e5-window subsample (fit_size)
-# followed by two Lloyd passes over all windows; now 5.1 s CPU at 2e6
-# (Rprof: C window counts 25%, assignment passes 20%, kmeans 20%).
+# count_neighbors(radius = 100) exactly. cellular_neighborhoods fits
+# k-means to a 2e5-window subsample (fit_size) followed by two Lloyd
+# passes over all windows.
 
 suppressPackageStartupMessages(library(immunoscape))
 num <- function(v, d) as.numeric(Sys.getenv(v, d))
@@ -115,7 +144,7 @@ calls <- c(
     immune_phenotype = 'immune_phenotype(cells, regions, nthreads = 1)',
     growth_pattern = 'growth_pattern(cells, regions, nthreads = 1)',
     detect_tls = 'detect_tls(cells, nthreads = 1)',
-    spatial_profile = 'spatial_profile(cells, tumor = "Tumor")'
+    spatial_profile = 'spatial_profile(cells, tumor = "Tumor", nthreads = 1)'
 )
 
 # elapsed and CPU (user + system) seconds of the call, and the peak

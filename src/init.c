@@ -26,12 +26,16 @@ SEXP ffi_threads_available(void);
 SEXP ffi_threads_forked(void);
 SEXP ffi_threads_cap(void);
 void im_threads_init(void);
+SEXP ffi_nbhd_nearest_center(SEXP, SEXP);
+SEXP ffi_nbhd_sumsq(SEXP, SEXP, SEXP);
 SEXP ffi_nbhd_counts(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_inter_perm(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                     SEXP, SEXP, SEXP);
 SEXP ffi_inter_order(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_pairs(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_csr(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ws_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_kfun_moments(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_kfun_labels(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                      SEXP);
 SEXP ffi_kfun_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -62,12 +66,16 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_threads_available, 0),
     CALLDEF(ffi_threads_forked, 0),
     CALLDEF(ffi_threads_cap, 0),
+    CALLDEF(ffi_nbhd_nearest_center, 2),
+    CALLDEF(ffi_nbhd_sumsq, 3),
     CALLDEF(ffi_nbhd_counts, 7),
     CALLDEF(ffi_inter_perm, 12),
     CALLDEF(ffi_inter_order, 5),
     CALLDEF(ffi_kfun_pairs, 9),
     CALLDEF(ffi_kfun_csr, 8),
     CALLDEF(ffi_kfun_labels, 10),
+    CALLDEF(ffi_kfun_moments, 8),
+    CALLDEF(ffi_ws_nearest, 7),
     CALLDEF(ffi_kfun_nearest, 8),
     CALLDEF(ffi_kfun_nearest_labels, 9),
     CALLDEF(ffi_kfun_eroded, 3),

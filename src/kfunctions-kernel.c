@@ -669,6 +669,69 @@ im_status kf_pass_labels(const kf_spec *s, const kf_window *w,
     return IM_OK;
 }
 
+im_status kf_pass_moments(const kf_spec *s, const kf_window *w,
+                          const im_grid *g, const double *bg,
+                          const int *codes, int ntype, R_xlen_t p0,
+                          R_xlen_t p1, double *acc) {
+    const im_radius rq = im_radius_make(s->reach);
+    const int need_iso = s->cidx[KF_ISO] >= 0;
+    const R_xlen_t st = s->stride;
+    const int nr = s->nr;
+    double *S0 = acc + KF_MOM_S0 * st, *Q1 = acc + KF_MOM_Q1 * st;
+    double *Q1T = acc + KF_MOM_Q1T * st, *RR = acc + KF_MOM_RR * st;
+    double *CC = acc + KF_MOM_CC * st, *RC = acc + KF_MOM_RC * st;
+    double *SR = acc + KF_MOM_SR * st, *SC = acc + KF_MOM_SC * st;
+    double *T = acc + KF_MOM_ROWS * st;
+    R_xlen_t bj[KF_BUF];
+    double bd2[KF_BUF];
+    for (R_xlen_t p = p0; p < p1; p++) {
+        double px = g->xs[p], py = g->ys[p];
+        double bp = bg ? bg[p] : 0.0;
+        double *Tp = T + (R_xlen_t) codes[p] * ntype * st;
+        int any = 0;
+        im_disc it;
+        R_xlen_t lo, hi;
+        im_disc_begin(g, px, py, s->reach, &it);
+        while (im_disc_next(g, &it, &lo, &hi)) {
+            for (R_xlen_t c = lo; c < hi; c += KF_BUF) {
+                R_xlen_t ce = c + KF_BUF < hi ? c + KF_BUF : hi;
+                int m = screen(g, px, py, c, ce, g->id[p], rq.hi2, bj, bd2);
+                for (int t = 0; t < m; t++) {
+                    R_xlen_t q = bj[t];
+                    double d = sqrt(bd2[t]);
+                    int kd = kf_index_ge(s, d);
+                    if (kd >= nr) continue;
+                    double wpq = 1.0, wqp = 1.0;
+                    if (need_iso) {
+                        double bq = bg[q];
+                        wpq = iso_weight(w, px, py, bp, d);
+                        wqp = iso_weight(w, g->xs[q], g->ys[q], bq, d);
+                        if (ISNAN(wpq) || ISNAN(wqp)) return IM_ERR_ALLOC;
+                    }
+                    S0[kd] += wpq;
+                    Q1[kd] += wpq * wpq;
+                    Q1T[kd] += wpq * wqp;
+                    SR[kd] += wpq;
+                    SC[kd] += wqp;
+                    Tp[(R_xlen_t) codes[q] * st + kd] += wpq;
+                    any = 1;
+                }
+            }
+        }
+        if (!any) continue;
+        double rs = 0.0, cs = 0.0;
+        for (int k = 0; k < nr; k++) {
+            rs += SR[k];
+            cs += SC[k];
+            SR[k] = SC[k] = 0.0;
+            RR[k] += rs * rs;
+            CC[k] += cs * cs;
+            RC[k] += rs * cs;
+        }
+    }
+    return IM_OK;
+}
+
 /* ---- G ----------------------------------------------------------------- */
 
 /* Histograms of G on the grid intervals: a nearest-neighbour distance x

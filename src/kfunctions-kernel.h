@@ -280,6 +280,25 @@ im_status kf_pass_self(const kf_spec *s, const kf_window *w,
                        const im_grid *g, const double *bg, R_xlen_t p0,
                        R_xlen_t p1, double *acc);
 
+/* Moments of the random-labelling null (whole slides): every ordered
+ * pair (p, q), p among points [p0, p1) of the index g and q any other
+ * point of it within reach, with the weight w_pq (isotropic weight about
+ * p, or 1 without the isotropic correction) at the first grid index
+ * k(d) with r >= d.  acc holds KF_MOM_ROWS + ntype^2 rows of s->stride
+ * doubles: S0 (sum of w_pq), Q1 (w_pq^2), Q1T (w_pq w_qp) and the
+ * type-pair sums T[a * ntype + b] (w_pq, p of type a, q of type b) as
+ * point adds (cumulated by the caller); RR, CC, RC as sums over p of
+ * R_p(r)^2, C_p(r)^2, R_p(r) C_p(r) at each r, where R_p(r) = sum over
+ * q of w_pq and C_p(r) = sum over q of w_qp (d <= r); two scratch rows
+ * that are left at zero.  codes: 0-based type of each index point (grid
+ * order). */
+enum { KF_MOM_S0 = 0, KF_MOM_Q1, KF_MOM_Q1T, KF_MOM_RR, KF_MOM_CC,
+       KF_MOM_RC, KF_MOM_SR, KF_MOM_SC, KF_MOM_ROWS };
+im_status kf_pass_moments(const kf_spec *s, const kf_window *w,
+                          const im_grid *g, const double *bg,
+                          const int *codes, int ntype, R_xlen_t p0,
+                          R_xlen_t p1, double *acc);
+
 /* Random relabelling: pairs within the pool g as in kf_pass_self; the
  * direction p -> q is added to the accumulator of every labelling s whose
  * bit is set in fbits[p] (p a `from` cell) and tbits[q] (q a `to` cell).

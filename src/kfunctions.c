@@ -955,6 +955,103 @@ SEXP ffi_kfun_labels(SEXP x, SEXP y, SEXP lab, SEXP from_codes,
     return out;
 }
 
+/* ---- moments of the random-labelling null --------------------------- */
+
+typedef struct {
+    const kf_spec *s;
+    const kf_window *w;
+    const im_grid *g;
+    const double *b;
+    const int *codes;
+    int ntype;
+} kf_mom_ctx;
+
+static im_status block_moments(const void *c, R_xlen_t a, R_xlen_t b,
+                               double *acc) {
+    const kf_mom_ctx *x = (const kf_mom_ctx *) c;
+    return kf_pass_moments(x->s, x->w, x->g, x->b, x->codes, x->ntype, a, b,
+                           acc);
+}
+
+/* R caller: kf_label_moments() (whole-slide K/L summaries and
+ * interaction z of spatial_profile()): the label-free pair sums of all
+ * cells from which the mean and variance of every cross-type pair sum
+ * under random labelling follow, and the observed type-pair sums, in one
+ * pass (kf_pass_moments()).  codes: 0-based types; opts: the isotropic or
+ * no correction.  Returns list(S0, Q1, Q1T, RR, CC, RC, T), each
+ * cumulated over the r grid (T: nr x ntype^2, column a * ntype + b). */
+SEXP ffi_kfun_moments(SEXP x, SEXP y, SEXP codes, SEXP ntype_, SEXP win,
+                      SEXP r, SEXP opts, SEXP nthreads_) {
+    im_check_double(x, "x must be double");
+    im_check_double(y, "y must be double");
+    if (TYPEOF(codes) != INTSXP) IM_BUG("codes must be integer");
+    R_xlen_t n = XLENGTH(x);
+    if (XLENGTH(y) != n || XLENGTH(codes) != n) IM_BUG("lengths differ");
+    int ntype = im_as_int(ntype_, "ntype");
+    if (ntype < 1 || ntype > 1024) IM_BUG("ntype");
+    int nth = im_threads(im_as_int(nthreads_, "nthreads"));
+    const double *px = REAL_RO(x), *py = REAL_RO(y);
+    const int *pc = INTEGER_RO(codes);
+    kf_spec s;
+    spec_arg(r, opts, &s);
+    if (s.pcf || s.cidx[KF_TRANS] >= 0 || s.cidx[KF_BORDER] >= 0)
+        IM_BUG("moments: isotropic or no correction only");
+    kf_window kw;
+    im_window poly;
+    window_arg(win, &kw, &poly);
+    im_grid g;
+    double h = grid_cell_side(px, py, NULL, n, s.reach);
+    if (im_grid_build(&g, px, py, NULL, NULL, n, h, nth) != IM_OK)
+        IM_BUG("grid build failed");
+    int *cg = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    for (R_xlen_t p = 0; p < n; p++) {
+        int c = pc[g.id[p]];
+        if (c < 0 || c >= ntype) IM_BUG("code out of range");
+        cg[p] = c;
+    }
+    const double *b = s.cidx[KF_ISO] >= 0 ?
+        boundary_distances(&kw, g.xs, g.ys, n, nth) : NULL;
+    R_xlen_t st = s.stride;
+    R_xlen_t nrow = KF_MOM_ROWS + (R_xlen_t) ntype * ntype;
+    R_xlen_t size = nrow * st;
+    double *total = (double *) R_alloc((size_t) size, sizeof(double));
+    memset(total, 0, (size_t) size * sizeof(double));
+    kf_mom_ctx ctx = {&s, &kw, &g, b, cg, ntype};
+    im_status stt = run_blocks(n, size, nth, kf_pairs_per_point(&s, &kw, n),
+                               block_moments, &ctx, total);
+    if (stt != IM_OK) im_stop_status(stt, "the pair moments");
+
+    int nprot = 0, nr = s.nr;
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 7)); nprot++;
+    static const int rows[6] = {KF_MOM_S0, KF_MOM_Q1, KF_MOM_Q1T, KF_MOM_RR,
+                                KF_MOM_CC, KF_MOM_RC};
+    for (int j = 0; j < 6; j++) {
+        SEXP v = Rf_allocVector(REALSXP, nr);
+        SET_VECTOR_ELT(out, j, v);
+        double *pv = REAL(v);
+        const double *a = total + (R_xlen_t) rows[j] * st;
+        int cum = rows[j] < KF_MOM_RR;   /* point adds: cumulate */
+        double run = 0.0;
+        for (int k = 0; k < nr; k++) {
+            run = cum ? run + a[k] : a[k];
+            pv[k] = run;
+        }
+    }
+    SEXP tm = Rf_allocMatrix(REALSXP, nr, ntype * ntype);
+    SET_VECTOR_ELT(out, 6, tm);
+    double *pt = REAL(tm);
+    for (R_xlen_t c = 0; c < (R_xlen_t) ntype * ntype; c++) {
+        const double *a = total + (KF_MOM_ROWS + c) * st;
+        double run = 0.0;
+        for (int k = 0; k < nr; k++) {
+            run += a[k];
+            pt[c * nr + k] = run;
+        }
+    }
+    UNPROTECT(nprot);
+    return out;
+}
+
 /* ---- G ------------------------------------------------------------------ */
 
 static SEXP g_result(const kf_spec *s, const double *hist, int nset) {

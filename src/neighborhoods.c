@@ -86,3 +86,100 @@ SEXP ffi_nbhd_counts(SEXP x, SEXP y, SEXP lab, SEXP nlab_, SEXP k_,
     UNPROTECT(1);
     return out;
 }
+
+/* R caller: nearest_center() (k-means assignment passes of
+ * cellular_neighborhoods() over all windows): for each row of x (n x p)
+ * the nearest row of centers (m x p) in squared Euclidean distance,
+ * summed over columns in order from 0 as R's vectorised sum does (so the
+ * same numbers), ties to the lower centre.  Returns list(cluster, d2). */
+SEXP ffi_nbhd_nearest_center(SEXP x, SEXP centers) {
+    im_check_double(x, "x must be double");
+    im_check_double(centers, "centers must be double");
+    SEXP dx = Rf_getAttrib(x, R_DimSymbol);
+    SEXP dc = Rf_getAttrib(centers, R_DimSymbol);
+    if (Rf_length(dx) != 2 || Rf_length(dc) != 2) IM_BUG("matrices");
+    R_xlen_t n = INTEGER_RO(dx)[0];
+    int p = INTEGER_RO(dx)[1], m = INTEGER_RO(dc)[0];
+    if (INTEGER_RO(dc)[1] != p || m < 1) IM_BUG("centers");
+    const double *px = REAL_RO(x), *pc = REAL_RO(centers);
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2)); nprot++;
+    SEXP cl = Rf_allocVector(INTSXP, n);
+    SET_VECTOR_ELT(out, 0, cl);
+    SEXP d2 = Rf_allocVector(REALSXP, n);
+    SET_VECTOR_ELT(out, 1, d2);
+    int *pcl = INTEGER(cl);
+    double *pd = REAL(d2);
+    for (R_xlen_t i0 = 0; i0 < n; i0 += IM_CHUNK) {
+        R_xlen_t i1 = i0 + IM_CHUNK < n ? i0 + IM_CHUNK : n;
+        for (R_xlen_t i = i0; i < i1; i++) {
+            double best = 0.0;
+            int bc = 1;
+            for (int c = 0; c < m; c++) {
+                double d = 0.0;
+                for (int j = 0; j < p; j++) {
+                    double t = px[i + (R_xlen_t) j * n] - pc[c + (R_xlen_t) j * m];
+                    d = d + t * t;
+                }
+                if (c == 0 || d < best) {
+                    best = d;
+                    bc = c + 1;
+                }
+            }
+            pcl[i] = bc;
+            pd[i] = best;
+        }
+        R_CheckUserInterrupt();
+    }
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* R caller: kmeans_subsample(): per column j of x (n x p), the total sum
+ * of squares sum((x_j - mean(x_j))^2) and the within-cluster sum
+ * sum((x_j - centers[cl, j])^2), with R's arithmetic (mean() and sum()
+ * accumulate in long double, the differences and squares are doubles), so
+ * the numbers equal the R expressions without their n-long temporaries.
+ * Returns a 2 x p matrix. */
+SEXP ffi_nbhd_sumsq(SEXP x, SEXP centers, SEXP cl) {
+    im_check_double(x, "x must be double");
+    im_check_double(centers, "centers must be double");
+    if (TYPEOF(cl) != INTSXP) IM_BUG("cl must be integer");
+    SEXP dx = Rf_getAttrib(x, R_DimSymbol);
+    SEXP dc = Rf_getAttrib(centers, R_DimSymbol);
+    if (Rf_length(dx) != 2 || Rf_length(dc) != 2) IM_BUG("matrices");
+    R_xlen_t n = INTEGER_RO(dx)[0];
+    int p = INTEGER_RO(dx)[1], m = INTEGER_RO(dc)[0];
+    if (INTEGER_RO(dc)[1] != p || XLENGTH(cl) != n) IM_BUG("dimensions");
+    const double *px = REAL_RO(x), *pc = REAL_RO(centers);
+    const int *pcl = INTEGER_RO(cl);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (pcl[i] < 1 || pcl[i] > m) IM_BUG("cluster out of range");
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 2, p));
+    double *po = REAL(out);
+    for (int j = 0; j < p; j++) {
+        const double *v = px + (R_xlen_t) j * n;
+        const double *cj = pc + (R_xlen_t) j * m;
+        /* mean() as R computes it: sum, divide, one refinement pass */
+        long double s = 0.0;
+        for (R_xlen_t i = 0; i < n; i++) s += v[i];
+        s /= n;
+        if (R_FINITE((double) s)) {
+            long double t = 0.0;
+            for (R_xlen_t i = 0; i < n; i++) t += (v[i] - s);
+            s += t / n;
+        }
+        double mu = (double) s;
+        long double tot = 0.0, within = 0.0;
+        for (R_xlen_t i = 0; i < n; i++) {
+            double a = v[i] - mu, b = v[i] - cj[pcl[i] - 1];
+            tot += a * a;
+            within += b * b;
+        }
+        po[2 * j] = (double) tot;
+        po[2 * j + 1] = (double) within;
+        R_CheckUserInterrupt();
+    }
+    UNPROTECT(1);
+    return out;
+}
