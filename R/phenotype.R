@@ -357,6 +357,13 @@ autoplot.immunoscape_phenotype <- function(object, images = NULL, ...) {
                           xend = th[["margin_min"]], y = 0,
                           yend = th[["core_min"]], colour = "grey50",
                           linetype = "dashed") +
+        # the three areas of the rule, named in their corner
+        ggplot2::annotate("text", x = c(0, lim, 0), hjust = c(0, 1, 0),
+                          y = c(lim, rep(th[["core_min"]], 2)),
+                          vjust = c(1, 1.4, 1.4),
+                          label = c("inflamed", "excluded", "desert"),
+                          colour = c("#B2182B", "#E08214", "#4393C3"),
+                          alpha = 0.6, size = 3.5, fontface = "italic") +
         ggplot2::geom_point(size = if (nimg > 100L) 1.8 else 2.5,
                             alpha = if (nimg > 100L) 0.7 else 1) +
         ggplot2::scale_colour_manual(
