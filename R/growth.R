@@ -320,6 +320,11 @@ autoplot.immunoscape_growth <- function(object, cells = NULL, flip_y = TRUE,
     cols <- c(desmoplastic = "#1B7837", replacement = "#C51B7D",
               pushing = "#E08214", `not assessed` = "grey60")
     layers <- list(
+        # a white halo keeps the border visible over the cells
+        ggplot2::geom_path(
+            data = b, ggplot2::aes(.data$x, .data$y, group = .data$.run),
+            colour = "white", linewidth = 2.4, inherit.aes = FALSE
+        ),
         ggplot2::geom_path(
             data = b, ggplot2::aes(.data$x, .data$y, group = .data$.run),
             colour = cols[as.character(b$pattern)], linewidth = 1.1,
@@ -352,6 +357,7 @@ autoplot.immunoscape_growth <- function(object, cells = NULL, flip_y = TRUE,
     drawn <- unique(as.character(b$image))
     b$image <- factor(as.character(b$image), levels = drawn)
     layers[[1]]$data <- b
+    layers[[2]]$data <- b
     p <- ggplot2::ggplot() + layers + title + caption +
         ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)")
     finish_map(p, length(drawn), flip_y)

@@ -489,7 +489,7 @@ print.immunoscape_ratios <- function(x, ...) {
 #' @param images For `autoplot()`: images to draw (names or positions);
 #'   `NULL` (default) for all.
 #' @details `autoplot()` draws, on a log scale, the ratio in each
-#'   compartment: bars for one image; for several, one point per image
+#'   compartment: a stick from 1 for one image; for several, one point per image
 #'   (hollow where the zero-count rule applied) over a box plot of the
 #'   images. Compartments where the ratio is `NA` (no cell of either type)
 #'   or 0 are left out, and counted in the caption.
@@ -518,11 +518,17 @@ autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
         dropped, if (dropped == 1L) "" else "s")
     zero <- sprintf("zero denominator (+%g)", attr(object, "pseudocount"))
     if (nimg == 1L) {
-        p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment, .data$ratio,
-                                              fill = .data$corrected)) +
-            ggplot2::geom_col() +
-            ggplot2::scale_fill_manual(
-                values = c(counts = "#4D4D4D", `zero denominator` = "#BABABA"),
+        # a stick from 1 (equal counts) to the ratio: up or down on the
+        # log scale
+        p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment,
+                                              .data$ratio)) +
+            ggplot2::geom_segment(ggplot2::aes(xend = .data$compartment,
+                                               y = 1, yend = .data$ratio),
+                                  colour = "grey45", linewidth = 0.8) +
+            ggplot2::geom_point(ggplot2::aes(shape = .data$corrected),
+                                size = 3, colour = "#2B6CC4") +
+            ggplot2::scale_shape_manual(
+                values = c(counts = 16, `zero denominator` = 1),
                 labels = c(counts = "counts", `zero denominator` = zero),
                 drop = TRUE) +
             ggplot2::labs(subtitle = as.character(df$image[1]))

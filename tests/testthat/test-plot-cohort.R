@@ -97,7 +97,7 @@ test_that("the growth border is drawn as closed paths, runs of one pattern", {
     a <- plot_cohort()
     b <- attr(a$gr, "border")
     p <- autoplot(a$gr, images = "image2")
-    d <- ggplot2::layer_data(p, 1)
+    d <- ggplot2::layer_data(p, 2)
     seg <- attr(a$gr, "segments")
     n_runs <- length(unique(d$group))
     # every run is one colour, and consecutive runs share an end point
