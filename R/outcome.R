@@ -337,7 +337,15 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
     df <- as.data.frame(object)
     untested <- unique(df$feature[is.na(df$p)])
     df <- df[!is.na(df$p), , drop = FALSE]
-    check_plot_rows(df, "tested features")
+    if (!nrow(df)) {
+        # an empty figure that says why (a report keeps its section)
+        return(ggplot2::ggplot() +
+                   ggplot2::annotate("text", x = 0, y = 0, size = 4,
+                                     label = "No feature could be tested: see the note column.") +
+                   ggplot2::labs(caption = missing_caption(
+                       untested, "not tested")) +
+                   ggplot2::theme_void())
+    }
     n_all <- nrow(df)
     df <- utils::head(df[order(df$p), , drop = FALSE], limit)
     caption <- c(

@@ -230,4 +230,10 @@ test_that("the forest plot says what it leaves out and builds cleanly", {
     expect_match(g$labels$subtitle, sprintf("n = %d", nrow(p)))
     gt <- associate_outcome(p, clin, group = "stage")
     expect_no_warning(ggplot2::ggplot_build(autoplot(gt)))
+    # nothing tested: an empty figure that says so, not an error
+    none <- associate_outcome(p, clin, time = "time", event = "event",
+                              features = "constant")
+    g <- autoplot(none)
+    expect_no_warning(ggplot2::ggplot_build(g))
+    expect_match(g$labels$caption, "constant")
 })
