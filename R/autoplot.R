@@ -466,3 +466,13 @@ plot.tissue_window <- function(x, y, ...) {
     print(p)
     invisible(p)
 }
+
+# A caption naming images left out of a plot (e.g. without a tumour
+# region): NULL when there are none, the first few names otherwise.
+missing_caption <- function(images, why) {
+    if (!length(images)) return(NULL)
+    shown <- utils::head(images, 5L)
+    more <- length(images) - length(shown)
+    sprintf("%s: %s%s", why, paste(shown, collapse = ", "),
+            if (more > 0L) sprintf(" and %d more", more) else "")
+}

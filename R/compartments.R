@@ -191,25 +191,120 @@ print.summary_immunoscape_compartments <- function(x, ...) {
 
 #' @rdname compartments
 #' @param types For `autoplot()`: cell types to show (`NULL`: all).
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` (default) for all.
+#' @param max_lines For `autoplot()`: largest number of images drawn as
+#'   coloured lines; beyond it each image is a thin grey line and the
+#'   cohort's pooled density (cells over area, all images) a coloured line.
+#' @param min_area For `autoplot()`: smallest area (mm^2) of an image's
+#'   compartment (or distance band) drawn on its line: densities of
+#'   smaller areas rest on a few cells and would set the scale. The pooled
+#'   line counts every image's area, and leaves out only points of less
+#'   than `min_area` in all.
+#' @details `autoplot()` draws, for one image, bars of the density (cells
+#'   per mm^2) of each type in each compartment; for several, one panel
+#'   per type with a line per image across the compartments (core to
+#'   stroma) and, above `max_lines` images, the pooled density of the
+#'   cohort.
 #' @export
-autoplot.immunoscape_compartments <- function(object, types = NULL, ...) {
+autoplot.immunoscape_compartments <- function(object, types = NULL,
+                                              images = NULL, max_lines = 8L,
+                                              min_area = 0.01, ...) {
     check_dots(...)
+    max_lines <- check_count(max_lines)
+    check_nonneg(min_area)
     s <- as.data.frame(unclass(summary(object)))
+    keep <- select_images(levels(object$image), images)
+    s <- s[as.character(s$image) %in% keep, , drop = FALSE]
     if (!is.null(types)) s <- s[s$type %in% types, , drop = FALSE]
+    s <- s[!is.na(s$area_mm2), , drop = FALSE]
     check_plot_rows(s, "compartment densities")
-    s$compartment <- factor(gsub("_", " ", s$compartment),
-                            levels = gsub("_", " ", compartment_levels))
-    p <- ggplot2::ggplot(s, ggplot2::aes(.data$compartment,
-                                         .data$density_mm2,
-                                         fill = .data$type)) +
+    s$image <- factor(as.character(s$image), levels = keep)
+    s$type <- droplevels(s$type)
+    labels <- gsub("_", " ", compartment_levels)
+    title <- sprintf("Density by compartment (margin %g \u00b5m)",
+                     attr(object, "margin"))
+    if (length(unique(s$image)) > 1L) {
+        s$x <- as.integer(s$compartment)
+        p <- density_lines(s, max_lines, min_area) +
+            ggplot2::scale_x_continuous(breaks = seq_along(labels),
+                                        labels = labels) +
+            ggplot2::labs(x = NULL, title = title) + rotate_x()
+        return(p)
+    }
+    s$compartment <- factor(labels[as.integer(s$compartment)],
+                            levels = labels)
+    ggplot2::ggplot(s, ggplot2::aes(.data$compartment, .data$density_mm2,
+                                    fill = .data$type)) +
         ggplot2::geom_col(position = "dodge") +
         ggplot2::scale_fill_manual(values = type_palette(levels(s$type))) +
+        ggplot2::scale_y_continuous(expand = ggplot2::expansion(
+            mult = c(0, 0.05))) +
         ggplot2::labs(x = NULL, y = "cells per mm\u00b2", fill = "type",
-                      title = sprintf("Density by compartment (margin %g \u00b5m)",
-                                      attr(object, "margin"))) +
+                      title = title,
+                      subtitle = as.character(s$image[1])) +
         result_theme()
-    if (nlevels(s$image) > 1L) p <- p + result_facets(s)
-    p
+}
+
+# Density along an ordered x (distance bands, compartments) for several
+# images: one panel per type; a line per image (coloured by image up to
+# `max_lines` images, thin grey beyond, with the pooled density of the
+# images, sum of cells over sum of areas, in the type's colour). `df` has
+# columns image, type, x, n, area_mm2, density_mm2. Per-image points of
+# less than `min_area` mm^2 are left out (a density from a few cells);
+# the pooled line keeps them.
+density_lines <- function(df, max_lines, min_area) {
+    pooled <- pooled_density(df, min_area)
+    df <- df[is.finite(df$density_mm2) & df$area_mm2 >= min_area, ,
+             drop = FALSE]
+    df$image <- droplevels(df$image)
+    nimg <- nlevels(df$image)
+    cols <- type_palette(levels(df$type))
+    p <- ggplot2::ggplot(df, ggplot2::aes(.data$x, .data$density_mm2))
+    if (nimg <= max_lines) {
+        p <- p + ggplot2::geom_line(ggplot2::aes(colour = .data$image,
+                                                 group = .data$image),
+                                    linewidth = 0.5) +
+            ggplot2::geom_point(ggplot2::aes(colour = .data$image),
+                                size = 1) +
+            ggplot2::scale_colour_manual(
+                values = unname(type_palette(levels(df$image))),
+                name = "image")
+    } else {
+        p <- p + ggplot2::geom_line(ggplot2::aes(group = .data$image),
+                                    colour = "grey55",
+                                    alpha = min(0.6, max(0.12, 8 / nimg)),
+                                    linewidth = 0.3) +
+            ggplot2::geom_line(data = pooled,
+                               ggplot2::aes(colour = .data$type),
+                               linewidth = 1.1) +
+            ggplot2::geom_point(data = pooled,
+                                ggplot2::aes(colour = .data$type),
+                                size = 1.6) +
+            ggplot2::scale_colour_manual(values = cols, guide = "none") +
+            ggplot2::labs(caption = sprintf(
+                "grey: each of %d images (parts under %g mm\u00b2 left out); coloured: all images pooled (cells / area)",
+                nimg, min_area))
+    }
+    p + ggplot2::facet_wrap(ggplot2::vars(.data$type), scales = "free_y") +
+        ggplot2::labs(y = "cells per mm\u00b2") + result_theme()
+}
+
+# Pooled density per type and x: cells over area summed over the images
+# with a positive area; points of less than `min_area` mm^2 in all are
+# left out.
+pooled_density <- function(df, min_area = 0) {
+    df <- df[is.finite(df$area_mm2) & df$area_mm2 > 0 & !is.na(df$n), ,
+             drop = FALSE]
+    key <- interaction(df$type, df$x, drop = TRUE, lex.order = TRUE)
+    n <- tapply(df$n, key, sum)
+    a <- tapply(df$area_mm2, key, sum)
+    first <- df[match(names(n), as.character(key)), c("type", "x")]
+    first$density_mm2 <- as.vector(n / a)
+    first$n_images <- as.vector(table(key)[names(n)])
+    first <- first[as.vector(a) >= min_area, , drop = FALSE]
+    rownames(first) <- NULL
+    first
 }
 
 #' Immune infiltration by distance to the tumour border
@@ -313,25 +408,60 @@ print.immunoscape_infiltration <- function(x, ...) {
 
 #' @rdname infiltration_profile
 #' @param object An `immunoscape_infiltration` object.
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` (default) for all.
+#' @param show For `autoplot()`: `"pooled"` draws one panel with a line per
+#'   type, the density of the images pooled (cells over band area, summed
+#'   over the images: the band-area weighted mean); `"images"` one panel
+#'   per type with a line per image (thin grey lines and the pooled line
+#'   above `max_lines` images). `"auto"` (default): `"pooled"` for one
+#'   image, `"images"` for several.
+#' @param max_lines For `autoplot()`: largest number of images drawn as
+#'   coloured lines with `show = "images"`.
+#' @param min_area For `autoplot()`: smallest band area (mm^2) drawn, for
+#'   an image's line and for the pooled line (see [compartments()]).
 #' @export
-autoplot.immunoscape_infiltration <- function(object, ...) {
+autoplot.immunoscape_infiltration <- function(object, images = NULL,
+                                              show = c("auto", "pooled",
+                                                       "images"),
+                                              max_lines = 8L,
+                                              min_area = 0.01, ...) {
     check_dots(...)
+    show <- check_choice(show, c("auto", "pooled", "images"))
+    max_lines <- check_count(max_lines)
+    check_nonneg(min_area)
+    keep <- select_images(levels(object$image), images)
     df <- as.data.frame(object)
-    df <- df[is.finite(df$density_mm2), , drop = FALSE]
+    df <- df[as.character(df$image) %in% keep &
+                 is.finite(df$density_mm2), , drop = FALSE]
     check_plot_rows(df, "infiltration profile")
-    p <- ggplot2::ggplot(df, ggplot2::aes(.data$mid, .data$density_mm2,
-                                          colour = .data$type)) +
+    df$image <- factor(as.character(df$image), levels = keep)
+    df$type <- droplevels(df$type)
+    df$x <- df$mid
+    nimg <- length(unique(df$image))
+    if (show == "auto") show <- if (nimg == 1L) "pooled" else "images"
+    border <- list(
         ggplot2::annotate("rect", xmin = -Inf, xmax = 0, ymin = -Inf,
-                          ymax = Inf, fill = "#B2182B", alpha = 0.06) +
+                          ymax = Inf, fill = "#B2182B", alpha = 0.06),
         ggplot2::geom_vline(xintercept = 0, colour = "grey40",
-                            linetype = "dashed") +
+                            linetype = "dashed"))
+    xlab <- "distance to the tumour border (\u00b5m; < 0 inside)"
+    if (show == "images") {
+        p <- density_lines(df, max_lines, min_area)
+        p$layers <- c(border, p$layers)
+        return(p + ggplot2::labs(x = xlab, title = "Infiltration profile"))
+    }
+    pooled <- pooled_density(df, min_area)
+    check_plot_rows(pooled, "bands of at least `min_area`")
+    sub <- if (nimg == 1L) as.character(df$image[1]) else
+        sprintf("%d images pooled: cells per mm\u00b2 of band area", nimg)
+    ggplot2::ggplot(pooled, ggplot2::aes(.data$x, .data$density_mm2,
+                                         colour = .data$type)) +
+        border +
         ggplot2::geom_line() +
         ggplot2::geom_point(size = 1.2) +
         ggplot2::scale_colour_manual(values = type_palette(levels(df$type))) +
-        ggplot2::labs(x = "distance to the tumour border (\u00b5m; < 0 inside)",
-                      y = "cells per mm\u00b2", colour = "type",
-                      title = "Infiltration profile") +
+        ggplot2::labs(x = xlab, y = "cells per mm\u00b2", colour = "type",
+                      title = "Infiltration profile", subtitle = sub) +
         result_theme()
-    if (length(unique(df$image)) > 1L) p <- p + result_facets(df, "free_y")
-    p
 }

@@ -294,26 +294,46 @@ print.immunoscape_growth <- function(x, ...) {
 #' @param cells For `autoplot()`: optional `spatial_cells` drawn beneath
 #'   the border.
 #' @param flip_y If `TRUE` (default), y grows downwards as in the image.
+#' @param type For `autoplot()`: `"map"` (default) draws the tumour border
+#'   of each image coloured by the pattern of its segments, one panel per
+#'   image; `"fractions"` draws the cohort, one bar per image of the
+#'   shares of its interface in each pattern, images ordered by their
+#'   desmoplastic then replacement share.
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` (default) for all.
+#' @param page,max_panels For `autoplot(type = "map")`: paging through a
+#'   cohort as in [plot_cells()] (more than `max_panels` images without
+#'   `page` are drawn with a warning of class `immunoscape_warning_panels`).
 #' @export
 autoplot.immunoscape_growth <- function(object, cells = NULL, flip_y = TRUE,
-                                        ...) {
+                                        type = c("map", "fractions"),
+                                        images = NULL, page = NULL,
+                                        max_panels = 25L, ...) {
+    type <- check_choice(type, c("map", "fractions"))
+    if (type == "fractions") {
+        check_dots(...)
+        return(growth_fractions_plot(object, images))
+    }
     b <- attr(object, "border")
     segs <- attr(object, "segments")
     check_plot_rows(b, "growth-pattern border")
+    imgs <- select_images(levels(object$image), images)
+    imgs <- page_images(imgs, page, max_panels)
+    b <- b[as.character(b$image) %in% imgs, , drop = FALSE]
     b$pattern <- segs$pattern[match(paste(b$image, b$segment),
                                     paste(segs$image, segs$segment))]
     b$pattern <- factor(ifelse(is.na(b$pattern), "not assessed",
                                as.character(b$pattern)),
                         levels = c(growth_levels, "not assessed"))
-    # closed paths per ring, broken where the pattern changes
-    b <- b[order(b$image, b$ring), , drop = FALSE]
-    run <- cumsum(c(TRUE, b$pattern[-1] != b$pattern[-nrow(b)] |
-                        b$ring[-1] != b$ring[-nrow(b)] |
-                        b$image[-1] != b$image[-nrow(b)]))
-    b$.run <- run
+    b <- growth_paths(b)
     cols <- c(desmoplastic = "#1B7837", replacement = "#C51B7D",
               pushing = "#E08214", `not assessed` = "grey60")
     layers <- list(
+        # a white halo keeps the border visible over the cells
+        ggplot2::geom_path(
+            data = b, ggplot2::aes(.data$x, .data$y, group = .data$.run),
+            colour = "white", linewidth = 2.4, inherit.aes = FALSE
+        ),
         ggplot2::geom_path(
             data = b, ggplot2::aes(.data$x, .data$y, group = .data$.run),
             colour = cols[as.character(b$pattern)], linewidth = 1.1,
@@ -333,13 +353,101 @@ autoplot.immunoscape_growth <- function(object, cells = NULL, flip_y = TRUE,
             override.aes = list(size = 4)))
     )
     title <- ggplot2::ggtitle("Growth pattern along the tumour border")
-    imgs <- unique(as.character(b$image))
+    caption <- ggplot2::labs(caption = missing_caption(
+        setdiff(imgs, as.character(b$image)), "no tumour-liver interface"))
     if (!is.null(cells)) {
-        return(plot_cells(cells, images = imgs, flip_y = flip_y, ...) +
-                   layers + title)
+        return(plot_cells(cells, images = imgs, flip_y = flip_y,
+                          max_panels = max(max_panels, length(imgs)),
+                          ...) +
+                   layers + title + caption)
     }
     check_dots(...)
-    p <- ggplot2::ggplot() + layers + title +
+    check_flag(flip_y)
+    drawn <- unique(as.character(b$image))
+    b$image <- factor(as.character(b$image), levels = drawn)
+    layers[[1]]$data <- b
+    layers[[2]]$data <- b
+    p <- ggplot2::ggplot() + layers + title + caption +
         ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)")
-    finish_map(p, length(imgs), flip_y)
+    finish_map(p, length(drawn), flip_y)
+}
+
+# The sampled border as closed paths, one path per run of points of one
+# pattern: each run ends on the first point of the next run, and the last
+# run of a ring on the ring's first point, so that no gap is left.
+growth_paths <- function(b) {
+    b <- b[order(b$image, b$ring), , drop = FALSE]
+    ring <- paste(b$image, b$ring, sep = "\r")
+    pieces <- lapply(split(seq_len(nrow(b)), factor(ring, unique(ring))),
+                     function(r) {
+        m <- length(r)
+        d <- b[c(r, r[1]), , drop = FALSE]
+        d$pattern[m + 1L] <- d$pattern[m]
+        new <- c(TRUE, d$pattern[-1] != d$pattern[-(m + 1L)])
+        run <- cumsum(new)
+        # a run's first point is also the last point of the run before
+        starts <- which(new)[-1]
+        extra <- d[starts, , drop = FALSE]
+        extra$.k <- run[starts] - 1L
+        d$.k <- run
+        d <- rbind(d, extra)
+        d$.pos <- c(seq_len(m + 1L), starts - 0.5)
+        d <- d[order(d$.k, d$.pos), , drop = FALSE]
+        d$pattern <- d$pattern[match(d$.k, d$.k)]
+        d
+    })
+    out <- do.call(rbind, pieces)
+    out$.run <- paste(out$image, out$ring, out$.k, sep = "/")
+    rownames(out) <- NULL
+    out[setdiff(names(out), c(".k", ".pos"))]
+}
+
+# The cohort view: one bar per image, the shares of its interface length
+# in each pattern.
+growth_fractions_plot <- function(object, images) {
+    df <- as.data.frame(object)
+    keep <- select_images(levels(object$image), images)
+    df <- df[as.character(df$image) %in% keep, , drop = FALSE]
+    none <- as.character(df$image[!is.finite(df$interface_um) |
+                                      df$interface_um <= 0])
+    df <- df[!as.character(df$image) %in% none, , drop = FALSE]
+    check_plot_rows(df, "assessable tumour-liver interfaces")
+    ord <- order(-df$desmoplastic, -df$replacement, df$pushing)
+    lv <- as.character(df$image[ord])
+    long <- do.call(rbind, lapply(growth_levels, function(g) {
+        data.frame(image = factor(as.character(df$image), levels = rev(lv)),
+                   pattern = factor(g, levels = rev(growth_levels)),
+                   share = df[[g]])
+    }))
+    nimg <- length(lv)
+    cols <- c(desmoplastic = "#1B7837", replacement = "#C51B7D",
+              pushing = "#E08214")
+    calls <- table(factor(as.character(df$pattern), levels = growth_levels))
+    p <- ggplot2::ggplot(long, ggplot2::aes(.data$share, .data$image,
+                                            fill = .data$pattern)) +
+        ggplot2::geom_col(width = if (nimg > 60L) 1 else 0.8) +
+        ggplot2::scale_fill_manual(values = cols, breaks = growth_levels,
+                                   name = "growth pattern") +
+        ggplot2::scale_x_continuous(
+            labels = function(v) paste0(round(100 * v), "%"),
+            expand = ggplot2::expansion(mult = c(0, 0.02))) +
+        ggplot2::labs(
+            x = "share of the tumour-liver interface length", y = NULL,
+            title = "Growth pattern of each image",
+            subtitle = sprintf("%d image%s; predominant: %s", nimg,
+                               if (nimg == 1L) "" else "s",
+                               paste(names(calls), calls, sep = " ",
+                                     collapse = ", ")),
+            caption = missing_caption(none, "no tumour-liver interface")) +
+        result_theme() +
+        ggplot2::theme(panel.grid.major.y = ggplot2::element_blank())
+    if (nimg > 60L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_blank(),
+                                axis.ticks.y = ggplot2::element_blank()) +
+            ggplot2::labs(y = sprintf("%d images (names not shown)", nimg))
+    } else if (nimg > 30L) {
+        p <- p + ggplot2::theme(axis.text.y = ggplot2::element_text(
+            size = max(4, 8 * 30 / nimg)))
+    }
+    p
 }

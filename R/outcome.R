@@ -335,8 +335,24 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
     check_dots(...)
     limit <- check_count(limit, "limit")
     df <- as.data.frame(object)
+    untested <- unique(df$feature[is.na(df$p)])
     df <- df[!is.na(df$p), , drop = FALSE]
+    if (!nrow(df)) {
+        # an empty figure that says why (a report keeps its section)
+        return(ggplot2::ggplot() +
+                   ggplot2::annotate("text", x = 0, y = 0, size = 4,
+                                     label = "No feature could be tested: see the note column.") +
+                   ggplot2::labs(caption = missing_caption(
+                       untested, "not tested")) +
+                   ggplot2::theme_void())
+    }
+    n_all <- nrow(df)
     df <- utils::head(df[order(df$p), , drop = FALSE], limit)
+    caption <- c(
+        if (n_all > nrow(df)) sprintf(
+            "the %d smallest p of %d (see `limit`)", nrow(df), n_all),
+        missing_caption(untested, "not tested (see the note column)"))
+    caption <- if (length(caption)) paste(caption, collapse = "; ")
     term <- if (is.null(df$term)) rep(NA_character_, nrow(df)) else df$term
     df$label <- ifelse(is.na(term), df$feature,
                        paste0(df$feature, " (", term, ")"))
@@ -362,7 +378,11 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
                                       unit, format(100 * attr(object,
                                                               "level"))),
                           y = NULL,
-                          title = "Spatial features and survival") +
+                          title = "Spatial features and survival",
+                          subtitle = sprintf(
+                              "univariable Cox models; n = %d, %d events",
+                              max(df$n), max(df$n_events)),
+                          caption = caption) +
             ggplot2::theme_minimal()
     } else {
         df$label <- stats::reorder(df$label, -log10(df$p))
@@ -374,7 +394,10 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
                                        name = NULL) +
             ggplot2::labs(x = "-log10 p", y = NULL,
                           title = sprintf("Spatial features by %s",
-                                          attr(object, "outcome"))) +
+                                          attr(object, "outcome")),
+                          subtitle = sprintf("n = %d; dashed: p = 0.05",
+                                             max(df$n)),
+                          caption = caption) +
             ggplot2::theme_minimal()
     }
 }

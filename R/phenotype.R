@@ -342,17 +342,26 @@ print.immunoscape_phenotype <- function(x, ...) {
 
 #' @rdname immune_phenotype
 #' @param object An `immunoscape_phenotype` object.
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` (default) for all.
+#' @details `autoplot()` draws one point per image at its margin and core
+#'   densities, coloured by the call, with the thresholds as dashed lines;
+#'   the legend counts the images of each class.
 #' @export
-autoplot.immunoscape_phenotype <- function(object, ...) {
+autoplot.immunoscape_phenotype <- function(object, images = NULL, ...) {
     check_dots(...)
     df <- as.data.frame(object)
-    df <- df[!is.na(df$phenotype), , drop = FALSE]
+    keep <- select_images(unique(as.character(df$image)), images)
+    df <- df[as.character(df$image) %in% keep & !is.na(df$phenotype), ,
+             drop = FALSE]
     check_plot_rows(df, "immune phenotypes")
     th <- attr(object, "thresholds")
-    if (identical(attr(object, "statistic"), "median")) {
-        df$density_core <- df$tile_core
-    }
+    median <- identical(attr(object, "statistic"), "median")
+    if (median) df$density_core <- df$tile_core
     lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
+    levels <- c("inflamed", "excluded", "desert")
+    n <- table(factor(as.character(df$phenotype), levels = levels))
+    nimg <- nrow(df)
     ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
                                      .data$density_core,
                                      colour = .data$phenotype)) +
@@ -362,14 +371,29 @@ autoplot.immunoscape_phenotype <- function(object, ...) {
                           xend = th[["margin_min"]], y = 0,
                           yend = th[["core_min"]], colour = "grey50",
                           linetype = "dashed") +
-        ggplot2::geom_point(size = 2.5) +
+        # the three areas of the rule, named in their corner
+        ggplot2::annotate("text", x = c(0, lim, 0), hjust = c(0, 1, 0),
+                          y = c(lim, rep(th[["core_min"]], 2)),
+                          vjust = c(1, 1.4, 1.4),
+                          label = c("inflamed", "excluded", "desert"),
+                          colour = c("#B2182B", "#E08214", "#4393C3"),
+                          alpha = 0.6, size = 3.5, fontface = "italic") +
+        ggplot2::geom_point(size = if (nimg > 100L) 1.8 else 2.5,
+                            alpha = if (nimg > 100L) 0.7 else 1) +
         ggplot2::scale_colour_manual(
             values = c(inflamed = "#B2182B", excluded = "#E08214",
-                       desert = "#4393C3"), drop = FALSE) +
+                       desert = "#4393C3"),
+            labels = sprintf("%s (%d)", levels, as.integer(n)),
+            breaks = levels, drop = FALSE) +
         ggplot2::coord_cartesian(xlim = c(0, lim), ylim = c(0, lim)) +
-        ggplot2::labs(x = "invasive margin density (per mm\u00b2)",
-                      y = "tumour core density (per mm\u00b2)",
-                      colour = "phenotype",
+        ggplot2::labs(x = "invasive margin density (cells per mm\u00b2)",
+                      y = if (median)
+                          sprintf("tumour core density (cells per mm\u00b2; median of %g-\u00b5m tiles)",
+                                  attr(object, "tile")) else
+                          "tumour core density (cells per mm\u00b2)",
+                      colour = "phenotype (images)",
+                      subtitle = if (nimg == 1L) as.character(df$image) else
+                          sprintf("%d images, one point each", nimg),
                       title = sprintf("Immune phenotype (%s)",
                                       paste(attr(object, "immune"),
                                             collapse = " + "))) +
@@ -477,29 +501,77 @@ print.immunoscape_ratios <- function(x, ...) {
 
 #' @rdname compartment_ratios
 #' @param object An `immunoscape_ratios` object.
+#' @param images For `autoplot()`: images to draw (names or positions);
+#'   `NULL` (default) for all.
+#' @details `autoplot()` draws, on a log scale, the ratio in each
+#'   compartment: a stick from 1 for one image; for several, one point per image
+#'   (hollow where the zero-count rule applied) over a box plot of the
+#'   images. Compartments where the ratio is `NA` (no cell of either type)
+#'   or 0 are left out, and counted in the caption.
 #' @export
-autoplot.immunoscape_ratios <- function(object, ...) {
+autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
     check_dots(...)
     df <- as.data.frame(object)
-    df <- df[is.finite(df$ratio) & df$ratio > 0, , drop = FALSE]
+    keep <- select_images(unique(as.character(df$image)), images)
+    df <- df[as.character(df$image) %in% keep, , drop = FALSE]
+    ok <- is.finite(df$ratio) & df$ratio > 0
+    dropped <- sum(!ok & !is.na(df$area_mm2) & df$area_mm2 > 0)
+    df <- df[ok, , drop = FALSE]
     check_plot_rows(df, "ratios")
-    p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment, .data$ratio,
-                                          fill = .data$corrected)) +
-        ggplot2::geom_col() +
-        ggplot2::geom_hline(yintercept = 1, colour = "grey40",
+    lv <- unique(as.character(object$compartment))
+    df$compartment <- factor(gsub("_", " ", as.character(df$compartment)),
+                             levels = gsub("_", " ", lv))
+    df$corrected <- factor(ifelse(df$corrected, "zero denominator",
+                                  "counts"),
+                           levels = c("counts", "zero denominator"))
+    ylab <- sprintf("%s / %s (log scale)",
+                    paste(attr(object, "numerator"), collapse = "+"),
+                    paste(attr(object, "denominator"), collapse = "+"))
+    nimg <- length(unique(df$image))
+    caption <- if (dropped) sprintf(
+        "%d image compartment%s with ratio NA or 0 (no cell of either type) left out",
+        dropped, if (dropped == 1L) "" else "s")
+    zero <- sprintf("zero denominator (+%g)", attr(object, "pseudocount"))
+    if (nimg == 1L) {
+        # a stick from 1 (equal counts) to the ratio: up or down on the
+        # log scale
+        p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment,
+                                              .data$ratio)) +
+            ggplot2::geom_segment(ggplot2::aes(xend = .data$compartment,
+                                               y = 1, yend = .data$ratio),
+                                  colour = "grey45", linewidth = 0.8) +
+            ggplot2::geom_point(ggplot2::aes(shape = .data$corrected),
+                                size = 3, colour = "#2B6CC4") +
+            ggplot2::scale_shape_manual(
+                values = c(counts = 16, `zero denominator` = 1),
+                labels = c(counts = "counts", `zero denominator` = zero),
+                drop = TRUE) +
+            ggplot2::labs(subtitle = as.character(df$image[1]))
+    } else {
+        p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment,
+                                              .data$ratio)) +
+            ggplot2::geom_boxplot(outlier.shape = NA, fill = "grey92",
+                                  colour = "grey45", width = 0.6) +
+            ggplot2::geom_point(
+                ggplot2::aes(shape = .data$corrected),
+                position = ggplot2::position_jitter(width = 0.18, height = 0,
+                                                    seed = 1),
+                size = if (nimg > 100L) 0.9 else 1.5,
+                alpha = if (nimg > 100L) 0.5 else 0.8,
+                colour = "#2B6CC4") +
+            ggplot2::scale_shape_manual(
+                values = c(counts = 16, `zero denominator` = 1),
+                labels = c(counts = "counts", `zero denominator` = zero),
+                drop = TRUE,
+                guide = ggplot2::guide_legend(override.aes = list(
+                    size = 2.5, alpha = 1))) +
+            ggplot2::labs(subtitle = sprintf("%d images, one point each",
+                                             nimg))
+    }
+    p + ggplot2::geom_hline(yintercept = 1, colour = "grey40",
                             linetype = "dashed") +
         ggplot2::scale_y_log10() +
-        ggplot2::scale_fill_manual(values = c(`FALSE` = "#4D4D4D",
-                                              `TRUE` = "#BABABA"),
-                                   labels = c(`FALSE` = "counts",
-                                              `TRUE` = "zero denominator (+0.5)")) +
-        ggplot2::labs(x = NULL, y = sprintf("%s / %s",
-                                            paste(attr(object, "numerator"),
-                                                  collapse = "+"),
-                                            paste(attr(object, "denominator"),
-                                                  collapse = "+")),
-                      fill = NULL, title = "Ratio by compartment") +
+        ggplot2::labs(x = NULL, y = ylab, fill = NULL, shape = NULL,
+                      caption = caption, title = "Ratio by compartment") +
         result_theme() + rotate_x()
-    if (length(unique(df$image)) > 1L) p <- p + result_facets(df)
-    p
 }

@@ -186,7 +186,11 @@ finish_map <- function(p, n_images, flip_y) {
                        panel.grid.major = ggplot2::element_line(
                            colour = "grey94"),
                        strip.background = ggplot2::element_rect(
-                           fill = "grey95", colour = NA))
+                           fill = "grey95", colour = NA),
+                       # room between panels: the last tick label of one
+                       # panel must not run into the first of the next
+                       panel.spacing = ggplot2::unit(
+                           if (n_images > 1L) 1.3 else 0.5, "lines"))
 }
 
 # Which images to draw: NULL = all; names or positions otherwise.

@@ -990,30 +990,74 @@ summary.spatial_profile <- function(object, ...) {
 #' @rdname spatial_profile
 #' @param columns Feature columns to draw (default: every numeric feature
 #'   column except counts).
+#' @param images For `autoplot()`: rows to draw (names, or positions among
+#'   the rows, of the first `by` column: images, or patients after
+#'   [aggregate_profile()]); `NULL` (default) for all.
+#' @param order_by For `autoplot()`: a feature column to order the rows by
+#'   (largest at the top); `NULL` (default) keeps the order of the
+#'   profile.
+#' @details `autoplot()` draws a heatmap with one row per image (or
+#'   patient) and one column per feature, each feature standardised over
+#'   the rows drawn (z, capped at 3). Features that are constant or never
+#'   known are left out and named in the caption; above 60 rows the row
+#'   names are not shown. With fewer than 3 rows (nothing to standardise
+#'   against) it shows the values themselves.
 #' @export
-autoplot.spatial_profile <- function(object, columns = NULL, ...) {
+autoplot.spatial_profile <- function(object, columns = NULL, images = NULL,
+                                     order_by = NULL, ...) {
     check_dots(...)
     by <- attr(object, "by") %||% "image"
+    all_feats <- profile_feature_columns(object)
     if (is.null(columns)) {
-        feats <- profile_feature_columns(object)
-        feats <- feats[vapply(feats, function(f) is.numeric(object[[f]]),
-                              logical(1))]
+        feats <- all_feats[vapply(all_feats,
+                                  function(f) is.numeric(object[[f]]),
+                                  logical(1))]
         feats <- feats[!grepl("^n_", feats)]
     } else {
-        feats <- check_choice_multi(columns, profile_feature_columns(object),
-                                    "columns")
+        feats <- check_choice_multi(columns, all_feats, "columns")
     }
     ids <- as.character(object[[by[1]]])
-    long <- do.call(rbind, lapply(feats, function(f) {
-        v <- as.numeric(object[[f]])
+    keep <- select_images(unique(ids), images)
+    df <- as.data.frame(object)[ids %in% keep, , drop = FALSE]
+    ids <- as.character(df[[by[1]]])
+    if (!is.null(order_by)) {
+        order_by <- check_choice(order_by, all_feats)
+        o <- order(-xtfrm(df[[order_by]]), na.last = TRUE)
+        df <- df[o, , drop = FALSE]
+        ids <- ids[o]
+    }
+    check_plot_rows(df, "rows")
+    values <- lapply(feats, function(f) {
+        v <- suppressWarnings(as.numeric(df[[f]]))
         v[!is.finite(v)] <- NA
-        s <- stats::sd(v, na.rm = TRUE)
-        z <- if (is.na(s) || s == 0) v * 0 else
-            (v - mean(v, na.rm = TRUE)) / s
+        v
+    })
+    names(values) <- feats
+    if (nrow(df) < 3L) return(profile_values_plot(values, ids, by[1]))
+    flat <- vapply(values, function(v) {
+        ok <- v[!is.na(v)]
+        !length(ok) || all(ok == ok[1])
+    }, logical(1))
+    if (all(flat)) {
+        stop_immunoscape(c(
+            "Nothing to plot: every feature drawn is constant or unknown over these rows.",
+            "i" = "Choose other {.arg columns}."
+        ), class = "empty")
+    }
+    long <- do.call(rbind, lapply(feats[!flat], function(f) {
+        v <- values[[f]]
+        z <- (v - mean(v, na.rm = TRUE)) / stats::sd(v, na.rm = TRUE)
         data.frame(id = ids, feature = f, z = pmax(pmin(z, 3), -3))
     }))
-    long$id <- factor(long$id, levels = unique(ids))
-    long$feature <- factor(long$feature, levels = feats)
+    long$id <- factor(long$id, levels = rev(unique(ids)))
+    long$feature <- factor(long$feature, levels = feats[!flat])
+    nrow_drawn <- length(unique(ids))
+    caption <- c(
+        missing_caption(feats[flat], "constant or unknown, left out"),
+        if (nrow_drawn > 60L) sprintf(
+            "%d %ss (names not shown); select some with `images =`",
+            nrow_drawn, by[1]),
+        if (!is.null(order_by)) sprintf("rows ordered by %s", order_by))
     ggplot2::ggplot(long, ggplot2::aes(x = .data$feature, y = .data$id,
                                        fill = .data$z)) +
         ggplot2::geom_tile() +
@@ -1021,15 +1065,45 @@ autoplot.spatial_profile <- function(object, columns = NULL, ...) {
                                       high = "#B2182B", limits = c(-3, 3),
                                       na.value = "grey85",
                                       name = "z (capped\nat 3)") +
-        ggplot2::labs(x = NULL, y = by[1],
-                      title = "Spatial profile (each feature standardised)") +
+        ggplot2::scale_x_discrete(expand = c(0, 0)) +
+        ggplot2::scale_y_discrete(expand = c(0, 0)) +
+        ggplot2::labs(x = NULL, y = sprintf("%s (%d)", by[1], nrow_drawn),
+                      title = "Spatial profile (each feature standardised)",
+                      caption = if (length(caption))
+                          paste(caption, collapse = "\n")) +
         ggplot2::theme_minimal() +
         ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 60,
                                                            hjust = 1),
-                       axis.text.y = if (nrow(object) > 60)
+                       axis.text.y = if (nrow_drawn > 60L)
                            ggplot2::element_blank() else
-                               ggplot2::element_text(size = 6),
+                               ggplot2::element_text(
+                                   size = if (nrow_drawn > 30L) 6 else 8),
                        panel.grid = ggplot2::element_blank())
+}
+
+# A profile of one or two rows: the values themselves, one column per row.
+profile_values_plot <- function(values, ids, by) {
+    long <- do.call(rbind, lapply(names(values), function(f) {
+        data.frame(id = ids, feature = f, value = values[[f]])
+    }))
+    long$feature <- factor(long$feature, levels = rev(names(values)))
+    long$id <- factor(long$id, levels = unique(ids))
+    long$label <- ifelse(is.na(long$value), "NA",
+                         formatC(long$value, digits = 3, format = "fg",
+                                 big.mark = ","))
+    ggplot2::ggplot(long, ggplot2::aes(x = .data$id, y = .data$feature)) +
+        ggplot2::geom_tile(fill = "grey96", colour = "white") +
+        ggplot2::geom_text(ggplot2::aes(label = .data$label,
+                                        colour = is.na(.data$value)),
+                           size = 3) +
+        ggplot2::scale_colour_manual(values = c(`FALSE` = "black",
+                                                `TRUE` = "grey55"),
+                                     guide = "none") +
+        ggplot2::scale_x_discrete(position = "top") +
+        ggplot2::labs(x = by, y = NULL,
+                      title = "Spatial profile (values; see ?spatial_profile for units)") +
+        ggplot2::theme_minimal() +
+        ggplot2::theme(panel.grid = ggplot2::element_blank())
 }
 
 # ---- aggregation ---------------------------------------------------------

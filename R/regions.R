@@ -620,20 +620,39 @@ print.summary_immunoscape_regions <- function(x, ...) {
 
 #' Map of tumour regions
 #'
+#' One panel per image with the tumour regions filled (holes left empty),
+#' or, with `cells`, the cells beneath the region outlines (as
+#' [plot_cells()] with `regions = object`). On a cohort, select images or
+#' page through them as in [plot_cells()]; images without a tumour region
+#' are named in the caption.
+#'
 #' @param object An `immunoscape_regions` object.
 #' @param cells Optional `spatial_cells` to draw beneath the regions (as
 #'   [plot_cells()] with `regions = object`).
 #' @param flip_y If `TRUE` (default), y grows downwards as in the image.
+#' @param images Images to draw (names, or positions among the images of
+#'   the result); `NULL` (default) for all.
+#' @param page,max_panels Paging through a cohort: `page = 2` draws the
+#'   second group of `max_panels` images. Without `page`, more than
+#'   `max_panels` images (default 25) are all drawn with a warning of class
+#'   `immunoscape_warning_panels`.
 #' @param ... Passed to [plot_cells()] when `cells` is given.
 #' @returns A `ggplot` object.
 #' @export
 autoplot.immunoscape_regions <- function(object, cells = NULL, flip_y = TRUE,
-                                         ...) {
+                                         images = NULL, page = NULL,
+                                         max_panels = 25L, ...) {
     if (!is.null(cells)) {
-        return(plot_cells(cells, regions = object, flip_y = flip_y, ...))
+        return(plot_cells(cells, regions = object, flip_y = flip_y,
+                          images = images, page = page,
+                          max_panels = max_panels, ...))
     }
+    check_dots(...)
+    check_flag(flip_y)
     check_plot_rows(as.data.frame(object), "regions")
-    rings <- closed_rings(object, levels(object$image))
+    images <- page_images(select_images(levels(object$image), images), page,
+                          max_panels)
+    rings <- closed_rings(object, images)
     rings$.poly <- paste(rings$image, rings$polygon, sep = "/")
     p <- ggplot2::ggplot(rings, ggplot2::aes(.data$x, .data$y,
                                              group = .data$.poly,
@@ -641,6 +660,9 @@ autoplot.immunoscape_regions <- function(object, cells = NULL, flip_y = TRUE,
         ggplot2::geom_polygon(fill = "#E7B7B0", colour = "#B2182B",
                               linewidth = 0.4) +
         ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
-                      title = "Tumour regions")
+                      title = "Tumour regions",
+                      caption = missing_caption(
+                          setdiff(images, as.character(rings$image)),
+                          "no tumour region"))
     finish_map(p, length(unique(as.character(rings$image))), flip_y)
 }

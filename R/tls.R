@@ -760,30 +760,29 @@ as.data.frame.immunoscape_tls <- function(x, ...) {
 #'   `NULL` for all.
 #' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
 #'   as in the image, as in [plot_cells()].
+#' @param page,max_panels For `autoplot()`: paging through a cohort as in
+#'   [plot_cells()]: `page = 2` draws the second group of `max_panels`
+#'   images; more than `max_panels` images without `page` are drawn with a
+#'   warning of class `immunoscape_warning_panels`.
 #' @details `autoplot()` draws, per image, the tissue window, the tumour
 #'   regions when given (dashed) and the TLS outlines filled by maturity
-#'   (grey when unstaged), each labelled with its `tls_id`.
+#'   ("not staged" when neither `fdc` nor `gc` was given), each labelled
+#'   with its `tls_id`; the subtitle counts the TLS drawn.
 #' @export
 autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
-                                     ...) {
+                                     page = NULL, max_panels = 25L, ...) {
     check_dots(...)
     check_flag(flip_y)
     lv <- levels(object$images$image)
     lv <- lv[lv %in% as.character(object$images$image)]
-    if (is.null(images)) {
-        images <- lv
-    } else if (is.numeric(images)) {
-        images <- lv[images[images >= 1 & images <= length(lv)]]
-    }
-    images <- intersect(as.character(images), lv)
-    if (!length(images)) {
-        stop_immunoscape("{.arg images} names no image of the result.",
-                         class = "argument")
-    }
+    images <- page_images(select_images(lv, images), page, max_panels)
     ol <- tls_outline_paths(object, images)
-    ol$maturity <- object$tls$maturity[match(paste(ol$image, ol$tls_id),
-                                             paste(object$tls$image,
-                                                   object$tls$tls_id))]
+    stage <- c(tls_maturity_levels, "not staged")
+    mat <- object$tls$maturity[match(paste(ol$image, ol$tls_id),
+                                     paste(object$tls$image,
+                                           object$tls$tls_id))]
+    ol$maturity <- factor(ifelse(is.na(mat), "not staged",
+                                 as.character(mat)), levels = stage)
     lab <- object$tls[as.character(object$tls$image) %in% images, ,
                       drop = FALSE]
     lab$image <- factor(as.character(lab$image), levels = images)
@@ -802,6 +801,8 @@ autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
             ggplot2::aes(.data$x, .data$y, group = .data$.ring),
             colour = "grey35", linewidth = 0.35, linetype = "22")
     }
+    present <- stage[stage %in% as.character(ol$maturity)]
+    n_img <- length(unique(as.character(lab$image)))
     p <- p +
         ggplot2::geom_polygon(
             data = ol, ggplot2::aes(.data$x, .data$y, group = .data$.piece,
@@ -810,13 +811,19 @@ autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
             colour = "grey10", linewidth = 0.3, alpha = 0.75) +
         ggplot2::geom_text(data = lab, ggplot2::aes(.data$x, .data$y,
                                                     label = .data$tls_id),
-                           size = 2.6) +
+                           size = if (length(images) > 9L) 2 else 2.6) +
         ggplot2::scale_fill_manual(
             values = c(aggregate = "#F2C80F", primary = "#F08C1A",
-                       secondary = "#9B1B30"),
-            na.value = "grey70", drop = FALSE, name = "maturity") +
+                       secondary = "#9B1B30", `not staged` = "grey70"),
+            breaks = if (length(present)) present else
+                tls_maturity_levels,
+            drop = FALSE, name = "maturity") +
         ggplot2::labs(x = "x (\u00b5m)", y = "y (\u00b5m)",
-                      title = "Tertiary lymphoid structures")
+                      title = "Tertiary lymphoid structures",
+                      subtitle = sprintf("%d TLS in %d of %d image%s drawn",
+                                         nrow(lab), n_img, length(images),
+                                         if (length(images) == 1L) "" else
+                                             "s"))
     finish_map(p, length(images), flip_y)
 }
 

@@ -216,3 +216,24 @@ test_that("associate_outcome() names the argument of a bad outcome column (issue
     expect_error(associate_outcome(prof, clin, time = "time", event = 1),
                  "event", class = "immunoscape_error_argument")
 })
+
+test_that("the forest plot says what it leaves out and builds cleanly", {
+    p <- outcome_profile()
+    clin <- outcome_clinical(p)
+    a <- associate_outcome(p, clin, time = "time", event = "event")
+    g <- autoplot(a, limit = 2)
+    expect_no_warning(ggplot2::ggplot_build(g))
+    expect_identical(nrow(ggplot2::layer_data(g, 3)), 2L)
+    tested <- sum(!is.na(a$p))
+    expect_match(g$labels$caption, sprintf("2 smallest p of %d", tested))
+    expect_match(g$labels$caption, "not tested.*constant")
+    expect_match(g$labels$subtitle, sprintf("n = %d", nrow(p)))
+    gt <- associate_outcome(p, clin, group = "stage")
+    expect_no_warning(ggplot2::ggplot_build(autoplot(gt)))
+    # nothing tested: an empty figure that says so, not an error
+    none <- associate_outcome(p, clin, time = "time", event = "event",
+                              features = "constant")
+    g <- autoplot(none)
+    expect_no_warning(ggplot2::ggplot_build(g))
+    expect_match(g$labels$caption, "constant")
+})
