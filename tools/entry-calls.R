@@ -86,6 +86,14 @@ record <- function(file, per_routine = 3L) {
         try(colocalization_quotient(cells, k = 3, nperm = 2))
         try(local_colocalization_quotient(cells, from = "A", k = 3))
         try(cellular_neighborhoods(cells, k = 5, n = 2))
+        # k-means fitted on a sample, then every cell assigned (C)
+        try(cellular_neighborhoods(cells, k = 5, n = 2, fit_size = 20))
+        # the whole-slide path of the profile: exact labelling moments and
+        # the k-d tree nearest distances
+        try(spatial_profile(cells, tumor = "A", immune = c("B", "C"),
+                            features = profile_features(c(
+                                "distances", "kfunctions", "interactions")),
+                            cd8 = "B", whole_slide = 0, r = seq(0, 20, 5)))
         try(hotspots(cells, "A", cell_size = 25))
         try(mixing_score(cells, reference = "A", target = "B"))
         try(immunoscape:::interaction_grid_order(cells, k = 3))
