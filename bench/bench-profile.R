@@ -2,6 +2,10 @@
 # time with SerialParam(), SnowParam(2), MulticoreParam(2) and check that
 # the three profiles are identical.
 #   R_LIBS=<lib> Rscript bench/bench-profile.R [data dir]
+# Measured 2026-12-05 at load < 1 (2 cores), default feature groups, 247
+# images / 50 patients / 285,412 cells, 50 columns, all three identical:
+#   SerialParam 11.1 s, SnowParam(2) 10.3 s, MulticoreParam(2) 7.3 s;
+# the cohort plus one broken image gives 248 rows, its note filled.
 suppressPackageStartupMessages({
     library(immunoscape)
     library(BiocParallel)
