@@ -28,7 +28,9 @@ jaccard <- function(a, b, image, h = 2) {
 # infiltrating immune cells count neither as tumour nor as host tissue
 immune_types <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
 rows <- list()
-for (pattern in c("desmoplastic", "replacement", "pushing")) {
+patterns <- strsplit(Sys.getenv("VALIDATE_PATTERNS",
+                                 "desmoplastic,replacement,pushing"), ",")[[1]]
+for (pattern in patterns) {
     for (infl in c("inflamed", "excluded", "desert")) {
         for (s in seeds) {
             sim <- simulate_tme(pattern = pattern, infiltration = infl,
