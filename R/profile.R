@@ -503,9 +503,11 @@ profile_worker <- function(features, ctx) {
 
 profile_group_row <- function(r, group) {
     if (!is.data.frame(r) || nrow(r) != 1L) {
-        stop(sprintf("the group returned %s, not a one-row data frame",
-                     if (is.data.frame(r)) paste(nrow(r), "rows") else
-                         class(r)[1]), call. = FALSE)
+        got <- if (is.data.frame(r)) paste(nrow(r), "rows") else class(r)[1]
+        stop_immunoscape(c(
+            "Feature group {.val {group}} returned {got}, not a one-row data frame.",
+            "i" = "This is a bug in immunoscape: please report it."
+        ), class = "internal", call = NULL)
     }
     r
 }
@@ -748,8 +750,10 @@ profile_kfunctions <- function(cells, ctx) {
 profile_neighborhoods <- function(cells, ctx) {
     lab <- cells$.neighborhood
     if (is.null(lab)) {
-        stop("no neighbourhood labels (the group's prepare step did not run)",
-             call. = FALSE)
+        stop_immunoscape(c(
+            "No neighbourhood labels: the neighbourhood group's prepare step did not run.",
+            "i" = "This is a bug in immunoscape: please report it."
+        ), class = "internal", call = NULL)
     }
     fr <- tabulate(lab, nlevels(lab)) / length(lab)
     nm <- paste0("frac_", tolower(levels(lab)))
