@@ -72,6 +72,20 @@
 #' the immune types overlap the true tumour with a median Jaccard index of
 #' about 0.98 (bench/validate-compartments.R).
 #'
+#' **How exact the border is.** At a sharp front (a desmoplastic rim, a
+#' pushing front) the simulated sections' border distances are within 15
+#' microns of the truth for 95 to 99% of the cells more than 30 microns
+#' from the border (median error 3.5 microns). At a replacement front,
+#' where tumour and liver interdigitate over about 100 microns on each
+#' side, the border is drawn through the middle of that zone with a median
+#' error of about 8 microns, and 74 to 90% of the cells are within 15
+#' microns: treat border distances and the margin bands there as uncertain
+#' by a few tens of microns. A front mixed over only one or two cells
+#' passes the cell-level test above; the border then runs along the
+#' outermost tumour cells, up to about 20 microns beyond where tumour and
+#' host cells are equally frequent (pass `refine = 0` to keep the
+#' half-maximum border).
+#'
 #' @section Nest level:
 #' Two different things are called the tumour border. The default
 #' (`level = "tumor"`) outlines the tumour mass, the border of the
