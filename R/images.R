@@ -107,12 +107,13 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     out
 }
 
-# The per-image tables one under the other: the numbers of
-# do.call(rbind, vals), column by column when every table has the same
-# columns of the same plain type (numeric, integer, character, logical,
-# or factor with the same levels), which is several times faster and
-# holds one copy of the result instead of rbind()'s intermediate ones (a
-# per-cell table of a cohort runs to 10^7 rows); rbind() otherwise.
+# The per-image tables one under the other: the result of
+# do.call(rbind, vals), built column by column when every table is a
+# plain data frame with the same columns of the same plain type (numeric,
+# integer, character, logical, or factor: levels united in the order met,
+# as rbind() does). That is several times faster and holds one copy of
+# the result instead of rbind()'s intermediate ones (a per-cell table of a
+# cohort runs to 10^7 rows); rbind() otherwise.
 bind_images <- function(vals) {
     first <- vals[[1]]
     plain <- function(col, ref) {
@@ -127,13 +128,13 @@ bind_images <- function(vals) {
         is.atomic(col) && is.null(attributes(col)) &&
             identical(typeof(col), typeof(ref))
     }
-    same <- is.data.frame(first) && !is.null(names(first)) &&
+    same <- identical(class(first), "data.frame") && !is.null(names(first)) &&
         !anyDuplicated(names(first)) &&
         all(vapply(first, function(c) {
             is.factor(c) || (is.atomic(c) && is.null(attributes(c)))
         }, logical(1))) &&
         all(vapply(vals, function(v) {
-            is.data.frame(v) && identical(class(v), class(first)) &&
+            identical(class(v), "data.frame") &&
                 identical(names(v), names(first)) &&
                 all(mapply(plain, v, first))
         }, logical(1)))

@@ -78,6 +78,12 @@
 # images have fewer cells than whole_slide (1e6), so it simulates as on
 # any field (nsim = 39, nperm = 199; 2.3 s per 1e5-cell image); total
 # 422.4 s CPU (196.2 without spatial_profile, 214.8 before), peak 7.18 GB.
+# After map_images() binds the per-image tables column by column
+# (2026-12-05, same machine, load ~1, same numbers):
+#   SCALE_DIR=/tmp/sb100 SCALE_N=0 SCALE_IMAGES=100 SCALE_ONLY=neighborhood_composition,cellular_neighborhoods,compartments Rscript bench/bench-scale.R
+# CPU s (peak GB), rbind -> by column: neighborhood_composition 32.7
+# (7.05) -> 17.7 (5.13), cellular_neighborhoods 31.8 (5.59) -> 17.1
+# (4.89), compartments 13.8 (2.20) -> 9.1 (1.73).
 # ripley_k is fast, not partial: it indexes only the `to` cells (CD8 T,
 # 3% of the section); the pooled K (from = NULL, every cell, r to 100 um)
 # counts all ~1e9 pairs in 4 s, and on 1e6 cells its pair total equals
