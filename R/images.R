@@ -109,29 +109,44 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
 
 # The per-image tables one under the other: the result of
 # do.call(rbind, vals), built column by column when every table is a
-# plain data frame with the same columns of the same plain type (numeric,
-# integer, character, logical, or factor: levels united in the order met,
-# as rbind() does). That is several times faster and holds one copy of
-# the result instead of rbind()'s intermediate ones (a per-cell table of a
-# cohort runs to 10^7 rows); rbind() otherwise.
+# non-empty plain data frame with the same named columns of the same
+# plain type (numeric, integer, character, logical, or a factor of levels
+# and class only, levels united in the order met as rbind() does). That
+# is several times faster and holds one copy of the result instead of
+# rbind()'s intermediate ones (a per-cell table of a cohort runs to 10^7
+# rows); rbind() otherwise.
 bind_images <- function(vals) {
     first <- vals[[1]]
+    # a factor that rbind() rebuilds unchanged: levels and class only, no
+    # NA level
+    plain_factor <- function(f) {
+        setequal(names(attributes(f)), c("levels", "class")) &&
+            (identical(class(f), "factor") ||
+                 identical(class(f), c("ordered", "factor"))) &&
+            !anyNA(levels(f))
+    }
     plain <- function(col, ref) {
         if (is.factor(ref)) {
             # same levels, or unordered factors whose levels rbind() unites
-            return(identical(attributes(col), attributes(ref)) ||
-                       (identical(class(ref), "factor") &&
-                            identical(class(col), "factor") &&
-                            setequal(names(attributes(col)),
-                                     c("levels", "class"))))
+            return(plain_factor(col) &&
+                       (identical(attributes(col), attributes(ref)) ||
+                            (identical(class(ref), "factor") &&
+                                 identical(class(col), "factor"))))
         }
         is.atomic(col) && is.null(attributes(col)) &&
             identical(typeof(col), typeof(ref))
     }
-    same <- identical(class(first), "data.frame") && !is.null(names(first)) &&
-        !anyDuplicated(names(first)) &&
+    nm <- names(first)
+    # rbind() drops tables without rows or columns first: leave those
+    # inputs to it
+    same <- identical(class(first), "data.frame") && length(nm) &&
+        !anyNA(nm) && all(nzchar(nm)) && !anyDuplicated(nm) &&
+        all(vapply(vals, function(v) {
+            is.data.frame(v) && nrow(v) > 0L && length(v) > 0L
+        }, logical(1))) &&
         all(vapply(first, function(c) {
-            is.factor(c) || (is.atomic(c) && is.null(attributes(c)))
+            if (is.factor(c)) plain_factor(c) else
+                is.atomic(c) && is.null(attributes(c))
         }, logical(1))) &&
         all(vapply(vals, function(v) {
             identical(class(v), "data.frame") &&

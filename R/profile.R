@@ -506,8 +506,8 @@ profile_group_row <- function(r, group) {
         got <- if (is.data.frame(r)) paste(nrow(r), "rows") else class(r)[1]
         stop_immunoscape(c(
             "Feature group {.val {group}} returned {got}, not a one-row data frame.",
-            "i" = "This is a bug in immunoscape: please report it."
-        ), class = "internal", call = NULL)
+            "i" = "A feature group (see {.fn profile_features}) must return one row per image."
+        ), class = "argument", call = NULL)
     }
     r
 }

@@ -43,6 +43,7 @@ test_that("bind_images() equals rbind() on tables of the same columns", {
     e <- bind_tables(3, 0)
     e$image <- factor(character())
     expect_rbind(list(u[[1]], e, u[[3]]))
+    u[[2]]$image[2] <- "i2"
     got <- immunoscape:::bind_images(u)
     expect_identical(levels(got$image), c("i1", "i2", "i3"))
     # the fast path really ran: same numbers, in order
@@ -68,6 +69,35 @@ test_that("bind_images() falls back to rbind() where the tables differ", {
     t1$t <- as.POSIXct("2026-01-01", tz = "UTC")
     t2$t <- as.POSIXct("2026-01-02", tz = "UTC")
     expect_rbind(list(t1, t2))
+    # rbind() drops tables without rows first, and rebuilds factors from
+    # their levels alone
+    a <- data.frame(k = 1:2)
+    a$f <- factor(c("a", "b"))
+    z <- data.frame(k = integer())
+    z$f <- factor(character(), levels = "z")
+    attr(z, "note") <- "on an empty table"
+    expect_rbind(list(a, z))
+    expect_rbind(list(z, a))
+    expect_rbind(list(z, z))
+    na <- data.frame(k = 1:3)
+    na$f <- structure(c(1L, NA, 2L), levels = c("a", NA), class = "factor")
+    expect_rbind(list(na, a))
+    cf <- a
+    contrasts(cf$f) <- stats::contr.sum(2)
+    expect_rbind(list(cf, cf))
+    sub <- a
+    sub$f <- structure(1:2, levels = c("a", "b"), class = c("myfac", "factor"))
+    expect_rbind(list(sub, sub))
+    nf <- structure(list(f = structure(1:2, levels = c("a", "b"),
+                                       class = "factor",
+                                       names = c("x", "y"))),
+                    class = "data.frame", row.names = c(NA, -2L))
+    expect_rbind(list(nf, nf))
+    e <- data.frame(a = 1:2, b = 3:4)
+    names(e)[2] <- ""
+    expect_rbind(list(e, e))
+    expect_rbind(list(data.frame(row.names = 1:3),
+                      data.frame(row.names = 1:2)))
     expect_error(immunoscape:::bind_images(list(bind_tables(1),
                                                 bind_tables(2)[, 1:3])))
 })
