@@ -1,6 +1,7 @@
 # Binding the per-image tables of map_images(): the column-by-column path
 # of bind_images() must give exactly what do.call(rbind, ...) gives, and
-# fall back to rbind() where the tables differ in type or levels.
+# fall back to rbind() where it could not (tables of other types, empty
+# tables, factors with more than levels and class, unnamed columns).
 
 bind_tables <- function(k, n = 3) {
     data.frame(image = factor(rep(paste0("i", k), n),
@@ -46,7 +47,7 @@ test_that("bind_images() equals rbind() on tables of the same columns", {
     u[[2]]$image[2] <- "i2"
     got <- immunoscape:::bind_images(u)
     expect_identical(levels(got$image), c("i1", "i2", "i3"))
-    # the fast path really ran: same numbers, in order
+    # the numbers themselves, in order, and the united levels
     got <- immunoscape:::bind_images(list(bind_tables(1), bind_tables(2)))
     expect_identical(got$id, c(11L, 12L, 13L, 21L, 22L, 23L))
     expect_identical(levels(got$image), c("i1", "i2", "i3"))
