@@ -117,6 +117,23 @@
 #' `attr(, "notes")`; later functions give it `NA` distances and a note
 #' rather than an error.
 #'
+#' @section The edge of the image:
+#' Where the tumour goes on beyond the image (a field, a core of a tissue
+#' microarray, a tissue tear), its region is cut by the edge of the tissue
+#' window. That cut is not a tumour border: the tumour continues, and a
+#' cell beside it is not in the invasive margin. Edges of the outline that
+#' run within `image_edge` microns of the window's boundary are marked
+#' (vertex column `image_edge`), and [compartments()],
+#' [infiltration_profile()], [immune_phenotype()], [growth_pattern()] and
+#' [detect_tls()] measure distances to the rest of the outline only, the
+#' tumour-host interfaces in view (so did inForm, which leaves the distance
+#' of cells near the edge of the field empty). A region whose whole
+#' outline is image edge (a core or field all tumour) has no border in
+#' view: distances are `-Inf` inside and `Inf` outside, and its cells are
+#' in the core. `summary()` gives the share of the outline that is image
+#' edge per image. Distances near the edge of the image are therefore upper
+#' bounds: the true border may lie just beyond it.
+#'
 #' @param cells A `spatial_cells` object.
 #' @param tumor The tumour cell type(s) (values of `type`), or with `tissue`
 #'   the tumour value(s) of that column. Default `"Tumor"`.
@@ -157,16 +174,23 @@
 #' @param level `"tumor"` (default): the tumour mass; `"nests"`: tumour
 #'   nests as vendor tissue classifiers draw them (see "Nest level").
 #' @param max_pixels Largest raster (pixels) per image.
+#' @param image_edge Distance (microns) within which the outline is taken
+#'   to run along the edge of the image rather than along a tumour border
+#'   (see "The edge of the image"). `NULL` (default): twice the median
+#'   nearest-neighbour spacing of the image's cells, within 15 to 50. 0:
+#'   every edge of the outline is a tumour border.
 #' @param nthreads Number of OpenMP threads (results do not depend on it).
 #' @param BPPARAM `NULL` (serial) or a BiocParallel parameter object.
 #' @returns An `immunoscape_regions` data frame of vertices with columns
 #'   `image` (factor with the images of `cells`), `polygon`, `ring`, `hole`,
-#'   `x`, `y`. Attributes: `areas` (a data frame `image`, `polygon`,
+#'   `x`, `y` and `image_edge` (the edge from this vertex to the next runs
+#'   along the edge of the image). Attributes: `areas` (a data frame `image`, `polygon`,
 #'   `area_mm2`, `n_holes`), `notes` (`image`, `note`), `method`, `tumor`
 #'   (the tumour types, unless built from `tissue`),
 #'   `parameters` (per image) and `extent` (the cells' bounding box per
 #'   image, to catch regions used with other cells). `summary()` gives the
-#'   number of polygons and the tumour area (mm^2) per image.
+#'   number of polygons, the tumour area (mm^2) and the share of the
+#'   outline that is image edge per image.
 #' @seealso [compartments()], [plot_cells()] (`regions =`),
 #'   [tissue_window()].
 #' @export
@@ -185,6 +209,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
                           gap = 100, min_area = 5000, min_hole = 1e6,
                           ignore = NULL, radius = NULL, refine = NULL,
                           level = c("tumor", "nests"), max_pixels = 1e7,
+                          image_edge = NULL,
                           nthreads = immunoscape_threads(), BPPARAM = NULL) {
     check_dots(...)
     cells <- check_cells(cells)
@@ -211,6 +236,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
     check_nonneg(min_area)
     check_nonneg(min_hole)
     check_nonneg(max_pixels)
+    if (!is.null(image_edge)) check_nonneg(image_edge)
     nthreads <- check_nthreads(nthreads)
     is_tumor <- tumor_flags(cells, tumor, tissue)
     cls <- as.integer(is_tumor)
@@ -229,6 +255,14 @@ tumor_regions <- function(cells, tumor = "Tumor",
     out <- new_regions(res, levels(cells$image), method = method,
                 tissue = tissue, tumor = if (is.null(tissue)) tumor, extent = cells_extent(cells),
                 problems = attr(res, "problems"))
+    finish_regions(out, cells, image_edge, nthreads)
+}
+
+# The image-edge flags and the groups of the cells, on the vertices and
+# per image (images without a polygon keep theirs in attribute "groups").
+finish_regions <- function(out, cells, image_edge, nthreads) {
+    out$image_edge <- image_edge_flags(out, cells, image_edge, nthreads)
+    attr(out, "groups") <- image_group_table(cells)
     carry_groups(out, cells)
 }
 
@@ -462,6 +496,10 @@ contour_frame <- function(res, x0, y0) {
 #' @param x Polygons.
 #' @param cells The `spatial_cells` the regions belong to.
 #' @param ... Unused.
+#' @param image_edge Distance (microns) within which the outline is taken
+#'   to run along the edge of the image, not a tumour border (see
+#'   [tumor_regions()], "The edge of the image"); `NULL`: the default there.
+#' @param nthreads Number of OpenMP threads.
 #' @returns An `immunoscape_regions` object (see [tumor_regions()]).
 #' @export
 #' @examples
@@ -471,22 +509,29 @@ contour_frame <- function(res, x0, y0) {
 #' sq <- data.frame(x = c(0, 60, 60, 0), y = c(0, 0, 60, 60))
 #' reg <- as_regions(sq, cells)
 #' compartments(cells, reg, margin = 20)
-as_regions <- function(x, cells, ...) {
+as_regions <- function(x, cells, ..., image_edge = NULL,
+                       nthreads = immunoscape_threads()) {
     check_dots(...)
     cells <- check_cells(cells)
+    if (!is.null(image_edge)) check_nonneg(image_edge)
+    nthreads <- check_nthreads(nthreads)
     if (inherits(x, "immunoscape_regions")) {
-        return(check_regions(x, cells))
+        x <- check_regions(x, cells)
+        if (is.null(image_edge)) return(x)
+        return(finish_regions(x, cells, image_edge, nthreads))
     }
     w <- as_window(x, images = levels(cells$image))
     ex <- cells_extent(cells)
     have <- unique(as.character(w$image))
     notes <- data.frame(image = setdiff(levels(cells$image), have))
     notes$note <- rep("no region polygon", nrow(notes))
-    structure(as.data.frame(unclass(w)),
-              class = c("immunoscape_regions", "immunoscape_result",
-                        "data.frame"),
-              areas = regions_areas(w), notes = notes, method = "polygons",
-              tissue = NULL, parameters = NULL, extent = ex)
+    out <- structure(as.data.frame(unclass(w)),
+                     class = c("immunoscape_regions", "immunoscape_result",
+                               "data.frame"),
+                     areas = regions_areas(w), notes = notes,
+                     method = "polygons", tissue = NULL, parameters = NULL,
+                     extent = ex)
+    finish_regions(out, cells, image_edge, nthreads)
 }
 
 cells_extent <- function(cells) {
@@ -510,6 +555,19 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
         stop_immunoscape(c(
             "{.arg {arg}} must be the result of {.fn tumor_regions} (or a polygon data frame), not {.obj_type_friendly {regions}}.",
             "i" = "Build it with {.code tumor_regions(cells)}."
+        ), class = "regions", call = call)
+    }
+    bad <- !all(c("image", "polygon", "ring", "x", "y") %in% names(regions))
+    if (!bad && nrow(regions)) {
+        key <- paste(regions$image, regions$polygon, regions$ring)
+        bad <- anyNA(regions$polygon) || anyNA(regions$ring) ||
+            !all(is.finite(regions$x)) || !all(is.finite(regions$y)) ||
+            any(table(key) < 3L) || is.unsorted(match(key, unique(key)))
+    }
+    if (bad) {
+        stop_immunoscape(c(
+            "{.arg {arg}} has been edited into invalid polygons (missing or non-finite vertices, rings of fewer than 3 vertices, or rows out of ring order).",
+            "i" = "Rebuild it with {.fn tumor_regions} or {.fn as_regions}."
         ), class = "regions", call = call)
     }
     lv <- levels(cells$image)
@@ -541,15 +599,20 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
             ), class = "regions", call = call)
         }
     }
+    if (is.null(regions$image_edge)) {
+        regions$image_edge <- image_edge_flags(regions, cells)
+    }
     regions
 }
 
 #' Signed distance to the tumour border (internal)
 #'
 #' Exact Euclidean distance (microns) from points to the nearest edge of
-#' the region polygons of one image (outer rings and holes), negative
-#' inside a region and 0 on its border; `NA` for every point when the image
-#' has no region. Computed in C on a grid of the edges (src/regions.c).
+#' the region polygons of one image (outer rings and holes) that is a
+#' tumour border, not the edge of the image (column `image_edge`, see
+#' image_edge_flags()), negative inside a region and 0 on its border; `NA`
+#' for every point when the image has no region, `-Inf` / `Inf` when its
+#' whole outline is the image edge. Computed in C on a grid of the edges (src/regions.c).
 #' Used by [compartments()] and by the TLS and cohort functions.
 #'
 #' @param regions An `immunoscape_regions` object (or any vertex data frame
@@ -565,7 +628,8 @@ region_signed_distance <- function(regions, image, x, y,
     r <- window_rings(regions, image)
     if (!window_has_rings(r)) return(rep(NA_real_, length(x)))
     .Call(ffi_regions_signed_distance, as.numeric(x), as.numeric(y),
-          as.numeric(r$x), as.numeric(r$y), r$ring_start, as.integer(nthreads))
+          as.numeric(r$x), as.numeric(r$y), r$ring_start,
+          border_rings(regions, image), as.integer(nthreads))
 }
 
 # Areas (square microns) of the bands of signed distance
@@ -589,9 +653,106 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
     ext <- max(diff(range(w$x)), diff(range(w$y)))
     leaf <- leaf %||% max(0.25, ext / 4000)
     .Call(ffi_regions_band_area, as.numeric(r$x), as.numeric(r$y),
-          r$ring_start, as.numeric(w$x), as.numeric(w$y), w$ring_start,
+          r$ring_start, border_rings(regions, image), as.numeric(w$x),
+          as.numeric(w$y), w$ring_start,
           as.numeric(breaks), as.numeric(leaf), as.numeric(tile),
           as.integer(nthreads))
+}
+
+# ---- the edge of the image is not a tumour border ------------------------
+
+# Per vertex of `df` (a regions vertex frame): TRUE when the edge from it
+# to the next vertex of its ring runs along the edge of the image, i.e.
+# both ends and the middle lie within `tol` microns of the boundary of the
+# tissue window (outer edge or hole). A tumour cut by the edge of a field
+# or core has no border there: it goes on beyond the image. `tol` NULL:
+# twice the median nearest-neighbour spacing of the image's cells, within
+# 15 to 50 microns (the region outline follows the outermost cells, which
+# the window follows too, within about a cell spacing). 0: no edge is.
+image_edge_flags <- function(df, cells, tol = NULL, nthreads = 1L) {
+    flags <- logical(nrow(df))
+    windows <- attr(cells, "windows")
+    if (!nrow(df) || is.null(windows) || identical(tol, 0)) return(flags)
+    rows <- split(seq_len(nrow(df)), as.character(df$image))
+    for (im in names(rows)) {
+        i <- rows[[im]]
+        w <- window_rings(windows, im)
+        if (!window_has_rings(w)) next
+        t <- tol %||% edge_tolerance(cells, im, nthreads)
+        nxt <- i[ring_next(paste(df$polygon[i], df$ring[i]))]
+        dv <- window_bdist(windows, im, df$x[i], df$y[i], nthreads)
+        dm <- window_bdist(windows, im, (df$x[i] + df$x[nxt]) / 2,
+                           (df$y[i] + df$y[nxt]) / 2, nthreads)
+        flags[i] <- dv <= t & dv[match(nxt, i)] <= t & dm <= t
+    }
+    flags
+}
+
+edge_tolerance <- function(cells, image, nthreads) {
+    s <- which(cells$image == image)
+    if (length(s) < 2L) return(15)
+    nn <- .Call(ffi_dist_nearest, cells$x[s], cells$y[s], seq_along(s),
+                seq_along(s), 1L, as.integer(nthreads))[[1]][, 1]
+    min(50, max(15, 2 * stats::median(nn[is.finite(nn)])))
+}
+
+# Position of the next vertex of each vertex's ring (rings are runs of
+# equal `key`, in order).
+ring_next <- function(key) {
+    n <- length(key)
+    if (!n) return(integer())
+    last <- c(key[-1] != key[-n], TRUE)
+    first <- c(TRUE, key[-1] != key[-n])
+    nxt <- seq_len(n) + 1L
+    nxt[last] <- which(first)
+    nxt
+}
+
+# The tumour border of one image for the C distance code: NULL when every
+# edge of the outline is a border (the outline itself is used); otherwise
+# list(x, y, ring_start) of the runs of border edges, each as a ring traced
+# there and back (degenerate, but distances to it are distances to the
+# run); with no border edge at all, ring_start = 0 (distances Inf).
+border_rings <- function(regions, image) {
+    if (is.null(regions$image_edge)) return(NULL)
+    i <- which(regions$image == image)
+    edge <- regions$image_edge[i]
+    if (!any(edge, na.rm = TRUE)) return(NULL)
+    x <- regions$x[i]
+    y <- regions$y[i]
+    nxt <- ring_next(paste(regions$polygon[i], regions$ring[i]))
+    start <- which(!edge & edge[match(seq_along(i), nxt)] %in% TRUE)
+    bx <- list()
+    by <- list()
+    for (k in start) {
+        run <- k
+        while (!edge[nxt[run[length(run)]]] &&
+               nxt[run[length(run)]] != k) {
+            run <- c(run, nxt[run[length(run)]])
+        }
+        v <- c(run, nxt[run[length(run)]])
+        back <- rev(v)[-c(1L, length(v))]
+        vx <- c(x[v], x[back])
+        vy <- c(y[v], y[back])
+        if (length(vx) < 3L) {
+            vx <- c(vx, mean(vx))
+            vy <- c(vy, mean(vy))
+        }
+        bx[[length(bx) + 1L]] <- vx
+        by[[length(by) + 1L]] <- vy
+    }
+    # rings wholly border (no image edge on them)
+    key <- paste(regions$polygon[i], regions$ring[i])
+    whole <- !key %in% key[edge]
+    if (any(whole)) {
+        for (r in unique(key[whole])) {
+            bx[[length(bx) + 1L]] <- x[key == r]
+            by[[length(by) + 1L]] <- y[key == r]
+        }
+    }
+    len <- lengths(bx)
+    list(as.numeric(unlist(bx)), as.numeric(unlist(by)),
+         as.integer(c(0L, cumsum(len))))
 }
 
 #' @export
@@ -618,12 +779,31 @@ summary.immunoscape_regions <- function(object, ...) {
         n_polygons = as.integer(tabulate(img, length(lv))),
         n_holes = as.integer(vapply(split(a$n_holes, img), sum, numeric(1))),
         area_mm2 = vapply(split(a$area_mm2, img), sum, numeric(1)),
+        image_edge = image_edge_share(object, lv),
         note = notes$note[match(lv, notes$image)]
     )
     rownames(out) <- NULL
-    out <- carry_result_groups(out, object)
+    out <- if (is.null(attr(object, "groups"))) {
+        carry_result_groups(out, object)
+    } else {
+        add_groups(out, attr(object, "groups"))
+    }
     class(out) <- c("summary_immunoscape_regions", "data.frame")
     out
+}
+
+# Share of the outline's length that is image edge, per image (NA without
+# a region).
+image_edge_share <- function(object, images) {
+    df <- as.data.frame(object)
+    if (!nrow(df)) return(rep(NA_real_, length(images)))
+    nxt <- ring_next(paste(df$image, df$polygon, df$ring))
+    len <- sqrt((df$x[nxt] - df$x)^2 + (df$y[nxt] - df$y)^2)
+    edge <- if (is.null(df$image_edge)) FALSE else df$image_edge %in% TRUE
+    img <- factor(as.character(df$image), levels = images)
+    tot <- vapply(split(len, img), sum, numeric(1))
+    on <- vapply(split(len * edge, img), sum, numeric(1))
+    unname(ifelse(tot > 0, on / tot, NA_real_))
 }
 
 #' @export

@@ -2,7 +2,10 @@
 # growth_pattern() and immune_phenotype() (issue 9), and agreement with the
 # vendor tissue classification on the real inForm and HALO data.
 #
-#   R_LIBS=/work/lib-tissue2 Rscript bench/validate-compartments.R [seeds] [csv]
+#   Rscript bench/validate-compartments.R [seeds] [csv]
+#
+# VALIDATE_PATTERNS (e.g. "replacement") limits the growth patterns;
+# VALIDATE_DENSITY sets the simulated cells per mm^2 (default 3000).
 #
 # Prints one line per simulated image and a summary of every figure; the
 # per-image table goes to `csv` (default: a file in tempdir()).
@@ -30,6 +33,8 @@ immune_types <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
 rows <- list()
 patterns <- strsplit(Sys.getenv("VALIDATE_PATTERNS",
                                  "desmoplastic,replacement,pushing"), ",")[[1]]
+# cells per mm^2 of the simulated sections (the simulator's default: 3000)
+density <- as.numeric(Sys.getenv("VALIDATE_DENSITY", "3000"))
 for (pattern in patterns) {
     for (infl in c("inflamed", "excluded", "desert")) {
         for (s in seeds) {
@@ -38,7 +43,7 @@ for (pattern in patterns) {
                                     "desmoplastic", "replacement",
                                     "pushing")) * 10 + match(infl, c(
                                     "inflamed", "excluded", "desert")),
-                                nthreads = nth)
+                                cells_per_mm2 = density, nthreads = nth)
             truth <- attr(sim, "tumor_polygons")
             im <- levels(sim$image)[1]
             t0 <- proc.time()[[3]]

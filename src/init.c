@@ -17,9 +17,9 @@ SEXP ffi_window_circle_frac(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_overlap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_window_crossing(SEXP, SEXP, SEXP);
 SEXP ffi_window_concave(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_regions_signed_distance(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_regions_band_area(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                           SEXP, SEXP);
+                           SEXP, SEXP, SEXP);
 SEXP ffi_regions_mask(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                       SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_threads_available(void);
@@ -60,8 +60,8 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(ffi_window_overlap, 6),
     CALLDEF(ffi_window_crossing, 3),
     CALLDEF(ffi_window_concave, 7),
-    CALLDEF(ffi_regions_signed_distance, 6),
-    CALLDEF(ffi_regions_band_area, 10),
+    CALLDEF(ffi_regions_signed_distance, 7),
+    CALLDEF(ffi_regions_band_area, 11),
     CALLDEF(ffi_regions_mask, 14),
     CALLDEF(ffi_threads_available, 0),
     CALLDEF(ffi_threads_forked, 0),

@@ -24,22 +24,59 @@ static void regions_rings(im_window *w, SEXP x, SEXP y, SEXP ring_start) {
         IM_BUG("invalid region rings (R layer should have caught this)");
 }
 
-/* Signed distance to the nearest edge: negative inside (on an edge: 0). */
-static inline double signed_dist(const im_window *w, double x, double y) {
-    double d = im_window_bdist(w, x, y);
-    return im_window_inside(w, x, y) ? -d : d;
+/* The border that distances are measured to.  A region's outline may run
+ * partly along the edge of the image (the tissue window), which is not a
+ * tumour border: `border` then holds only the tumour-host interfaces, as
+ * degenerate rings (each run of interface edges traced there and back), and
+ * is used for the magnitude while `reg` gives the sign.  border == reg when
+ * every edge is an interface; none == 1 when no edge is (distance Inf). */
+typedef struct {
+    const im_window *reg;
+    const im_window *border;
+    int none;
+} region_border;
+
+/* Interface rings from R: NULL (every edge counts), or list(x, y,
+ * ring_start) with ring_start of length 1 when there is no interface. */
+static void border_rings(region_border *b, im_window *store, SEXP iface) {
+    b->border = b->reg;
+    b->none = 0;
+    if (Rf_isNull(iface)) return;
+    if (TYPEOF(iface) != VECSXP || Rf_length(iface) != 3)
+        IM_BUG("interface rings must be a list of 3");
+    if (Rf_length(VECTOR_ELT(iface, 2)) < 2) {
+        b->none = 1;
+        return;
+    }
+    regions_rings(store, VECTOR_ELT(iface, 0), VECTOR_ELT(iface, 1),
+                  VECTOR_ELT(iface, 2));
+    b->border = store;
+}
+
+/* Distance to the nearest border edge (Inf when there is none). */
+static inline double border_dist(const region_border *b, double x, double y) {
+    return b->none ? R_PosInf : im_window_bdist(b->border, x, y);
+}
+
+/* Signed distance to the border: negative inside (on an edge: 0). */
+static inline double signed_dist(const region_border *b, double x, double y) {
+    double d = border_dist(b, x, y);
+    return im_window_inside(b->reg, x, y) ? -d : d;
 }
 
 /* R caller: region_signed_distance() */
 SEXP ffi_regions_signed_distance(SEXP px, SEXP py, SEXP x, SEXP y,
-                                 SEXP ring_start, SEXP nthreads_) {
+                                 SEXP ring_start, SEXP iface,
+                                 SEXP nthreads_) {
     im_check_double(px, "px must be double");
     im_check_double(py, "py must be double");
     R_xlen_t n = XLENGTH(px);
     if (XLENGTH(py) != n) IM_BUG("px and py differ in length");
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
-    im_window w;
+    im_window w, wb;
     regions_rings(&w, x, y, ring_start);
+    region_border b = {&w, &w, 0};
+    border_rings(&b, &wb, iface);
     SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
     double *po = REAL(out);
     const double *qx = REAL_RO(px), *qy = REAL_RO(py);
@@ -50,7 +87,7 @@ SEXP ffi_regions_signed_distance(SEXP px, SEXP py, SEXP x, SEXP y,
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1024)
 #endif
         for (R_xlen_t i = c0; i < c1; i++)
-            po[i] = signed_dist(&w, qx[i], qy[i]);
+            po[i] = signed_dist(&b, qx[i], qy[i]);
         R_CheckUserInterrupt();
     }
     UNPROTECT(1);
@@ -60,7 +97,7 @@ SEXP ffi_regions_signed_distance(SEXP px, SEXP py, SEXP x, SEXP y,
 /* ---- areas of distance bands ------------------------------------------- */
 
 typedef struct {
-    const im_window *reg;     /* tumour regions                         */
+    const region_border *reg; /* tumour regions and their border        */
     const im_window *win;     /* tissue window                          */
     const double *brk;        /* increasing band limits                 */
     int nb;                   /* limits; bands: nb + 1                  */
@@ -81,8 +118,10 @@ static inline int band_of(const band_ctx *c, double d) {
 /* Area of the square block centred at (x, y) with side L lying in the
  * window, added to acc[band].  Distances are 1-Lipschitz, so a block whose
  * centre is farther than half its diagonal from every band limit lies in
- * one band (and likewise for the window edge); other blocks are split
- * into four down to the leaf side, where the centre decides. */
+ * one band (and likewise for the window edge and, when the border is only
+ * part of the outline, for the region's own edges, across which the sign
+ * changes); other blocks are split into four down to the leaf side, where
+ * the centre decides. */
 static void band_block(const band_ctx *c, double x, double y, double L,
                        double *acc) {
     double h = L * M_SQRT1_2;
@@ -94,6 +133,8 @@ static void band_block(const band_ctx *c, double x, double y, double L,
     int k = band_of(c, d);
     int band_uniform = (k == 0 || d - c->brk[k - 1] > h) &&
                        (k == c->nb || c->brk[k] - d > h);
+    if (band_uniform && c->reg->border != c->reg->reg)
+        band_uniform = im_window_bdist(c->reg->reg, x, y) > h;
     if ((win_uniform && band_uniform) || L <= c->leaf * 1.000001) {
         if (win_in) acc[k] += L * L;
         return;
@@ -106,14 +147,15 @@ static void band_block(const band_ctx *c, double x, double y, double L,
 }
 
 /* R caller: region_band_areas().  Areas of the bands of signed distance
- * to the regions (rx, ry, rs) inside the window (wx, wy, ws), for the
+ * to the regions (rx, ry, rs; border: iface, see border_rings()) inside
+ * the window (wx, wy, ws), for the
  * whole window (tile <= 0: a vector of nb + 1) or per square tile of side
  * `tile` laid from the window's lower-left corner (a matrix nb + 1 x
  * tiles, tile k = column + row * columns; attribute "tiles" = columns,
  * rows). */
-SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP wx, SEXP wy,
-                           SEXP ws, SEXP breaks, SEXP leaf_, SEXP tile_,
-                           SEXP nthreads_) {
+SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP iface,
+                           SEXP wx, SEXP wy, SEXP ws, SEXP breaks,
+                           SEXP leaf_, SEXP tile_, SEXP nthreads_) {
     im_check_double(breaks, "breaks must be double");
     int nb = Rf_length(breaks);
     double leaf = im_as_double(leaf_, "leaf");
@@ -121,10 +163,12 @@ SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP wx, SEXP wy,
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
     if (!(leaf > 0) || !R_FINITE(leaf) || !R_FINITE(tile))
         IM_BUG("bad leaf or tile size");
-    im_window reg, win;
+    im_window reg, wb, win;
     regions_rings(&reg, rx, ry, rs);
+    region_border b = {&reg, &reg, 0};
+    border_rings(&b, &wb, iface);
     regions_rings(&win, wx, wy, ws);
-    band_ctx c = {&reg, &win, REAL_RO(breaks), nb, leaf};
+    band_ctx c = {&b, &win, REAL_RO(breaks), nb, leaf};
     /* top-level blocks: about 64 across the window, and whole divisions
      * of the tiles when there are tiles */
     double W = win.xmax - win.xmin, H = win.ymax - win.ymin;

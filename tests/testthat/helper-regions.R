@@ -2,12 +2,13 @@
 # on plain vertex data frames (x, y, polygon, ring; one image), using the
 # edge and ray-casting oracles of helper-window.R.
 
-# Signed distance: the minimum over all edges of the point-segment
-# distance, negative inside (even-odd rule, edges inside).
-ro_signed_distance <- function(px, py, w) {
+# Signed distance: the minimum over all edges (but those of vertices with
+# `skip`: edges along the image edge) of the point-segment distance,
+# negative inside (even-odd rule, edges inside).
+ro_signed_distance <- function(px, py, w, skip = rep(FALSE, nrow(w))) {
     e <- wo_edges(w)
     best <- rep(Inf, length(px))
-    for (k in seq_len(nrow(e))) {
+    for (k in which(!skip)) {
         ex <- e[k, "x1"] - e[k, "x0"]
         ey <- e[k, "y1"] - e[k, "y0"]
         t <- ((px - e[k, "x0"]) * ex + (py - e[k, "y0"]) * ey) /
@@ -21,7 +22,8 @@ ro_signed_distance <- function(px, py, w) {
 
 # Areas of the bands (-Inf, b1], (b1, b2], ..., (bk, Inf) of the signed
 # distance inside the window, by the midpoint rule on a grid of step h.
-ro_band_areas <- function(reg, window, breaks, h) {
+ro_band_areas <- function(reg, window, breaks, h,
+                          skip = rep(FALSE, nrow(reg))) {
     xr <- range(window$x)
     yr <- range(window$y)
     # a grid not aligned with the (integer) band limits
@@ -29,7 +31,7 @@ ro_band_areas <- function(reg, window, breaks, h) {
     gy <- seq(yr[1] + h * 0.4871, yr[2], by = h)
     g <- expand.grid(x = gx, y = gy)
     g <- g[wo_inside(g$x, g$y, window), ]
-    d <- ro_signed_distance(g$x, g$y, reg)
+    d <- ro_signed_distance(g$x, g$y, reg, skip)
     band <- findInterval(d, breaks, left.open = TRUE) + 1L
     tabulate(band, length(breaks) + 1L) * h^2
 }

@@ -2,7 +2,8 @@
 # against brute-force R oracles (helper-regions.R), region building on
 # synthetic tissue.
 
-reg_of <- function(df, cells) as_regions(df, cells)
+# every edge a border (the image-edge rule has its own tests below)
+reg_of <- function(df, cells) as_regions(df, cells, image_edge = 0)
 
 test_that("signed distances match the brute-force oracle", {
     # two nodules, one with a hole
@@ -87,7 +88,7 @@ test_that("tumor_regions outlines a disc, its hole and separate nodules", {
     reg <- tumor_regions(cells, min_hole = 1e4, gap = 40)
     expect_s3_class(reg, "immunoscape_regions")
     expect_named(as.data.frame(reg), c("image", "polygon", "ring", "hole",
-                                       "x", "y"))
+                                       "x", "y", "image_edge"))
     s <- summary(reg)
     expect_equal(s$n_polygons, 2L)
     expect_equal(s$n_holes, 1L)
@@ -258,4 +259,77 @@ test_that("plot_cells draws the regions and autoplot maps them", {
     expect_s3_class(autoplot(reg), "ggplot")
     expect_s3_class(autoplot(reg, cells = cells), "ggplot")
     expect_output(print(reg), "immunoscape_regions")
+})
+
+test_that("the edge of the image is not a tumour border", {
+    # a rectangular window 0..500 x 0..300; the tumour fills x < 200 (its
+    # outline runs along the window on three sides) and a nodule sits free
+    set.seed(3)
+    df <- data.frame(x = stats::runif(4000, 0, 500),
+                     y = stats::runif(4000, 0, 300))
+    df$type <- ifelse(df$x < 200 | (df$x - 400)^2 + (df$y - 150)^2 < 50^2,
+                      "Tumor", "Stroma")
+    cells <- spatial_cells(df, window = "rectangle")
+    p <- rbind(data.frame(polygon = 1L, ring = 1L, hole = FALSE,
+                          x = c(0, 200, 200, 0), y = c(0, 0, 300, 300)),
+               data.frame(polygon = 2L, ring = 1L, hole = FALSE,
+                          x = 400 + 50 * cos(seq(0, 2 * pi, length.out = 41)[-41]),
+                          y = 150 + 50 * sin(seq(0, 2 * pi, length.out = 41)[-41])))
+    reg <- as_regions(p, cells)
+    w <- reg[reg$image == "image1", ]
+    # the edges (0,0)-(200,0), (200,300)-(0,300) and (0,300)-(0,0) lie on
+    # the window; (200,0)-(200,300) and the nodule are borders
+    expect_equal(w$image_edge[1:4], c(TRUE, FALSE, TRUE, TRUE))
+    expect_false(any(w$image_edge[-(1:4)]))
+    px <- c(df$x, 100, 10, 300)
+    py <- c(df$y, 150, 10, 5)
+    got <- immunoscape:::region_signed_distance(reg, "image1", px, py, 1L)
+    expect_equal(got, ro_signed_distance(px, py, w, skip = w$image_edge),
+                 tolerance = 1e-9)
+    # a tumour cell by the window corner is 190 um from the border, not 10
+    expect_equal(got[4002], -190)
+    expect_identical(
+        immunoscape:::region_signed_distance(reg, "image1", px, py, 2L), got)
+    # band areas: the same rule, against the grid oracle
+    win <- attr(cells, "windows")
+    br <- c(-150, -50, 0, 30, 100)
+    a <- immunoscape:::region_band_areas(reg, win, "image1", br)
+    expect_equal(a, ro_band_areas(w, as.data.frame(win), br, h = 1,
+                                  skip = w$image_edge), tolerance = 5e-3)
+    # exactly: (-150, -50] is a strip 100 um wide across the window (the
+    # nodule is not 50 um deep)
+    expect_equal(a[2], 100 * diff(range(win$y)), tolerance = 1e-3)
+    # compartments agree; summary gives the share of outline on the edge
+    comp <- compartments(cells, reg, margin = 100)
+    expect_equal(comp$border_distance, got[seq_len(nrow(df))])
+    expect_equal(summary(reg)$image_edge, 700 / (1000 + 2 * pi * 50 *
+                     sin(pi / 40) / (pi / 40)), tolerance = 1e-9)
+    # image_edge = 0: every edge is a border, as a polygon is
+    reg0 <- as_regions(reg, cells, image_edge = 0)
+    expect_false(any(reg0$image_edge))
+    expect_equal(immunoscape:::region_signed_distance(reg0, "image1", px,
+                                                      py, 1L),
+                 ro_signed_distance(px, py, w), tolerance = 1e-9)
+})
+
+test_that("a tumour filling the image has no border in view", {
+    set.seed(4)
+    df <- data.frame(x = stats::runif(2000, 0, 400),
+                     y = stats::runif(2000, 0, 400),
+                     type = sample(c("Tumor", "CD8 T"), 2000, TRUE,
+                                   c(0.9, 0.1)))
+    cells <- spatial_cells(df, window = "rectangle")
+    reg <- tumor_regions(cells, ignore = "CD8 T")
+    expect_true(all(reg$image_edge))
+    expect_equal(summary(reg)$image_edge, 1)
+    comp <- compartments(cells, reg)
+    expect_true(all(comp$border_distance == -Inf))
+    expect_true(all(comp$compartment == "core"))
+    # no margin in view: the window splits into core and stroma only
+    a <- attr(comp, "areas")
+    expect_equal(a$area_mm2[a$compartment %in% c("inner_margin",
+                                                 "outer_margin")], c(0, 0))
+    expect_equal(sum(a$area_mm2), unname(window_area(cells)) / 1e6,
+                 tolerance = 1e-3)
+    expect_gt(a$area_mm2[a$compartment == "core"], 0.99 * sum(a$area_mm2))
 })
