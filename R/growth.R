@@ -14,8 +14,9 @@ growth_levels <- c("desmoplastic", "replacement", "pushing")
 #' fraction of the interface length showing each pattern.
 #'
 #' A segment is assessable when at least `min_cells` non-tumour cells lie
-#' outside the tumour within `depth` of it (segments along the edge of the
-#' section or facing empty space are not part of the interface). It is
+#' outside the tumour within `depth` of it (the outline along the edge of
+#' the image is left out, see [tumor_regions()], and segments facing empty
+#' space are not part of the interface). It is
 #'
 #' * **desmoplastic** when a rim of stroma separates tumour from liver:
 #'   among the cells outside within `rim` microns of the border, at least
@@ -173,8 +174,22 @@ border_samples <- function(regions, image, segment, step) {
             length_um = len / nseg
         )
         nseg0 <- nseg0 + nseg
+        # no interface where the outline runs along the edge of the image
+        if (isTRUE(any(s$image_edge[r]))) {
+            on_edge <- s$image_edge[r][findInterval(at, cum,
+                                                    all.inside = TRUE)]
+            p <- parts[[k]]
+            # a segment cut by the edge keeps the length of its interface
+            kept <- tabulate(p$segment[!on_edge] - nseg0 + nseg, nseg) /
+                tabulate(p$segment - nseg0 + nseg, nseg)
+            p$length_um <- p$length_um * kept[p$segment - nseg0 + nseg]
+            parts[[k]] <- p[!on_edge, , drop = FALSE]
+        }
     }
-    do.call(rbind, parts)
+    out <- do.call(rbind, parts)
+    if (!nrow(out)) return(NULL)
+    out$segment <- match(out$segment, unique(out$segment))
+    out
 }
 
 # Segments of one image: per border sample point, the segment's counts,

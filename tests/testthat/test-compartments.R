@@ -261,3 +261,21 @@ test_that("growth_pattern classifies rim, cords and a sharp border", {
     expect_error(growth_pattern(cells, reg, segment = 0),
                  class = "immunoscape_error_argument")
 })
+
+test_that("growth_pattern() leaves out the outline along the image edge", {
+    set.seed(5)
+    df <- data.frame(x = stats::runif(6000, 0, 1000),
+                     y = stats::runif(6000, 0, 600))
+    df$type <- ifelse(df$x < 400, "Tumor", "Hepatocyte")
+    cells <- spatial_cells(df, window = "rectangle")
+    reg <- tumor_regions(cells)
+    expect_true(any(reg$image_edge))
+    g <- growth_pattern(cells, reg)
+    b <- attr(g, "border")
+    expect_gt(nrow(b), 0)
+    # every border point is on the interface at x = 400, none on the edges
+    expect_lt(max(abs(b$x - 400)), 30)
+    # the whole interface is 600 um long
+    seg <- attr(g, "segments")
+    expect_equal(sum(seg$length_um), 600, tolerance = 0.1)
+})
