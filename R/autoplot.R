@@ -407,15 +407,26 @@ rotate_x <- function() {
                                                        hjust = 1))
 }
 
-check_plot_rows <- function(df, what, call = rlang::caller_env()) {
+check_plot_rows <- function(df, what, hint = NULL,
+                            call = rlang::caller_env()) {
     if (!nrow(df)) {
-        stop_immunoscape(c(
-            "Nothing to plot: the result has no {what} (no cells of the {.arg from} types, or no {.arg to} type present).",
-            "i" = "Check the {.arg from} and {.arg to} types of the call that made it."
-        ), class = "empty", call = call)
+        if (is.null(hint)) {
+            stop_immunoscape(c(
+                "Nothing to plot: the result has no {what} (no cells of the {.arg from} types, or no {.arg to} type present).",
+                "i" = "Check the {.arg from} and {.arg to} types of the call that made it."
+            ), class = "empty", call = call)
+        }
+        stop_immunoscape(c("Nothing to plot: the result has no {what}.",
+                           "i" = hint), class = "empty", call = call)
     }
     invisible(df)
 }
+
+# The hint of check_plot_rows() for the tumour-compartment results.
+region_plot_hint <- paste(
+    "Check that the images have tumour regions (see the notes) and",
+    "that {.arg images}, {.arg types} and {.arg min_area} leave something."
+)
 
 # "share of CK+ cells" for one from type, "share of cells" otherwise.
 share_label <- function(from) {

@@ -218,7 +218,7 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
     s <- s[as.character(s$image) %in% keep, , drop = FALSE]
     if (!is.null(types)) s <- s[s$type %in% types, , drop = FALSE]
     s <- s[!is.na(s$area_mm2), , drop = FALSE]
-    check_plot_rows(s, "compartment densities")
+    check_plot_rows(s, "compartment densities", region_plot_hint)
     s$image <- factor(as.character(s$image), levels = keep)
     s$type <- droplevels(s$type)
     labels <- gsub("_", " ", compartment_levels)
@@ -234,6 +234,11 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
     }
     s$compartment <- factor(labels[as.integer(s$compartment)],
                             levels = labels)
+    # compartments with no area in view (no margin in a core all tumour)
+    none <- setdiff(labels, as.character(s$compartment[s$area_mm2 > 0]))
+    s <- s[s$area_mm2 > 0, , drop = FALSE]
+    check_plot_rows(s, "compartment with an area", region_plot_hint)
+    s$compartment <- droplevels(s$compartment)
     ggplot2::ggplot(s, ggplot2::aes(.data$compartment, .data$density_mm2,
                                     fill = .data$type)) +
         ggplot2::geom_col(position = "dodge") +
@@ -242,7 +247,10 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
             mult = c(0, 0.05))) +
         ggplot2::labs(x = NULL, y = "cells per mm\u00b2", fill = "type",
                       title = title,
-                      subtitle = as.character(s$image[1])) +
+                      subtitle = as.character(s$image[1]),
+                      caption = if (length(none)) sprintf(
+                          "not in this image (no area): %s",
+                          paste(none, collapse = ", "))) +
         result_theme()
 }
 
@@ -257,6 +265,8 @@ density_lines <- function(df, max_lines, min_area) {
     pooled <- pooled_density(df, min_area)
     df <- df[is.finite(df$density_mm2) & df$area_mm2 >= min_area, ,
              drop = FALSE]
+    check_plot_rows(df, "image part of at least `min_area`",
+                    region_plot_hint)
     df$image <- droplevels(df$image)
     nimg <- nlevels(df$image)
     cols <- type_palette(levels(df$type))
@@ -434,7 +444,7 @@ autoplot.immunoscape_infiltration <- function(object, images = NULL,
     df <- as.data.frame(object)
     df <- df[as.character(df$image) %in% keep &
                  is.finite(df$density_mm2), , drop = FALSE]
-    check_plot_rows(df, "infiltration profile")
+    check_plot_rows(df, "infiltration profile", region_plot_hint)
     df$image <- factor(as.character(df$image), levels = keep)
     df$type <- droplevels(df$type)
     df$x <- df$mid
@@ -452,7 +462,8 @@ autoplot.immunoscape_infiltration <- function(object, images = NULL,
         return(p + ggplot2::labs(x = xlab, title = "Infiltration profile"))
     }
     pooled <- pooled_density(df, min_area)
-    check_plot_rows(pooled, "bands of at least `min_area`")
+    check_plot_rows(pooled, "bands of at least `min_area`",
+                    region_plot_hint)
     sub <- if (nimg == 1L) as.character(df$image[1]) else
         sprintf("%d images pooled: cells per mm\u00b2 of band area", nimg)
     ggplot2::ggplot(pooled, ggplot2::aes(.data$x, .data$density_mm2,

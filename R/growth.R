@@ -331,7 +331,7 @@ autoplot.immunoscape_growth <- function(object, cells = NULL, flip_y = TRUE,
     }
     b <- attr(object, "border")
     segs <- attr(object, "segments")
-    check_plot_rows(b, "growth-pattern border")
+    check_plot_rows(b, "growth-pattern border", region_plot_hint)
     imgs <- select_images(levels(object$image), images)
     imgs <- page_images(imgs, page, max_panels)
     b <- b[as.character(b$image) %in% imgs, , drop = FALSE]
@@ -426,7 +426,8 @@ growth_fractions_plot <- function(object, images) {
     none <- as.character(df$image[!is.finite(df$interface_um) |
                                       df$interface_um <= 0])
     df <- df[!as.character(df$image) %in% none, , drop = FALSE]
-    check_plot_rows(df, "assessable tumour-liver interfaces")
+    check_plot_rows(df, "assessable tumour-liver interfaces",
+                    region_plot_hint)
     ord <- order(-df$desmoplastic, -df$replacement, df$pushing)
     lv <- as.character(df$image[ord])
     long <- do.call(rbind, lapply(growth_levels, function(g) {

@@ -843,7 +843,7 @@ autoplot.immunoscape_regions <- function(object, cells = NULL, flip_y = TRUE,
     }
     check_dots(...)
     check_flag(flip_y)
-    check_plot_rows(as.data.frame(object), "regions")
+    check_plot_rows(as.data.frame(object), "regions", region_plot_hint)
     images <- page_images(select_images(levels(object$image), images), page,
                           max_panels)
     rings <- closed_rings(object, images)
