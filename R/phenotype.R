@@ -81,6 +81,9 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' of the `aggregates` types (B cells) within `aggregate_radius` microns
 #' (the T-cell zone around a follicle) are left out, everywhere. Scattered
 #' B cells do not reach that count; `aggregates = NULL` keeps every cell.
+#' When the default type `"B"` is in no image (a panel with other type
+#' names), nothing is left out and a message says so: name the panel's
+#' B-cell type.
 #'
 #' **Which density.** The call uses the densities of the compartments
 #' (count / area, the average infiltrate the TIL guidelines ask for rather
@@ -96,8 +99,13 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' core would be a sliver or empty), the core is taken as the part deeper
 #' than half the tumour's depth (the largest distance of a cell inside the
 #' tumour from its border) and the inner margin as the rest of the
-#' tumour; `core_depth` and `note` say so. An image without a tumour region gives a row of `NA`
-#' with a note, not an error.
+#' tumour; the outer margin stays `margin` wide. With `core_depth` the
+#' depth of the core (`margin`, or half the tumour's depth), the core is
+#' the signed border distance `d <= -core_depth` and the invasive margin
+#' `-core_depth < d <= margin`, for the cells counted as for the areas
+#' they are divided by; `core_depth` and `note` say when it is less than
+#' `margin`. An image without a tumour region gives a row of `NA` with a
+#' note, not an error.
 #'
 #' @inheritParams compartments
 #' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
@@ -109,8 +117,9 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #'   rule). Default: the types `regions` were built from.
 #' @param contact Distance (microns) within which an immune cell of the
 #'   core counts as in contact with a tumour cell.
-#' @param aggregates Cell type(s) that mark lymphoid aggregates (B cells;
-#'   types absent from `cells` are ignored), or `NULL`.
+#' @param aggregates Cell type(s) that mark lymphoid aggregates (B cells),
+#'   or `NULL`. Types given must occur in `cells`; the default `"B"` may
+#'   be absent (then nothing is left out, with a message).
 #' @param aggregate_b,aggregate_radius An immune cell with at least
 #'   `aggregate_b` `aggregates` cells within `aggregate_radius` microns is
 #'   in a lymphoid aggregate and not counted.
@@ -177,18 +186,10 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_positive(tile, allow_null = FALSE, min = 0.5)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
     check_positive(contact, allow_null = FALSE)
+    aggregates <- check_aggregates(cells, aggregates, missing(aggregates))
     check_nonneg(aggregate_b)
     check_positive(aggregate_radius, allow_null = FALSE)
-    if (!is.null(aggregates)) {
-        if (!is.character(aggregates) || anyNA(aggregates)) {
-            stop_immunoscape("{.arg aggregates} must name cell types (B cells) or be NULL.",
-                             class = "argument")
-        }
-        aggregates <- intersect(aggregates, types_present(cells))
-        if (!length(aggregates)) aggregates <- NULL
-    }
     nthreads <- check_nthreads(nthreads)
-    windows <- attr(cells, "windows")
     if (is.null(comp)) {
         comp <- compartments(cells, regions, margin = margin,
                              nthreads = nthreads, BPPARAM = BPPARAM)
@@ -200,6 +201,54 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
             "i" = "Leave {.arg comp} out to compute it."
         ), class = "argument")
     }
+    phenotype_calls(cells, regions, comp, immune, tumor, aggregates,
+                    list(margin = margin, core_min = core_min,
+                         margin_min = margin_min, statistic = statistic,
+                         tile = tile, contact = contact,
+                         aggregate_b = aggregate_b,
+                         aggregate_radius = aggregate_radius,
+                         nthreads = nthreads))
+}
+
+# Lymphoid-aggregate types of immune_phenotype(): NULL, or types of
+# `cells`. Types the user names must occur, as every cell type argument;
+# the default ("B") may be absent (another panel's B-cell name): then
+# nothing is left out, and a message says so.
+check_aggregates <- function(cells, aggregates, default,
+                             call = rlang::caller_env()) {
+    if (is.null(aggregates)) return(NULL)
+    if (!default) return(check_types(cells, aggregates, call = call))
+    present <- types_present(cells)
+    if (any(aggregates %in% present)) return(intersect(aggregates, present))
+    near <- unique(unlist(lapply(aggregates, closest_names, present)))
+    inform_immunoscape(c(
+        "!" = "No cell of the default {.arg aggregates} type {.val {aggregates}} in any image: no lymphoid aggregate is left out.",
+        "i" = if (length(near)) "Did you mean {.code aggregates = {.val {near[1]}}}?",
+        "i" = "Name the B-cell type of your panel in {.arg aggregates}, or set {.code aggregates = NULL} to keep every cell."
+    ))
+    NULL
+}
+
+# immune_phenotype()'s default settings, written once (in its formals),
+# for callers of phenotype_calls() (spatial_profile()).
+phenotype_defaults <- function() {
+    nm <- c("margin", "core_min", "margin_min", "statistic", "tile",
+            "contact", "aggregate_b", "aggregate_radius")
+    s <- lapply(formals(immune_phenotype)[nm], eval, baseenv())
+    s$statistic <- s$statistic[1]
+    s
+}
+
+# The calls of immune_phenotype() once its arguments are checked (`set`:
+# margin, core_min, margin_min, statistic, tile, contact, aggregate_b,
+# aggregate_radius, nthreads; `comp`: compartments() of the cells with
+# that margin). Types of `immune`, `tumor` and `aggregates` may be absent
+# from `cells` (counts of 0): spatial_profile() calls it on one image of
+# a cohort, in which a type can be missing.
+phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
+                            set) {
+    nthreads <- set$nthreads
+    windows <- attr(cells, "windows")
     lv <- levels(cells$image)
     notes <- attr(comp, "notes")
     rows <- lapply(lv, function(im) {
@@ -212,27 +261,30 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
         # count (not those inside lymphoid aggregates or TLS)
         if (!is.null(tumor)) {
             far <- imm & !near_type(cells$x[sub][ci], cells$y[sub][ci],
-                                    comp$type[i] %in% tumor, imm, contact,
-                                    nthreads)
+                                    comp$type[i] %in% tumor, imm,
+                                    set$contact, nthreads)
             d[far & !is.na(d) & d < 0] <- NA_real_
         }
         # immune cells of lymphoid aggregates (TLS) do not count anywhere
-        if (!is.null(aggregates)) {
+        if (length(aggregates)) {
             agg <- imm & count_type(cells$x[sub][ci], cells$y[sub][ci],
                                     comp$type[i] %in% aggregates, imm,
-                                    aggregate_radius, nthreads) >= aggregate_b
+                                    set$aggregate_radius,
+                                    nthreads) >= set$aggregate_b
             d[agg] <- NA_real_
         }
         phenotype_image(regions, windows, im, d[imm],
                         cells$x[sub][ci][imm], cells$y[sub][ci][imm],
-                        margin, depth_of(d), tile, nthreads)
+                        set$margin, depth_of(d), set$tile, nthreads)
     })
     out <- do.call(rbind, rows)
     out <- cbind(data.frame(image = factor(lv, levels = lv)), out)
-    use_core <- if (statistic == "median") out$tile_core else out$density_core
+    use_core <- if (set$statistic == "median") out$tile_core else
+        out$density_core
     use_margin <- out$density_margin
-    call <- ifelse(use_core >= core_min, "inflamed",
-                   ifelse(use_margin >= margin_min, "excluded", "desert"))
+    call <- ifelse(use_core >= set$core_min, "inflamed",
+                   ifelse(use_margin >= set$margin_min, "excluded",
+                          "desert"))
     out$phenotype <- factor(call, levels = phenotype_levels)
     nm <- match(lv, notes$image)
     out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
@@ -240,9 +292,10 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     structure(out,
               class = c("immunoscape_phenotype", "immunoscape_result",
                         "data.frame"),
-              immune = immune, margin = margin, statistic = statistic,
-              tile = tile,
-              thresholds = c(core_min = core_min, margin_min = margin_min))
+              immune = immune, margin = set$margin,
+              statistic = set$statistic, tile = set$tile,
+              thresholds = c(core_min = set$core_min,
+                             margin_min = set$margin_min))
 }
 
 # Which of the cells `from` (logical) have a cell of `to` (logical) within
@@ -277,8 +330,9 @@ depth_of <- function(d) {
 # Densities of one image's immune cells (signed distances and positions
 # given) in the core and the invasive margin: over the whole compartment
 # and as the median over tiles of side `tile` lying at least half in it.
-# The core is deeper than `margin` inside the tumour, or than half the
-# tumour's depth when that is less (small nodules).
+# The core is deeper than `core_depth` inside the tumour: `margin`, or
+# half the tumour's depth when that is less (small nodules); the margin
+# is (-core_depth, margin], for the cells as for the areas.
 phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
                             tile, nthreads) {
     na_row <- data.frame(n_core = NA_integer_, n_margin = NA_integer_,
@@ -299,8 +353,9 @@ phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
     tx <- pmin(dims[1] - 1L, floor((x - min(w$x)) / tile))
     ty <- pmin(dims[2] - 1L, floor((y - min(w$y)) / tile))
     tid <- tx + ty * dims[1] + 1L
-    code <- compartment_of(d, core_depth)
-    code[!is.na(d) & d > margin] <- 4L
+    # the bands of the areas: 1 core, 2 inner margin, 3 outer margin, 4
+    # beyond (right-closed, as region_band_areas()); 0 not counted
+    code <- findInterval(d, breaks, left.open = TRUE) + 1L
     code[is.na(code)] <- 0L
     one <- function(bands) {
         area <- colSums(a[bands, , drop = FALSE]) / 1e6
@@ -506,32 +561,58 @@ print.immunoscape_ratios <- function(x, ...) {
 #' @details `autoplot()` draws, on a log scale, the ratio in each
 #'   compartment: a stick from 1 for one image; for several, one point per image
 #'   (hollow where the zero-count rule applied) over a box plot of the
-#'   images. Compartments where the ratio is `NA` (no cell of either type)
-#'   or 0 are left out, and counted in the caption.
+#'   images. A ratio of 0 (no numerator cell, some denominator cells) is a
+#'   value, which a log scale cannot place: it is drawn as a cross at the
+#'   bottom, at half the smallest of 1 and the other ratios drawn (the
+#'   caption gives the value), and counts in the boxes as the smallest
+#'   value. Compartments where the ratio is `NA` (no
+#'   cell of either type) or `Inf` (no denominator cell with
+#'   `pseudocount = 0`) are left out, and counted in the caption.
 #' @export
 autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
     check_dots(...)
     df <- as.data.frame(object)
     keep <- select_images(unique(as.character(df$image)), images)
     df <- df[as.character(df$image) %in% keep, , drop = FALSE]
-    ok <- is.finite(df$ratio) & df$ratio > 0
-    dropped <- sum(!ok & !is.na(df$area_mm2) & df$area_mm2 > 0)
-    df <- df[ok, , drop = FALSE]
+    area <- !is.na(df$area_mm2) & df$area_mm2 > 0
+    n_na <- sum(is.na(df$ratio) & area)
+    n_inf <- sum(is.infinite(df$ratio))
+    df <- df[is.finite(df$ratio), , drop = FALSE]
     check_plot_rows(df, "ratios")
+    num <- paste(attr(object, "numerator"), collapse = "+")
+    den <- paste(attr(object, "denominator"), collapse = "+")
+    # zeros at a floor below every other ratio (and below 1, the line of
+    # equal counts): order kept, so the boxes count them as the smallest
+    is_zero <- df$ratio == 0
+    bottom <- min(c(df$ratio[!is_zero], 1)) / 2
+    df$ratio[is_zero] <- bottom
     lv <- unique(as.character(object$compartment))
     df$compartment <- factor(gsub("_", " ", as.character(df$compartment)),
                              levels = gsub("_", " ", lv))
-    df$corrected <- factor(ifelse(df$corrected, "zero denominator",
-                                  "counts"),
-                           levels = c("counts", "zero denominator"))
-    ylab <- sprintf("%s / %s (log scale)",
-                    paste(attr(object, "numerator"), collapse = "+"),
-                    paste(attr(object, "denominator"), collapse = "+"))
+    df$corrected <- factor(ifelse(is_zero, "zero numerator",
+                                  ifelse(df$corrected, "zero denominator",
+                                         "counts")),
+                           levels = c("counts", "zero denominator",
+                                      "zero numerator"))
+    ylab <- sprintf("%s / %s (log scale)", num, den)
     nimg <- length(unique(df$image))
-    caption <- if (dropped) sprintf(
-        "%d image compartment%s with ratio NA or 0 (no cell of either type) left out",
-        dropped, if (dropped == 1L) "" else "s")
-    zero <- sprintf("zero denominator (+%g)", attr(object, "pseudocount"))
+    s <- function(n) if (n == 1L) "" else "s"
+    caption <- c(
+        if (any(is_zero)) sprintf(
+            "ratio 0 (no %s cell) drawn at the bottom (%s), below every other ratio",
+            num, format(signif(bottom, 3))),
+        if (n_na) sprintf(
+            "%d image compartment%s without a cell of either type (ratio NA) left out",
+            n_na, s(n_na)),
+        if (n_inf) sprintf(
+            "%d image compartment%s without a %s cell (ratio Inf: pseudocount 0) left out",
+            n_inf, s(n_inf), den))
+    caption <- if (length(caption)) paste(caption, collapse = "\n")
+    shapes <- c(counts = 16, `zero denominator` = 1, `zero numerator` = 4)
+    labels <- c(counts = "counts",
+                `zero denominator` = sprintf("zero denominator (+%g)",
+                                             attr(object, "pseudocount")),
+                `zero numerator` = "0 (drawn at the bottom)")
     if (nimg == 1L) {
         # a stick from 1 (equal counts) to the ratio: up or down on the
         # log scale
@@ -542,10 +623,8 @@ autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
                                   colour = "grey45", linewidth = 0.8) +
             ggplot2::geom_point(ggplot2::aes(shape = .data$corrected),
                                 size = 3, colour = "#2B6CC4") +
-            ggplot2::scale_shape_manual(
-                values = c(counts = 16, `zero denominator` = 1),
-                labels = c(counts = "counts", `zero denominator` = zero),
-                drop = TRUE) +
+            ggplot2::scale_shape_manual(values = shapes, labels = labels,
+                                        drop = TRUE) +
             ggplot2::labs(subtitle = as.character(df$image[1]))
     } else {
         p <- ggplot2::ggplot(df, ggplot2::aes(.data$compartment,
@@ -560,9 +639,7 @@ autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
                 alpha = if (nimg > 100L) 0.5 else 0.8,
                 colour = "#2B6CC4") +
             ggplot2::scale_shape_manual(
-                values = c(counts = 16, `zero denominator` = 1),
-                labels = c(counts = "counts", `zero denominator` = zero),
-                drop = TRUE,
+                values = shapes, labels = labels, drop = TRUE,
                 guide = ggplot2::guide_legend(override.aes = list(
                     size = 2.5, alpha = 1))) +
             ggplot2::labs(subtitle = sprintf("%d images, one point each",

@@ -70,7 +70,10 @@
 #'   `density_<type>_<compartment>` (cells per mm^2 of that compartment;
 #'   `NA` when the compartment is empty of area).
 #' * `phenotype`: [immune_phenotype()] of the `cd8` cells on those
-#'   regions (its default thresholds): `immune_phenotype` (factor:
+#'   regions (its default thresholds), leaving out the lymphoid
+#'   aggregates of the `tls_b` cells (its `aggregates`); a tumour without
+#'   any `cd8` cell is a desert (densities 0), as in [immune_phenotype()]
+#'   of the cohort: `immune_phenotype` (factor:
 #'   inflamed, excluded, desert), `cd8_density_core`,
 #'   `cd8_density_margin` (per mm^2, as the call uses them) and the areas
 #'   they divide by, `phenotype_core_mm2`, `phenotype_margin_mm2`.
@@ -87,7 +90,9 @@
 #'   `n_tls_secondary` (maturity), `n_tls_intratumoral`, `n_tls_margin`,
 #'   `n_tls_peritumoral`, `n_tls_distal` (location), `tls_n_b` (B cells)
 #'   and `frac_b_in_tls` (fraction of them inside a TLS). `NA` without a
-#'   note in a cohort without any `tls_b` cell.
+#'   note in a cohort without any `tls_b` cell. The location counts are
+#'   `NA` in an image without tumour cells, and with a note in one where
+#'   no tumour region was found (its TLS are still counted).
 #'
 #' @section Options:
 #' Passed in `...` (a misspelled option is an error):
@@ -113,7 +118,9 @@
 #' * `tls_b = "B"`, `tls_t = c("T", "CD4 T", "CD8 T", "Treg")`,
 #'   `tls_fdc = "FDC"`, `tls_gc = "GC B"`: the B-cell, T-cell,
 #'   follicular dendritic cell and germinal-centre B-cell types of the
-#'   `tls` group (types absent from the cohort are left out).
+#'   `tls` group (types absent from the cohort are left out); `tls_b`
+#'   also marks the lymphoid aggregates the `phenotype` group leaves out
+#'   (a message says when it is in no image).
 #' * `nthreads`: OpenMP threads per image (results do not depend on it).
 #' * `whole_slide = 1e6`: images with more cells than this take the
 #'   whole-slide path of the `kfunctions` and `interactions` groups (see
@@ -354,6 +361,12 @@ profile_options <- function(cells, groups, dots,
         )
     }
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
+    if ("phenotype" %in% groups &&
+        !any(opts$tls_b %in% types_present(cells))) {
+        inform_immunoscape(c(
+            "i" = "{.arg tls_b} type{?s} {.val {opts$tls_b}} {?is/are} in no image: the phenotype group leaves no lymphoid aggregate out."
+        ))
+    }
     for (role in c("cd8", "treg")) {
         v <- opts[[role]]
         if (!is.character(v) || !length(v) || anyNA(v)) {
@@ -820,17 +833,23 @@ profile_phenotype <- function(cells, ctx) {
                      phenotype_core_mm2 = NA_real_,
                      phenotype_margin_mm2 = NA_real_)
     note <- NULL
-    cd8 <- present_types(cells, ctx$cd8)
-    if (!length(present_types(cells, ctx$tumor))) {
+    # the cohort's types, not the image's: a tumour without CD8 cells is a
+    # desert (density 0), as immune_phenotype() of the cohort calls it
+    cd8 <- intersect(ctx$cd8, ctx$present)
+    tum <- present_types(cells, ctx$tumor)
+    if (!length(tum)) {
         note <- "no tumour cells"
     } else if (!length(cd8)) {
-        note <- "no CD8 cells"
+        note <- "no CD8 cells in the cohort"
     } else {
-        ph <- immune_phenotype(cells, profile_regions(cells, ctx),
-                               immune = cd8, margin = ctx$margin,
-                               tumor = present_types(cells, ctx$tumor),
-                               nthreads = ctx$nthreads,
-                               comp = profile_comp(cells, ctx))
+        set <- utils::modifyList(phenotype_defaults(),
+                                 list(margin = ctx$margin,
+                                      nthreads = ctx$nthreads))
+        ph <- phenotype_calls(cells, profile_regions(cells, ctx),
+                              profile_comp(cells, ctx), immune = cd8,
+                              tumor = tum,
+                              aggregates = intersect(ctx$tls_b, ctx$present),
+                              set = set)
         df$immune_phenotype[1] <- as.character(ph$phenotype[1])
         df$cd8_density_core <- ph$density_core[1]
         df$cd8_density_margin <- ph$density_margin[1]
@@ -909,13 +928,17 @@ profile_tls <- function(cells, ctx) {
     df$n_tls <- im$n_tls[1]
     df$tls_per_mm2 <- im$tls_per_mm2[1]
     for (m in mat) df[[paste0("n_tls_", m)]] <- sum(tab$maturity == m)
+    # no tumour cells (no regions) or no tumour region found here: the
+    # TLS are counted, their locations unknown
+    unplaced <- if (!is.null(reg)) attr(tl, "notes")$note
     for (l in loc) {
-        df[[paste0("n_tls_", l)]] <- if (is.null(reg)) NA_real_ else
-            sum(as.character(tab$location) == l, na.rm = TRUE)
+        df[[paste0("n_tls_", l)]] <- if (is.null(reg) || length(unplaced))
+            NA_real_ else sum(as.character(tab$location) == l, na.rm = TRUE)
     }
     df$tls_n_b <- im$n_b[1]
     df$frac_b_in_tls <- im$frac_b_in_tls[1]
-    with_note(df, NULL, agg)
+    with_note(df, if (length(unplaced))
+        paste("TLS location NA:", unplaced[1]), agg)
 }
 
 attr(profile_neighborhoods, "prepare") <- function(cells, ctx) {

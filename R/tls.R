@@ -149,7 +149,8 @@ tls_preset <- function(name = NULL) {
 #' @param regions Optional tumour regions: the result of `tumor_regions()`
 #'   or any polygon data frame in the tissue-window vertex format (columns
 #'   `image`, `polygon`, `ring`, `hole`, `x`, `y`), for the location of
-#'   each TLS. Images without regions get `NA` locations.
+#'   each TLS. Images without regions (e.g. no tumour found) get `NA`
+#'   locations and a note in `attr(, "notes")`.
 #' @param ... Unused; a misspelled argument is an error.
 #' @param min_fdc,min_gc Smallest numbers of FDC and GC members for the
 #'   primary and secondary stages.
@@ -177,7 +178,9 @@ tls_preset <- function(name = NULL) {
 #'     `frac_b_in_tls`, and with `regions`: `tumor_area_mm2`,
 #'     `tls_per_mm2_tumor` (intratumoral TLS per mm^2 of tumour) and
 #'     `tls_per_mm2_stroma` (the others per mm^2 of non-tumour tissue).
-#'   Attributes hold the settings, the windows and per-image problems.
+#'   Attributes hold the settings, the windows, per-image problems and,
+#'   with `regions`, `notes` (`image`, `note`: the images without a tumour
+#'   region, whose TLS have `NA` locations).
 #' @references
 #' Sautes-Fridman C, Petitprez F, Calderaro J, Fridman WH (2019). Tertiary
 #' lymphoid structures in the era of cancer immunotherapy. *Nature Reviews
@@ -279,9 +282,17 @@ detect_tls <- function(cells, b_cells = "B",
             "i" = "Name the T-cell types of your panel, or set {.code min_t = 0}."
         ))
     }
+    notes <- NULL
     if (!is.null(regions)) {
-        # vertex polygons, validated and oriented (window_rings() format)
-        regions <- as_window(regions, images = levels(cells$image))
+        # vertex polygons, validated and oriented (window_rings() format);
+        # tumor_regions() results are, and may have no polygon in an image
+        # (or in any): those images get NA locations and a note
+        regions <- if (inherits(regions, "immunoscape_regions"))
+            check_regions(regions, cells) else
+            as_window(regions, images = levels(cells$image))
+        lv <- levels(cells$image)
+        notes <- regions_notes(regions,
+                               lv[tabulate(cells$image, length(lv)) > 0L])
     }
     par <- list(seed_types = seed_types, t_types = t_cells, link = link,
                 min_b = min_b, min_t = min_t, t_radius = t_radius,
@@ -333,7 +344,7 @@ detect_tls <- function(cells, b_cells = "B",
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
               has_regions = !is.null(regions), windows = windows,
-              regions = regions,
+              regions = regions, notes = notes,
               problems = problems)
 }
 
@@ -729,6 +740,11 @@ print.immunoscape_tls <- function(x, ...) {
         loc <- table(factor(t$location, levels = tls_location_levels))
         cat(sprintf("location: %s\n", paste(names(loc), loc, sep = " ",
                                              collapse = ", ")))
+    }
+    notes <- attr(x, "notes")
+    if (!is.null(notes) && nrow(notes)) {
+        cat(sprintf("%d image%s without tumour region: location NA (see attr(, \"notes\"))\n",
+                    nrow(notes), if (nrow(notes) == 1L) "" else "s"))
     }
     if (nrow(t)) {
         cols <- c("image", "tls_id", "n_cells", "n_b", "n_t", "area_mm2",

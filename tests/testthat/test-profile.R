@@ -385,6 +385,83 @@ test_that("the TLS group equals detect_tls() on each image", {
     expect_true(all(is.na(q$note)))
 })
 
+test_that("phenotype group: no CD8 cell is a desert; tls_b marks aggregates", {
+    # "a": a tumour disc with a follicle of "B cell (CD19+)" ringed by
+    # CD8 T cells in its core, and no other CD8 T cell; "b": the same
+    # tumour without follicle nor CD8 T cell
+    disc <- function(x, y) {
+        ifelse((x - 500)^2 + (y - 500)^2 < 380^2, "Tumor", "Stroma")
+    }
+    a <- ro_cells(1000, 15, disc, seed = 1, image = "a")
+    r <- sqrt((a$x - 500)^2 + (a$y - 500)^2)
+    a$type[r < 60] <- "B cell (CD19+)"
+    a$type[r >= 60 & r < 110] <- "CD8 T"
+    cells <- spatial_cells(rbind(a, ro_cells(1000, 15, disc, seed = 2,
+                                             image = "b")),
+                           image = "image")
+    p <- quiet(spatial_profile(cells, tumor = "Tumor",
+                               tls_b = "B cell (CD19+)",
+                               features = few("phenotype")))
+    # "b": no CD8 T cell, densities 0 over the areas of immune_phenotype()
+    # of the cohort
+    reg <- quiet(tumor_regions(cells, tumor = "Tumor"))
+    ph <- quiet(immune_phenotype(cells, reg, immune = "CD8 T",
+                                 tumor = "Tumor",
+                                 aggregates = "B cell (CD19+)"))
+    expect_identical(as.character(p$immune_phenotype), c("desert", "desert"))
+    expect_identical(as.character(ph$phenotype), c("desert", "desert"))
+    expect_identical(c(p$cd8_density_core[2], p$cd8_density_margin[2]),
+                     c(0, 0))
+    expect_equal(p$phenotype_core_mm2, ph$core_area_mm2)
+    expect_equal(p$phenotype_margin_mm2, ph$margin_area_mm2)
+    expect_false(any(grepl("CD8", p$note)))
+    # "a": every CD8 T cell is in the follicle, left out
+    expect_identical(p$cd8_density_core[1], 0)
+    q <- quiet(spatial_profile(cells, tumor = "Tumor",
+                               features = few("phenotype")))
+    expect_gt(q$cd8_density_core[1], 100)
+    # the default tls_b ("B") is absent: said once
+    expect_message(spatial_profile(cells, tumor = "Tumor",
+                                   features = few("phenotype")),
+                   "tls_b", class = "immunoscape_message")
+})
+
+test_that("TLS group: an image without tumour region keeps its TLS", {
+    set.seed(9)
+    t <- tls_fixture(list(c(300, 300)), side = 800, image = "t")
+    n <- tls_fixture(list(c(300, 300)), side = 800, image = "n")
+    # "n": three scattered tumour cells, no tumour region
+    n$type[n$type == "Tumor"] <- "Stroma"
+    n$type[c(1, 100, 200)] <- "Tumor"
+    cells <- spatial_cells(rbind(t, n), image = "image")
+    p <- quiet(spatial_profile(cells, tumor = "Tumor", features = few("tls"),
+                               tls_t = "CD4 T"))
+    loc <- paste0("n_tls_", c("intratumoral", "margin", "peritumoral",
+                              "distal"))
+    for (im in c("t", "n")) {
+        s <- split(cells)[[im]]
+        reg <- quiet(tumor_regions(s, tumor = "Tumor"))
+        tl <- quiet(detect_tls(s, b_cells = "B", t_cells = "CD4 T"))
+        k <- which(p$image == im)
+        expect_equal(p$n_tls[k], nrow(tl$tls))
+        expect_equal(p$frac_b_in_tls[k], tl$images$frac_b_in_tls)
+        if (im == "t") {
+            tr <- quiet(detect_tls(s, b_cells = "B", t_cells = "CD4 T",
+                                   regions = reg))
+            where <- as.character(tr$tls$location)
+            expect_equal(unlist(p[k, loc]),
+                         stats::setNames(c(sum(where == "intratumoral"),
+                                           sum(where == "margin"),
+                                           sum(where == "peritumoral"),
+                                           sum(where == "distal")), loc))
+        }
+    }
+    expect_equal(p$n_tls[p$image == "n"], 1)
+    expect_true(all(is.na(unlist(p[p$image == "n", loc]))))
+    expect_match(p$note[p$image == "n"], "tls: TLS location NA")
+    expect_true(is.na(p$note[p$image == "t"]))
+})
+
 test_that("spatial_profile() names a bad tumor argument (issue 12)", {
     sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
                               n_tls = 0))

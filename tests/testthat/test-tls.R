@@ -185,6 +185,30 @@ test_that("location from the signed distance to the tumour regions", {
     expect_false(anyNA(res2$tls$location[res2$tls$image == "img"]))
 })
 
+test_that("regions without a polygon: TLS still found, location NA, a note", {
+    # tumor_regions() finds no tumour in the image (three scattered
+    # tumour cells): its result has no vertex at all
+    set.seed(9)
+    df <- tls_fixture(list(c(300, 300)), side = 800)
+    df$type[df$type == "Tumor"] <- "Stroma"
+    df$type[c(1, 100, 200)] <- "Tumor"
+    cells <- spatial_cells(df, image = "image")
+    reg <- quiet(tumor_regions(cells, tumor = "Tumor"))
+    expect_identical(nrow(reg), 0L)
+    res <- detect_tls(cells, regions = reg)
+    plain <- detect_tls(cells)
+    expect_identical(nrow(res$tls), 1L)
+    expect_identical(res$members, plain$members)
+    expect_equal(res$tls[setdiff(names(res$tls), "location")],
+                 plain$tls[setdiff(names(plain$tls), "location")])
+    expect_true(is.na(res$tls$location))
+    expect_true(is.na(summary(res)$tumor_area_mm2))
+    expect_identical(attr(res, "notes")$image, "img")
+    expect_match(attr(res, "notes")$note, "tumour")
+    expect_output(print(res), "1 image without tumour region")
+    expect_s3_class(autoplot(res), "ggplot")
+})
+
 test_that("no B cells, one B cell, all B cells: zero TLS, no error", {
     set.seed(2)
     df <- data.frame(x = runif(500, 0, 500), y = runif(500, 0, 500),

@@ -1,0 +1,116 @@
+# immune_phenotype() and compartment_ratios() against counts made by hand:
+# the invasive margin of a shallow tumour, the lymphoid-aggregate types
+# and the zero ratios of autoplot().
+
+# A tumour disc (radius `r0`, polygon of 720 vertices) at the centre of a
+# `side` x `side` field of uniform cells, CD8 T cells among the others.
+disc_cells <- function(n, side, r0, seed = 1, p_cd8 = 0.1) {
+    set.seed(seed)
+    df <- data.frame(x = stats::runif(n, 0, side),
+                     y = stats::runif(n, 0, side))
+    r <- sqrt((df$x - side / 2)^2 + (df$y - side / 2)^2)
+    df$type <- ifelse(r < r0, "Tumor",
+                      sample(c("Stroma", "CD8 T"), n, TRUE,
+                             c(1 - p_cd8, p_cd8)))
+    th <- seq(0, 2 * pi, length.out = 721)[-721]
+    list(df = df,
+         disc = data.frame(polygon = 1L, ring = 1L, hole = FALSE,
+                           x = side / 2 + r0 * cos(th),
+                           y = side / 2 + r0 * sin(th)))
+}
+
+test_that("a shallow tumour's margin counts the cells of its area band", {
+    # depth about 290 < 2 * margin: core deeper than half the depth, the
+    # margin (-core_depth, margin] with its outer part 500 um wide
+    g <- disc_cells(8000, 2000, 300)
+    cells <- spatial_cells(g$df, window = "rectangle")
+    reg <- as_regions(g$disc, cells)
+    ph <- quiet(immune_phenotype(cells, reg, tumor = NULL,
+                                 aggregates = NULL))
+    cd <- ph$core_depth
+    expect_lt(cd, 500)
+    d <- ro_signed_distance(cells$x, cells$y, g$disc)
+    cd8 <- cells$type == "CD8 T"
+    expect_identical(ph$n_margin, sum(cd8 & d > -cd & d <= 500))
+    expect_identical(ph$n_core, sum(cd8 & d <= -cd))
+    # the areas of the same bands, exact for the regular 720-gon of
+    # apothem h: inside, the 720-gon of apothem h - core_depth; outside,
+    # the polygon grown by 500 (area + perimeter * 500 + pi * 500^2)
+    h <- 300 * cos(pi / 720)
+    ngon <- function(h) 720 * h^2 * tan(pi / 720)
+    grown <- ngon(h) + 2 * 720 * h * tan(pi / 720) * 500 + pi * 500^2
+    expect_equal(ph$margin_area_mm2, (grown - ngon(h - cd)) / 1e6,
+                 tolerance = 1e-3)
+    expect_equal(ph$core_area_mm2, ngon(h - cd) / 1e6, tolerance = 1e-3)
+    expect_equal(ph$density_margin, ph$n_margin / ph$margin_area_mm2)
+})
+
+# Image "a": a tumour disc with a B-cell follicle ringed by CD8 T cells in
+# its core (a lymphoid aggregate); B cells typed `b`.
+follicle_cells <- function(b = "B cell (CD19+)") {
+    df <- ro_cells(1200, 15, function(x, y) {
+        ifelse((x - 600)^2 + (y - 600)^2 < 450^2, "Tumor", "Stroma")
+    }, seed = 2)
+    r <- sqrt((df$x - 600)^2 + (df$y - 600)^2)
+    df$type[r < 60] <- b
+    df$type[r >= 60 & r < 110] <- "CD8 T"
+    df
+}
+
+test_that("absent aggregate type: message if default, error if named", {
+    cells <- spatial_cells(follicle_cells())
+    reg <- quiet(tumor_regions(cells, min_hole = 1e6))
+    expect_message(ph <- immune_phenotype(cells, reg, margin = 100),
+                   "aggregates", class = "immunoscape_message")
+    # nothing left out: as aggregates = NULL
+    expect_identical(ph$n_core,
+                     quiet(immune_phenotype(cells, reg, margin = 100,
+                                            aggregates = NULL))$n_core)
+    expect_no_message(quiet(immune_phenotype(cells, reg, margin = 100)))
+    expect_error(immune_phenotype(cells, reg, aggregates = "B"),
+                 "aggregates", class = "immunoscape_error_type")
+    # the panel's B-cell type leaves the follicle's T cells out
+    ph_b <- immune_phenotype(cells, reg, margin = 100,
+                             aggregates = "B cell (CD19+)")
+    expect_identical(ph_b$n_core, 0L)
+    expect_gt(ph$n_core, 20L)
+})
+
+test_that("autoplot() of ratios keeps zero ratios, drawn at the bottom", {
+    # three images: core CD8 / Treg = 3 / 1, 0 / 2 (ratio 0), 2 / 1
+    one <- function(im, n_cd8, n_treg) {
+        data.frame(x = c(450 + 10 * seq_len(n_cd8 + n_treg), 50, 950),
+                   y = c(rep(450, n_cd8 + n_treg), 50, 950),
+                   type = c(rep("CD8 T", n_cd8), rep("Treg", n_treg),
+                            "Tumor", "Stroma"),
+                   image = im)
+    }
+    df <- rbind(one("a", 3, 1), one("b", 0, 2), one("c", 2, 1))
+    cells <- spatial_cells(df, image = "image",
+                           window = data.frame(x = c(0, 1000, 1000, 0),
+                                               y = c(0, 0, 1000, 1000)))
+    reg <- as_regions(ro_square(300, 300, 400), cells)
+    rt <- compartment_ratios(cells, reg, margin = 50)
+    core <- rt[rt$compartment == "core", ]
+    expect_equal(core$ratio, c(3, 0, 2))
+    p <- autoplot(rt)
+    pts <- ggplot2::layer_data(p, 2)
+    # every finite ratio is drawn, zeros included
+    expect_identical(nrow(pts), sum(is.finite(rt$ratio)))
+    zero <- sum(rt$ratio == 0, na.rm = TRUE)
+    low <- min(log10(rt$ratio[is.finite(rt$ratio) & rt$ratio > 0]), 0)
+    expect_identical(sum(pts$y < low), zero)
+    # the core box spans the zero: its lower hinge at the bottom
+    box <- ggplot2::layer_data(p, 1)
+    expect_equal(min(box$ymin), min(pts$y))
+    cap <- p$labels$caption
+    expect_match(cap, "ratio 0 \\(no CD8 T cell\\) drawn at the bottom")
+    n_na <- sum(is.na(rt$ratio) & rt$area_mm2 > 0)
+    expect_match(cap, sprintf(
+        "%d image compartments without a cell of either type \\(ratio NA\\)",
+        n_na))
+    expect_false(grepl("or 0", cap))
+    # one image with a zero ratio: its stick reaches the bottom
+    b <- ggplot2::layer_data(autoplot(rt, images = "b"), 2)
+    expect_true(any(b$y < 0))
+})
