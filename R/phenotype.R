@@ -370,7 +370,9 @@ phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
     }
     core <- one(1L)
     mar <- one(2:3)
-    note <- if (core_depth < margin) {
+    note <- if (!(mar$area > 0)) {
+        "no tumour border in view (the tumour fills the image): no invasive margin"
+    } else if (core_depth < margin) {
         sprintf("tumour at most %.0f um deep: core taken deeper than %.0f um (half the depth)",
                 depth, core_depth)
     } else NA_character_

@@ -333,3 +333,20 @@ test_that("a tumour filling the image has no border in view", {
                  tolerance = 1e-3)
     expect_gt(a$area_mm2[a$compartment == "core"], 0.99 * sum(a$area_mm2))
 })
+
+test_that("immune_phenotype() says why a tumour filling the image has no call", {
+    set.seed(6)
+    df <- data.frame(x = stats::runif(3000, 0, 500),
+                     y = stats::runif(3000, 0, 500),
+                     type = sample(c("Tumor", "CD8 T"), 3000, TRUE,
+                                   c(0.98, 0.02)))
+    cells <- spatial_cells(df, window = "rectangle")
+    reg <- tumor_regions(cells, ignore = "CD8 T")
+    ph <- immune_phenotype(cells, reg, aggregates = NULL)
+    expect_equal(ph$margin_area_mm2, 0)
+    expect_match(ph$note, "no tumour border in view")
+    # the whole window is core: (nearly) every CD8 T cell counts there
+    expect_lte(ph$n_core, sum(df$type == "CD8 T"))
+    expect_gte(ph$n_core, 0.95 * sum(df$type == "CD8 T"))
+    expect_gt(ph$core_area_mm2, 0.99 * unname(window_area(cells)) / 1e6)
+})
