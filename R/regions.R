@@ -235,7 +235,12 @@ tumor_regions <- function(cells, tumor = "Tumor",
     check_nonneg(gap, max = 1e5)
     check_nonneg(min_area)
     check_nonneg(min_hole)
-    check_nonneg(max_pixels)
+    if (!is.numeric(max_pixels) || length(max_pixels) != 1L ||
+        !is.finite(max_pixels) || max_pixels < 1e4) {
+        stop_immunoscape(
+            "{.arg max_pixels} must be one number >= 1e4 (pixels of the raster of an image), not {.val {format(max_pixels)}}.",
+            class = "argument")
+    }
     if (!is.null(image_edge)) check_nonneg(image_edge)
     nthreads <- check_nthreads(nthreads)
     is_tumor <- tumor_flags(cells, tumor, tissue)
@@ -563,10 +568,19 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
         bad <- anyNA(regions$polygon) || anyNA(regions$ring) ||
             !all(is.finite(regions$x)) || !all(is.finite(regions$y)) ||
             any(table(key) < 3L) || is.unsorted(match(key, unique(key)))
+        # reordered vertices: edges that cross
+        for (im in if (!bad) unique(as.character(regions$image))) {
+            r <- window_rings(regions, im)
+            if (length(.Call(ffi_window_crossing, as.numeric(r$x),
+                             as.numeric(r$y), r$ring_start))) {
+                bad <- TRUE
+                break
+            }
+        }
     }
     if (bad) {
         stop_immunoscape(c(
-            "{.arg {arg}} has been edited into invalid polygons (missing or non-finite vertices, rings of fewer than 3 vertices, or rows out of ring order).",
+            "{.arg {arg}} has been edited into invalid polygons (missing or non-finite vertices, rings of fewer than 3 vertices, rows out of order, or crossing edges).",
             "i" = "Rebuild it with {.fn tumor_regions} or {.fn as_regions}."
         ), class = "regions", call = call)
     }
@@ -637,10 +651,11 @@ region_signed_distance <- function(regions, image, x, y,
 # image; NA when the image has no region or no window. The blocks of a
 # quadtree whose distance range cannot straddle a band limit or the window
 # edge are counted whole; the rest are split down to `leaf` microns
-# (default: 1/4000 of the window's extent, at least 0.25), whose centre
-# decides. With `tile` > 0: a matrix of the same areas per square tile of
-# that side laid from the window's lower-left corner (attribute "tiles":
-# columns, rows; tile k = column + row * columns, 0-based).
+# (default: 1/4000 of the window's extent, at least 0.25, and at most an
+# eighth of the narrowest band), whose centre decides. With `tile` > 0: a
+# matrix of the same areas per square tile of that side laid from the
+# window's lower-left corner (attribute "tiles": columns, rows; tile k =
+# column + row * columns, 0-based).
 region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
                               tile = 0, nthreads = immunoscape_threads()) {
     nb <- length(breaks) + 1L
@@ -651,7 +666,9 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
         return(rep(NA_real_, nb))
     }
     ext <- max(diff(range(w$x)), diff(range(w$y)))
-    leaf <- leaf %||% max(0.25, ext / 4000)
+    # blocks finer than an eighth of the narrowest band
+    narrow <- if (length(breaks) > 1L) min(diff(breaks)) / 8 else Inf
+    leaf <- leaf %||% max(1e-3, min(max(0.25, ext / 4000), narrow))
     .Call(ffi_regions_band_area, as.numeric(r$x), as.numeric(r$y),
           r$ring_start, border_rings(regions, image), as.numeric(w$x),
           as.numeric(w$y), w$ring_start,

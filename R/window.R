@@ -17,9 +17,11 @@ window_columns <- c("image", "polygon", "ring", "hole", "x", "y")
 #' * `"concave"`: a tissue mask that follows the outline of the tissue and
 #'   leaves holes where large areas hold no cells (vessels, necrosis, tears).
 #'   It is the morphological closing of the cells with a disc of radius
-#'   `radius`, computed on a raster of pixels of `radius / 20` (coarser for
+#'   `radius`, computed on a raster of pixels of `radius / 20` (at most the
+#'   pixel of the default radius or half the median cell spacing; coarser for
 #'   very large images, so that the raster stays under 2.5e7 pixels, about
-#'   150 MB) with exact Euclidean distance transforms, and traced into
+#'   150 MB; radii beyond twice the extent of the cells act as that, the
+#'   closing being then nearly their convex hull) with exact Euclidean distance transforms, and traced into
 #'   polygons (marching squares, simplified within half a pixel). The
 #'   closing is eroded by slightly less than `radius`: along a tissue edge it
 #'   would otherwise lie inside the outermost cells by about the depth an
@@ -171,8 +173,10 @@ concave_ok <- function(res, x, y) {
 }
 
 # Length scales of the concave window for one image: the closing radius
-# (default max(50, 5 * q90 of nearest-neighbour distances)), the pixel
-# (radius / 20, coarser if the raster would exceed `max_pixels`), and the
+# (default max(50, 5 * q90 of nearest-neighbour distances); at most twice
+# the cells' extent), the pixel (radius / 20, at most max(2.5, q50 / 2,
+# q90 / 4), which leaves the default radius's pixel as it is;
+# coarser if the raster would exceed `max_pixels`), and the
 # margin: the closing is eroded by radius - margin only. Along a tissue
 # edge the closing lies inside the outermost cells by about the depth an
 # empty disc of the radius reaches between them, about 0.7 median
@@ -196,7 +200,13 @@ concave_parameters <- function(x, y, radius = NULL, max_pixels = 2.5e7,
             "i" = "Leave it {.code NULL} for the default, or give e.g. {.code radius = 50}."
         ), class = "radius", call = call)
     }
-    pixel <- radius / 20
+    # a disc wider than the cells closes them to (nearly) their convex
+    # hull: larger radii act as twice their extent, and the pixel stays
+    # at the scale of the cell spacing (a pixel of radius / 20 would pad
+    # the mask by 1.5 such pixels beyond the cells)
+    ext <- sqrt(diff(range(x))^2 + diff(range(y))^2)
+    if (ext > 0) radius <- min(radius, 2 * ext)
+    pixel <- min(radius / 20, max(2.5, q[1] / 2, q[2] / 4))
     wx <- diff(range(x)) + 2 * radius
     wy <- diff(range(y)) + 2 * radius
     need <- sqrt(wx * wy / max_pixels) * 1.05
@@ -204,7 +214,7 @@ concave_parameters <- function(x, y, radius = NULL, max_pixels = 2.5e7,
     if (pixel > radius / 3) {
         stop_immunoscape(c(
             "{.arg radius} = {radius} microns is too small for an image of {round(wx)} x {round(wy)} microns.",
-            "i" = "Use {.code radius >= {ceiling(3 * need)}} or the {.val convex} window."
+            "i" = "Use {.code radius >= {ceiling(3 * need)}}, a larger {.arg max_pixels} (now {format(max_pixels)}) or, for a window, the {.val convex} one."
         ), class = "radius", call = call)
     }
     margin <- min(radius, max(1.5 * pixel, 0.7 * q[1]))

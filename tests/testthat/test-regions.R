@@ -350,3 +350,62 @@ test_that("immune_phenotype() says why a tumour filling the image has no call", 
     expect_gte(ph$n_core, 0.95 * sum(df$type == "CD8 T"))
     expect_gt(ph$core_area_mm2, 0.99 * unname(window_area(cells)) / 1e6)
 })
+
+test_that("narrow bands on a large slide keep their area", {
+    # 10 cm square, tumour the left half: bands 10 um wide
+    L <- 1e5
+    set.seed(11)
+    df <- data.frame(x = stats::runif(500, 0, L), y = stats::runif(500, 0, L),
+                     type = c("Tumor", "CD8 T"))
+    cells <- spatial_cells(df, window = data.frame(x = c(0, L, L, 0),
+                                                   y = c(0, 0, L, L)))
+    bx <- L / 2 + 1.37
+    half <- data.frame(x = c(-1e7, bx, bx, -1e7), y = c(-1e7, -1e7, 1e7, 1e7))
+    comp <- compartments(cells, as_regions(half, cells), margin = 10)
+    a <- attr(comp, "areas")$area_mm2
+    expect_equal(a[2:3], c(10, 10) * L / 1e6, tolerance = 1e-3)
+    expect_equal(a[1], (bx - 10) * L / 1e6, tolerance = 1e-5)
+})
+
+test_that("huge closing radii stay within the cells' hull", {
+    set.seed(12)
+    df <- data.frame(x = stats::runif(3000, 0, 1000),
+                     y = stats::runif(3000, 0, 1000))
+    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < 200^2, "Tumor",
+                      "Stroma")
+    cells <- spatial_cells(df)
+    tum <- df[df$type == "Tumor", ]
+    h <- grDevices::chull(tum$x, tum$y)
+    hull <- abs(sum(tum$x[h] * c(tum$y[h][-1], tum$y[h][1]) -
+                    c(tum$x[h][-1], tum$x[h][1]) * tum$y[h])) / 2 / 1e6
+    for (r in c(1e3, 1e7)) {
+        a <- summary(tumor_regions(cells, method = "concave",
+                                   radius = r))$area_mm2
+        # at most the hull grown by the margin (a few microns)
+        expect_lt(a, hull + 2 * pi * 200 * 15 / 1e6)
+        expect_gt(a, 0.97 * hull)
+    }
+    expect_error(tumor_regions(cells, max_pixels = 0),
+                 class = "immunoscape_error_argument")
+})
+
+test_that("edited regions are refused with a classed error", {
+    set.seed(13)
+    df <- data.frame(x = stats::runif(2000, 0, 1000),
+                     y = stats::runif(2000, 0, 1000))
+    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < 300^2, "Tumor",
+                      "Stroma")
+    cells <- spatial_cells(df)
+    reg <- tumor_regions(cells)
+    r1 <- reg
+    r1$x[3] <- NA
+    expect_error(compartments(cells, r1), class = "immunoscape_error_regions")
+    r2 <- reg
+    r2$y[3] <- Inf
+    expect_error(infiltration_profile(cells, r2),
+                 class = "immunoscape_error_regions")
+    expect_error(compartments(cells, reg[order(reg$x), ]),
+                 class = "immunoscape_error_regions")
+    expect_error(compartments(cells, reg[1:2, ]),
+                 class = "immunoscape_error_regions")
+})
