@@ -105,7 +105,7 @@ compartments <- function(cells, regions, margin = 500, ...,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
               margin = margin, areas = areas,
-              notes = regions_notes(regions, lv))
+              notes = regions_notes(regions, lv, windows))
 }
 
 # Compartment number (1 core, 2 inner margin, 3 outer margin, 4 stroma) of
@@ -126,17 +126,30 @@ check_margin <- function(margin, arg = rlang::caller_arg(margin),
     invisible(margin)
 }
 
-# Images of `images` without a region polygon, with the reason.
-regions_notes <- function(regions, images) {
+# Images of `images` without a region polygon, with the reason; with
+# `windows`, also those whose tissue window has no area (no area, so no
+# density, can be measured in them).
+regions_notes <- function(regions, images, windows = NULL) {
     notes <- attr(regions, "notes")
     have <- unique(as.character(regions$image))
     miss <- setdiff(images, have)
     if (is.null(notes)) notes <- data.frame(image = character(),
                                             note = character())
     extra <- setdiff(miss, notes$image)
-    rbind(notes[notes$image %in% images, , drop = FALSE],
-          data.frame(image = extra, note = rep("no tumour region",
-                                               length(extra))))
+    out <- rbind(notes[notes$image %in% images, , drop = FALSE],
+                 data.frame(image = extra, note = rep("no tumour region",
+                                                      length(extra))))
+    if (!is.null(windows)) {
+        flat <- images[!vapply(images, function(im) {
+            window_has_rings(window_rings(windows, im))
+        }, logical(1))]
+        flat <- setdiff(flat, out$image)
+        out <- rbind(out, data.frame(
+            image = flat,
+            note = rep("the tissue window has no area (cells on a line?): no areas or densities",
+                       length(flat))))
+    }
+    out
 }
 
 #' @export
@@ -388,7 +401,7 @@ infiltration_profile <- function(cells, regions, types = NULL,
               class = c("immunoscape_infiltration", "immunoscape_result",
                         "data.frame"),
               breaks = breaks,
-              notes = regions_notes(regions, levels(cells$image)))
+              notes = regions_notes(regions, levels(cells$image), windows))
 }
 
 check_breaks <- function(breaks, arg = rlang::caller_arg(breaks),

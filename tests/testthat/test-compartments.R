@@ -279,3 +279,23 @@ test_that("growth_pattern() leaves out the outline along the image edge", {
     seg <- attr(g, "segments")
     expect_equal(sum(seg$length_um), 600, tolerance = 0.1)
 })
+
+test_that("an image whose window has no area gets a note, not bare NAs", {
+    set.seed(7)
+    A <- data.frame(x = stats::runif(1500, 0, 1000),
+                    y = stats::runif(1500, 0, 1000), image = "A")
+    A$type <- ifelse((A$x - 500)^2 + (A$y - 500)^2 < 300^2, "Tumor",
+                     sample(c("CD8 T", "Treg"), 1500, TRUE))
+    B <- data.frame(x = seq(0, 1000, length.out = 200), y = 100,
+                    type = rep(c("Tumor", "Tumor", "CD8 T", "Treg"), 50),
+                    image = "B")
+    cells <- spatial_cells(rbind(A, B), image = "image")
+    reg <- tumor_regions(cells)
+    comp <- compartments(cells, reg)
+    n <- attr(comp, "notes")
+    expect_match(n$note[n$image == "B"], "no area")
+    expect_false("A" %in% n$image)
+    ph <- immune_phenotype(cells, reg)
+    expect_match(ph$note[ph$image == "B"], "no area")
+    expect_false(is.na(ph$phenotype[ph$image == "A"]))
+})
