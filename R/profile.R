@@ -1079,8 +1079,12 @@ autoplot.spatial_profile <- function(object, columns = NULL, images = NULL,
     long$id <- factor(long$id, levels = rev(unique(ids)))
     long$feature <- factor(long$feature, levels = feats[!flat])
     nrow_drawn <- length(unique(ids))
+    nfeat <- nlevels(long$feature)
+    # many features: upright, smaller labels (and a wrapped caption)
+    xsize <- if (nfeat > 60L) 5.5 else if (nfeat > 30L) 6.5 else 8
     caption <- c(
-        missing_caption(feats[flat], "constant or unknown, left out"),
+        strwrap(missing_caption(feats[flat],
+                                "constant or unknown, left out"), 110),
         if (nrow_drawn > 60L) sprintf(
             "%d %ss (names not shown); select some with `images =`",
             nrow_drawn, by[1]),
@@ -1099,8 +1103,12 @@ autoplot.spatial_profile <- function(object, columns = NULL, images = NULL,
                       caption = if (length(caption))
                           paste(caption, collapse = "\n")) +
         ggplot2::theme_minimal() +
-        ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 60,
-                                                           hjust = 1),
+        ggplot2::theme(axis.text.x = if (nfeat > 30L)
+                           ggplot2::element_text(angle = 90, hjust = 1,
+                                                 vjust = 0.5, size = xsize)
+                       else ggplot2::element_text(angle = 60, hjust = 1,
+                                                  size = xsize),
+                       plot.caption = ggplot2::element_text(size = 7),
                        axis.text.y = if (nrow_drawn > 60L)
                            ggplot2::element_blank() else
                                ggplot2::element_text(
