@@ -53,7 +53,8 @@
 #'   outlines are drawn in black over the cells.
 #' @param regions Optional tumour regions ([tumor_regions()]) whose outlines
 #'   are drawn in dark red over the cells (a `geom_path` layer after the
-#'   window's).
+#'   window's), the parts along the edge of the image (not a tumour
+#'   border, see [tumor_regions()]) in pale red over them.
 #' @param ... Unused; a misspelled argument is an error.
 #' @returns A `ggplot` object. Its first layer (`geom_point`) has one point
 #'   per cell drawn, the second (`geom_path`, when `window = TRUE`) one
@@ -160,6 +161,7 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
             ggplot2::aes(.data$x, .data$y, group = .data$.ring),
             inherit.aes = FALSE, colour = "#B2182B", linewidth = 0.6
         )
+        p <- image_edge_overlay(p, regions, images)
     }
     if (!is.null(tls)) p <- tls_overlay(p, tls, images)
     finish_map(p, length(images), flip_y)
@@ -374,6 +376,29 @@ is_grey_colour <- function(cols) {
 }
 
 # Window rings as closed paths (first vertex repeated), one group per ring.
+# The parts of region outlines that run along the edge of the image
+# (column image_edge), pale over the outline, and a caption line;
+# nothing when there are none among `images`.
+image_edge_overlay <- function(p, regions, images) {
+    df <- as.data.frame(unclass(regions), stringsAsFactors = FALSE)
+    if (is.null(df$image_edge)) return(p)
+    nxt <- ring_next(paste(df$image, df$polygon, df$ring))
+    seg <- data.frame(image = df$image, x = df$x, y = df$y, xend = df$x[nxt],
+                      yend = df$y[nxt])
+    seg <- seg[df$image_edge %in% TRUE &
+                   as.character(df$image) %in% images, , drop = FALSE]
+    if (!nrow(seg)) return(p)
+    seg$image <- factor(as.character(seg$image), levels = images)
+    cap <- p$labels$caption
+    p + ggplot2::geom_segment(
+        data = seg, ggplot2::aes(x = .data$x, y = .data$y,
+                                 xend = .data$xend, yend = .data$yend),
+        inherit.aes = FALSE, colour = "#F4A9A3", linewidth = 0.9) +
+        ggplot2::labs(caption = paste(c(
+            cap, "pale: region outline along the image edge (not a tumour border)"),
+            collapse = "\n"))
+}
+
 closed_rings <- function(w, images) {
     w <- as.data.frame(unclass(w), stringsAsFactors = FALSE)
     w <- w[as.character(w$image) %in% images, , drop = FALSE]

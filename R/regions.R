@@ -875,5 +875,6 @@ autoplot.immunoscape_regions <- function(object, cells = NULL, flip_y = TRUE,
                       caption = missing_caption(
                           setdiff(images, as.character(rings$image)),
                           "no tumour region"))
+    p <- image_edge_overlay(p, object, images)
     finish_map(p, length(unique(as.character(rings$image))), flip_y)
 }

@@ -409,3 +409,24 @@ test_that("edited regions are refused with a classed error", {
     expect_error(compartments(cells, reg[1:2, ]),
                  class = "immunoscape_error_regions")
 })
+
+test_that("maps draw the outline along the image edge apart", {
+    set.seed(14)
+    df <- data.frame(x = stats::runif(3000, 0, 600),
+                     y = stats::runif(3000, 0, 400))
+    df$type <- ifelse(df$x < 300, "Tumor", "Stroma")
+    cells <- spatial_cells(df, window = "rectangle")
+    reg <- tumor_regions(cells)
+    for (p in list(plot_cells(cells, regions = reg), autoplot(reg))) {
+        seg <- Filter(function(l) inherits(l$geom, "GeomSegment"), p$layers)
+        expect_length(seg, 1L)
+        d <- seg[[1]]$data
+        # the segments are the flagged edges: on the window's left, top
+        # and bottom sides
+        expect_equal(nrow(d), sum(reg$image_edge))
+        on_side <- pmin(abs(d$x), abs(d$y - min(df$y)), abs(d$y - max(df$y)),
+                        abs(d$x - min(df$x)))
+        expect_lt(max(on_side), 30)
+        expect_match(p$labels$caption, "image edge")
+    }
+})
