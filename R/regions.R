@@ -260,6 +260,20 @@ tumor_regions <- function(cells, tumor = "Tumor",
     out <- new_regions(res, levels(cells$image), method = method,
                 tissue = tissue, tumor = if (is.null(tissue)) tumor, extent = cells_extent(cells),
                 problems = attr(res, "problems"))
+    if (method == "density" && is.null(bandwidth) && is.null(refine)) {
+        par <- attr(out, "parameters")
+        wide <- par$image[par$refine %in% 0]
+        if (length(wide)) {
+            shown <- paste(utils::head(wide, 5), collapse = ", ")
+            if (length(wide) > 5) {
+                shown <- paste(shown, "and", length(wide) - 5, "more")
+            }
+            inform_immunoscape(c(
+                "i" = "{length(wide)} image{?s} with a diffuse tumour front (tumour and other cells mixed over more than a cell or two): border drawn with a kernel twice as wide and not redrawn at the cell level: {shown}.",
+                "i" = "Give {.arg bandwidth} (see {.code attr(regions, \"parameters\")}) for a finer border, or {.code level = \"nests\"} for tumour nests."
+            ))
+        }
+    }
     finish_regions(out, cells, image_edge, nthreads)
 }
 
@@ -280,13 +294,20 @@ tumor_flags <- function(cells, tumor, tissue, call = rlang::caller_env()) {
     check_string(tissue, call = call)
     check_column(cells, tissue, arg = "tissue", call = call)
     v <- as.character(cells[[tissue]])
+    if (is.factor(tumor)) tumor <- as.character(tumor)
     if (!is.character(tumor) || !length(tumor) || anyNA(tumor)) {
         stop_immunoscape("{.arg tumor} must name the tumour value(s) of column {.val {tissue}}.",
                          class = "argument", call = call)
     }
     present <- unique(v[!is.na(v)])
+    if (!length(present)) {
+        stop_immunoscape(c(
+            "Column {.val {tissue}} named by {.arg tissue} holds no value (all NA).",
+            "i" = "Name the column of the vendor's tissue classification, or leave {.arg tissue} NULL to use the cell types."
+        ), class = "column", call = call)
+    }
     unknown <- setdiff(tumor, present)
-    if (length(unknown) == length(tumor)) {
+    if (length(unknown)) {
         stop_unknown_values(unknown, present, "tumor",
                             paste0("value of column \"", tissue, "\""),
                             "found in no cell", "type", call = call)

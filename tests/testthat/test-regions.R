@@ -217,6 +217,40 @@ test_that("tumor_regions reads a vendor tissue column", {
                  class = "immunoscape_error_column")
     expect_error(tumor_regions(cells, tumor = "Tumour", tissue = "tissue"),
                  class = "immunoscape_error_type")
+    # as with types: every value named must exist; factors are values too
+    expect_error(tumor_regions(cells, tumor = c("Tumor", "Background"),
+                               tissue = "tissue"),
+                 class = "immunoscape_error_type")
+    expect_identical(tumor_regions(cells, tumor = factor("Tumor"),
+                                   tissue = "tissue")[, 1:6], reg[, 1:6])
+    cells$empty <- NA_character_
+    expect_error(tumor_regions(cells, tissue = "empty"),
+                 class = "immunoscape_error_column")
+})
+
+test_that("a diffuse front is said to be drawn with a wider kernel", {
+    # tumour and stroma mixed over ~100 um around x = 300
+    df <- ro_cells(600, 10, function(x, y) {
+        ifelse(stats::runif(length(x)) < stats::plogis((300 - x) / 25),
+               "Tumor", "Stroma")
+    }, seed = 3)
+    cells <- spatial_cells(df)
+    withr::local_options(immunoscape.verbose = TRUE)
+    msgs <- character()
+    reg <- withCallingHandlers(tumor_regions(cells), message = function(m) {
+        msgs <<- c(msgs, conditionMessage(m))
+        invokeRestart("muffleMessage")
+    })
+    expect_equal(attr(reg, "parameters")$refine, 0)
+    expect_true(any(grepl("diffuse tumour front", msgs)))
+    # a given bandwidth: no fallback, no message
+    msgs <- character()
+    withCallingHandlers(tumor_regions(cells, bandwidth = 20),
+                        message = function(m) {
+        msgs <<- c(msgs, conditionMessage(m))
+        invokeRestart("muffleMessage")
+    })
+    expect_false(any(grepl("diffuse tumour front", msgs)))
 })
 
 test_that("an image without tumour cells gets a note, not an error", {
