@@ -287,9 +287,9 @@ detect_tls <- function(cells, b_cells = "B",
         # vertex polygons, validated and oriented (window_rings() format);
         # tumor_regions() results are, and may have no polygon in an image
         # (or in any): those images get NA locations and a note
-        regions <- if (inherits(regions, "immunoscape_regions"))
-            check_regions(regions, cells) else
-            as_window(regions, images = levels(cells$image))
+        # (as_regions() for polygon data frames, which marks the outline
+        # along the image edge, not a tumour border)
+        regions <- check_regions(regions, cells)
         lv <- levels(cells$image)
         notes <- regions_notes(regions,
                                lv[tabulate(cells$image, length(lv)) > 0L])

@@ -289,7 +289,8 @@ test_that("an image whose window has no area gets a note, not bare NAs", {
     B <- data.frame(x = seq(0, 1000, length.out = 200), y = 100,
                     type = rep(c("Tumor", "Tumor", "CD8 T", "Treg"), 50),
                     image = "B")
-    cells <- spatial_cells(rbind(A, B), image = "image")
+    expect_warning(cells <- spatial_cells(rbind(A, B), image = "image"),
+                   class = "immunoscape_warning_window")
     reg <- tumor_regions(cells)
     comp <- compartments(cells, reg)
     n <- attr(comp, "notes")
