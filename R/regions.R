@@ -126,8 +126,9 @@
 #' (vertex column `image_edge`), and [compartments()],
 #' [infiltration_profile()], [immune_phenotype()], [growth_pattern()] and
 #' [detect_tls()] measure distances to the rest of the outline only, the
-#' tumour-host interfaces in view (so did inForm, which leaves the distance
-#' of cells near the edge of the field empty). A region whose whole
+#' tumour-host interfaces in view (inForm, likewise, leaves the distance of
+#' many cells near the edge of a field empty rather than measure it to the
+#' edge). A region whose whole
 #' outline is image edge (a core or field all tumour) has no border in
 #' view: distances are `-Inf` inside and `Inf` outside, and its cells are
 #' in the core. `summary()` gives the share of the outline that is image
