@@ -233,13 +233,16 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
     s <- s[!is.na(s$area_mm2), , drop = FALSE]
     check_plot_rows(s, "compartment densities", region_plot_hint)
     s$image <- factor(as.character(s$image), levels = keep)
+    # the colours of plot_cells(): by the cells' type levels
+    cols <- type_palette(levels(s$type))
     s$type <- droplevels(s$type)
+    cols <- cols[levels(s$type)]
     labels <- gsub("_", " ", compartment_levels)
     title <- sprintf("Density by compartment (margin %g \u00b5m)",
                      attr(object, "margin"))
     if (length(unique(s$image)) > 1L) {
         s$x <- as.integer(s$compartment)
-        p <- density_lines(s, max_lines, min_area) +
+        p <- density_lines(s, max_lines, min_area, cols) +
             ggplot2::scale_x_continuous(breaks = seq_along(labels),
                                         labels = labels) +
             ggplot2::labs(x = NULL, title = title) + rotate_x()
@@ -255,7 +258,7 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
     ggplot2::ggplot(s, ggplot2::aes(.data$compartment, .data$density_mm2,
                                     fill = .data$type)) +
         ggplot2::geom_col(position = "dodge") +
-        ggplot2::scale_fill_manual(values = type_palette(levels(s$type))) +
+        ggplot2::scale_fill_manual(values = cols) +
         ggplot2::scale_y_continuous(expand = ggplot2::expansion(
             mult = c(0, 0.05))) +
         ggplot2::labs(x = NULL, y = "cells per mm\u00b2", fill = "type",
@@ -274,7 +277,7 @@ autoplot.immunoscape_compartments <- function(object, types = NULL,
 # columns image, type, x, n, area_mm2, density_mm2. Per-image points of
 # less than `min_area` mm^2 are left out (a density from a few cells);
 # the pooled line keeps them.
-density_lines <- function(df, max_lines, min_area) {
+density_lines <- function(df, max_lines, min_area, cols = NULL) {
     pooled <- pooled_density(df, min_area)
     df <- df[is.finite(df$density_mm2) & df$area_mm2 >= min_area, ,
              drop = FALSE]
@@ -282,7 +285,7 @@ density_lines <- function(df, max_lines, min_area) {
                     region_plot_hint)
     df$image <- droplevels(df$image)
     nimg <- nlevels(df$image)
-    cols <- type_palette(levels(df$type))
+    cols <- cols %||% type_palette(levels(df$type))
     p <- ggplot2::ggplot(df, ggplot2::aes(.data$x, .data$density_mm2))
     if (nimg <= max_lines) {
         p <- p + ggplot2::geom_line(ggplot2::aes(colour = .data$image,
@@ -400,7 +403,7 @@ infiltration_profile <- function(cells, regions, types = NULL,
     structure(out,
               class = c("immunoscape_infiltration", "immunoscape_result",
                         "data.frame"),
-              breaks = breaks,
+              breaks = breaks, type_levels = levels(cells$type),
               notes = regions_notes(regions, levels(cells$image), windows))
 }
 
@@ -459,7 +462,10 @@ autoplot.immunoscape_infiltration <- function(object, images = NULL,
                  is.finite(df$density_mm2), , drop = FALSE]
     check_plot_rows(df, "infiltration profile", region_plot_hint)
     df$image <- factor(as.character(df$image), levels = keep)
+    # the colours of plot_cells(): by the cells' type levels
+    cols <- type_palette(attr(object, "type_levels") %||% levels(df$type))
     df$type <- droplevels(df$type)
+    cols <- cols[levels(df$type)]
     df$x <- df$mid
     nimg <- length(unique(df$image))
     if (show == "auto") show <- if (nimg == 1L) "pooled" else "images"
@@ -470,7 +476,7 @@ autoplot.immunoscape_infiltration <- function(object, images = NULL,
                             linetype = "dashed"))
     xlab <- "distance to the tumour border (\u00b5m; < 0 inside)"
     if (show == "images") {
-        p <- density_lines(df, max_lines, min_area)
+        p <- density_lines(df, max_lines, min_area, cols)
         p$layers <- c(border, p$layers)
         return(p + ggplot2::labs(x = xlab, title = "Infiltration profile"))
     }
@@ -484,7 +490,7 @@ autoplot.immunoscape_infiltration <- function(object, images = NULL,
         border +
         ggplot2::geom_line() +
         ggplot2::geom_point(size = 1.2) +
-        ggplot2::scale_colour_manual(values = type_palette(levels(df$type))) +
+        ggplot2::scale_colour_manual(values = cols) +
         ggplot2::labs(x = xlab, y = "cells per mm\u00b2", colour = "type",
                       title = "Infiltration profile", subtitle = sub) +
         result_theme()

@@ -300,3 +300,16 @@ test_that("an image whose window has no area gets a note, not bare NAs", {
     expect_match(ph$note[ph$image == "B"], "no area")
     expect_false(is.na(ph$phenotype[ph$image == "A"]))
 })
+
+test_that("compartment plots colour each type as plot_cells() does", {
+    sim <- simulate_tme(size = 1000, seed = 1)
+    reg <- tumor_regions(sim)
+    col_of <- function(p, aes, type) {
+        ggplot2::ggplot_build(p)$plot$scales$get_scales(aes)$map(type)
+    }
+    ref <- col_of(plot_cells(sim), "colour", "CD8 T")
+    expect_equal(col_of(autoplot(infiltration_profile(
+        sim, reg, types = c("CD8 T", "Treg"))), "colour", "CD8 T"), ref)
+    expect_equal(col_of(autoplot(compartments(sim, reg), types = "CD8 T"),
+                        "fill", "CD8 T"), ref)
+})
