@@ -773,7 +773,8 @@ as.data.frame.immunoscape_tls <- function(x, ...) {
 
 #' @rdname detect_tls
 #' @param images For `autoplot()`: images to draw (names or positions);
-#'   `NULL` for all.
+#'   `NULL` for all, or, when there are more than `max_panels` and no
+#'   `page`, all those with a TLS (the others are counted in the caption).
 #' @param flip_y For `autoplot()`: if `TRUE` (default), y grows downwards
 #'   as in the image, as in [plot_cells()].
 #' @param page,max_panels For `autoplot()`: paging through a cohort as in
@@ -791,6 +792,14 @@ autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
     check_flag(flip_y)
     lv <- levels(object$images$image)
     lv <- lv[lv %in% as.character(object$images$image)]
+    # a cohort drawn whole: the images with a TLS (when there are any)
+    skipped <- 0L
+    with_tls <- lv[lv %in% as.character(object$tls$image)]
+    if (is.null(images) && is.null(page) && length(lv) > max_panels &&
+        length(with_tls)) {
+        skipped <- length(lv) - length(with_tls)
+        lv <- with_tls
+    }
     images <- page_images(select_images(lv, images), page, max_panels)
     ol <- tls_outline_paths(object, images)
     stage <- c(tls_maturity_levels, "not staged")
@@ -839,7 +848,10 @@ autoplot.immunoscape_tls <- function(object, images = NULL, flip_y = TRUE,
                       subtitle = sprintf("%d TLS in %d of %d image%s drawn",
                                          nrow(lab), n_img, length(images),
                                          if (length(images) == 1L) "" else
-                                             "s"))
+                                             "s"),
+                      caption = if (skipped) sprintf(
+                          "%d images without a TLS not drawn (choose images with `images =` or `page =`)",
+                          skipped))
     finish_map(p, length(images), flip_y)
 }
 

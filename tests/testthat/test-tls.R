@@ -403,3 +403,19 @@ test_that("tls_agreement() checks its inputs; no TLS detected is not an error (i
     expect_error(detect_tls(sim, link = 1e300), "link",
                  class = "immunoscape_error_radius")
 })
+
+test_that("autoplot of a large cohort draws the images with a TLS", {
+    sim <- simulate_tme(n_images = 4, size = 1500, seed = 3,
+                        n_tls = c(1, 0, 0, 0), n_decoys = 0)
+    tl <- quiet(detect_tls(sim))
+    has <- unique(as.character(tl$tls$image))
+    expect_gte(length(has), 1L)
+    p <- autoplot(tl, max_panels = 2L)
+    expect_setequal(levels(droplevels(p$layers[[length(p$layers)]]$data$image)),
+                    has)
+    expect_match(p$labels$caption, sprintf("%d images without a TLS",
+                                           4L - length(has)))
+    # asked for: every image, with the panels warning
+    expect_warning(autoplot(tl, images = 1:4, max_panels = 2L),
+                   class = "immunoscape_warning_panels")
+})
