@@ -525,7 +525,9 @@ contour_frame <- function(res, x0, y0) {
 #' @param ... Unused.
 #' @param image_edge Distance (microns) within which the outline is taken
 #'   to run along the edge of the image, not a tumour border (see
-#'   [tumor_regions()], "The edge of the image"); `NULL`: the default there.
+#'   [tumor_regions()], "The edge of the image"); `NULL`: the default there
+#'   for polygons, and the flags it already has for an
+#'   `immunoscape_regions` object.
 #' @param nthreads Number of OpenMP threads.
 #' @returns An `immunoscape_regions` object (see [tumor_regions()]).
 #' @export
@@ -673,8 +675,8 @@ region_signed_distance <- function(regions, image, x, y,
 # image; NA when the image has no region or no window. The blocks of a
 # quadtree whose distance range cannot straddle a band limit or the window
 # edge are counted whole; the rest are split down to `leaf` microns
-# (default: 1/4000 of the window's extent, at least 0.25, and at most an
-# eighth of the narrowest band), whose centre decides. With `tile` > 0: a
+# (default: 1/4000 of the window's extent, at least 0.25, and at most a
+# quarter of the narrowest band, not below 0.05), whose centre decides. With `tile` > 0: a
 # matrix of the same areas per square tile of that side laid from the
 # window's lower-left corner (attribute "tiles": columns, rows; tile k =
 # column + row * columns, 0-based).
@@ -688,9 +690,10 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
         return(rep(NA_real_, nb))
     }
     ext <- max(diff(range(w$x)), diff(range(w$y)))
-    # blocks finer than an eighth of the narrowest band
-    narrow <- if (length(breaks) > 1L) min(diff(breaks)) / 8 else Inf
-    leaf <- leaf %||% max(1e-3, min(max(0.25, ext / 4000), narrow))
+    # blocks finer than a quarter of the narrowest band (not below 0.05 um)
+    width <- diff(breaks)
+    narrow <- if (any(width > 0)) min(width[width > 0]) / 4 else Inf
+    leaf <- leaf %||% max(0.05, min(max(0.25, ext / 4000), narrow))
     .Call(ffi_regions_band_area, as.numeric(r$x), as.numeric(r$y),
           r$ring_start, border_rings(regions, image), as.numeric(w$x),
           as.numeric(w$y), w$ring_start,
@@ -711,7 +714,7 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
 image_edge_flags <- function(df, cells, tol = NULL, nthreads = 1L) {
     flags <- logical(nrow(df))
     windows <- attr(cells, "windows")
-    if (!nrow(df) || is.null(windows) || identical(tol, 0)) return(flags)
+    if (!nrow(df) || is.null(windows) || isTRUE(tol == 0)) return(flags)
     rows <- split(seq_len(nrow(df)), as.character(df$image))
     for (im in names(rows)) {
         i <- rows[[im]]
@@ -755,38 +758,42 @@ ring_next <- function(key) {
 border_rings <- function(regions, image) {
     if (is.null(regions$image_edge)) return(NULL)
     i <- which(regions$image == image)
-    edge <- regions$image_edge[i]
-    if (!any(edge, na.rm = TRUE)) return(NULL)
-    x <- regions$x[i]
-    y <- regions$y[i]
-    nxt <- ring_next(paste(regions$polygon[i], regions$ring[i]))
-    start <- which(!edge & edge[match(seq_along(i), nxt)] %in% TRUE)
+    # NA counts as border, as everywhere else
+    edge <- regions$image_edge[i] %in% TRUE
+    if (!any(edge)) return(NULL)
+    key <- paste(regions$polygon[i], regions$ring[i])
     bx <- list()
     by <- list()
-    for (k in start) {
-        run <- k
-        while (!edge[nxt[run[length(run)]]] &&
-               nxt[run[length(run)]] != k) {
-            run <- c(run, nxt[run[length(run)]])
+    for (r in split(seq_along(i), factor(key, unique(key)))) {
+        x <- regions$x[i[r]]
+        y <- regions$y[i[r]]
+        e <- edge[r]
+        if (!any(e)) {
+            # a whole ring of border
+            bx[[length(bx) + 1L]] <- x
+            by[[length(by) + 1L]] <- y
+            next
         }
-        v <- c(run, nxt[run[length(run)]])
-        back <- rev(v)[-c(1L, length(v))]
-        vx <- c(x[v], x[back])
-        vy <- c(y[v], y[back])
-        if (length(vx) < 3L) {
-            vx <- c(vx, mean(vx))
-            vy <- c(vy, mean(vy))
-        }
-        bx[[length(bx) + 1L]] <- vx
-        by[[length(by) + 1L]] <- vy
-    }
-    # rings wholly border (no image edge on them)
-    key <- paste(regions$polygon[i], regions$ring[i])
-    whole <- !key %in% key[edge]
-    if (any(whole)) {
-        for (r in unique(key[whole])) {
-            bx[[length(bx) + 1L]] <- x[key == r]
-            by[[length(by) + 1L]] <- y[key == r]
+        # rotate so that the ring starts after an image edge: runs of
+        # border edges then never wrap around
+        n <- length(r)
+        k0 <- which(e)[1]
+        o <- c(seq_len(n)[-seq_len(k0)], seq_len(k0))
+        runs <- rle(!e[o])
+        ends <- cumsum(runs$lengths)
+        starts <- ends - runs$lengths + 1L
+        for (k in which(runs$values)) {
+            v <- o[starts[k]:ends[k]]
+            v <- c(v, v[length(v)] %% n + 1L)
+            back <- rev(v)[-c(1L, length(v))]
+            vx <- c(x[v], x[back])
+            vy <- c(y[v], y[back])
+            if (length(vx) < 3L) {
+                vx <- c(vx, mean(vx))
+                vy <- c(vy, mean(vy))
+            }
+            bx[[length(bx) + 1L]] <- vx
+            by[[length(by) + 1L]] <- vy
         }
     }
     len <- lengths(bx)

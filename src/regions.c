@@ -133,7 +133,7 @@ static void band_block(const band_ctx *c, double x, double y, double L,
     int k = band_of(c, d);
     int band_uniform = (k == 0 || d - c->brk[k - 1] > h) &&
                        (k == c->nb || c->brk[k] - d > h);
-    if (band_uniform && c->reg->border != c->reg->reg)
+    if (band_uniform && (c->reg->none || c->reg->border != c->reg->reg))
         band_uniform = im_window_bdist(c->reg->reg, x, y) > h;
     if ((win_uniform && band_uniform) || L <= c->leaf * 1.000001) {
         if (win_in) acc[k] += L * L;

@@ -398,7 +398,7 @@ test_that("narrow bands on a large slide keep their area", {
     comp <- compartments(cells, as_regions(half, cells), margin = 10)
     a <- attr(comp, "areas")$area_mm2
     expect_equal(a[2:3], c(10, 10) * L / 1e6, tolerance = 1e-3)
-    expect_equal(a[1], (bx - 10) * L / 1e6, tolerance = 1e-5)
+    expect_equal(a[1], (bx - 10) * L / 1e6, tolerance = 1e-4)
 })
 
 test_that("huge closing radii stay within the cells' hull", {
@@ -463,4 +463,41 @@ test_that("maps draw the outline along the image edge apart", {
         expect_lt(max(on_side), 30)
         expect_match(p$labels$caption, "image edge")
     }
+})
+
+test_that("image-edge flags: all edges, NA and integer 0", {
+    set.seed(3)
+    df <- data.frame(x = stats::runif(3000, 0, 1000),
+                     y = stats::runif(3000, 0, 1000), type = "Other")
+    cells <- spatial_cells(df, window = data.frame(x = c(0, 1000, 1000, 0),
+                                                   y = c(0, 0, 1000, 1000)))
+    # a strip along the left side: every edge within 50 um of the window
+    reg <- as_regions(data.frame(x = c(0, 37.3, 37.3, 0),
+                                 y = c(0, 0, 1000, 1000)), cells,
+                      image_edge = 50)
+    expect_true(all(reg$image_edge))
+    a <- attr(compartments(cells, reg, margin = 100), "areas")$area_mm2
+    expect_equal(a, c(37.3 * 1000, 0, 0, (1000 - 37.3) * 1000) / 1e6,
+                 tolerance = 1e-4)
+    # NA flags count as border
+    p <- data.frame(x = c(0, 400, 400, 0), y = c(100, 100, 500, 500))
+    sq <- as_regions(p, cells)
+    expect_equal(sq$image_edge, c(FALSE, FALSE, FALSE, TRUE))
+    w <- sq[sq$image == "image1", ]
+    px <- c(50, 200, 600, 10)
+    py <- c(50, 300, 300, 490)
+    for (k in 1:4) {
+        r <- sq
+        r$image_edge[k] <- NA
+        skip <- sq$image_edge
+        skip[k] <- FALSE
+        expect_equal(immunoscape:::region_signed_distance(r, "image1", px,
+                                                          py, 1L),
+                     ro_signed_distance(px, py, w, skip = skip))
+    }
+    # image_edge = 0 in any numeric form: no flag
+    expect_false(any(as_regions(p, cells, image_edge = 0L)$image_edge))
+    # margin 0: the margin bands are empty, the rest is core and stroma
+    b <- attr(compartments(cells, sq, margin = 0), "areas")$area_mm2
+    expect_equal(b, c(0.16, 0, 0, 0.84), tolerance = 1e-4)
 })
