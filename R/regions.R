@@ -133,7 +133,10 @@
 #' view: distances are `-Inf` inside and `Inf` outside, and its cells are
 #' in the core. `summary()` gives the share of the outline that is image
 #' edge per image. Distances near the edge of the image are therefore upper
-#' bounds: the true border may lie just beyond it.
+#' bounds: the true border may lie just beyond it. Conversely a real border
+#' closer than `image_edge` to the edge of the image (a strip of stroma a
+#' cell or two wide along it) is taken for image edge; lower `image_edge`
+#' to keep it.
 #'
 #' @param cells A `spatial_cells` object.
 #' @param tumor The tumour cell type(s) (values of `type`), or with `tissue`
