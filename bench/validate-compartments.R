@@ -5,7 +5,8 @@
 #   Rscript bench/validate-compartments.R [seeds] [csv]
 #
 # VALIDATE_PATTERNS (e.g. "replacement") limits the growth patterns;
-# VALIDATE_DENSITY sets the simulated cells per mm^2 (default 3000).
+# VALIDATE_DENSITY sets the simulated cells per mm^2 (default 3000);
+# VALIDATE_BANDWIDTH draws the regions with that kernel and refine = 0.
 #
 # Prints one line per simulated image and a summary of every figure; the
 # per-image table goes to `csv` (default: a file in tempdir()).
@@ -35,6 +36,10 @@ patterns <- strsplit(Sys.getenv("VALIDATE_PATTERNS",
                                  "desmoplastic,replacement,pushing"), ",")[[1]]
 # cells per mm^2 of the simulated sections (the simulator's default: 3000)
 density <- as.numeric(Sys.getenv("VALIDATE_DENSITY", "3000"))
+bw_env <- Sys.getenv("VALIDATE_BANDWIDTH", "")
+region_args <- if (nzchar(bw_env)) {
+    list(bandwidth = as.numeric(bw_env), refine = 0)
+}
 for (pattern in patterns) {
     for (infl in c("inflamed", "excluded", "desert")) {
         for (s in seeds) {
@@ -47,7 +52,9 @@ for (pattern in patterns) {
             truth <- attr(sim, "tumor_polygons")
             im <- levels(sim$image)[1]
             t0 <- proc.time()[[3]]
-            reg <- tumor_regions(sim, ignore = immune_types, nthreads = nth)
+            reg <- do.call(tumor_regions, c(list(sim, ignore = immune_types,
+                                                 nthreads = nth),
+                                            region_args))
             t_reg <- proc.time()[[3]] - t0
             tw <- immunoscape:::as_window.data.frame(truth,
                                                      images = levels(sim$image))
