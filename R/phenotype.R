@@ -71,8 +71,9 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' `contact` microns: the inflamed phenotype is defined by T cells in the
 #' tumour parenchyma, in contact with tumour cells (Chen & Mellman 2017;
 #' Hegde et al. 2016), and cells inside lymphoid aggregates or tertiary
-#' lymphoid structures within the tumour are not. `tumor = NULL` counts
-#' every immune cell.
+#' lymphoid structures within the tumour are not. The invasive margin
+#' counts every immune cell, in contact or not (its stroma is part of it).
+#' `tumor = NULL` counts every immune cell in the core too.
 #'
 #' **Lymphoid aggregates** (tertiary lymphoid structures and other B-cell
 #' follicles) are not part of the diffuse infiltrate the phenotypes
@@ -257,13 +258,16 @@ phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
         ci <- match(comp$cell_id[i], cells$cell_id[sub])
         d <- comp$border_distance[i]
         imm <- comp$type[i] %in% immune
+        depth <- depth_of(d)
         # in the core, only immune cells in contact with tumour cells
-        # count (not those inside lymphoid aggregates or TLS)
+        # count (not those inside lymphoid aggregates or TLS); the margin
+        # counts every immune cell
         if (!is.null(tumor)) {
             far <- imm & !near_type(cells$x[sub][ci], cells$y[sub][ci],
                                     comp$type[i] %in% tumor, imm,
                                     set$contact, nthreads)
-            d[far & !is.na(d) & d < 0] <- NA_real_
+            core_depth <- min(set$margin, depth / 2)
+            d[far & !is.na(d) & d <= -core_depth] <- NA_real_
         }
         # immune cells of lymphoid aggregates (TLS) do not count anywhere
         if (length(aggregates)) {
@@ -275,7 +279,7 @@ phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
         }
         phenotype_image(regions, windows, im, d[imm],
                         cells$x[sub][ci][imm], cells$y[sub][ci][imm],
-                        set$margin, depth_of(d), set$tile, nthreads)
+                        set$margin, depth, set$tile, nthreads)
     })
     out <- do.call(rbind, rows)
     out <- cbind(data.frame(image = factor(lv, levels = lv)), out)

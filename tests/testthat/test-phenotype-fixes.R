@@ -114,3 +114,29 @@ test_that("autoplot() of ratios keeps zero ratios, drawn at the bottom", {
     b <- ggplot2::layer_data(autoplot(rt, images = "b"), 2)
     expect_true(any(b$y < 0))
 })
+
+test_that("the contact rule applies to the core only, not the margin", {
+    set.seed(21)
+    th <- seq(0, 2 * pi, length.out = 721)[-721]
+    # tumour cells only near the centre; CD8 T cells in the inner margin,
+    # far from any tumour cell (a stromal pocket inside the region)
+    r_t <- 150 * sqrt(stats::runif(800))
+    a_t <- stats::runif(800, 0, 2 * pi)
+    r_c <- sqrt(stats::runif(300, 380^2, 680^2))
+    a_c <- stats::runif(300, 0, 2 * pi)
+    df <- data.frame(x = 1500 + c(r_t * cos(a_t), r_c * cos(a_c)),
+                     y = 1500 + c(r_t * sin(a_t), r_c * sin(a_c)),
+                     type = rep(c("Tumor", "CD8 T"), c(800, 300)))
+    frame <- data.frame(x = c(0, 3000, 3000, 0), y = c(0, 0, 3000, 3000))
+    cells <- spatial_cells(df, window = frame)
+    reg <- as_regions(data.frame(x = 1500 + 700 * cos(th),
+                                 y = 1500 + 700 * sin(th)), cells)
+    ph <- immune_phenotype(cells, reg, tumor = "Tumor", aggregates = NULL)
+    d <- compartments(cells, reg)$border_distance
+    core_depth <- ph$core_depth
+    expect_lt(core_depth, 500)
+    # every CD8 T cell of the margin band counts, in contact or not
+    expect_equal(ph$n_margin, sum(df$type == "CD8 T" & d > -core_depth &
+                                      d <= 500))
+    expect_gt(ph$n_margin, 250)
+})
