@@ -29,8 +29,8 @@ compartment_counts <- function(cells, regions, types, margin, groups,
     out$image <- factor(out$image, levels = lv)
     out$compartment <- factor(out$compartment, levels = names(groups))
     no_region <- tapply(is.na(comp$border_distance), comp$image, all)
-    out$area_mm2[out$image %in% names(no_region)[no_region %in% TRUE]] <-
-        NA_real_
+    out$.no_region <- out$image %in% names(no_region)[no_region %in% TRUE]
+    out$area_mm2[out$.no_region] <- NA_real_
     attr(out, "notes") <- attr(comp, "notes")
     out[order(out$image, out$compartment), , drop = FALSE]
 }
@@ -526,10 +526,12 @@ compartment_ratios <- function(cells, regions, numerator = "CD8 T",
                              margin, groups, nthreads, BPPARAM)
     out <- data.frame(image = cc$image, compartment = cc$compartment,
                       area_mm2 = cc$area_mm2, n_num = cc$n1, n_den = cc$n2)
-    bad <- is.na(out$area_mm2)
+    # no region: no compartments, so no counts; a window without area
+    # (cells on a line) still has counts and ratios, not densities
+    bad <- cc$.no_region
     out$n_num[bad] <- NA_integer_
     out$n_den[bad] <- NA_integer_
-    pos <- !bad & out$area_mm2 > 0
+    pos <- !bad & !is.na(out$area_mm2) & out$area_mm2 > 0
     out$density_num <- ifelse(pos, out$n_num / out$area_mm2, NA_real_)
     out$density_den <- ifelse(pos, out$n_den / out$area_mm2, NA_real_)
     out$corrected <- !bad & out$n_den == 0 & out$n_num > 0

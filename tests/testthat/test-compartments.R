@@ -299,6 +299,12 @@ test_that("an image whose window has no area gets a note, not bare NAs", {
     ph <- immune_phenotype(cells, reg)
     expect_match(ph$note[ph$image == "B"], "no area")
     expect_false(is.na(ph$phenotype[ph$image == "A"]))
+    # counts and ratios need no area: kept; densities are NA
+    cr <- compartment_ratios(cells, reg)
+    b <- cr[cr$image == "B" & cr$compartment == "all", ]
+    expect_equal(c(b$n_num, b$n_den), c(50L, 50L))
+    expect_equal(b$ratio, 1)
+    expect_true(is.na(b$density_num))
 })
 
 test_that("compartment plots colour each type as plot_cells() does", {
