@@ -53,3 +53,13 @@ ro_cells <- function(side, spacing, type_of, seed = 1, image = "image1") {
     g$image <- image
     g
 }
+
+# Uniform cells on [0, w] x [0, h] in a rectangular window: `left` type for
+# x < split, `right` beyond (a straight border crossing the image).
+ro_split_cells <- function(n, w, h, split, left = "Tumor", right = "Stroma",
+                           seed = 1) {
+    set.seed(seed)
+    df <- data.frame(x = stats::runif(n, 0, w), y = stats::runif(n, 0, h))
+    df$type <- ifelse(df$x < split, left, right)
+    spatial_cells(df, window = "rectangle")
+}

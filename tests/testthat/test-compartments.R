@@ -263,11 +263,8 @@ test_that("growth_pattern classifies rim, cords and a sharp border", {
 })
 
 test_that("growth_pattern() leaves out the outline along the image edge", {
-    set.seed(5)
-    df <- data.frame(x = stats::runif(6000, 0, 1000),
-                     y = stats::runif(6000, 0, 600))
-    df$type <- ifelse(df$x < 400, "Tumor", "Hepatocyte")
-    cells <- spatial_cells(df, window = "rectangle")
+    cells <- ro_split_cells(6000, 1000, 600, 400, right = "Hepatocyte",
+                            seed = 5)
     reg <- tumor_regions(cells)
     expect_true(any(reg$image_edge))
     g <- growth_pattern(cells, reg)

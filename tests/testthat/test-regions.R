@@ -347,28 +347,6 @@ test_that("the edge of the image is not a tumour border", {
 })
 
 test_that("a tumour filling the image has no border in view", {
-    set.seed(4)
-    df <- data.frame(x = stats::runif(2000, 0, 400),
-                     y = stats::runif(2000, 0, 400),
-                     type = sample(c("Tumor", "CD8 T"), 2000, TRUE,
-                                   c(0.9, 0.1)))
-    cells <- spatial_cells(df, window = "rectangle")
-    reg <- tumor_regions(cells, ignore = "CD8 T")
-    expect_true(all(reg$image_edge))
-    expect_equal(summary(reg)$image_edge, 1)
-    comp <- compartments(cells, reg)
-    expect_true(all(comp$border_distance == -Inf))
-    expect_true(all(comp$compartment == "core"))
-    # no margin in view: the window splits into core and stroma only
-    a <- attr(comp, "areas")
-    expect_equal(a$area_mm2[a$compartment %in% c("inner_margin",
-                                                 "outer_margin")], c(0, 0))
-    expect_equal(sum(a$area_mm2), unname(window_area(cells)) / 1e6,
-                 tolerance = 1e-3)
-    expect_gt(a$area_mm2[a$compartment == "core"], 0.99 * sum(a$area_mm2))
-})
-
-test_that("immune_phenotype() says why a tumour filling the image has no call", {
     set.seed(6)
     df <- data.frame(x = stats::runif(3000, 0, 500),
                      y = stats::runif(3000, 0, 500),
@@ -376,6 +354,21 @@ test_that("immune_phenotype() says why a tumour filling the image has no call", 
                                    c(0.98, 0.02)))
     cells <- spatial_cells(df, window = "rectangle")
     reg <- tumor_regions(cells, ignore = "CD8 T")
+    expect_true(all(reg$image_edge))
+    expect_equal(summary(reg)$image_edge, 1)
+    comp <- compartments(cells, reg)
+    # no border in view: infinitely far; the tumour cells are core
+    expect_true(all(is.infinite(comp$border_distance)))
+    expect_gt(mean(comp$compartment == "core"), 0.99)
+    expect_equal(comp$compartment == "core", comp$border_distance == -Inf)
+    # no margin in view: the window splits into core and stroma only
+    a <- attr(comp, "areas")
+    expect_equal(a$area_mm2[a$compartment %in% c("inner_margin",
+                                                 "outer_margin")], c(0, 0))
+    expect_equal(sum(a$area_mm2), unname(window_area(cells)) / 1e6,
+                 tolerance = 1e-3)
+    expect_gt(a$area_mm2[a$compartment == "core"], 0.99 * sum(a$area_mm2))
+    # immune_phenotype() says why there is no margin to score
     ph <- immune_phenotype(cells, reg, aggregates = NULL)
     expect_equal(ph$margin_area_mm2, 0)
     expect_match(ph$note, "no tumour border in view")
@@ -445,11 +438,7 @@ test_that("edited regions are refused with a classed error", {
 })
 
 test_that("maps draw the outline along the image edge apart", {
-    set.seed(14)
-    df <- data.frame(x = stats::runif(3000, 0, 600),
-                     y = stats::runif(3000, 0, 400))
-    df$type <- ifelse(df$x < 300, "Tumor", "Stroma")
-    cells <- spatial_cells(df, window = "rectangle")
+    cells <- ro_split_cells(3000, 600, 400, 300, seed = 14)
     reg <- tumor_regions(cells)
     for (p in list(plot_cells(cells, regions = reg), autoplot(reg))) {
         seg <- Filter(function(l) inherits(l$geom, "GeomSegment"), p$layers)
@@ -458,8 +447,8 @@ test_that("maps draw the outline along the image edge apart", {
         # the segments are the flagged edges: on the window's left, top
         # and bottom sides
         expect_equal(nrow(d), sum(reg$image_edge))
-        on_side <- pmin(abs(d$x), abs(d$y - min(df$y)), abs(d$y - max(df$y)),
-                        abs(d$x - min(df$x)))
+        on_side <- pmin(abs(d$y - min(cells$y)), abs(d$y - max(cells$y)),
+                        abs(d$x - min(cells$x)))
         expect_lt(max(on_side), 30)
         expect_match(p$labels$caption, "image edge")
     }
