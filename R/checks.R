@@ -363,11 +363,11 @@ check_cells <- function(cells, arg = rlang::caller_arg(cells),
 
 # One finite number >= 0.
 check_nonneg <- function(x, arg = rlang::caller_arg(x),
-                         call = rlang::caller_env(), max = Inf) {
-    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0 ||
+                         call = rlang::caller_env(), max = Inf, min = 0) {
+    if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < min ||
         x > max) {
         stop_immunoscape(
-            "{.arg {arg}} must be one number >= 0{if (is.finite(max)) paste(' and <=', format(max))}, not {.val {format(x)}}.",
+            "{.arg {arg}} must be one number >= {format(min)}{if (is.finite(max)) paste(' and <=', format(max))}, not {.val {format(x)}}.",
             class = "argument", call = call
         )
     }

@@ -180,9 +180,9 @@ border_samples <- function(regions, image, segment, step) {
                                                     all.inside = TRUE)]
             p <- parts[[k]]
             # a segment cut by the edge keeps the length of its interface
-            kept <- tabulate(p$segment[!on_edge] - nseg0 + nseg, nseg) /
-                tabulate(p$segment - nseg0 + nseg, nseg)
-            p$length_um <- p$length_um * kept[p$segment - nseg0 + nseg]
+            j <- p$segment - (nseg0 - nseg)
+            kept <- tabulate(j[!on_edge], nseg) / tabulate(j, nseg)
+            p$length_um <- p$length_um * kept[j]
             parts[[k]] <- p[!on_edge, , drop = FALSE]
         }
     }

@@ -245,12 +245,7 @@ tumor_regions <- function(cells, tumor = "Tumor",
     check_nonneg(gap, max = 1e5)
     check_nonneg(min_area)
     check_nonneg(min_hole)
-    if (!is.numeric(max_pixels) || length(max_pixels) != 1L ||
-        !is.finite(max_pixels) || max_pixels < 1e4) {
-        stop_immunoscape(
-            "{.arg max_pixels} must be one number >= 1e4 (pixels of the raster of an image), not {.val {format(max_pixels)}}.",
-            class = "argument")
-    }
+    check_nonneg(max_pixels, min = 1e4)
     if (!is.null(image_edge)) check_nonneg(image_edge)
     nthreads <- check_nthreads(nthreads)
     is_tumor <- tumor_flags(cells, tumor, tissue)
@@ -685,10 +680,10 @@ region_signed_distance <- function(regions, image, x, y,
 # quadtree whose distance range cannot straddle a band limit or the window
 # edge are counted whole; the rest are split down to `leaf` microns
 # (default: 1/4000 of the window's extent, at least 0.25, and at most a
-# quarter of the narrowest band, not below 0.05), whose centre decides. With `tile` > 0: a
-# matrix of the same areas per square tile of that side laid from the
-# window's lower-left corner (attribute "tiles": columns, rows; tile k =
-# column + row * columns, 0-based).
+# quarter of the narrowest band, not below 0.05), whose centre decides.
+# With `tile` > 0: a matrix of the same areas per square tile of that side
+# laid from the window's lower-left corner (attribute "tiles": columns,
+# rows; tile k = column + row * columns, 0-based).
 region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
                               tile = 0, nthreads = immunoscape_threads()) {
     nb <- length(breaks) + 1L
@@ -725,26 +720,22 @@ image_edge_flags <- function(df, cells, tol = NULL, nthreads = 1L) {
     windows <- attr(cells, "windows")
     if (!nrow(df) || is.null(windows) || isTRUE(tol == 0)) return(flags)
     rows <- split(seq_len(nrow(df)), as.character(df$image))
+    by_image <- split(seq_len(nrow(cells)), cells$image)
     for (im in names(rows)) {
         i <- rows[[im]]
-        w <- window_rings(windows, im)
-        if (!window_has_rings(w)) next
-        t <- tol %||% edge_tolerance(cells, im, nthreads)
-        nxt <- i[ring_next(paste(df$polygon[i], df$ring[i]))]
-        dv <- window_bdist(windows, im, df$x[i], df$y[i], nthreads)
-        dm <- window_bdist(windows, im, (df$x[i] + df$x[nxt]) / 2,
-                           (df$y[i] + df$y[nxt]) / 2, nthreads)
-        flags[i] <- dv <= t & dv[match(nxt, i)] <= t & dm <= t
+        if (!window_has_rings(window_rings(windows, im))) next
+        s <- by_image[[im]]
+        t <- tol %||% min(50, max(15, 2 * nn_quantiles(
+            cells$x[s], cells$y[s], 0.5, nthreads)))
+        nxt <- ring_next(paste(df$polygon[i], df$ring[i]))
+        x <- df$x[i]
+        y <- df$y[i]
+        dv <- window_bdist(windows, im, x, y, nthreads)
+        dm <- window_bdist(windows, im, (x + x[nxt]) / 2, (y + y[nxt]) / 2,
+                           nthreads)
+        flags[i] <- dv <= t & dv[nxt] <= t & dm <= t
     }
     flags
-}
-
-edge_tolerance <- function(cells, image, nthreads) {
-    s <- which(cells$image == image)
-    if (length(s) < 2L) return(15)
-    nn <- .Call(ffi_dist_nearest, cells$x[s], cells$y[s], seq_along(s),
-                seq_along(s), 1L, as.integer(nthreads))[[1]][, 1]
-    min(50, max(15, 2 * stats::median(nn[is.finite(nn)])))
 }
 
 # Position of the next vertex of each vertex's ring (rings are runs of

@@ -172,6 +172,17 @@ concave_ok <- function(res, x, y) {
     all(.Call(ffi_window_inside, x, y, res[[1]], res[[2]], res[[3]]))
 }
 
+# Quantiles `probs` of the nearest-neighbour distances of the points (0
+# when fewer than two points).
+nn_quantiles <- function(x, y, probs, nthreads) {
+    n <- length(x)
+    nn <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y), seq_len(n),
+                seq_len(n), 1L, as.integer(nthreads))[[1]][, 1]
+    nn <- nn[is.finite(nn)]
+    if (length(nn)) stats::quantile(nn, probs, names = FALSE)
+    else rep(0, length(probs))
+}
+
 # Length scales of the concave window for one image: the closing radius
 # (default max(50, 5 * q90 of nearest-neighbour distances); at most twice
 # the cells' extent), the pixel (radius / 20, at most max(2.5, q50 / 2,
@@ -186,12 +197,7 @@ concave_ok <- function(res, x, y) {
 concave_parameters <- function(x, y, radius = NULL, max_pixels = 2.5e7,
                                nthreads = immunoscape_threads(),
                                call = rlang::caller_env()) {
-    n <- length(x)
-    nn <- .Call(ffi_dist_nearest, as.numeric(x), as.numeric(y), seq_len(n),
-                seq_len(n), 1L, as.integer(nthreads))[[1]][, 1]
-    nn <- nn[is.finite(nn)]
-    q <- if (length(nn)) stats::quantile(nn, c(0.5, 0.9), names = FALSE)
-         else c(0, 0)
+    q <- nn_quantiles(x, y, c(0.5, 0.9), nthreads)
     if (is.null(radius)) radius <- max(50, 5 * q[2])
     radius <- as.numeric(radius)
     if (!(radius > 0)) {

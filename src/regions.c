@@ -29,19 +29,21 @@ static void regions_rings(im_window *w, SEXP x, SEXP y, SEXP ring_start) {
  * tumour border: `border` then holds only the tumour-host interfaces, as
  * degenerate rings (each run of interface edges traced there and back), and
  * is used for the magnitude while `reg` gives the sign.  border == reg when
- * every edge is an interface; none == 1 when no edge is (distance Inf). */
+ * every edge is an interface. */
 typedef struct {
     const im_window *reg;
     const im_window *border;
-    int none;
+    int partial;           /* some edges of the outline are not border    */
+    int none;              /* no edge is                                   */
 } region_border;
 
 /* Interface rings from R: NULL (every edge counts), or list(x, y,
  * ring_start) with ring_start of length 1 when there is no interface. */
 static void border_rings(region_border *b, im_window *store, SEXP iface) {
     b->border = b->reg;
-    b->none = 0;
+    b->partial = b->none = 0;
     if (Rf_isNull(iface)) return;
+    b->partial = 1;
     if (TYPEOF(iface) != VECSXP || Rf_length(iface) != 3)
         IM_BUG("interface rings must be a list of 3");
     if (Rf_length(VECTOR_ELT(iface, 2)) < 2) {
@@ -75,7 +77,8 @@ SEXP ffi_regions_signed_distance(SEXP px, SEXP py, SEXP x, SEXP y,
     int nth = im_threads(im_as_int(nthreads_, "nthreads"));
     im_window w, wb;
     regions_rings(&w, x, y, ring_start);
-    region_border b = {&w, &w, 0};
+    region_border b;
+    b.reg = &w;
     border_rings(&b, &wb, iface);
     SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
     double *po = REAL(out);
@@ -133,7 +136,7 @@ static void band_block(const band_ctx *c, double x, double y, double L,
     int k = band_of(c, d);
     int band_uniform = (k == 0 || d - c->brk[k - 1] > h) &&
                        (k == c->nb || c->brk[k] - d > h);
-    if (band_uniform && (c->reg->none || c->reg->border != c->reg->reg))
+    if (band_uniform && c->reg->partial)
         band_uniform = im_window_bdist(c->reg->reg, x, y) > h;
     if ((win_uniform && band_uniform) || L <= c->leaf * 1.000001) {
         if (win_in) acc[k] += L * L;
@@ -165,7 +168,8 @@ SEXP ffi_regions_band_area(SEXP rx, SEXP ry, SEXP rs, SEXP iface,
         IM_BUG("bad leaf or tile size");
     im_window reg, wb, win;
     regions_rings(&reg, rx, ry, rs);
-    region_border b = {&reg, &reg, 0};
+    region_border b;
+    b.reg = &reg;
     border_rings(&b, &wb, iface);
     regions_rings(&win, wx, wy, ws);
     band_ctx c = {&b, &win, REAL_RO(breaks), nb, leaf};
