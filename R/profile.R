@@ -97,7 +97,11 @@
 #' @section Options:
 #' Passed in `...` (a misspelled option is an error):
 #' * `cd8 = "CD8 T"`, `treg = "Treg"`: the CD8 T-cell and regulatory T-cell
-#'   types (absent types give `NA` columns, with a message).
+#'   types. `NULL` when the panel has none: their columns are then `NA`
+#'   (not 0). A type named explicitly must exist in some image; a default
+#'   that does not is an error when the panel seems to name that cell
+#'   otherwise (a type containing "CD8", or "Treg"/"FoxP3", is suggested),
+#'   and otherwise gives `NA` columns with a message.
 #' * `radius = 20`: neighbourhood radius (um) of the interaction z.
 #' * `contact = 10`: centre distance (um) at which two cells touch, for
 #'   the mixing score (see [mixing_score()]).
@@ -118,9 +122,12 @@
 #' * `tls_b = "B"`, `tls_t = c("T", "CD4 T", "CD8 T", "Treg")`,
 #'   `tls_fdc = "FDC"`, `tls_gc = "GC B"`: the B-cell, T-cell,
 #'   follicular dendritic cell and germinal-centre B-cell types of the
-#'   `tls` group (types absent from the cohort are left out); `tls_b`
-#'   also marks the lymphoid aggregates the `phenotype` group leaves out
-#'   (a message says when it is in no image).
+#'   `tls` group (`tls_t`, `tls_fdc` and `tls_gc` types absent from the
+#'   cohort are left out); `tls_b` also marks the lymphoid aggregates the
+#'   `phenotype` group leaves out. `tls_b` follows the rule of `cd8`: `NULL`
+#'   for a panel without B cells (TLS columns `NA`); a default absent from
+#'   every image is an error when a type looks like B cells ("B cell",
+#'   "CD20+ B", ...), a message otherwise.
 #' * `nthreads`: OpenMP threads per image (results do not depend on it).
 #' * `whole_slide = 1e6`: images with more cells than this take the
 #'   whole-slide path of the `kfunctions` and `interactions` groups (see
@@ -361,29 +368,86 @@ profile_options <- function(cells, groups, dots,
         )
     }
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
-    if ("phenotype" %in% groups &&
-        !any(opts$tls_b %in% types_present(cells))) {
-        inform_immunoscape(c(
-            "i" = "{.arg tls_b} type{?s} {.val {opts$tls_b}} {?is/are} in no image: the phenotype group leaves no lymphoid aggregate out."
-        ))
+    present <- types_present(cells)
+    uses <- list(cd8 = c("ratio", "distances", "phenotype"),
+                 treg = "ratio", tls_b = c("tls", "phenotype"))
+    checked <- lapply(names(uses), function(role) {
+        check_role_types(opts[[role]], role, present,
+                         explicit = role %in% nms,
+                         used = any(uses[[role]] %in% groups), call = call)
+    })
+    names(checked) <- names(uses)
+    bad <- Filter(function(r) !is.null(r$error), checked)
+    if (length(bad)) {
+        # every misnamed role at once
+        bullets <- unlist(lapply(bad, function(r) r$error), use.names = FALSE)
+        names(bullets) <- rep(c("x", "i"), length.out = length(bullets))
+        stop_immunoscape(c(
+            "{.arg {names(bad)}} name{?s/} cell types found in no image.",
+            bullets,
+            "i" = "Name the panel's types, or set a role to {.code NULL} if the panel has none (its columns are then NA)."
+        ), class = "type", call = call)
     }
-    for (role in c("cd8", "treg")) {
-        v <- opts[[role]]
-        if (!is.character(v) || !length(v) || anyNA(v)) {
-            stop_immunoscape(
-                "{.arg {role}} must name one or more cell types.",
-                class = "type", call = call
-            )
-        }
-        miss <- setdiff(v, types_present(cells))
-        used <- any(c("ratio", if (role == "cd8") "distances") %in% groups)
-        if (length(miss) && used) {
-            inform_immunoscape(c(
-                "i" = "{.arg {role}} type{?s} {.val {miss}} {?is/are} in no image: the {role} columns count {?it/them} as 0."
-            ))
+    for (role in names(checked)) {
+        opts[[role]] <- checked[[role]]$value
+        if (!is.null(checked[[role]]$note)) {
+            inform_immunoscape(c("i" = checked[[role]]$note))
         }
     }
     opts
+}
+
+# Patterns of type names that probably mean a role under another name
+# (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
+role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3",
+                   tls_b = "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20")
+
+role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
+               tls_b = "B-cell")
+role_effect <- c(cd8 = "the CD8 columns are NA",
+                 treg = "the Treg columns are NA",
+                 tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype")
+
+# A role type of spatial_profile() (cd8, treg, tls_b): NULL or types none
+# of which is in any image leave the role's columns NA. A type named
+# explicitly must exist; a default that exists under another name (a
+# type matching the role's pattern) is an error rather than a column of
+# NA or 0, so that a panel's own names are not silently missed.
+check_role_types <- function(v, role, present, explicit, used,
+                             call = rlang::caller_env()) {
+    if (is.factor(v)) v <- as.character(v)
+    if (is.null(v) || (is.character(v) && !length(v))) {
+        return(list(value = character()))
+    }
+    if (!is.character(v) || anyNA(v)) {
+        stop_immunoscape(
+            "{.arg {role}} must name one or more cell types, or be {.code NULL}.",
+            class = "type", call = call
+        )
+    }
+    if (!used || any(v %in% present)) return(list(value = v))
+    # cli markup in the messages: type names keep their braces
+    fmt <- function(x) {
+        x <- gsub("}", "}}", gsub("{", "{{", x, fixed = TRUE), fixed = TRUE)
+        paste0('"', x, '"', collapse = ", ")
+    }
+    like <- present[grepl(role_patterns[[role]], tolower(present))]
+    if (explicit || length(like)) {
+        near <- unique(c(unlist(lapply(v, closest_names, present)), like))
+        return(list(error = c(
+            sprintf("`%s` (the %s type): %s", role, role_what[[role]], fmt(v)),
+            if (length(near)) {
+                sprintf("Did you mean `%s = %s`?", role,
+                        fmt(utils::head(near, 3)))
+            } else {
+                "No type of the panel looks like it."
+            })))
+    }
+    list(value = character(),
+         note = sprintf("`%s` type%s %s %s in no image: %s (`%s = NULL` does so without this message).",
+                        role, if (length(v) > 1) "s" else "", fmt(v),
+                        if (length(v) > 1) "are" else "is",
+                        role_effect[[role]], role))
 }
 
 check_features <- function(features, call = rlang::caller_env()) {
@@ -628,14 +692,15 @@ profile_counts <- function(cells, ctx) {
 }
 
 profile_ratio <- function(cells, ctx) {
-    n_cd8 <- sum(type_in(cells, ctx$cd8))
-    n_treg <- sum(type_in(cells, ctx$treg))
+    # a role without a type in the cohort (cd8 = NULL): NA, not 0
+    n_cd8 <- if (length(ctx$cd8)) sum(type_in(cells, ctx$cd8)) else NA_integer_
+    n_treg <- if (length(ctx$treg)) sum(type_in(cells, ctx$treg)) else NA_integer_
     df <- data.frame(cd8_cells = n_cd8, treg_cells = n_treg,
-                     cd8_treg_ratio = if (n_treg > 0) n_cd8 / n_treg else
-                         NA_real_,
+                     cd8_treg_ratio = if (isTRUE(n_treg > 0)) n_cd8 / n_treg
+                                      else NA_real_,
                      log2_cd8_treg = log2((n_cd8 + 1) / (n_treg + 1)))
     # a cohort without any Treg type gets no note on every image
-    with_note(df, if (n_treg == 0 && any(ctx$treg %in% ctx$present))
+    with_note(df, if (isTRUE(n_treg == 0))
                       "no Treg cells (CD8/Treg ratio NA)",
               c(cd8_cells = "sum", treg_cells = "sum",
                 cd8_treg_ratio = "ratio:cd8_cells/treg_cells",
@@ -650,13 +715,14 @@ profile_distances <- function(cells, ctx) {
         if (!length(d) || anyNA(d)) return(c(NA_real_, NA_real_))
         c(stats::median(d), mean(d <= ctx$near))
     }
-    a <- one(ctx$cd8)
+    a <- if (length(ctx$cd8)) one(ctx$cd8) else c(NA_real_, NA_real_)
     b <- one(ctx$immune)
     df <- data.frame(cd8_tumor_median_um = a[1], cd8_tumor_frac_near = a[2],
                      immune_tumor_median_um = b[1],
                      immune_tumor_frac_near = b[2])
     note <- c(if (!any(type_in(cells, ctx$tumor))) "no tumour cells",
-              if (!any(type_in(cells, ctx$cd8))) "no CD8 cells",
+              if (length(ctx$cd8) && !any(type_in(cells, ctx$cd8)))
+                  "no CD8 cells",
               if (!any(type_in(cells, ctx$immune))) "no immune cells")
     n_imm <- "weighted:immune_cells"
     with_note(df, note,

@@ -51,6 +51,44 @@ test_that("counts, densities and the CD8/Treg ratio equal hand counts", {
     expect_true(all(is.na(p$note[1:2])))
 })
 
+test_that("role types: a panel's own names are not silently missed", {
+    cells <- profile_cohort()
+    # the panel calls its CD8 T cells "CD8 T (CD8+)": the default "CD8 T"
+    # is an error that names it, not a column of zeros
+    renamed <- cells
+    levels(renamed$type)[levels(renamed$type) == "CD8 T"] <- "CD8 T (CD8+)"
+    expect_error(spatial_profile(renamed, tumor = "Tumor",
+                                 features = few("ratio")),
+                 "CD8 T (CD8+)", fixed = TRUE,
+                 class = "immunoscape_error_type")
+    p <- spatial_profile(renamed, tumor = "Tumor", cd8 = "CD8 T (CD8+)",
+                         features = few("ratio", "distances"))
+    q <- spatial_profile(cells, tumor = "Tumor",
+                         features = few("ratio", "distances"))
+    expect_equal(p$cd8_cells, q$cd8_cells)
+    expect_equal(p$cd8_tumor_median_um, q$cd8_tumor_median_um)
+    # explicit but absent: an error; NULL: NA columns, no note
+    expect_error(spatial_profile(cells, tumor = "Tumor", treg = "FoxP3+",
+                                 features = few("ratio")),
+                 "treg", class = "immunoscape_error_type")
+    n <- spatial_profile(cells, tumor = "Tumor", cd8 = NULL, treg = NULL,
+                         features = few("ratio", "distances"))
+    expect_true(all(is.na(n$cd8_cells)) && all(is.na(n$treg_cells)))
+    expect_true(all(is.na(n$cd8_treg_ratio)) && all(is.na(n$log2_cd8_treg)))
+    expect_true(all(is.na(n$cd8_tumor_median_um)))
+    expect_equal(n$immune_tumor_median_um, q$immune_tumor_median_um)
+    expect_false(any(grepl("CD8|Treg", n$note)))
+    # a default absent with nothing like it (a panel without Treg): NA
+    # columns and one message, not 0
+    notreg <- cells
+    levels(notreg$type)[levels(notreg$type) == "Treg"] <- "Macrophage"
+    expect_message(m <- spatial_profile(notreg, tumor = "Tumor",
+                                        features = few("ratio")),
+                   "treg", class = "immunoscape_message")
+    expect_true(all(is.na(m$treg_cells)))
+    expect_equal(m$cd8_cells, q$cd8_cells)
+})
+
 test_that("distance summaries equal brute force", {
     cells <- profile_cohort(2)
     p <- spatial_profile(cells, tumor = "Tumor", near = 15,
@@ -378,11 +416,15 @@ test_that("the TLS group equals detect_tls() on each image", {
                      sum(as.character(tl$tls$location) == "margin"))
         expect_equal(p$frac_b_in_tls[k], tl$images$frac_b_in_tls)
     }
-    # no B cells anywhere: NA without a note
+    # a panel without B cells: tls_b = NULL gives NA without a note
     q <- spatial_profile(profile_cohort(), tumor = "Tumor",
-                         features = few("tls"), tls_b = "Plasma")
+                         features = few("tls"), tls_b = NULL)
     expect_true(all(is.na(q$n_tls)))
     expect_true(all(is.na(q$note)))
+    # a B-cell type named explicitly must exist
+    expect_error(spatial_profile(profile_cohort(), tumor = "Tumor",
+                                 features = few("tls"), tls_b = "Plasma"),
+                 "tls_b", class = "immunoscape_error_type")
 })
 
 test_that("phenotype group: no CD8 cell is a desert; tls_b marks aggregates", {
@@ -417,13 +459,22 @@ test_that("phenotype group: no CD8 cell is a desert; tls_b marks aggregates", {
     expect_false(any(grepl("CD8", p$note)))
     # "a": every CD8 T cell is in the follicle, left out
     expect_identical(p$cd8_density_core[1], 0)
-    q <- quiet(spatial_profile(cells, tumor = "Tumor",
+    q <- quiet(spatial_profile(cells, tumor = "Tumor", tls_b = NULL,
                                features = few("phenotype")))
     expect_gt(q$cd8_density_core[1], 100)
-    # the default tls_b ("B") is absent: said once
-    expect_message(spatial_profile(cells, tumor = "Tumor",
-                                   features = few("phenotype")),
+    # the default tls_b ("B") is absent but "B cell (CD19+)" looks like
+    # B cells: an error naming it, not a silently empty role
+    expect_error(spatial_profile(cells, tumor = "Tumor",
+                                 features = few("phenotype")),
+                 "B cell (CD19+)", fixed = TRUE,
+                 class = "immunoscape_error_type")
+    # no B-like type at all: said once, the profile computed
+    cells2 <- cells
+    levels(cells2$type)[levels(cells2$type) == "B cell (CD19+)"] <- "Plasma"
+    expect_message(q2 <- spatial_profile(cells2, tumor = "Tumor",
+                                         features = few("phenotype")),
                    "tls_b", class = "immunoscape_message")
+    expect_equal(q2$cd8_density_core, q$cd8_density_core)
 })
 
 test_that("TLS group: an image without tumour region keeps its TLS", {
