@@ -192,13 +192,14 @@ outcome_data <- function(profile, clinical, by, outcome,
         key <- function(d) do.call(paste, c(lapply(d[by], as.character),
                                             sep = "\r"))
         at <- match(key(df), key(clinical))
+        check_outcome_match(at, key(df), key(clinical), by, call)
         data <- cbind(df, clinical[at, setdiff(names(clinical), by),
                                    drop = FALSE])
     }
     if (length(by) && anyDuplicated(data[by])) {
         stop_immunoscape(c(
             "Several rows of {.arg profile} per {.field {by}}: the units of an outcome model must be independent.",
-            "i" = "Pool the images of a patient first: {.code aggregate_profile(profile, by = \"patient\")}."
+            "i" = "Pool the images of a patient first: {.code aggregate_profile(profile, by = \"{patient_column(profile)}\")}."
         ), class = "argument", call = call)
     }
     miss <- outcome[!outcome %in% names(data)]
@@ -212,6 +213,31 @@ outcome_data <- function(profile, clinical, by, outcome,
     }
     rownames(data) <- NULL
     data
+}
+
+# Rows of the profile without a clinical row: none matching is an error
+# (ids written differently, e.g. "P1" against 1), some a message naming
+# them (they have no outcome and are left out of every model).
+check_outcome_match <- function(at, keys, clinical_keys, by, call) {
+    shown <- function(k) {
+        k <- unique(gsub("\r", " / ", k, fixed = TRUE))
+        paste0(paste0('"', utils::head(k, 5), '"', collapse = ", "),
+               if (length(k) > 5) ", ..." else "")
+    }
+    if (length(at) && all(is.na(at))) {
+        stop_immunoscape(c(
+            "No row of {.arg profile} matches a row of {.arg clinical} by {.field {by}}.",
+            "i" = "{.arg profile} has {shown(keys)}; {.arg clinical} has {shown(clinical_keys)}.",
+            "i" = "Make the ids alike (type, prefixes, padding) or name the right column with {.arg by}."
+        ), class = "argument", call = call)
+    }
+    miss <- unique(keys[is.na(at)])
+    if (length(miss)) {
+        inform_immunoscape(c(
+            "i" = "{length(miss)} {.field {by}} value{?s} of {.arg profile} {?has/have} no row in {.arg clinical} and {?is/are} left out of the models: {shown(miss)}."
+        ))
+    }
+    invisible()
 }
 
 cox_row <- function(feature, term = NA_character_, n = NA_integer_,

@@ -280,7 +280,8 @@ spatial_profile <- function(cells, tumor = "Tumor", immune = NULL,
               aggregate = out$aggregate, slugs = ctx$slug(ctx$types),
               options = opts[setdiff(names(opts), "neighborhoods")],
               tumor = ctx$tumor, immune = ctx$immune, pairs = ctx$pairs,
-              by = "image", problems = attr(res, "problems"))
+              by = "image", problems = attr(res, "problems"),
+              image_groups = if (length(carry)) carry)
 }
 
 #' Feature groups of a spatial profile
@@ -1241,7 +1242,10 @@ profile_values_plot <- function(values, ids, by) {
 #' Carried columns that are constant within groups are kept.
 #'
 #' @param profile A `spatial_profile` (one row per image).
-#' @param by Grouping column(s) of the profile, e.g. `"patient"`.
+#' @param by Grouping column(s) of the profile, e.g. `"patient"`. When
+#'   not given and the profile has no `patient` column, the patient
+#'   column it carries from the cells (see [set_groups()], e.g.
+#'   `patient_id`).
 #' @param rules Named character vector overriding the rule of columns,
 #'   e.g. `c(density_cd8_t = "min")`.
 #' @param ... Unused; a misspelled argument is an error.
@@ -1263,6 +1267,14 @@ profile_values_plot <- function(values, ids, by) {
 #'                         features = profile_features(c("counts", "ratio")))
 #' aggregate_profile(prof, by = "patient")
 #' aggregate_profile(prof, by = "patient", rules = c(density_cd8_t = "min"))
+# The patient column of a profile: "patient", else the first group column
+# it carries (e.g. "patient_id" taken as the patient by read_cells()).
+patient_column <- function(profile) {
+    if ("patient" %in% names(profile)) return("patient")
+    g <- intersect(attr(profile, "image_groups"), names(profile))
+    if (length(g)) g[1] else "patient"
+}
+
 aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
     check_dots(...)
     if (!inherits(profile, "spatial_profile")) {
@@ -1271,6 +1283,7 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
             "i" = "Make one with {.fn spatial_profile}."
         ), class = "argument")
     }
+    if (missing(by)) by <- patient_column(profile)
     if (!is.character(by) || !length(by) || anyNA(by)) {
         stop_immunoscape("{.arg by} must name grouping column(s).",
                          class = "argument")

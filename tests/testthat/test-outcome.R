@@ -237,3 +237,43 @@ test_that("the forest plot says what it leaves out and builds cleanly", {
     expect_no_warning(ggplot2::ggplot_build(g))
     expect_match(g$labels$caption, "constant")
 })
+
+test_that("patients without a clinical row are named, none matching is an error", {
+    p <- outcome_profile()
+    clin <- outcome_clinical(p)
+    # ids written differently: an error showing both
+    bad <- clin
+    bad$patient <- toupper(bad$patient)
+    expect_error(associate_outcome(p, bad, time = "time", event = "event"),
+                 "p01.*P60", class = "immunoscape_error_argument")
+    # half the patients without outcome: a message naming them, and the
+    # models fit on the others (as coxph() on the matched rows)
+    half <- clin[clin$patient %in% p$patient[1:30], ]
+    expect_message(a <- associate_outcome(p, half, time = "time",
+                                          event = "event"),
+                   "30 .*p31", class = "immunoscape_message")
+    d <- merge(as.data.frame(p), half, by = "patient")
+    fit <- survival::coxph(survival::Surv(time, event) ~ density_cd8,
+                           data = d)
+    row <- a[a$feature == "density_cd8", ]
+    expect_equal(row$n, 30L)
+    expect_equal(log(row$hr) / row$scale, unname(coef(fit)),
+                 tolerance = 1e-6)
+    # every patient matched: no message
+    expect_no_message(associate_outcome(p, clin, time = "time",
+                                        event = "event"),
+                      class = "immunoscape_message")
+})
+
+test_that("aggregate_profile() finds the carried patient column", {
+    p <- outcome_profile()
+    names(p)[names(p) == "patient"] <- "patient_id"
+    p <- rbind(p, p)
+    attr(p, "image_groups") <- "patient_id"
+    a <- aggregate_profile(p)
+    expect_identical(sort(as.character(a$patient_id)),
+                     sort(unique(p$patient_id)))
+    attr(p, "image_groups") <- NULL
+    expect_error(aggregate_profile(p), "patient_id",
+                 class = "immunoscape_error_column")
+})
