@@ -374,3 +374,86 @@ check_nonneg <- function(x, arg = rlang::caller_arg(x),
     invisible(as.numeric(x))
 }
 
+# Patterns of type names that probably mean a role under another name
+# (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
+b_like <- "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20"
+role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3", tls_b = b_like,
+                   b_cells = b_like,
+                   t_cells = "(^|[^a-z])t(cells?)?([^a-z]|$)|cd3|cd4|cd8|treg")
+
+role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
+               tls_b = "B-cell", b_cells = "B-cell", t_cells = "T-cell")
+role_effect <- c(cd8 = "the CD8 columns are NA",
+                 treg = "the Treg columns are NA",
+                 tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype",
+                 b_cells = "no TLS",
+                 t_cells = "no group has a T-cell zone, so no TLS (or set `min_t = 0`)")
+
+# A role type (cd8, treg, tls_b of spatial_profile(), b_cells and t_cells
+# of detect_tls()): NULL or types none
+# of which is in any image leave the role's columns NA. A type named
+# explicitly must exist; a default that exists under another name (a
+# type matching the role's pattern) is an error rather than a column of
+# NA or 0, so that a panel's own names are not silently missed.
+check_role_types <- function(v, role, present, explicit, used,
+                             call = rlang::caller_env()) {
+    if (is.factor(v)) v <- as.character(v)
+    if (is.null(v) || (is.character(v) && !length(v))) {
+        return(list(value = character()))
+    }
+    if (!is.character(v) || anyNA(v)) {
+        stop_immunoscape(
+            "{.arg {role}} must name one or more cell types, or be {.code NULL}.",
+            class = "type", call = call
+        )
+    }
+    if (!used || any(v %in% present)) return(list(value = v))
+    # cli markup in the messages: type names keep their braces
+    fmt <- function(x) {
+        x <- gsub("}", "}}", gsub("{", "{{", x, fixed = TRUE), fixed = TRUE)
+        paste0('"', x, '"', collapse = ", ")
+    }
+    like <- present[grepl(role_patterns[[role]], tolower(present))]
+    if (explicit || length(like)) {
+        near <- unique(c(unlist(lapply(v, closest_names, present)), like))
+        return(list(error = c(
+            sprintf("`%s` (the %s type): %s", role, role_what[[role]], fmt(v)),
+            if (length(near)) {
+                sprintf("Did you mean `%s = %s`?", role,
+                        fmt(utils::head(near, 3)))
+            } else {
+                "No type of the panel looks like it."
+            })))
+    }
+    quiet <- if (role %in% c("cd8", "treg", "tls_b")) {
+        sprintf(" (`%s = NULL` does so without this message)", role)
+    } else ""
+    list(value = character(),
+         note = sprintf("`%s` type%s %s %s in no image: %s%s.",
+                        role, if (length(v) > 1) "s" else "", fmt(v),
+                        if (length(v) > 1) "are" else "is",
+                        role_effect[[role]], quiet))
+}
+
+# Raise one error naming every misnamed role of check_role_types()
+# results, then give the notes of the roles left empty.
+finish_role_types <- function(checked, call) {
+    bad <- Filter(function(r) !is.null(r$error), checked)
+    if (length(bad)) {
+        bullets <- unlist(lapply(bad, function(r) r$error), use.names = FALSE)
+        names(bullets) <- rep(c("x", "i"), length.out = length(bullets))
+        stop_immunoscape(c(
+            "{.arg {names(bad)}} name{?s/} cell types found in no image.",
+            bullets,
+            "i" = if (all(names(bad) %in% c("cd8", "treg", "tls_b"))) {
+                "Name the panel's types, or set a role to {.code NULL} if the panel has none."
+            } else {
+                "Name the panel's types."
+            }
+        ), class = "type", call = call)
+    }
+    for (r in checked) {
+        if (!is.null(r$note)) inform_immunoscape(c("i" = r$note))
+    }
+    invisible()
+}

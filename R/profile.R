@@ -378,77 +378,9 @@ profile_options <- function(cells, groups, dots,
                          used = any(uses[[role]] %in% groups), call = call)
     })
     names(checked) <- names(uses)
-    bad <- Filter(function(r) !is.null(r$error), checked)
-    if (length(bad)) {
-        # every misnamed role at once
-        bullets <- unlist(lapply(bad, function(r) r$error), use.names = FALSE)
-        names(bullets) <- rep(c("x", "i"), length.out = length(bullets))
-        stop_immunoscape(c(
-            "{.arg {names(bad)}} name{?s/} cell types found in no image.",
-            bullets,
-            "i" = "Name the panel's types, or set a role to {.code NULL} if the panel has none (its columns are then NA)."
-        ), class = "type", call = call)
-    }
-    for (role in names(checked)) {
-        opts[[role]] <- checked[[role]]$value
-        if (!is.null(checked[[role]]$note)) {
-            inform_immunoscape(c("i" = checked[[role]]$note))
-        }
-    }
+    finish_role_types(checked, call)
+    for (role in names(checked)) opts[[role]] <- checked[[role]]$value
     opts
-}
-
-# Patterns of type names that probably mean a role under another name
-# (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
-role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3",
-                   tls_b = "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20")
-
-role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
-               tls_b = "B-cell")
-role_effect <- c(cd8 = "the CD8 columns are NA",
-                 treg = "the Treg columns are NA",
-                 tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype")
-
-# A role type of spatial_profile() (cd8, treg, tls_b): NULL or types none
-# of which is in any image leave the role's columns NA. A type named
-# explicitly must exist; a default that exists under another name (a
-# type matching the role's pattern) is an error rather than a column of
-# NA or 0, so that a panel's own names are not silently missed.
-check_role_types <- function(v, role, present, explicit, used,
-                             call = rlang::caller_env()) {
-    if (is.factor(v)) v <- as.character(v)
-    if (is.null(v) || (is.character(v) && !length(v))) {
-        return(list(value = character()))
-    }
-    if (!is.character(v) || anyNA(v)) {
-        stop_immunoscape(
-            "{.arg {role}} must name one or more cell types, or be {.code NULL}.",
-            class = "type", call = call
-        )
-    }
-    if (!used || any(v %in% present)) return(list(value = v))
-    # cli markup in the messages: type names keep their braces
-    fmt <- function(x) {
-        x <- gsub("}", "}}", gsub("{", "{{", x, fixed = TRUE), fixed = TRUE)
-        paste0('"', x, '"', collapse = ", ")
-    }
-    like <- present[grepl(role_patterns[[role]], tolower(present))]
-    if (explicit || length(like)) {
-        near <- unique(c(unlist(lapply(v, closest_names, present)), like))
-        return(list(error = c(
-            sprintf("`%s` (the %s type): %s", role, role_what[[role]], fmt(v)),
-            if (length(near)) {
-                sprintf("Did you mean `%s = %s`?", role,
-                        fmt(utils::head(near, 3)))
-            } else {
-                "No type of the panel looks like it."
-            })))
-    }
-    list(value = character(),
-         note = sprintf("`%s` type%s %s %s in no image: %s (`%s = NULL` does so without this message).",
-                        role, if (length(v) > 1) "s" else "", fmt(v),
-                        if (length(v) > 1) "are" else "is",
-                        role_effect[[role]], role))
 }
 
 check_features <- function(features, call = rlang::caller_env()) {

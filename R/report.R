@@ -74,7 +74,10 @@ report_section_names <- c("overview", "maps", "compartments", "tls",
 #'   `clinical`.
 #' @param b_cells,liver The B-cell type(s) for TLS detection and the
 #'   liver-parenchyma type(s) for the growth pattern; sections that need
-#'   them are left out when they are absent.
+#'   them are left out when they are absent (or `NULL`). A `b_cells` named
+#'   explicitly must exist in some image, and the default `"B"` is an error
+#'   when the panel names its B cells otherwise (e.g. `"B cell (CD19+)"`),
+#'   rather than a report silently without TLS.
 #' @param title Title of the report.
 #' @param images Images to draw (names); `NULL` picks `n_images`
 #'   representative images (see Selection).
@@ -123,6 +126,13 @@ render_report <- function(cells, file = "immunoscape-report.html",
     tumor <- check_types(cells, tumor)
     present <- types_present(cells)
     liver <- intersect(as.character(liver %||% character()), present)
+    # a B-cell type the panel names otherwise is an error, not a report
+    # without its TLS section
+    if (!is.null(b_cells) && (is.null(sections) || "tls" %in% sections)) {
+        finish_role_types(list(b_cells = check_role_types(
+            b_cells, "b_cells", present, explicit = !missing(b_cells),
+            used = TRUE)), call = rlang::current_env())
+    }
     b_cells <- intersect(as.character(b_cells %||% character()), present)
     if (is.null(immune)) {
         immune <- report_immune_types(setdiff(present, c(tumor, liver)))

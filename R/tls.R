@@ -269,19 +269,21 @@ detect_tls <- function(cells, b_cells = "B",
     present <- types_present(cells)
     gc_types <- if (is.character(gc)) gc
     seed_types <- unique(c(b_cells, gc_types))
-    if (!any(seed_types %in% present)) {
-        near <- unique(unlist(lapply(b_cells, closest_names, present)))
-        inform_immunoscape(c(
-            "!" = "No cell of the {.arg b_cells} type{?s} {.val {b_cells}} in any image: no TLS.",
-            "i" = if (length(near)) "Did you mean {.or {.val {near}}}?"
-        ))
-    }
-    if (min_t > 0 && !any(t_cells %in% present) && any(seed_types %in% present)) {
-        inform_immunoscape(c(
-            "!" = "No cell of the {.arg t_cells} type{?s} {.val {t_cells}} in any image: no group has a T-cell zone, so no TLS.",
-            "i" = "Name the T-cell types of your panel, or set {.code min_t = 0}."
-        ))
-    }
+    # a misnamed B- or T-cell type is an error, not zero TLS; a panel
+    # without them gets a note
+    explicit <- c(names(match.call())[-1],
+                  if (!is.null(preset)) names(tls_preset(preset)))
+    b_role <- check_role_types(b_cells, "b_cells", present,
+                               explicit = "b_cells" %in% explicit,
+                               used = !any(gc_types %in% present))
+    # T cells matter once there are seeds (or the B-cell type is wrong too)
+    t_role <- check_role_types(t_cells, "t_cells", present,
+                               explicit = "t_cells" %in% explicit,
+                               used = min_t > 0 &&
+                                   (any(seed_types %in% present) ||
+                                    !is.null(b_role$error)))
+    finish_role_types(list(b_cells = b_role, t_cells = t_role),
+                      call = rlang::current_env())
     notes <- NULL
     if (!is.null(regions)) {
         # vertex polygons, validated and oriented (window_rings() format);

@@ -214,7 +214,7 @@ test_that("no B cells, one B cell, all B cells: zero TLS, no error", {
     df <- data.frame(x = runif(500, 0, 500), y = runif(500, 0, 500),
                      type = "Tumor")
     cells <- spatial_cells(df)
-    expect_message(res <- detect_tls(cells), "No cell of")
+    expect_message(res <- detect_tls(cells), "b_cells.*no TLS")
     expect_identical(nrow(res$tls), 0L)
     expect_identical(summary(res)$n_tls, 0L)
     expect_true(is.na(summary(res)$frac_b_in_tls))
@@ -418,4 +418,30 @@ test_that("autoplot of a large cohort draws the images with a TLS", {
     # asked for: every image, with the panels warning
     expect_warning(autoplot(tl, images = 1:4, max_panels = 2L),
                    class = "immunoscape_warning_panels")
+})
+
+test_that("a misnamed B- or T-cell type is an error, not zero TLS", {
+    set.seed(3)
+    cells <- tls_fixture(list(c(300, 300)), image = "a")
+    ok <- detect_tls(spatial_cells(cells), t_cells = "CD4 T")
+    expect_identical(nrow(ok$tls), 1L)
+    # the panel names its B cells "B cell (CD19+)": the default "B" is
+    # an error naming it; so is a B-cell type given and absent
+    b <- cells
+    b$type[b$type == "B"] <- "B cell (CD19+)"
+    b <- spatial_cells(b)
+    expect_error(detect_tls(b, t_cells = "CD4 T"), "B cell (CD19+)",
+                 fixed = TRUE, class = "immunoscape_error_type")
+    expect_error(detect_tls(b, b_cells = "B cells", t_cells = "CD4 T"),
+                 "b_cells", class = "immunoscape_error_type")
+    named <- detect_tls(b, b_cells = "B cell (CD19+)", t_cells = "CD4 T")
+    expect_equal(named$tls$n_b, ok$tls$n_b)
+    # an explicit T-cell type found in no image: an error with a
+    # suggestion; both at once when both are wrong
+    expect_error(detect_tls(spatial_cells(cells), t_cells = "CD4"),
+                 "CD4 T", class = "immunoscape_error_type")
+    expect_error(detect_tls(b, b_cells = "B cells", t_cells = "CD4"),
+                 "b_cells.*t_cells", class = "immunoscape_error_type")
+    # a list of default T-cell types of which one is present is fine
+    expect_identical(nrow(detect_tls(spatial_cells(cells))$tls), 1L)
 })
