@@ -148,6 +148,15 @@ test_that("render_report refuses bad arguments with classed errors", {
                  class = "immunoscape_error_argument")
     expect_error(render_report(cells, f, tumor = "Tumour"),
                  class = "immunoscape_error_type")
+    # the panel calls its B cells "B cell": the default "B" is an error
+    # naming it, not a report without TLS; so is an absent b_cells
+    renamed <- cells
+    levels(renamed$type)[levels(renamed$type) == "B"] <- "B cell"
+    expect_error(render_report(renamed, f), "B cell",
+                 class = "immunoscape_error_type")
+    expect_error(render_report(cells, f, b_cells = "CD20+ B"),
+                 "b_cells", class = "immunoscape_error_type")
+    expect_false(file.exists(f))
     expect_error(render_report(cells, f, immune = "NK"),
                  class = "immunoscape_error_type")
     expect_error(render_report(cells, f, sections = "maps2"),
