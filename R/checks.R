@@ -378,19 +378,24 @@ check_nonneg <- function(x, arg = rlang::caller_arg(x),
 # (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
 b_like <- "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20"
 role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3", tls_b = b_like,
-                   b_cells = b_like,
+                   b_cells = b_like, aggregates = b_like,
                    t_cells = "(^|[^a-z])t(cells?)?([^a-z]|$)|cd3|cd4|cd8|treg")
 
 role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
-               tls_b = "B-cell", b_cells = "B-cell", t_cells = "T-cell")
+               tls_b = "B-cell", b_cells = "B-cell", t_cells = "T-cell",
+               aggregates = "B-cell (lymphoid aggregate)")
 role_effect <- c(cd8 = "the CD8 columns are NA",
                  treg = "the Treg columns are NA",
                  tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype",
                  b_cells = "no TLS",
+                 aggregates = "no lymphoid aggregate is left out",
                  t_cells = "no group has a T-cell zone, so no TLS (or set `min_t = 0`)")
 
+# roles that may be NULL (none in the panel)
+null_roles <- c("cd8", "treg", "tls_b", "aggregates")
+
 # A role type (cd8, treg, tls_b of spatial_profile(), b_cells and t_cells
-# of detect_tls()): NULL or types none
+# of detect_tls(), aggregates of immune_phenotype()): NULL or types none
 # of which is in any image leave the role's columns NA. A type named
 # explicitly must exist; a default that exists under another name (a
 # type matching the role's pattern) is an error rather than a column of
@@ -425,7 +430,7 @@ check_role_types <- function(v, role, present, explicit, used,
                 "No type of the panel looks like it."
             })))
     }
-    quiet <- if (role %in% c("cd8", "treg", "tls_b")) {
+    quiet <- if (role %in% null_roles) {
         sprintf(" (`%s = NULL` does so without this message)", role)
     } else ""
     list(value = character(),
@@ -445,7 +450,7 @@ finish_role_types <- function(checked, call) {
         stop_immunoscape(c(
             "{.arg {names(bad)}} name{?s/} cell types found in no image.",
             bullets,
-            "i" = if (all(names(bad) %in% c("cd8", "treg", "tls_b"))) {
+            "i" = if (all(names(bad) %in% null_roles)) {
                 "Name the panel's types, or set a role to {.code NULL} if the panel has none."
             } else {
                 "Name the panel's types."

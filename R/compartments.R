@@ -5,6 +5,9 @@
 # region_band_areas()).
 
 compartment_levels <- c("core", "inner_margin", "outer_margin", "stroma")
+# their colours on maps: tumour side red, host side blue
+compartment_palette <- c(core = "#B2182B", inner_margin = "#F4A582",
+                         outer_margin = "#92C5DE", stroma = "#2166AC")
 
 #' Tumour compartments of every cell
 #'

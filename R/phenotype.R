@@ -111,6 +111,14 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' @inheritParams compartments
 #' @param immune Immune cell type(s) counted together (default `"CD8 T"`).
 #' @param core_min,margin_min Density thresholds in cells per mm^2.
+#' @param min_expected A compartment's density decides the call only when
+#'   the compartment would hold at least this many immune cells at its
+#'   threshold (area times `core_min` or `margin_min`): by default 0.05
+#'   mm^2 of core and 0.125 mm^2 of margin. A smaller core gives no call
+#'   (`NA`, with a note): a count of one or two cells cannot tell a
+#'   density from the threshold; a small margin leaves an image whose
+#'   core is below `core_min` uncalled (excluded or desert). 0 calls
+#'   every image with an area.
 #' @param statistic `"mean"` (whole compartment) or `"median"` (median
 #'   over tiles): which core density the call uses.
 #' @param tile Side of the tiles in microns.
@@ -170,6 +178,7 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' immune_phenotype(cells, tumor_regions(cells))
 immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
                              core_min = 100, margin_min = 40, ...,
+                             min_expected = 5,
                              statistic = c("mean", "median"), tile = 250,
                              tumor = attr(regions, "tumor"), contact = 30,
                              aggregates = "B", aggregate_b = 30,
@@ -183,6 +192,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_margin(margin)
     check_nonneg(core_min)
     check_nonneg(margin_min)
+    check_nonneg(min_expected)
     statistic <- check_choice(statistic, c("mean", "median"))
     check_positive(tile, allow_null = FALSE, min = 0.5)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
@@ -204,7 +214,8 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     }
     phenotype_calls(cells, regions, comp, immune, tumor, aggregates,
                     list(margin = margin, core_min = core_min,
-                         margin_min = margin_min, statistic = statistic,
+                         margin_min = margin_min,
+                         min_expected = min_expected, statistic = statistic,
                          tile = tile, contact = contact,
                          aggregate_b = aggregate_b,
                          aggregate_radius = aggregate_radius,
@@ -212,29 +223,28 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
 }
 
 # Lymphoid-aggregate types of immune_phenotype(): NULL, or types of
-# `cells`. Types the user names must occur, as every cell type argument;
-# the default ("B") may be absent (another panel's B-cell name): then
-# nothing is left out, and a message says so.
+# `cells` (the rule of check_role_types(): a type named must occur; the
+# default "B" may be absent, with a message, unless the panel names its B
+# cells otherwise, which is an error naming them).
 check_aggregates <- function(cells, aggregates, default,
                              call = rlang::caller_env()) {
     if (is.null(aggregates)) return(NULL)
     if (!default) return(check_types(cells, aggregates, call = call))
     present <- types_present(cells)
-    if (any(aggregates %in% present)) return(intersect(aggregates, present))
-    near <- unique(unlist(lapply(aggregates, closest_names, present)))
-    inform_immunoscape(c(
-        "!" = "No cell of the default {.arg aggregates} type {.val {aggregates}} in any image: no lymphoid aggregate is left out.",
-        "i" = if (length(near)) "Did you mean {.code aggregates = {.val {near[1]}}}?",
-        "i" = "Name the B-cell type of your panel in {.arg aggregates}, or set {.code aggregates = NULL} to keep every cell."
-    ))
-    NULL
+    r <- list(aggregates = check_role_types(aggregates, "aggregates",
+                                            present, explicit = FALSE,
+                                            used = TRUE, call = call))
+    finish_role_types(r, call)
+    v <- intersect(r$aggregates$value, present)
+    if (length(v)) v
 }
 
 # immune_phenotype()'s default settings, written once (in its formals),
 # for callers of phenotype_calls() (spatial_profile()).
 phenotype_defaults <- function() {
-    nm <- c("margin", "core_min", "margin_min", "statistic", "tile",
-            "contact", "aggregate_b", "aggregate_radius")
+    nm <- c("margin", "core_min", "margin_min", "min_expected",
+            "statistic", "tile", "contact", "aggregate_b",
+            "aggregate_radius")
     s <- lapply(formals(immune_phenotype)[nm], eval, baseenv())
     s$statistic <- s$statistic[1]
     s
@@ -289,9 +299,25 @@ phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
     call <- ifelse(use_core >= set$core_min, "inflamed",
                    ifelse(use_margin >= set$margin_min, "excluded",
                           "desert"))
+    # a compartment too small to hold min_expected immune cells at its
+    # threshold density cannot tell the density from the threshold (one
+    # cell in 0.005 mm^2 is 200 per mm^2): no call from it
+    core_ok <- out$core_area_mm2 * set$core_min >= set$min_expected
+    margin_ok <- out$margin_area_mm2 * set$margin_min >= set$min_expected
+    small <- !is.na(call) & (!core_ok | (call != "inflamed" & !margin_ok))
+    small[is.na(small)] <- FALSE
+    call[small] <- NA_character_
     out$phenotype <- factor(call, levels = phenotype_levels)
     nm <- match(lv, notes$image)
     out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
+    too_small <- ifelse(!core_ok, sprintf(
+        "core too small to call (%.3f mm^2 holds fewer than %s immune cells at core_min)",
+        out$core_area_mm2, format(set$min_expected)), sprintf(
+        "margin too small to tell excluded from desert (%.3f mm^2 holds fewer than %s immune cells at margin_min)",
+        out$margin_area_mm2, format(set$min_expected)))
+    out$note[small] <- ifelse(is.na(out$note[small]), too_small[small],
+                              paste(out$note[small], too_small[small],
+                                    sep = "; "))
     out <- carry_groups(out, cells)
     structure(out,
               class = c("immunoscape_phenotype", "immunoscape_result",
@@ -413,12 +439,16 @@ autoplot.immunoscape_phenotype <- function(object, images = NULL, ...) {
     check_dots(...)
     df <- as.data.frame(object)
     keep <- select_images(unique(as.character(df$image)), images)
-    df <- df[as.character(df$image) %in% keep & !is.na(df$phenotype), ,
-             drop = FALSE]
+    sel <- df[as.character(df$image) %in% keep, , drop = FALSE]
+    median <- identical(attr(object, "statistic"), "median")
+    if (median) sel$density_core <- sel$tile_core
+    # a point needs a call and both densities (a tumour filling the image
+    # has a call from its core but no margin)
+    df <- sel[!is.na(sel$phenotype) & !is.na(sel$density_core) &
+                  !is.na(sel$density_margin), , drop = FALSE]
+    n_na <- nrow(sel) - nrow(df)
     check_plot_rows(df, "immune phenotypes")
     th <- attr(object, "thresholds")
-    median <- identical(attr(object, "statistic"), "median")
-    if (median) df$density_core <- df$tile_core
     lim <- max(c(df$density_core, df$density_margin, th), na.rm = TRUE) * 1.08
     levels <- c("inflamed", "excluded", "desert")
     n <- table(factor(as.character(df$phenotype), levels = levels))
@@ -426,21 +456,24 @@ autoplot.immunoscape_phenotype <- function(object, images = NULL, ...) {
     ggplot2::ggplot(df, ggplot2::aes(.data$density_margin,
                                      .data$density_core,
                                      colour = .data$phenotype)) +
-        ggplot2::geom_hline(yintercept = th[["core_min"]], colour = "grey50",
+        ggplot2::geom_point(size = if (nimg > 100L) 1.8 else 2.5,
+                            alpha = if (nimg > 100L) 0.7 else 1) +
+        # the thresholds and the three areas of the rule (named in their
+        # corner) over the points, so that a crowded cohort does not hide
+        # them
+        ggplot2::geom_hline(yintercept = th[["core_min"]], colour = "grey30",
                             linetype = "dashed") +
         ggplot2::annotate("segment", x = th[["margin_min"]],
                           xend = th[["margin_min"]], y = 0,
-                          yend = th[["core_min"]], colour = "grey50",
+                          yend = th[["core_min"]], colour = "grey30",
                           linetype = "dashed") +
-        # the three areas of the rule, named in their corner
-        ggplot2::annotate("text", x = c(0, lim, 0), hjust = c(0, 1, 0),
+        ggplot2::annotate("label", x = c(0, lim, 0), hjust = c(0, 1, 0),
                           y = c(lim, rep(th[["core_min"]], 2)),
-                          vjust = c(1, 1.4, 1.4),
+                          vjust = c(1, 1.3, 1.3),
                           label = c("inflamed", "excluded", "desert"),
                           colour = c("#B2182B", "#E08214", "#4393C3"),
-                          alpha = 0.6, size = 3.5, fontface = "italic") +
-        ggplot2::geom_point(size = if (nimg > 100L) 1.8 else 2.5,
-                            alpha = if (nimg > 100L) 0.7 else 1) +
+                          fill = grDevices::adjustcolor("white", 0.75),
+                          label.size = 0, size = 3.5, fontface = "italic") +
         ggplot2::scale_colour_manual(
             values = c(inflamed = "#B2182B", excluded = "#E08214",
                        desert = "#4393C3"),
@@ -455,6 +488,9 @@ autoplot.immunoscape_phenotype <- function(object, images = NULL, ...) {
                       colour = "phenotype (images)",
                       subtitle = if (nimg == 1L) as.character(df$image) else
                           sprintf("%d images, one point each", nimg),
+                      caption = if (n_na) sprintf(
+                          "%d image%s without a call or without a margin not drawn (see their note)",
+                          n_na, if (n_na > 1) "s" else ""),
                       title = sprintf("Immune phenotype (%s)",
                                       paste(attr(object, "immune"),
                                             collapse = " + "))) +

@@ -24,7 +24,10 @@
 #' @param color_by Name of the column to colour by: a column of `cells`
 #'   (default `"type"`) or, when `data` is given, a column of `data`.
 #'   Factors, characters and logicals get a discrete palette; numbers a
-#'   continuous viridis scale.
+#'   continuous viridis scale. The `compartment` of [compartments()] gets
+#'   tumour-red to host-blue colours (core, inner margin, outer margin,
+#'   stroma), and a `border_distance` a diverging scale centred on the
+#'   border (tumour side red).
 #' @param data Optional per-cell results to colour by: a data frame (or an
 #'   object with an `as.data.frame()` method, such as the result of
 #'   [count_neighbors()] filtered to one `to` type) with columns `image`,
@@ -94,7 +97,13 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
     if (discrete) {
         value <- if (is.factor(value)) droplevels(value) else
             factor(value, levels = sort(unique(value)))
-        cols <- type_palette(levels(value), palette)
+        cols <- if (is.null(palette) &&
+                    all(levels(value) %in% compartment_levels)) {
+            # compartments: tumour red to host blue, as everywhere
+            compartment_palette[levels(value)]
+        } else {
+            type_palette(levels(value), palette)
+        }
     }
     if (!is.null(highlight)) {
         if (!discrete) {
@@ -136,10 +145,21 @@ plot_cells <- function(cells, color_by = "type", data = NULL, images = NULL,
         df <- df[order(!is.na(df$.value), df$.value), , drop = FALSE]
         v <- df$.value[is.finite(df$.value)]
         whole <- length(v) > 0L && all(v == round(v))
-        scale <- ggplot2::scale_colour_viridis_c(
-            na.value = "grey85",
-            breaks = if (whole) integer_breaks else ggplot2::waiver()
-        )
+        scale <- if (grepl("border_distance$", color_by) && length(v)) {
+            # signed distances to the tumour border: diverging around the
+            # border, tumour side red (infinite: a tumour filling the image)
+            m <- max(abs(v))
+            ggplot2::scale_colour_gradient2(
+                low = "#B2182B", mid = "grey88", high = "#2166AC",
+                midpoint = 0, limits = c(-m, m), na.value = "grey70",
+                oob = function(x, range) pmin(pmax(x, range[1]), range[2])
+            )
+        } else {
+            ggplot2::scale_colour_viridis_c(
+                na.value = "grey85",
+                breaks = if (whole) integer_breaks else ggplot2::waiver()
+            )
+        }
     }
 
     p <- ggplot2::ggplot(df, ggplot2::aes(.data$x, .data$y,

@@ -60,13 +60,21 @@ follicle_cells <- function(b = "B cell (CD19+)") {
 test_that("absent aggregate type: message if default, error if named", {
     cells <- spatial_cells(follicle_cells())
     reg <- quiet(tumor_regions(cells, min_hole = 1e6))
-    expect_message(ph <- immune_phenotype(cells, reg, margin = 100),
+    # the default "B" is absent but the panel has "B cell (CD19+)": an
+    # error naming it, not aggregates silently kept
+    expect_error(immune_phenotype(cells, reg, margin = 100),
+                 "B cell (CD19+)", fixed = TRUE,
+                 class = "immunoscape_error_type")
+    # no B-like type at all: a message, and nothing left out (as
+    # aggregates = NULL)
+    plasma <- cells
+    levels(plasma$type)[levels(plasma$type) == "B cell (CD19+)"] <- "Plasma"
+    expect_message(ph <- immune_phenotype(plasma, reg, margin = 100),
                    "aggregates", class = "immunoscape_message")
-    # nothing left out: as aggregates = NULL
     expect_identical(ph$n_core,
                      quiet(immune_phenotype(cells, reg, margin = 100,
                                             aggregates = NULL))$n_core)
-    expect_no_message(quiet(immune_phenotype(cells, reg, margin = 100)))
+    expect_no_message(quiet(immune_phenotype(plasma, reg, margin = 100)))
     expect_error(immune_phenotype(cells, reg, aggregates = "B"),
                  "aggregates", class = "immunoscape_error_type")
     # the panel's B-cell type leaves the follicle's T cells out
@@ -139,4 +147,33 @@ test_that("the contact rule applies to the core only, not the margin", {
     expect_equal(ph$n_margin, sum(df$type == "CD8 T" & d > -core_depth &
                                       d <= 500))
     expect_gt(ph$n_margin, 250)
+})
+
+test_that("a core too small to hold min_expected cells gives no call", {
+    # a tumour of radius 150: core deeper than 75 um, pi * 75^2 = 0.018
+    # mm^2, which holds about 2 cells at core_min = 100
+    g <- disc_cells(4000, 1000, 150, p_cd8 = 0)
+    centre <- data.frame(x = 500 + c(-10, 0, 10), y = 500, type = "CD8 T")
+    cells <- spatial_cells(rbind(g$df, centre), window = "rectangle")
+    reg <- as_regions(g$disc, cells)
+    ph <- quiet(immune_phenotype(cells, reg, tumor = NULL,
+                                 aggregates = NULL))
+    expect_lt(ph$core_area_mm2 * 100, 5)
+    expect_identical(ph$n_core, 3L)
+    expect_gt(ph$density_core, 100)          # 3 cells read as "inflamed"
+    expect_true(is.na(ph$phenotype))
+    expect_match(ph$note, "core too small to call")
+    # min_expected = 0: the call from the density, as before
+    ph0 <- quiet(immune_phenotype(cells, reg, tumor = NULL,
+                                  aggregates = NULL, min_expected = 0))
+    expect_identical(as.character(ph0$phenotype), "inflamed")
+    expect_equal(ph0$density_core, ph$density_core)
+    # a core large enough: called (same cells, min_expected below the
+    # expected count)
+    ph1 <- quiet(immune_phenotype(cells, reg, tumor = NULL,
+                                  aggregates = NULL,
+                                  min_expected = ph$core_area_mm2 * 100))
+    expect_identical(as.character(ph1$phenotype), "inflamed")
+    expect_error(immune_phenotype(cells, reg, min_expected = -1),
+                 "min_expected", class = "immunoscape_error")
 })

@@ -261,3 +261,35 @@ test_that("autoplot methods build and show the data they are given", {
     expect_error(autoplot(d, colour = "red"),
                  class = "immunoscape_error_argument")
 })
+
+test_that("compartment maps: tumour red to host blue; border distance diverging", {
+    set.seed(4)
+    df <- data.frame(x = runif(2000, 0, 1000), y = runif(2000, 0, 1000))
+    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < 300^2, "Tumor",
+                      "Stroma")
+    cells <- spatial_cells(df)
+    reg <- suppressMessages(tumor_regions(cells))
+    comp <- compartments(cells, reg, margin = 100)
+    b <- ggplot2::ggplot_build(plot_cells(cells, color_by = "compartment",
+                                          data = comp))
+    d <- b$data[[1]]
+    # each point's cell, by its x (distinct draws of runif)
+    o <- match(d$x, cells$x)
+    expect_false(anyNA(o))
+    o <- match(cells$cell_id[o], comp$cell_id)
+    got <- tapply(d$colour, as.character(comp$compartment[o]), unique)
+    expect_identical(vapply(got, identity, ""),
+                     immunoscape:::compartment_palette[names(got)])
+    # signed distance: inside red, outside blue, the border grey
+    b <- ggplot2::ggplot_build(plot_cells(cells, color_by = "border_distance",
+                                          data = comp))
+    d <- b$data[[1]]
+    bd <- comp$border_distance[match(cells$cell_id[match(d$x, cells$x)],
+                                     comp$cell_id)]
+    expect_false(anyNA(bd))
+    rgb <- grDevices::col2rgb(d$colour)
+    deep_in <- bd < -150
+    far_out <- bd > 150
+    expect_true(all(rgb["red", deep_in] > rgb["blue", deep_in]))
+    expect_true(all(rgb["blue", far_out] > rgb["red", far_out]))
+})
