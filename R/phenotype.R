@@ -195,6 +195,7 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_nonneg(min_expected)
     statistic <- check_choice(statistic, c("mean", "median"))
     check_positive(tile, allow_null = FALSE, min = 0.5)
+    check_tile_count(cells, tile)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
     check_positive(contact, allow_null = FALSE)
     aggregates <- check_aggregates(cells, aggregates, missing(aggregates))
@@ -220,6 +221,32 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
                          aggregate_b = aggregate_b,
                          aggregate_radius = aggregate_radius,
                          nthreads = nthreads))
+}
+
+# Tiles of side `tile` over the window of each image: at most 1e6 (the
+# limit of the C band areas), else an error with the smallest tile that
+# works on every image.
+check_tile_count <- function(cells, tile, max_tiles = 1e6,
+                             call = rlang::caller_env()) {
+    w <- attr(cells, "windows")
+    if (is.null(w) || !nrow(w)) return(invisible())
+    W <- tapply(w$x, w$image, function(v) diff(range(v)))
+    H <- tapply(w$y, w$image, function(v) diff(range(v)))
+    n <- pmax(1, ceiling(W / tile)) * pmax(1, ceiling(H / tile))
+    bad <- which(n > max_tiles)
+    if (!length(bad)) return(invisible())
+    need <- max(sqrt(W[bad] * H[bad] / max_tiles))
+    repeat {
+        ok <- all(pmax(1, ceiling(W / need)) * pmax(1, ceiling(H / need)) <=
+                  max_tiles, na.rm = TRUE)
+        if (ok) break
+        need <- need * 1.01
+    }
+    k <- bad[which.max(n[bad])]
+    stop_immunoscape(c(
+        "{.arg tile} = {format(tile)} um cuts image {.val {names(W)[k]}} ({round(W[k])} x {round(H[k])} um) into {format(n[k], big.mark = ',')} tiles, more than {format(max_tiles, big.mark = ',', scientific = FALSE)}.",
+        "i" = "Use {.code tile >= {signif(need * 1.005, 3)}}, or check that the coordinates are in microns."
+    ), class = "argument", call = call)
 }
 
 # Lymphoid-aggregate types of immune_phenotype(): NULL, or types of

@@ -844,6 +844,8 @@ profile_phenotype <- function(cells, ctx) {
         set <- utils::modifyList(phenotype_defaults(),
                                  list(margin = ctx$margin,
                                       nthreads = ctx$nthreads))
+        # a classed error (the image's note) rather than the C limit
+        check_tile_count(cells, set$tile)
         ph <- phenotype_calls(cells, profile_regions(cells, ctx),
                               profile_comp(cells, ctx), immune = cd8,
                               tumor = tum,

@@ -177,3 +177,21 @@ test_that("a core too small to hold min_expected cells gives no call", {
     expect_error(immune_phenotype(cells, reg, min_expected = -1),
                  "min_expected", class = "immunoscape_error")
 })
+
+test_that("too many tiles is an argument error naming a tile that works", {
+    set.seed(1)
+    df <- data.frame(x = runif(3000, 0, 30000), y = runif(3000, 0, 30000))
+    df$type <- ifelse((df$x - 15000)^2 + (df$y - 15000)^2 < 8000^2,
+                      "Tumor", "CD8 T")
+    cells <- spatial_cells(df)
+    reg <- quiet(tumor_regions(cells))
+    e <- tryCatch(immune_phenotype(cells, reg, tile = 25),
+                  immunoscape_error_argument = function(e) e)
+    expect_s3_class(e, "immunoscape_error_argument")
+    expect_match(conditionMessage(e), "tile")
+    need <- as.numeric(sub(".*tile >= ([0-9.]+).*", "\\1",
+                           cli::ansi_strip(conditionMessage(e))))
+    expect_gt(need, 25)
+    ph <- quiet(immune_phenotype(cells, reg, tile = need))
+    expect_s3_class(ph, "immunoscape_phenotype")
+})
