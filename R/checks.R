@@ -378,21 +378,24 @@ check_nonneg <- function(x, arg = rlang::caller_arg(x),
 # (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
 b_like <- "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20"
 role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3", tls_b = b_like,
-                   b_cells = b_like, aggregates = b_like,
+                   b_cells = b_like, aggregates = b_like, liver = "hepat",
                    t_cells = "(^|[^a-z])t(cells?)?([^a-z]|$)|cd3|cd4|cd8|treg")
 
 role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
                tls_b = "B-cell", b_cells = "B-cell", t_cells = "T-cell",
-               aggregates = "B-cell (lymphoid aggregate)")
+               aggregates = "B-cell (lymphoid aggregate)",
+               liver = "hepatocyte")
 role_effect <- c(cd8 = "the CD8 columns are NA",
                  treg = "the Treg columns are NA",
                  tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype",
                  b_cells = "no TLS",
                  aggregates = "no lymphoid aggregate is left out",
+                 # most cohorts are not liver: no message
+                 liver = NA,
                  t_cells = "no group has a T-cell zone, so no TLS (or set `min_t = 0`)")
 
 # roles that may be NULL (none in the panel)
-null_roles <- c("cd8", "treg", "tls_b", "aggregates")
+null_roles <- c("cd8", "treg", "tls_b", "aggregates", "liver")
 
 # A role type (cd8, treg, tls_b of spatial_profile(), b_cells and t_cells
 # of detect_tls(), aggregates of immune_phenotype()): NULL or types none
@@ -433,6 +436,7 @@ check_role_types <- function(v, role, present, explicit, used,
     quiet <- if (role %in% null_roles) {
         sprintf(" (`%s = NULL` does so without this message)", role)
     } else ""
+    if (is.na(role_effect[[role]])) return(list(value = character()))
     list(value = character(),
          note = sprintf("`%s` type%s %s %s in no image: %s%s.",
                         role, if (length(v) > 1) "s" else "", fmt(v),

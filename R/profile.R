@@ -369,9 +369,17 @@ profile_options <- function(cells, groups, dots,
         )
     }
     opts$nthreads <- check_nthreads(opts$nthreads, call = call)
+    check_fraction(opts$threshold, "threshold", call = call)
+    opts$tls_t <- check_tls_types(opts$tls_t, "tls_t", call = call)
+    for (o in c("tls_fdc", "tls_gc")) {
+        if (!is.null(opts[[o]])) {
+            opts[[o]] <- check_tls_types(opts[[o]], o, call = call)
+        }
+    }
     present <- types_present(cells)
     uses <- list(cd8 = c("ratio", "distances", "phenotype"),
-                 treg = "ratio", tls_b = c("tls", "phenotype"))
+                 treg = "ratio", tls_b = c("tls", "phenotype"),
+                 liver = "growth")
     checked <- lapply(names(uses), function(role) {
         check_role_types(opts[[role]], role, present,
                          explicit = role %in% nms,

@@ -89,6 +89,41 @@ test_that("role types: a panel's own names are not silently missed", {
     expect_equal(m$cd8_cells, q$cd8_cells)
 })
 
+test_that("options in ... are checked up front", {
+    cells <- profile_cohort()
+    for (bad in list(NA, -1, "a", c(0.1, 0.9), Inf)) {
+        expect_error(spatial_profile(cells, tumor = "Tumor",
+                                     features = few("mixing"),
+                                     threshold = bad),
+                     "threshold", class = "immunoscape_error_argument")
+    }
+    for (bad in list(5, NA_character_, character(0))) {
+        expect_error(spatial_profile(cells, tumor = "Tumor",
+                                     features = few("tls"), tls_t = bad),
+                     "tls_t", class = "immunoscape_error_type")
+    }
+    expect_error(spatial_profile(cells, tumor = "Tumor",
+                                 features = few("tls"), tls_fdc = 1),
+                 "tls_fdc", class = "immunoscape_error_type")
+    for (bad in list(c(1, 2), Inf)) {
+        expect_error(spatial_profile(cells, tumor = "Tumor",
+                                     features = few("tls"), tls_b = bad),
+                     "tls_b", class = "immunoscape_error_type")
+    }
+    # a misspelled liver type: an error, not NA growth columns
+    liver <- cells
+    levels(liver$type)[levels(liver$type) == "B"] <- "Hepatocyte"
+    expect_error(spatial_profile(liver, tumor = "Tumor",
+                                 features = few("growth"),
+                                 liver = "Hepatocite"),
+                 "Hepatocyte", class = "immunoscape_error_type")
+    # not a liver cohort: the default gives NA without a message
+    expect_no_message(g <- spatial_profile(cells, tumor = "Tumor",
+                                           features = few("growth")),
+                      class = "immunoscape_message")
+    expect_true(all(is.na(g$growth_pattern)))
+})
+
 test_that("distance summaries equal brute force", {
     cells <- profile_cohort(2)
     p <- spatial_profile(cells, tumor = "Tumor", near = 15,
