@@ -142,6 +142,18 @@ regions_notes <- function(regions, images, windows = NULL) {
     out <- rbind(notes[notes$image %in% images, , drop = FALSE],
                  data.frame(image = extra, note = rep("no tumour region",
                                                       length(extra))))
+    if (!is.null(regions$image_edge)) {
+        # every edge of the outline along the image edge: a tumour that
+        # fills the image (distances -Inf inside, Inf outside)
+        all_edge <- tapply(regions$image_edge, as.character(regions$image),
+                           all)
+        full <- setdiff(intersect(names(all_edge)[all_edge %in% TRUE],
+                                  images), out$image)
+        out <- rbind(out, data.frame(
+            image = full,
+            note = rep("no tumour border in view (the outline runs along the edge of the image): border distances -Inf inside, Inf outside, no margin",
+                       length(full))))
+    }
     if (!is.null(windows)) {
         flat <- images[!vapply(images, function(im) {
             window_has_rings(window_rings(windows, im))

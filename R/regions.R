@@ -128,7 +128,8 @@
 #' microarray, a tissue tear), its region is cut by the edge of the tissue
 #' window. That cut is not a tumour border: the tumour continues, and a
 #' cell beside it is not in the invasive margin. Edges of the outline that
-#' run within `image_edge` microns of the window's boundary are marked
+#' run within `image_edge` microns of the window's boundary, or outside the
+#' window (an outline drawn around the tissue), are marked
 #' (vertex column `image_edge`), and [compartments()],
 #' [infiltration_profile()], [immune_phenotype()], [growth_pattern()] and
 #' [detect_tls()] measure distances to the rest of the outline only, the
@@ -709,8 +710,8 @@ region_band_areas <- function(regions, window, image, breaks, leaf = NULL,
 
 # Per vertex of `df` (a regions vertex frame): TRUE when the edge from it
 # to the next vertex of its ring runs along the edge of the image, i.e.
-# both ends and the middle lie within `tol` microns of the boundary of the
-# tissue window (outer edge or hole). A tumour cut by the edge of a field
+# every point of it lies within `tol` microns of the boundary of the
+# tissue window (outer edge or hole) or outside the window. A tumour cut by the edge of a field
 # or core has no border there: it goes on beyond the image. `tol` NULL:
 # twice the median nearest-neighbour spacing of the image's cells, within
 # 15 to 50 microns (the region outline follows the outermost cells, which
@@ -730,12 +731,53 @@ image_edge_flags <- function(df, cells, tol = NULL, nthreads = 1L) {
         nxt <- ring_next(paste(df$polygon[i], df$ring[i]))
         x <- df$x[i]
         y <- df$y[i]
-        dv <- window_bdist(windows, im, x, y, nthreads)
-        dm <- window_bdist(windows, im, (x + x[nxt]) / 2, (y + y[nxt]) / 2,
-                           nthreads)
-        flags[i] <- dv <= t & dv[nxt] <= t & dm <= t
+        # near the window's boundary, or beyond it (an outline drawn
+        # around the tissue, e.g. by hand or from another image's
+        # coordinates, has no tumour-host interface there either), all
+        # along the edge: points every t / 2 of its part over the window
+        w <- window_rings(windows, im)
+        s <- edge_samples(x, y, x[nxt], y[nxt], range(w$x) + c(-t, t),
+                          range(w$y) + c(-t, t), t / 2)
+        off <- window_bdist(windows, im, s$x, s$y, nthreads) <= t |
+            !window_inside(windows, im, s$x, s$y)
+        flags[i] <- tabulate(s$edge[!off], length(x)) == 0L
     }
     flags
+}
+
+# Points along each segment (x0, y0)-(x1, y1), every `step` or closer,
+# over the part of it inside the box `xr` x `yr` (Liang-Barsky clipping;
+# a segment missing the box gets no point): list(x, y, edge), `edge` the
+# segment of each point.
+edge_samples <- function(x0, y0, x1, y1, xr, yr, step) {
+    dx <- x1 - x0
+    dy <- y1 - y0
+    u0 <- rep(0, length(x0))
+    u1 <- rep(1, length(x0))
+    miss <- logical(length(x0))
+    clip <- function(p, q) {
+        par <- p == 0
+        miss <<- miss | (par & q < 0)
+        r <- q / p
+        lo <- !par & p < 0
+        hi <- !par & p > 0
+        u0[lo] <<- pmax(u0[lo], r[lo])
+        u1[hi] <<- pmin(u1[hi], r[hi])
+    }
+    clip(-dx, x0 - xr[1])
+    clip(dx, xr[2] - x0)
+    clip(-dy, y0 - yr[1])
+    clip(dy, yr[2] - y0)
+    miss <- miss | u0 > u1
+    len <- (u1 - u0) * sqrt(dx^2 + dy^2)
+    n <- ifelse(miss, 0L, pmax(2L, as.integer(ceiling(len / step)) + 1L))
+    edge <- rep(seq_along(x0), n)
+    # position of each point along its segment, 0 to 1 within [u0, u1]
+    k <- sequence(n) - 1L
+    f <- k / pmax(1L, n[edge] - 1L)
+    u <- u0[edge] + f * (u1[edge] - u0[edge])
+    list(x = x0[edge] + u * dx[edge], y = y0[edge] + u * dy[edge],
+         edge = edge)
 }
 
 # Position of the next vertex of each vertex's ring (rings are runs of

@@ -490,3 +490,28 @@ test_that("image-edge flags: all edges, NA and integer 0", {
     b <- attr(compartments(cells, sq, margin = 0), "areas")$area_mm2
     expect_equal(b, c(0.16, 0, 0, 0.84), tolerance = 1e-4)
 })
+
+test_that("an outline outside the tissue is image edge, not a tumour border", {
+    set.seed(1)
+    df <- data.frame(x = runif(400, 0, 1000), y = runif(400, 0, 1000),
+                     type = sample(c("Tumor", "CD8 T"), 400, TRUE))
+    cells <- spatial_cells(df)
+    # a rectangle drawn 10 um around the cells, its corners far from the
+    # window's (the hull cuts them)
+    around <- data.frame(x = c(-10, 1010, 1010, -10),
+                         y = c(-10, -10, 1010, 1010))
+    reg <- as_regions(around, cells)
+    expect_true(all(reg$image_edge))
+    comp <- compartments(cells, reg)
+    expect_true(all(comp$compartment == "core"))
+    expect_true(all(comp$border_distance == -Inf))
+    expect_match(attr(comp, "notes")$note, "no tumour border in view")
+    # a side crossing the tissue stays a border, even when its ends and
+    # middle are outside or on the window's boundary
+    cut <- data.frame(x = c(-1e6, 500, 500, -1e6), y = c(-1e6, -1e6, 1e6, 1e6))
+    r2 <- as_regions(cut, cells)
+    expect_identical(r2$image_edge, c(TRUE, FALSE, TRUE, TRUE))
+    c2 <- compartments(cells, r2, margin = 100)
+    o <- match(comp$cell_id, cells$cell_id)
+    expect_equal(c2$border_distance, cells$x[o] - 500)
+})

@@ -169,8 +169,11 @@ test_that("location from the signed distance to the tumour regions", {
                       y = c(0, 0, 1200, 1200))
     res <- detect_tls(cells, regions = reg, margin = 100, distal = 300)
     t <- res$tls[order(res$tls$x), ]
-    bd <- ifelse(t$x <= 520, -pmin(520 - t$x, t$x, t$y, 1200 - t$y),
-                 t$x - 520)
+    # the sides x = 0, y = 0 and y = 1200 run along (or beyond) the edge
+    # of the image: not a tumour border, only x = 520 is
+    expect_identical(as_regions(reg, cells)$image_edge,
+                     c(TRUE, FALSE, TRUE, TRUE))
+    bd <- t$x - 520
     expect_equal(t$border_distance, bd)
     expect_identical(as.character(t$location),
                      c("intratumoral", "margin", "distal"))
