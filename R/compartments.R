@@ -108,7 +108,14 @@ compartments <- function(cells, regions, margin = 500, ...,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
               margin = margin, areas = areas,
-              notes = regions_notes(regions, lv, windows))
+              notes = regions_notes(regions, lv, windows),
+              cells_key = cells_key(cells))
+}
+
+# A cheap fingerprint of the cells' positions, to tell a result of these
+# cells from one of other cells with as many rows.
+cells_key <- function(cells) {
+    c(nrow(cells), sum(cells$x), sum(cells$y))
 }
 
 # Compartment number (1 core, 2 inner margin, 3 outer margin, 4 stroma) of

@@ -207,7 +207,9 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
                              nthreads = nthreads, BPPARAM = BPPARAM)
     } else if (!inherits(comp, "immunoscape_compartments") ||
                nrow(comp) != nrow(cells) ||
-               !identical(attr(comp, "margin"), margin)) {
+               !identical(attr(comp, "margin"), margin) ||
+               !isTRUE(all.equal(attr(comp, "cells_key"),
+                                 cells_key(cells)))) {
         stop_immunoscape(c(
             "{.arg comp} must be the {.fn compartments} result of these cells with {.code margin = {margin}}.",
             "i" = "Leave {.arg comp} out to compute it."

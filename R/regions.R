@@ -554,6 +554,13 @@ as_regions <- function(x, cells, ..., image_edge = NULL,
         if (is.null(image_edge)) return(x)
         return(finish_regions(x, cells, image_edge, nthreads))
     }
+    polygon_regions(x, cells, image_edge, nthreads)
+}
+
+# Regions from a polygon data frame (as_regions(), and check_regions() for
+# polygons handed to compartments() and friends, named `arg` in errors).
+polygon_regions <- function(x, cells, image_edge, nthreads, arg = "x",
+                            call = rlang::caller_env()) {
     w <- as_window(x, images = levels(cells$image))
     ex <- cells_extent(cells)
     have <- unique(as.character(w$image))
@@ -565,6 +572,7 @@ as_regions <- function(x, cells, ..., image_edge = NULL,
                      areas = regions_areas(w), notes = notes,
                      method = "polygons", tissue = NULL, parameters = NULL,
                      extent = ex)
+    check_regions_extent(out, cells, arg, call)
     finish_regions(out, cells, image_edge, nthreads)
 }
 
@@ -582,9 +590,16 @@ cells_extent <- function(cells) {
 # polygons, for the same images (and roughly the same place) as `cells`.
 check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
                           call = rlang::caller_env()) {
+    if (missing(regions)) {
+        stop_immunoscape(c(
+            "{.arg {arg}} is missing: the tumour regions of the cells.",
+            "i" = "Build them with {.code tumor_regions(cells)} (or {.fn as_regions} for your own polygons)."
+        ), class = "regions", call = call)
+    }
     if (!inherits(regions, "immunoscape_regions")) {
         if (is.data.frame(regions) && all(c("x", "y") %in% names(regions))) {
-            return(as_regions(regions, cells))
+            return(polygon_regions(regions, cells, NULL,
+                                   immunoscape_threads(), arg, call))
         }
         stop_immunoscape(c(
             "{.arg {arg}} must be the result of {.fn tumor_regions} (or a polygon data frame), not {.obj_type_friendly {regions}}.",
@@ -614,7 +629,12 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
         ), class = "regions", call = call)
     }
     lv <- levels(cells$image)
-    rim <- levels(regions$image)
+    # images of the regions: their levels (images without a polygon too),
+    # or, for an image column turned into characters, those with a
+    # polygon or a note
+    rim <- if (is.factor(regions$image)) levels(regions$image) else
+        union(unique(as.character(regions$image)),
+              as.character(attr(regions, "notes")$image))
     foreign <- setdiff(unique(as.character(regions$image)), lv)
     missing_img <- setdiff(lv[tabulate(cells$image, length(lv)) > 0L], rim)
     if (length(foreign) || length(missing_img)) {
@@ -625,8 +645,16 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
             "i" = "Run {.code tumor_regions(cells)} on the same cells."
         ), class = "regions", call = call)
     }
-    # regions far from where the cells are: another object with the same
-    # image names
+    check_regions_extent(regions, cells, arg, call)
+    if (is.null(regions$image_edge)) {
+        regions$image_edge <- image_edge_flags(regions, cells)
+    }
+    regions
+}
+
+# Regions far from where the cells are (another object with the same image
+# names, other units): an error.
+check_regions_extent <- function(regions, cells, arg, call) {
     ex <- cells_extent(cells)
     for (k in seq_len(nrow(ex))) {
         s <- regions[as.character(regions$image) == ex$image[k], ,
@@ -638,14 +666,12 @@ check_regions <- function(regions, cells, arg = rlang::caller_arg(regions),
             max(s$y) < ex$ymin[k] - pad || min(s$y) > ex$ymax[k] + pad) {
             stop_immunoscape(c(
                 "{.arg {arg}} was not made from these cells: the regions of image {.val {ex$image[k]}} lie outside its cells.",
-                "i" = "Run {.code tumor_regions(cells)} on the same cells."
+                "i" = "Regions x {round(min(s$x))} to {round(max(s$x))}, y {round(min(s$y))} to {round(max(s$y))}; cells x {round(ex$xmin[k])} to {round(ex$xmax[k])}, y {round(ex$ymin[k])} to {round(ex$ymax[k])} (microns).",
+                "i" = "Run {.code tumor_regions(cells)} on the same cells, or give polygons in the cells' coordinates."
             ), class = "regions", call = call)
         }
     }
-    if (is.null(regions$image_edge)) {
-        regions$image_edge <- image_edge_flags(regions, cells)
-    }
-    regions
+    invisible()
 }
 
 #' Signed distance to the tumour border (internal)

@@ -195,3 +195,26 @@ test_that("too many tiles is an argument error naming a tile that works", {
     ph <- quiet(immune_phenotype(cells, reg, tile = need))
     expect_s3_class(ph, "immunoscape_phenotype")
 })
+
+test_that("comp must come from these cells, regions from their place", {
+    g <- disc_cells(3000, 1000, 300)
+    cells <- spatial_cells(g$df, window = "rectangle")
+    reg <- as_regions(g$disc, cells)
+    comp <- compartments(cells, reg)
+    ph <- quiet(immune_phenotype(cells, reg, aggregates = NULL, comp = comp))
+    expect_identical(ph, quiet(immune_phenotype(cells, reg,
+                                                aggregates = NULL)))
+    # as many cells, with the same ids, elsewhere
+    other <- g$df
+    other[c("x", "y")] <- other[c("y", "x")]
+    other$x <- 1000 - other$x
+    oc <- spatial_cells(other, window = "rectangle")
+    expect_error(immune_phenotype(oc, as_regions(g$disc, oc), comp = comp),
+                 "comp", class = "immunoscape_error_argument")
+    # polygons far from the cells (other units, another image)
+    far <- transform(g$disc, x = x + 5000, y = y + 5000)
+    expect_error(compartments(cells, far), "outside its cells",
+                 class = "immunoscape_error_regions")
+    expect_error(compartments(cells), "regions",
+                 class = "immunoscape_error_regions")
+})
