@@ -64,18 +64,18 @@ big <- !is.na(diff) & diff > 20
 cat("  cells differing by > 20 um (nests setting), by vendor category and agreement of side:\n")
 print(table(vendor = inf[["Tissue Category"]][big],
             same_side = ((comp$border_distance[o] <= 0) == truth)[big]))
-reg_v <- tumor_regions(inf, tissue = "Tissue Category")
+reg_v <- tumor_regions(inf, tissue = "Tissue Category", level = "tumor")
 a_v <- mean(inside(inf, reg_v) == truth)
 comp_v <- compartments(inf, reg_v, margin = 100)
 err_v <- abs(abs(comp_v$border_distance[match(inf$cell_id,
                                               comp_v$cell_id)]) - dv)
-cat(sprintf("  regions from the vendor column (tissue = \"Tissue Category\"): agreement %.4f; distance median abs diff %.1f um\n",
+cat(sprintf("  regions from the vendor column (tissue = \"Tissue Category\", level = \"tumor\"): agreement %.4f; distance median abs diff %.1f um\n",
             a_v, stats::median(err_v, na.rm = TRUE)))
-reg_v2 <- tumor_regions(inf, tissue = "Tissue Category", level = "nests")
+reg_v2 <- tumor_regions(inf, tissue = "Tissue Category")
 comp_v2 <- compartments(inf, reg_v2, margin = 100)
 err_v2 <- abs(abs(comp_v2$border_distance[match(inf$cell_id,
                                                 comp_v2$cell_id)]) - dv)
-cat(sprintf("  ... with the nests setting: agreement %.4f; distance median abs diff %.1f um\n",
+cat(sprintf("  ... with the default for tissue (level = \"nests\"): agreement %.4f; distance median abs diff %.1f um\n",
             mean(inside(inf, reg_v2) == truth),
             stats::median(err_v2, na.rm = TRUE)))
 ggplot2::ggsave(file.path(out, "inform-regions.png"),

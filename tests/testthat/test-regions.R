@@ -226,6 +226,18 @@ test_that("tumor_regions reads a vendor tissue column", {
     cells$empty <- NA_character_
     expect_error(tumor_regions(cells, tissue = "empty"),
                  class = "immunoscape_error_column")
+    # the classification is followed nest by nest: a stroma patch inside
+    # the tumour category stays out (level = "tumor" fills it)
+    df$tissue[(df$x - 130)^2 + (df$y - 300)^2 < 60^2] <- "Stroma"
+    holed <- spatial_cells(df)
+    reg_n <- tumor_regions(holed, tissue = "tissue")
+    expect_identical(reg_n[, 1:6],
+                     tumor_regions(holed, tissue = "tissue",
+                                   level = "nests")[, 1:6])
+    expect_equal(summary(reg_n)$area_mm2,
+                 (250 * 600 - pi * 60^2) / 1e6, tolerance = 0.06)
+    reg_t <- tumor_regions(holed, tissue = "tissue", level = "tumor")
+    expect_gt(summary(reg_t)$area_mm2, summary(reg_n)$area_mm2 + 0.008)
 })
 
 test_that("a diffuse front is said to be drawn with a wider kernel", {
