@@ -93,13 +93,15 @@ associate_outcome <- function(profile, clinical = NULL, time = NULL,
             "i" = "For example {.code time = \"survival_days\", event = \"survival_status\"}."
         ), class = "argument")
     }
-    feats <- outcome_features(profile, features)
     for (a in c("time", "event", "group")) {
         v <- get(a)
         if (!is.null(v)) check_string(v, a)
     }
     data <- outcome_data(profile, clinical, by,
                          c(time = time, event = event, group = group))
+    # the join columns (patient ids) and the outcome are not features
+    feats <- outcome_features(profile, features,
+                              drop = c(attr(data, "by"), time, event, group))
     if (survival) {
         if (is.null(time) || is.null(event)) {
             stop_immunoscape("Give both {.arg time} and {.arg event}.",
@@ -110,9 +112,13 @@ associate_outcome <- function(profile, clinical = NULL, time = NULL,
         tt <- data[[time]]
         ev <- data[[event]]
         if (is.logical(ev)) ev <- as.integer(ev)
-        if (!is.numeric(tt) || any(tt < 0, na.rm = TRUE)) {
-            stop_immunoscape("{.arg time} column {.field {time}} must be numeric and >= 0.",
-                             class = "column")
+        if (!is.numeric(tt) || any(tt < 0 | is.infinite(tt), na.rm = TRUE)) {
+            bad <- if (is.numeric(tt)) which(tt < 0 | is.infinite(tt))
+            stop_immunoscape(c(
+                "{.arg time} column {.field {time}} must be numeric, finite and >= 0.",
+                "x" = if (length(bad)) "{cli::qty(length(bad))}Row{?s} {utils::head(bad, 5)}{if (length(bad) > 5) ' ...'}: {utils::head(tt[bad], 5)}.",
+                "i" = "Give censored follow-up as the last time seen with {.arg event} 0, or NA to leave a row out."
+            ), class = "column")
         }
         if (!is.numeric(ev) || !all(ev %in% c(0, 1, NA))) {
             stop_immunoscape("{.arg event} column {.field {event}} must be 0/1 or logical.",
@@ -139,15 +145,21 @@ associate_outcome <- function(profile, clinical = NULL, time = NULL,
               outcome = c(time, event, group))
 }
 
-outcome_features <- function(profile, features, call = rlang::caller_env()) {
+outcome_features <- function(profile, features, drop = NULL,
+                             call = rlang::caller_env()) {
     all <- names(attr(profile, "aggregate")) %||%
         setdiff(names(profile), c("image", "note"))
     all <- intersect(all, names(profile))
     if (is.null(features)) {
-        feats <- all[!grepl("^n_|_cells$|_pairs$", all)]
+        feats <- setdiff(all[!grepl("^n_|_cells$|_pairs$", all)],
+                         c(drop, attr(profile, "image_groups")))
         feats <- feats[vapply(feats, function(f) {
             v <- profile[[f]]
-            is.numeric(v) || is.factor(v) || is.character(v) || is.logical(v)
+            is.numeric(v) || is.logical(v) ||
+                # a label column with a value per row is an id, not a
+                # category to test
+                ((is.factor(v) || is.character(v)) &&
+                     anyDuplicated(v[!is.na(v)]) > 0L)
         }, logical(1))]
         # a column equal to an earlier one (e.g. tumor_density and
         # density_tumor when the tumour is one type named "Tumor")
@@ -212,6 +224,7 @@ outcome_data <- function(profile, clinical, by, outcome,
         ), class = "column", call = call)
     }
     rownames(data) <- NULL
+    attr(data, "by") <- by
     data
 }
 

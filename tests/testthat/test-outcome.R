@@ -277,3 +277,22 @@ test_that("aggregate_profile() finds the carried patient column", {
     expect_error(aggregate_profile(p), "patient_id",
                  class = "immunoscape_error_column")
 })
+
+test_that("ids are not features, infinite times are refused", {
+    set.seed(5)
+    ids <- sprintf("p%02d", 1:40)
+    prof <- data.frame(patient = ids, f = rnorm(40),
+                       grade = sample(c("low", "high"), 40, TRUE))
+    clin <- data.frame(patient = ids, os = rexp(40) * 100,
+                       dead = rbinom(40, 1, 0.7))
+    a <- associate_outcome(prof, clin, time = "os", event = "dead")
+    expect_false("patient" %in% a$feature)
+    expect_setequal(unique(a$feature), c("f", "grade"))
+    fit <- survival::coxph(survival::Surv(os, dead) ~ f,
+                           data = merge(prof, clin))
+    expect_equal(log(a$hr[a$feature == "f"]) / a$scale[a$feature == "f"],
+                 unname(coef(fit)), tolerance = 1e-6)
+    clin$os[3] <- Inf
+    expect_error(associate_outcome(prof, clin, time = "os", event = "dead"),
+                 "finite", class = "immunoscape_error_column")
+})
