@@ -108,7 +108,7 @@ compartments <- function(cells, regions, margin = 500, ...,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
               margin = margin, areas = areas,
-              notes = regions_notes(regions, lv, windows),
+              notes = regions_notes(regions, lv, windows, no_border = TRUE),
               cells_key = cells_key(cells))
 }
 
@@ -138,8 +138,11 @@ check_margin <- function(margin, arg = rlang::caller_arg(margin),
 
 # Images of `images` without a region polygon, with the reason; with
 # `windows`, also those whose tissue window has no area (no area, so no
-# density, can be measured in them).
-regions_notes <- function(regions, images, windows = NULL) {
+# density, can be measured in them); with `no_border`, also those whose
+# outline is all image edge (distances -Inf / Inf: compartments without a
+# margin; the TLS and growth functions handle those images themselves).
+regions_notes <- function(regions, images, windows = NULL,
+                          no_border = FALSE) {
     notes <- attr(regions, "notes")
     have <- unique(as.character(regions$image))
     miss <- setdiff(images, have)
@@ -149,7 +152,7 @@ regions_notes <- function(regions, images, windows = NULL) {
     out <- rbind(notes[notes$image %in% images, , drop = FALSE],
                  data.frame(image = extra, note = rep("no tumour region",
                                                       length(extra))))
-    if (!is.null(regions$image_edge)) {
+    if (no_border && !is.null(regions$image_edge)) {
         # every edge of the outline along the image edge: a tumour that
         # fills the image (distances -Inf inside, Inf outside)
         all_edge <- tapply(regions$image_edge, as.character(regions$image),
@@ -426,7 +429,8 @@ infiltration_profile <- function(cells, regions, types = NULL,
               class = c("immunoscape_infiltration", "immunoscape_result",
                         "data.frame"),
               breaks = breaks, type_levels = levels(cells$type),
-              notes = regions_notes(regions, levels(cells$image), windows))
+              notes = regions_notes(regions, levels(cells$image), windows,
+                                    no_border = TRUE))
 }
 
 check_breaks <- function(breaks, arg = rlang::caller_arg(breaks),

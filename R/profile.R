@@ -1254,7 +1254,7 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
             stop_unknown_values(bad, feats, "rules", "feature column",
                                 "in the profile", "argument")
         }
-        for (r in rules) parse_rule(r, names(profile))
+        for (f in names(rules)) check_rule_types(rules[[f]], f, profile)
         agg[names(rules)] <- rules
     }
     # images of unknown group (NA) are pooled into a group of their own
@@ -1299,6 +1299,26 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
 
 rule_names <- c("sum", "mean", "min", "max", "median", "mode", "weighted",
                 "ratio", "log2ratio1")
+
+# A user's rule for column `f`: known, and on numbers where it needs them
+# (every rule but "mode" on the column; weights, numerators and
+# denominators always).
+check_rule_types <- function(rule, f, profile, call = rlang::caller_env()) {
+    r <- parse_rule(rule, names(profile), call = call)
+    num <- function(col) {
+        v <- profile[[col]]
+        is.numeric(v) || is.logical(v)
+    }
+    cols <- c(if (!r$kind %in% c("mode", "ratio", "log2ratio1")) f, r$args)
+    bad <- cols[!vapply(cols, num, logical(1))]
+    if (length(bad)) {
+        stop_immunoscape(c(
+            "Rule {.val {rule}} for {.field {f}} needs numbers, but {.field {bad}} {?is/are} not numeric.",
+            "i" = "Use {.val mode} for a category, or name numeric columns."
+        ), class = "argument", call = call)
+    }
+    invisible(r)
+}
 
 parse_rule <- function(rule, cols, call = rlang::caller_env()) {
     parts <- strsplit(rule, ":", fixed = TRUE)[[1]]

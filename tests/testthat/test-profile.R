@@ -559,3 +559,19 @@ test_that("spatial_profile() names a bad tumor argument (issue 12)", {
     expect_error(spatial_profile(sim, tumor = factor("Z"), features = f),
                  "tumor", class = "immunoscape_error_type")
 })
+
+test_that("aggregate_profile refuses rules that need numbers on categories", {
+    cells <- profile_cohort()
+    p <- quiet(spatial_profile(cells, tumor = "Tumor",
+                               features = few("counts", "mixing")))
+    expect_true(is.factor(p$architecture))
+    for (r in list(c(architecture = "sum"), c(architecture = "mean"),
+                   c(n_cells = "ratio:architecture/n_cells"),
+                   c(n_cells = "weighted:architecture"))) {
+        expect_error(aggregate_profile(p, by = "patient", rules = r),
+                     "architecture", class = "immunoscape_error_argument")
+    }
+    a <- aggregate_profile(p, by = "patient",
+                           rules = c(architecture = "mode", n_cells = "max"))
+    expect_equal(a$n_cells, as.vector(tapply(p$n_cells, p$patient, max)))
+})
