@@ -116,7 +116,17 @@ tls_preset <- function(name = NULL) {
 #' 50` linked B cells (a follicle of a few cell layers; smaller clusters
 #' are reported only when asked for with a smaller `min_b`), `min_t = 20`
 #' T cells within `t_radius = 100` um (the T-cell zone cuffs the follicle
-#' over roughly 50 to 150 um), `buffer = 15` um (about one cell). Maturity
+#' over roughly 50 to 150 um), `buffer = 15` um (about one cell).
+#' TLS are a few hundred microns to about 2 mm across, which bounds the two
+#' distances that shape an outline (larger values are errors of class
+#' `immunoscape_error_radius`): `link` at most 500 um (25 times the
+#' default, wider than a follicle of 200 to 500 um: a longer link chains
+#' separate aggregates and scattered B cells across the section into one
+#' "TLS") and `buffer` at most 250 um (the outline is then 0.5 mm wider
+#' than its cells, a quarter of the largest TLS; beyond that an outline
+#' and its members are mostly the buffer, and its area can exceed the
+#' image). `t_radius`, `margin` and `distal` only select and place TLS
+#' (they do not grow outlines) and may be any finite distance. Maturity
 #' follows the staging of Silina et al. (2018) and Vanhersecke et al.
 #' (2021): early TLS / lymphoid aggregates without follicular dendritic
 #' cells, primary follicle-like TLS with a CD21+ FDC network, secondary
@@ -135,12 +145,13 @@ tls_preset <- function(name = NULL) {
 #' @param t_cells Cell types of T cells (the T-cell zone). Types absent
 #'   from the data are ignored.
 #' @param link Linkage distance in microns: seeds at most this far apart
-#'   belong to the same group.
+#'   belong to the same group. More than 0 and at most 500 (see Defaults
+#'   and the literature).
 #' @param min_b Smallest number of seeds of a TLS.
 #' @param min_t Smallest number of T cells within `t_radius` of the seeds.
 #' @param t_radius Reach of the T-cell zone beyond the seeds, in microns.
 #' @param buffer Microns the outline extends beyond the closing of the
-#'   seeds.
+#'   seeds; at most 250 (see Defaults and the literature).
 #' @param fdc Follicular dendritic cells: `NULL` (not typed), a character
 #'   vector of cell types, or a one-sided formula evaluated in the columns
 #'   of `cells`, e.g. `~ CD21 > 3` (a marker rule; cells where it is `TRUE`).
@@ -239,12 +250,12 @@ detect_tls <- function(cells, b_cells = "B",
     b_cells <- check_tls_types(b_cells)
     t_cells <- check_tls_types(t_cells)
     link <- check_radius(link)
-    if (link > 1e5) {
-        stop_immunoscape("{.arg link} must be at most 1e5 microns, not {.val {format(link)}}.",
-                         class = "radius")
-    }
     t_radius <- check_radius(t_radius)
     buffer <- check_radius(buffer)
+    tls_check_max(link, tls_max_link,
+                  "For example {.code link = 20} (about two cell diameters).")
+    tls_check_max(buffer, tls_max_buffer,
+                  "For example {.code buffer = 15} (about one cell).")
     margin <- check_radius(margin)
     distal <- check_radius(distal)
     min_b <- check_count(min_b, "min_b")
@@ -348,6 +359,24 @@ detect_tls <- function(cells, b_cells = "B",
               has_regions = !is.null(regions), windows = windows,
               regions = regions, notes = notes,
               problems = problems)
+}
+
+# Upper bounds of the distances that shape a TLS outline (microns); see
+# ?detect_tls, "Defaults and the literature".
+tls_max_link <- 500
+tls_max_buffer <- 250
+
+# A distance of detect_tls() beyond its documented bound: a classed error
+# naming the argument, why, and a typical value.
+tls_check_max <- function(value, max, example,
+                          arg = rlang::caller_arg(value),
+                          call = rlang::caller_env()) {
+    if (value <= max) return(invisible(value))
+    stop_immunoscape(c(
+        "{.arg {arg}} must be at most {max} microns, not {.val {format(value)}}.",
+        "x" = "TLS are at most about 2 mm across; a larger {.arg {arg}} joins or outlines tissue regions, not TLS (see {.help immunoscape::detect_tls}).",
+        "i" = example
+    ), class = "radius", call = call)
 }
 
 # Cell types of a role: a character vector (absent types are allowed).
@@ -892,13 +921,34 @@ tls_overlay <- function(p, tls, images, call = rlang::caller_env()) {
 #' the union, computed on a raster of `pixel` microns), greedily from the
 #' best pair down; pairs below `jaccard` do not match.
 #'
+#' @section Checks:
+#' `image` and `tls_id` (and `polygon`, `ring` when given) must not be
+#' missing; `x`, `y` and `radius` must be finite and at most 1e12 microns
+#' in size. Circles need one row per TLS (a `tls_id` repeated within an
+#' image is an error); polygon rings need at least 3 vertices. The raster
+#' must resolve the reference TLS: `pixel` may be at most a fifth of the
+#' size of the smallest reference TLS (its radius, or half the shorter
+#' side of the bounding box of a polygon). A pair of overlapping outlines
+#' is rasterised on the bounding box of both, which may hold at most 1e7
+#' pixels; larger rasters are refused before any work, with the smallest
+#' `pixel` that would do (an outline that large is usually a reference in
+#' the wrong units: TLS are at most about 2 mm across). These errors have
+#' class `immunoscape_error_column` (missing or non-finite values),
+#' `immunoscape_error_radius` (`pixel` below 0.01 or too coarse for the
+#' smallest reference TLS), `immunoscape_error_argument` (duplicated
+#' circles, a raster too large for `pixel`) or `immunoscape_error_window`
+#' (rings with fewer than 3 vertices, a polygon of zero width or height).
+#'
 #' @param tls A [detect_tls()] result.
 #' @param reference A data frame of reference TLS: either circles (columns
 #'   `image`, `tls_id`, `x`, `y`, `radius`, e.g. the `"tls_truth"`
-#'   attribute of [simulate_tme()]) or polygon vertices (columns `image`,
-#'   `tls_id`, `x`, `y` and optionally `polygon`, `ring`, `hole`).
+#'   attribute of [simulate_tme()]), one row per TLS, or polygon vertices
+#'   (columns `image`, `tls_id`, `x`, `y` and optionally `polygon`, `ring`,
+#'   `hole`; consecutive rows of one `polygon` and `ring` form a ring of at
+#'   least 3 vertices).
 #' @param jaccard Smallest Jaccard index of a match.
-#' @param pixel Raster resolution in microns.
+#' @param pixel Raster resolution in microns: at least 0.01, and at most a
+#'   fifth of the smallest reference TLS (see Checks).
 #' @returns A data frame with one row per detected TLS (`tls_id`, with
 #'   `ref_id` `NA` when unmatched) and one per unmatched reference TLS
 #'   (`tls_id` `NA`): `image`, `tls_id`, `ref_id`, `jaccard`. Attributes
@@ -942,23 +992,8 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
     }
     check_fraction(jaccard)
     reference <- as.data.frame(reference)
-    for (col in intersect(c("x", "y", "radius"), names(reference))) {
-        v <- reference[[col]]
-        if (!is.numeric(v) || !all(is.finite(v)) ||
-            (col == "radius" && any(v <= 0))) {
-            stop_immunoscape(
-                "Column {.field {col}} of {.arg reference} must hold finite numbers{if (col == 'radius') ' > 0'}.",
-                class = "column")
-        }
-    }
-    if (!circles) {
-        if (is.null(reference$polygon)) {
-            reference$polygon <- rep_len(1L, nrow(reference))
-        }
-        if (is.null(reference$ring)) {
-            reference$ring <- rep_len(1L, nrow(reference))
-        }
-    }
+    reference <- tls_check_reference(reference, circles)
+    max_pixel <- tls_check_pixel(reference, circles, pixel)
     det <- tls$outlines
     ref_ids <- unique(reference[c("image", "tls_id")])
     det_ids <- unique(tls$tls[c("image", "tls_id")])
@@ -972,8 +1007,7 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
                      (px - d$x)^2 + (py - d$y)^2 <= d$radius^2
                  })
         } else {
-            rs <- as.integer(c(0L, cumsum(rle(paste(d$polygon,
-                                                    d$ring))$lengths)))
+            rs <- tls_ring_starts(d)
             list(box = c(range(d$x), range(d$y)),
                  inside = function(px, py) {
                      .Call(ffi_window_inside, as.numeric(px),
@@ -982,8 +1016,9 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
                  })
         }
     }
-    rows <- list()
-    for (im in images) {
+    # pass 1: the shapes and the pairs whose boxes overlap, and the size
+    # of their rasters (checked before any is drawn)
+    per_image <- lapply(images, function(im) {
         di <- det_ids$tls_id[as.character(det_ids$image) == im]
         ri <- ref_ids$tls_id[as.character(ref_ids$image) == im]
         ds <- lapply(di, function(k) {
@@ -994,19 +1029,36 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
             shape(reference[as.character(reference$image) == im &
                                 reference$tls_id == k, ], "ref")
         })
+        ab <- expand.grid(a = seq_along(ds), b = seq_along(rsh))
+        keep <- vapply(seq_len(nrow(ab)), function(q) {
+            A <- ds[[ab$a[q]]]$box
+            B <- rsh[[ab$b[q]]]$box
+            !(A[2] < B[1] || B[2] < A[1] || A[4] < B[3] || B[4] < A[3])
+        }, logical(1))
+        ab <- ab[keep, , drop = FALSE]
+        ab$w <- vapply(seq_len(nrow(ab)), function(q) {
+            A <- ds[[ab$a[q]]]$box
+            B <- rsh[[ab$b[q]]]$box
+            max(A[2], B[2]) - min(A[1], B[1])
+        }, numeric(1))
+        ab$h <- vapply(seq_len(nrow(ab)), function(q) {
+            A <- ds[[ab$a[q]]]$box
+            B <- rsh[[ab$b[q]]]$box
+            max(A[4], B[4]) - min(A[3], B[3])
+        }, numeric(1))
+        list(image = im, di = di, ri = ri, ds = ds, rsh = rsh, pairs = ab)
+    })
+    tls_check_raster(per_image, pixel, max_pixel)
+    # pass 2: the Jaccard index of each pair, then the greedy matching
+    rows <- list()
+    for (p in per_image) {
+        di <- p$di
+        ri <- p$ri
         pairs <- list()
-        for (a in seq_along(ds)) for (b in seq_along(rsh)) {
-            A <- ds[[a]]$box
-            B <- rsh[[b]]$box
-            if (A[2] < B[1] || B[2] < A[1] || A[4] < B[3] || B[4] < A[3]) {
-                next
-            }
-            xs <- seq(min(A[1], B[1]), max(A[2], B[2]), by = pixel)
-            ys <- seq(min(A[3], B[3]), max(A[4], B[4]), by = pixel)
-            g <- expand.grid(x = xs, y = ys)
-            ia <- ds[[a]]$inside(g$x, g$y)
-            ib <- rsh[[b]]$inside(g$x, g$y)
-            j <- sum(ia & ib) / max(1, sum(ia | ib))
+        for (q in seq_len(nrow(p$pairs))) {
+            a <- p$pairs$a[q]
+            b <- p$pairs$b[q]
+            j <- tls_raster_jaccard(p$ds[[a]], p$rsh[[b]], pixel)
             if (j > 0) pairs[[length(pairs) + 1]] <- c(a, b, j)
         }
         md <- rep(NA_integer_, length(di))
@@ -1025,7 +1077,7 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
             }
         }
         rows[[length(rows) + 1]] <- data.frame(
-            image = im, tls_id = c(di, rep(NA, sum(!used))),
+            image = p$image, tls_id = c(di, rep(NA, sum(!used))),
             ref_id = c(ri[md], ri[!used]),
             jaccard = c(mj, rep(NA_real_, sum(!used))))
     }
@@ -1036,4 +1088,188 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
     attr(out, "precision") <- n_match / max(1, nrow(det_ids))
     attr(out, "recall") <- n_match / max(1, nrow(ref_ids))
     out
+}
+
+# Largest raster of one pair of outlines in tls_agreement() (pixels).
+tls_max_raster <- 1e7
+
+# Ring starts (0-based, then the end) of the vertex rows of one polygon
+# set: consecutive rows of one polygon and ring form a ring.
+tls_ring_starts <- function(d) {
+    as.integer(c(0L, cumsum(rle(paste(d$polygon, d$ring))$lengths)))
+}
+
+# Describe rows as "1, 2, 3" (at most 5, then "...").
+tls_rows_text <- function(rows) {
+    txt <- paste(utils::head(rows, 5), collapse = ", ")
+    if (length(rows) > 5) txt <- paste0(txt, ", ...")
+    txt
+}
+
+# The reference TLS of tls_agreement(): columns present and of the right
+# kind; circles unique per image and id; polygon rings of >= 3 vertices.
+# Returns the reference with `polygon` and `ring` filled in for polygons.
+tls_check_reference <- function(reference, circles,
+                                call = rlang::caller_env()) {
+    keys <- c("image", "tls_id",
+              if (!circles) intersect(c("polygon", "ring"), names(reference)))
+    for (col in keys) {
+        v <- reference[[col]]
+        if (!is.atomic(v)) {
+            stop_immunoscape(
+                "Column {.field {col}} of {.arg reference} must be an atomic vector (character, factor or number), not {.obj_type_friendly {v}}.",
+                class = "column", call = call)
+        }
+        bad <- which(is.na(v))
+        if (length(bad)) {
+            rows <- tls_rows_text(bad)
+            stop_immunoscape(c(
+                "Column {.field {col}} of {.arg reference} has {length(bad)} missing value{?s} (row{?s} {rows}).",
+                "i" = "Every row needs its {.field {col}}: drop or fill those rows."
+            ), class = "column", call = call)
+        }
+    }
+    for (col in intersect(c("x", "y", "radius"), names(reference))) {
+        v <- reference[[col]]
+        if (!is.numeric(v) || !all(is.finite(v)) ||
+            any(abs(v) > max_coordinate) ||
+            (col == "radius" && any(v <= 0))) {
+            stop_immunoscape(c(
+                "Column {.field {col}} of {.arg reference} must hold finite numbers{if (col == 'radius') ' > 0'} of at most 1e12 microns.",
+                "i" = "Check for {.code NA}, {.code Inf} and the units (microns)."
+            ), class = "column", call = call)
+        }
+    }
+    key <- paste(reference$image, reference$tls_id, sep = "\r")
+    if (circles) {
+        dup <- which(duplicated(key))
+        if (length(dup)) {
+            ids <- unique(sprintf("%s (image %s)",
+                                  format(reference$tls_id[dup]),
+                                  as.character(reference$image[dup])))
+            stop_immunoscape(c(
+                "{.arg reference} holds more than one circle with the same {.field tls_id} in one image: {.field tls_id} {ids}.",
+                "i" = "A circle reference has one row per TLS: give each circle its own {.field tls_id} (or use polygon vertices, without a {.field radius} column)."
+            ), class = "argument", call = call)
+        }
+        return(reference)
+    }
+    if (is.null(reference$polygon)) {
+        reference$polygon <- rep_len(1L, nrow(reference))
+    }
+    if (is.null(reference$ring)) {
+        reference$ring <- rep_len(1L, nrow(reference))
+    }
+    if (!nrow(reference)) return(reference)
+    # ring sizes exactly as the rings are drawn: consecutive rows of one
+    # polygon and ring within the rows of one TLS
+    short <- vapply(split(seq_len(nrow(reference)),
+                          factor(key, unique(key))), function(i) {
+        any(diff(tls_ring_starts(reference[i, , drop = FALSE])) < 3L)
+    }, logical(1))
+    if (any(short)) {
+        i <- match(names(short)[short], key)
+        ids <- sprintf("%s (image %s)", format(reference$tls_id[i]),
+                       as.character(reference$image[i]))
+        stop_immunoscape(c(
+            "{.arg reference} has a ring with fewer than 3 vertices in {.field tls_id} {ids}.",
+            "i" = "A TLS outline needs at least 3 vertices per ring (consecutive rows with the same {.field polygon} and {.field ring}); give circles with a {.field radius} column for TLS known by their centre."
+        ), class = "window", call = call)
+    }
+    reference
+}
+
+# `pixel` must resolve the smallest reference TLS: at most a fifth of its
+# size (radius, or half the shorter side of a polygon's bounding box).
+tls_check_pixel <- function(reference, circles, pixel,
+                            call = rlang::caller_env()) {
+    if (!nrow(reference)) return(invisible(Inf))
+    if (circles) {
+        size <- reference$radius
+        id <- seq_len(nrow(reference))
+    } else {
+        key <- paste(reference$image, reference$tls_id, sep = "\r")
+        f <- factor(key, unique(key))
+        half <- function(v) {
+            as.numeric(tapply(v, f, function(z) diff(range(z)))) / 2
+        }
+        size <- pmin(half(reference$x), half(reference$y))
+        id <- match(levels(f), key)
+    }
+    k <- which.min(size)
+    if (pixel <= size[k] / 5) return(invisible(size[k] / 5))
+    smallest <- signif(size[k], 3)
+    ok <- signif(size[k] / 5, 2)
+    tid <- format(reference$tls_id[id[k]])
+    img <- as.character(reference$image[id[k]])
+    if (!(size[k] > 0)) {
+        stop_immunoscape(c(
+            "{.arg reference} TLS {.field tls_id} {tid} (image {img}) has zero width or height.",
+            "i" = "Check its vertices: a TLS outline encloses an area."
+        ), class = "window", call = call)
+    }
+    stop_immunoscape(c(
+        "{.arg pixel} ({format(pixel)} microns) is too coarse for the reference TLS.",
+        "x" = "The smallest, {.field tls_id} {tid} (image {img}), is {smallest} microns in radius (or half-width); the raster would hardly resolve it and the Jaccard indices would be meaningless.",
+        "i" = "Use {.code pixel <= {ok}} (a fifth of that size); the default is {.code pixel = 2}."
+    ), class = "radius", call = call)
+}
+
+# The raster of each overlapping pair (per_image from tls_agreement())
+# must hold at most tls_max_raster pixels; otherwise name the smallest
+# `pixel` that would do (or, when that is above max_pixel, the largest
+# pixel the smallest reference TLS allows, say that none does).
+tls_check_raster <- function(per_image, pixel, max_pixel,
+                             call = rlang::caller_env()) {
+    npix <- function(w, h, p) (floor(w / p) + 1) * (floor(h / p) + 1)
+    worst <- NULL
+    for (p in per_image) {
+        if (!nrow(p$pairs)) next
+        n <- npix(p$pairs$w, p$pairs$h, pixel)
+        q <- which.max(n)
+        if (is.null(worst) || n[q] > worst$n) {
+            worst <- list(n = n[q], w = p$pairs$w[q], h = p$pairs$h[q],
+                          image = p$image, tls = p$di[p$pairs$a[q]],
+                          ref = p$ri[p$pairs$b[q]])
+        }
+    }
+    if (is.null(worst) || worst$n <= tls_max_raster) return(invisible())
+    need <- sqrt(worst$w) * sqrt(worst$h) / sqrt(tls_max_raster)
+    while (npix(worst$w, worst$h, need) > tls_max_raster) need <- need * 1.05
+    e <- floor(log10(need)) - 1
+    need <- ceiling(need / 10^e) * 10^e
+    n_txt <- format(worst$n, digits = 3)
+    span <- sprintf("%s x %s", format(signif(worst$w, 3)),
+                    format(signif(worst$h, 3)))
+    fix <- if (need <= max_pixel) {
+        "Use {.code pixel >= {format(need)}}, or check that {.arg reference} is in microns: TLS are at most about 2 mm across."
+    } else {
+        "No {.arg pixel} fits both this pair ({.code pixel >= {format(need)}}) and the smallest reference TLS ({.code pixel <= {format(signif(max_pixel, 2))}}): check that {.arg reference} is in microns; TLS are at most about 2 mm across."
+    }
+    stop_immunoscape(c(
+        "{.arg pixel} = {format(pixel)} microns would need a raster of {n_txt} pixels (more than 1e7) for detected TLS {worst$tls} and reference TLS {format(worst$ref)} (image {worst$image}), which span {span} microns together.",
+        "i" = fix
+    ), class = "argument", call = call)
+}
+
+# Jaccard index of two shapes on the raster of `pixel` microns over the
+# bounding box of both, drawn in bands of rows (about 2^20 pixels each).
+tls_raster_jaccard <- function(sa, sb, pixel) {
+    A <- sa$box
+    B <- sb$box
+    xs <- seq(min(A[1], B[1]), max(A[2], B[2]), by = pixel)
+    ys <- seq(min(A[3], B[3]), max(A[4], B[4]), by = pixel)
+    band <- max(1L, floor(2^20 / length(xs)))
+    n_and <- 0
+    n_or <- 0
+    for (k0 in seq(1L, length(ys), by = band)) {
+        yk <- ys[k0:min(k0 + band - 1L, length(ys))]
+        px <- rep(xs, length(yk))
+        py <- rep(yk, each = length(xs))
+        ia <- sa$inside(px, py)
+        ib <- sb$inside(px, py)
+        n_and <- n_and + sum(ia & ib)
+        n_or <- n_or + sum(ia | ib)
+    }
+    n_and / max(1, n_or)
 }

@@ -448,3 +448,190 @@ test_that("a misnamed B- or T-cell type is an error, not zero TLS", {
     # a list of default T-cell types of which one is present is fine
     expect_identical(nrow(detect_tls(spatial_cells(cells))$tls), 1L)
 })
+
+test_that("tls_agreement(): missing ids, short rings and duplicated circles are classed errors", {
+    set.seed(21)
+    res <- detect_tls(spatial_cells(tls_fixture(list(c(250, 250))),
+                                    image = "image"))
+    ref <- data.frame(image = "img", tls_id = c(4L, 5L), x = c(250, 700),
+                      y = c(250, 700), radius = c(110, 60))
+    ok <- tls_agreement(res, ref)
+    expect_identical(ok$ref_id[!is.na(ok$tls_id)], 4L)
+    # missing image or id: the column and the row are named
+    na_img <- transform(ref, image = c("img", NA))
+    expect_error(tls_agreement(res, na_img), "image.*row 2",
+                 class = "immunoscape_error_column")
+    expect_error(tls_agreement(res, transform(ref, tls_id = NA)),
+                 "tls_id.*rows 1, 2", class = "immunoscape_error_column")
+    # polygons: a ring needs 3 vertices; the TLS at fault is named
+    tri <- data.frame(image = "img", tls_id = 1L, x = c(150, 350, 250),
+                      y = c(150, 150, 350))
+    expect_true(1L %in% tls_agreement(res, tri)$ref_id)
+    for (nv in 1:2) {
+        short <- rbind(tri, data.frame(image = "img", tls_id = 42L,
+                                       x = c(600, 700)[seq_len(nv)],
+                                       y = c(600, 700)[seq_len(nv)]))
+        expect_error(tls_agreement(res, short), "42",
+                     class = "immunoscape_error_window")
+    }
+    # a second ring of two vertices in a TLS whose first ring is fine
+    two <- rbind(transform(tri, ring = 1L),
+                 data.frame(image = "img", tls_id = 1L, x = c(200, 210),
+                            y = c(200, 210), ring = 2L))
+    expect_error(tls_agreement(res, two), "tls_id",
+                 class = "immunoscape_error_window")
+    expect_error(tls_agreement(res, transform(tri, polygon = NA)),
+                 "polygon", class = "immunoscape_error_column")
+    # the same circle id twice in an image: an error naming it, not a
+    # silent recycling; the same id in two images is fine
+    dup <- rbind(ref[1, ], transform(ref[1, ], x = 900))
+    expect_error(tls_agreement(res, dup), "4",
+                 class = "immunoscape_error_argument")
+    two_img <- rbind(ref[1, ], transform(ref[1, ], image = "other"))
+    a <- tls_agreement(res, two_img)
+    expect_identical(sort(a$ref_id), c(4L, 4L))
+    expect_setequal(a$image, c("img", "other"))
+})
+
+test_that("tls_agreement(): pixel is bounded by the smallest reference TLS", {
+    set.seed(21)
+    res <- detect_tls(spatial_cells(tls_fixture(list(c(250, 250))),
+                                    image = "image"))
+    ref <- data.frame(image = "img", tls_id = c(1L, 2L), x = c(250, 700),
+                      y = c(250, 700), radius = c(110, 60))
+    limit <- min(ref$radius) / 5
+    a <- tls_agreement(res, ref, pixel = limit)
+    expect_gt(a$jaccard[!is.na(a$tls_id)], 0.5)
+    expect_error(tls_agreement(res, ref, pixel = limit * 1.01), "pixel",
+                 class = "immunoscape_error_radius")
+    expect_error(tls_agreement(res, ref, pixel = 1e6), "pixel",
+                 class = "immunoscape_error_radius")
+    # polygons: half the shorter side of the bounding box
+    sq <- data.frame(image = "img", tls_id = 1L, x = c(200, 300, 300, 200),
+                     y = c(200, 200, 240, 240))
+    expect_no_error(tls_agreement(res, sq, pixel = 4))
+    expect_error(tls_agreement(res, sq, pixel = 4.1), "pixel",
+                 class = "immunoscape_error_radius")
+    flat <- transform(sq, y = 200)
+    expect_error(tls_agreement(res, flat), "zero width",
+                 class = "immunoscape_error_window")
+    # an empty reference has no size to bound pixel by
+    expect_identical(nrow(tls_agreement(res, ref[0, ], pixel = 1e6)), 1L)
+})
+
+test_that("tls_agreement(): the raster drawn in bands equals the whole raster", {
+    A <- list(box = c(0, 100, 0, 300), inside = function(px, py) {
+        (px - 50)^2 + (py - 150)^2 <= 50^2 | (py > 250 & px < 30)
+    })
+    B <- list(box = c(20, 90, 100, 200), inside = function(px, py) {
+        (px - 55)^2 + (py - 150)^2 <= 35^2
+    })
+    pixel <- 0.1
+    g <- expand.grid(x = seq(0, 100, by = pixel), y = seq(0, 300, by = pixel))
+    # several bands of rows
+    expect_gt(nrow(g), 2 * 2^20)
+    ia <- A$inside(g$x, g$y)
+    ib <- B$inside(g$x, g$y)
+    expect_identical(immunoscape:::tls_raster_jaccard(A, B, pixel),
+                     sum(ia & ib) / sum(ia | ib))
+})
+
+test_that("detect_tls(): link and buffer have documented upper bounds", {
+    set.seed(4)
+    cells <- spatial_cells(tls_fixture(list(c(300, 300)), side = 600,
+                                       n_bg = 600))
+    expect_error(detect_tls(cells, link = 500 * (1 + 1e-9)), "link",
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, link = 3000), "link",
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, buffer = 250 * (1 + 1e-9)), "buffer",
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, buffer = 1e4), "buffer",
+                 class = "immunoscape_error_radius")
+    expect_error(detect_tls(cells, buffer = 1e300), "buffer",
+                 class = "immunoscape_error_radius")
+    # the bounds themselves are accepted and give outlines that hold
+    # their cells, grown by at most `buffer` plus the closing
+    at <- detect_tls(cells, link = 500, buffer = 250, min_b = 5, min_t = 5)
+    expect_gte(nrow(at$tls), 1L)
+    expect_true(all(is.finite(at$tls$area_mm2) & at$tls$area_mm2 > 0))
+    span <- function(v) diff(range(v))
+    expect_lte(span(at$outlines$x), span(cells$x) + 2 * (500 + 250))
+})
+
+test_that("detect_tls(): huge finite t_radius, margin and distal give results", {
+    sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                              n_tls = 1))
+    reg <- quiet(tumor_regions(sim))
+    run <- function(...) {
+        quiet(detect_tls(sim, regions = reg, min_b = 5, min_t = 5,
+                         link = 40, ...))
+    }
+    base <- run()
+    expect_gte(nrow(base$tls), 1L)
+    # t_radius beyond the image diagonal reaches every T cell: the same
+    # as the diagonal itself
+    diag <- sqrt(diff(range(sim$x))^2 + diff(range(sim$y))^2)
+    expect_identical(run(t_radius = 1e300)$tls, run(t_radius = diag)$tls)
+    # margin = distal = 1e300: every TLS touches the "margin"
+    wide <- run(margin = 1e300, distal = 1e300)
+    expect_true(all(as.character(wide$tls$location) == "margin"))
+    expect_identical(wide$tls[setdiff(names(wide$tls), "location")],
+                     base$tls[setdiff(names(base$tls), "location")])
+    # distal = 1e300: nothing is distal; the rest as before
+    far <- run(distal = 1e300)
+    loc <- as.character(base$tls$location)
+    loc[loc %in% "distal"] <- "peritumoral"
+    expect_identical(as.character(far$tls$location), loc)
+})
+
+test_that("hostile TLS inputs end in classed errors in a child process", {
+    skip_if(nzchar(Sys.getenv("IMMUNOSCAPE_SKIP_HOSTILE")),
+            "IMMUNOSCAPE_SKIP_HOSTILE set")
+    # formerly: a 3.7 TB allocation, an internal error, silent nonsense
+    cases <- list(
+        list(code = "tls_agreement(tls, transform(tls_truth, radius = 1e6))",
+             arg = "pixel", class = "immunoscape_error_argument"),
+        list(code = "tls_agreement(tls, transform(tls_truth, radius = 5000), pixel = 0.01)",
+             arg = "pixel", class = "immunoscape_error_argument"),
+        list(code = "tls_agreement(tls, tls_truth, pixel = 1e6)",
+             arg = "pixel", class = "immunoscape_error_radius"),
+        list(code = "tls_agreement(tls, transform(tls_truth, image = NA))",
+             arg = "image", class = "immunoscape_error_column"),
+        list(code = "tls_agreement(tls, rbind(tls_truth, tls_truth))",
+             arg = "tls_id", class = "immunoscape_error_argument"),
+        list(code = "tls_agreement(tls, transform(tls_truth[c('image', 'tls_id', 'x', 'y')], tls_id = 7))",
+             arg = "tls_id", class = "immunoscape_error_window"),
+        list(code = "detect_tls(sim, buffer = 1e300)", arg = "buffer",
+             class = "immunoscape_error_radius"),
+        list(code = "detect_tls(sim, link = 3000)", arg = "link",
+             class = "immunoscape_error_radius"),
+        list(code = "detect_tls(sim, regions = reg, min_b = 5, min_t = 5, t_radius = 1e300, margin = 1e300, distal = 1e300)",
+             arg = NA_character_, class = NA_character_)
+    )
+    for (i in seq_along(cases)) {
+        cases[[i]]$id <- i
+        cases[[i]]$fun <- sub("\\(.*", "", cases[[i]]$code)
+    }
+    res <- hostile_run(cases)
+    res <- res[order(res$id), ]
+    want <- vapply(cases, `[[`, "", "class")
+    expect_identical(res$outcome,
+                     ifelse(is.na(want), "ok", "classed"),
+                     info = paste(res$code, res$message, sep = " -> "))
+    cl <- !is.na(want)
+    expect_identical(res$class[cl], want[cl], info = paste(res$message[cl]))
+    expect_true(all(res$names_arg[cl]), info = paste(res$message[cl]))
+    # the suggested pixel is a real way out: it passes the raster check
+    msg <- res$message[1]
+    need <- suppressWarnings(as.numeric(sub(".*pixel >= ([0-9.e+]+).*",
+                                            "\\1", msg)))
+    expect_true(is.finite(need) && need > 2, info = msg)
+    skip_if_not(is.finite(need))
+    sim <- quiet(simulate_tme(size = 1000, cells_per_mm2 = 1000, seed = 1,
+                              n_tls = 1))
+    tls <- quiet(detect_tls(sim, min_b = 5, min_t = 5, link = 40))
+    big <- transform(attr(sim, "tls_truth"), radius = 1e6)
+    a <- tls_agreement(tls, big, pixel = need)
+    expect_setequal(a$ref_id[!is.na(a$ref_id)], big$tls_id)
+})
