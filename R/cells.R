@@ -192,7 +192,27 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     windows <- build_windows(out, window, call = call)
     attr(out, "windows") <- windows
     warn_outside(out)
+    warn_units(out)
     out
+}
+
+# Cells packed tighter than any tissue allows (more than 1e5 per mm^2 over
+# an image's extent, a spacing under about 3 microns): coordinates in
+# another unit than microns (millimetres, a scaled export). A warning: the
+# cells are kept.
+warn_units <- function(cells, max_density = 1e5) {
+    img <- cells$image
+    n <- tabulate(img, nlevels(img))
+    w <- tapply(cells$x, img, function(v) diff(range(v)))
+    h <- tapply(cells$y, img, function(v) diff(range(v)))
+    dens <- n / (w * h) * 1e6
+    bad <- which(n >= 50 & is.finite(dens) & dens > max_density)
+    if (!length(bad)) return(invisible())
+    k <- bad[which.max(dens[bad])]
+    warn_immunoscape(c(
+        "{length(bad)} image{?s} ({.val {utils::head(levels(img)[bad], 3)}}{if (length(bad) > 3) ' ...'}) {cli::qty(length(bad))}pack{?s/} more than {format(max_density, big.mark = ',', scientific = FALSE)} cells per mm\u00b2 of {?its/their} extent if the coordinates are microns ({.val {levels(img)[k]}}: {format(signif(dens[k], 2), big.mark = ',', scientific = FALSE)} per mm\u00b2, {signif(w[k], 3)} x {signif(h[k], 3)} units).",
+        "i" = "Tissue holds at most a few tens of thousands of cells per mm\u00b2: the coordinates look like another unit. Give {.arg pixel_size} (microns per unit, e.g. 1000 for millimetres)."
+    ), class = "units")
 }
 
 # Columns of `data` not used for a standard column but named like one

@@ -51,9 +51,11 @@
 #' Warnings have class `immunoscape_warning` and
 #' `immunoscape_warning_<what>`: `file` (a file that may be cut short,
 #' duplicated column names, skipped files), `coordinates` (cells dropped
-#' for unusable coordinates), `pixel_size`, `outside` (cells outside their
-#' window), `window` and `image_failed` (images left out of a cohort
-#' result; see the result's `problems` attribute).
+#' for unusable coordinates), `pixel_size` (also a `pixel_size` that the
+#' table's own cell areas contradict), `units` (cells packed tighter than
+#' tissue allows: coordinates in another unit than microns), `outside`
+#' (cells outside their window), `window` and `image_failed` (images left
+#' out of a cohort result; see the result's `problems` attribute).
 #'
 #' A suggested package that a call needs (sf, spatstat.geom, BiocParallel)
 #' and is not installed raises rlang's `rlib_error_package_not_found`.

@@ -666,8 +666,7 @@ read_one_file <- function(file, label, format, opts, call) {
         yy <- num(raw[[spec$y]], dc)
     }
     px <- resolve_pixel_size(opts$pixel_size, spec, fmt, file,
-                             hint = if (is.null(opts$pixel_size))
-                                 pixel_size_hint(raw, spec))
+                             hint = pixel_size_hint(raw, spec))
     drop <- !is.finite(xx) | !is.finite(yy)
     if (any(drop)) {
         bad <- unparsed_values(raw, coord_cols, dc)
@@ -792,6 +791,14 @@ resolve_pixel_size <- function(pixel_size, spec, fmt, file, hint = NULL) {
             warn_immunoscape(c(
                 "{.file {basename(file)}} gives coordinates in microns, yet {.arg pixel_size} = {pixel_size} rescales them.",
                 "i" = "Leave {.arg pixel_size} {.code NULL} for micron coordinates."
+            ), class = "pixel_size")
+        }
+        if (!is.null(hint) && abs(log(pixel_size / hint)) > log(1.5)) {
+            # the table's own cell areas disagree: every density would be
+            # off by (pixel_size / hint)^2
+            warn_immunoscape(c(
+                "{.file {basename(file)}}: its cell areas in square microns suggest about {signif(hint, 2)} microns per pixel, not {.arg pixel_size} = {pixel_size}.",
+                "i" = "Densities would be off by a factor of {signif((hint / pixel_size)^2, 2)}; check {.arg pixel_size}."
             ), class = "pixel_size")
         }
         return(pixel_size)
