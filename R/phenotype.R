@@ -672,8 +672,8 @@ autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
     s <- function(n) if (n == 1L) "" else "s"
     caption <- c(
         if (any(is_zero)) sprintf(
-            "ratio 0 (no %s cell) drawn at the bottom (%s), below every other ratio",
-            num, format(signif(bottom, 3))),
+            "ratio 0 (no %s cell) drawn at 0, the bottom of the axis, below every other ratio",
+            num),
         if (n_na) sprintf(
             "%d image compartment%s without a cell of either type (ratio NA) left out",
             n_na, s(n_na)),
@@ -718,9 +718,19 @@ autoplot.immunoscape_ratios <- function(object, images = NULL, ...) {
             ggplot2::labs(subtitle = sprintf("%d images, one point each",
                                              nimg))
     }
+    # powers of ten over the range; a zero floor is labelled 0 on the axis
+    top <- max(df$ratio)
+    low <- if (any(is_zero)) bottom * 2 else min(df$ratio)
+    br <- 10^seq(ceiling(log10(low)), floor(log10(top)))
+    if (length(br) < 2L) br <- sort(unique(signif(c(low, 1, top), 1)))
+    lab <- format(br, scientific = FALSE, drop0trailing = TRUE, trim = TRUE)
+    if (any(is_zero)) {
+        br <- c(bottom, br)
+        lab <- c("0", lab)
+    }
     p + ggplot2::geom_hline(yintercept = 1, colour = "grey40",
                             linetype = "dashed") +
-        ggplot2::scale_y_log10() +
+        ggplot2::scale_y_log10(breaks = br, labels = lab) +
         ggplot2::labs(x = NULL, y = ylab, fill = NULL, shape = NULL,
                       caption = caption, title = "Ratio by compartment") +
         result_theme() + rotate_x()

@@ -112,7 +112,12 @@ test_that("autoplot() of ratios keeps zero ratios, drawn at the bottom", {
     box <- ggplot2::layer_data(p, 1)
     expect_equal(min(box$ymin), min(pts$y))
     cap <- p$labels$caption
-    expect_match(cap, "ratio 0 \\(no CD8 T cell\\) drawn at the bottom")
+    expect_match(cap, "ratio 0 \\(no CD8 T cell\\) drawn at 0, the bottom")
+    # the axis labels that floor "0"
+    sc <- ggplot2::ggplot_build(p)$layout$panel_params[[1]]$y
+    labs <- sc$get_labels()
+    expect_identical(labs[which.min(sc$get_breaks())], "0")
+    expect_equal(min(sc$get_breaks(), na.rm = TRUE), min(pts$y))
     n_na <- sum(is.na(rt$ratio) & rt$area_mm2 > 0)
     expect_match(cap, sprintf(
         "%d image compartments without a cell of either type \\(ratio NA\\)",
