@@ -284,7 +284,7 @@ autoplot.summary_spatial_cells <- function(object, max_bars = 6L,
     df$type <- factor(as.character(df$type), levels = rev(types))
     df$label <- format(df$n, big.mark = ",", trim = TRUE)
     nimg <- nlevels(df$image)
-    xlab <- "cells per mm\u00b2"
+    xlab <- "cells per mm\u00b2 (numbers at the bars: cell counts)"
     lab_size <- 3
     expand <- ggplot2::expansion(mult = c(0, 0.15))
 
@@ -321,7 +321,7 @@ autoplot.summary_spatial_cells <- function(object, max_bars = 6L,
                                        guide = "none") +
             ggplot2::facet_wrap(ggplot2::vars(.data$panel),
                                 scales = "free_x") +
-            ggplot2::labs(x = xlab, y = NULL)
+            ggplot2::labs(x = "cells per mm\u00b2", y = NULL)
     }
     p <- p + ggplot2::scale_x_continuous(expand = expand) + result_theme() +
         ggplot2::theme(panel.grid.major.y = ggplot2::element_blank())
