@@ -143,8 +143,8 @@
 #' edge). A region whose whole
 #' outline is image edge (a core or field all tumour) has no border in
 #' view: distances are `-Inf` inside and `Inf` outside, and its cells are
-#' in the core. `summary()` gives the share of the outline that is image
-#' edge per image. Distances near the edge of the image are therefore upper
+#' in the core. `summary()` gives the share of the outline's length that
+#' is image edge per image (column `image_edge_frac`, 0 to 1). Distances near the edge of the image are therefore upper
 #' bounds: the true border may lie just beyond it. Conversely a real border
 #' closer than `image_edge` to the edge of the image (a strip of stroma a
 #' cell or two wide along it) is taken for image edge; lower `image_edge`
@@ -207,7 +207,7 @@
 #'   `parameters` (per image) and `extent` (the cells' bounding box per
 #'   image, to catch regions used with other cells). `summary()` gives the
 #'   number of polygons, the tumour area (mm^2) and the share of the
-#'   outline that is image edge per image.
+#'   outline that is image edge (`image_edge_frac`) per image.
 #' @seealso [compartments()], [plot_cells()] (`regions =`),
 #'   [tissue_window()].
 #' @export
@@ -902,7 +902,7 @@ summary.immunoscape_regions <- function(object, ...) {
         n_polygons = as.integer(tabulate(img, length(lv))),
         n_holes = as.integer(vapply(split(a$n_holes, img), sum, numeric(1))),
         area_mm2 = vapply(split(a$area_mm2, img), sum, numeric(1)),
-        image_edge = image_edge_share(object, lv),
+        image_edge_frac = image_edge_share(object, lv),
         note = notes$note[match(lv, notes$image)]
     )
     rownames(out) <- NULL

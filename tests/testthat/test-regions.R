@@ -348,7 +348,7 @@ test_that("the edge of the image is not a tumour border", {
     # compartments agree; summary gives the share of outline on the edge
     comp <- compartments(cells, reg, margin = 100)
     expect_equal(comp$border_distance, got[seq_len(nrow(df))])
-    expect_equal(summary(reg)$image_edge, 700 / (1000 + 2 * pi * 50 *
+    expect_equal(summary(reg)$image_edge_frac, 700 / (1000 + 2 * pi * 50 *
                      sin(pi / 40) / (pi / 40)), tolerance = 1e-9)
     # image_edge = 0: every edge is a border, as a polygon is
     reg0 <- as_regions(reg, cells, image_edge = 0)
@@ -367,7 +367,7 @@ test_that("a tumour filling the image has no border in view", {
     cells <- spatial_cells(df, window = "rectangle")
     reg <- tumor_regions(cells, ignore = "CD8 T")
     expect_true(all(reg$image_edge))
-    expect_equal(summary(reg)$image_edge, 1)
+    expect_equal(summary(reg)$image_edge_frac, 1)
     comp <- compartments(cells, reg)
     # no border in view: infinitely far; the tumour cells are core
     expect_true(all(is.infinite(comp$border_distance)))
