@@ -196,11 +196,11 @@ spatial_cells <- function(data, x = "x", y = "y", type = "type",
     out
 }
 
-# Cells packed tighter than any tissue allows (more than 1e5 per mm^2 over
-# an image's extent, a spacing under about 3 microns): coordinates in
-# another unit than microns (millimetres, a scaled export). A warning: the
-# cells are kept.
-warn_units <- function(cells, max_density = 1e5) {
+# Cells packed far tighter than any tissue allows (more than 1e6 per mm^2
+# over an image's extent, a spacing under about 1 micron; dense lymphoid
+# tissue holds a few 1e4): coordinates in another unit than microns
+# (millimetres, a scaled export). A warning: the cells are kept.
+warn_units <- function(cells, max_density = 1e6) {
     img <- cells$image
     n <- tabulate(img, nlevels(img))
     w <- tapply(cells$x, img, function(v) diff(range(v)))
@@ -211,7 +211,7 @@ warn_units <- function(cells, max_density = 1e5) {
     k <- bad[which.max(dens[bad])]
     warn_immunoscape(c(
         "{length(bad)} image{?s} ({.val {utils::head(levels(img)[bad], 3)}}{if (length(bad) > 3) ' ...'}) {cli::qty(length(bad))}pack{?s/} more than {format(max_density, big.mark = ',', scientific = FALSE)} cells per mm\u00b2 of {?its/their} extent if the coordinates are microns ({.val {levels(img)[k]}}: {format(signif(dens[k], 2), big.mark = ',', scientific = FALSE)} per mm\u00b2, {signif(w[k], 3)} x {signif(h[k], 3)} units).",
-        "i" = "Tissue holds at most a few tens of thousands of cells per mm\u00b2: the coordinates look like another unit. Give {.arg pixel_size} (microns per unit, e.g. 1000 for millimetres)."
+        "i" = "Even dense lymphoid tissue holds a few tens of thousands of cells per mm\u00b2: the coordinates look like another unit. Give {.arg pixel_size} (microns per unit, e.g. 1000 for millimetres)."
     ), class = "units")
 }
 

@@ -52,8 +52,8 @@
 #' `immunoscape_warning_<what>`: `file` (a file that may be cut short,
 #' duplicated column names, skipped files), `coordinates` (cells dropped
 #' for unusable coordinates), `pixel_size` (also a `pixel_size` that the
-#' table's own cell areas contradict), `units` (cells packed tighter than
-#' tissue allows: coordinates in another unit than microns), `outside`
+#' table's own cell areas contradict), `units` (more than 1e6 cells per
+#' mm^2: coordinates in another unit than microns), `outside`
 #' (cells outside their window), `window` and `image_failed` (images left
 #' out of a cohort result; see the result's `problems` attribute).
 #'

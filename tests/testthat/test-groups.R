@@ -259,7 +259,7 @@ test_that("printing and plots work with the patient column", {
     reg <- tumor_regions(sim)
     expect_plot(autoplot(reg))
     expect_plot(plot_cells(sim, regions = reg))
-    ph <- immune_phenotype(sim, reg)
+    ph <- immune_phenotype(sim, reg, min_expected = 0)
     expect_output(print(ph))
     expect_plot(autoplot(ph))
     tls <- detect_tls(sim, regions = reg)

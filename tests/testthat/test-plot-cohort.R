@@ -22,7 +22,8 @@ plot_cohort <- function() {
                                              types = c("CD8 T", "Treg"),
                                              breaks = seq(-200, 200, 50))),
             cmp = quiet(compartments(cells, r, margin = 100)),
-            ph = quiet(immune_phenotype(cells, r, margin = 100)),
+            ph = quiet(immune_phenotype(cells, r, margin = 100,
+                                        min_expected = 0)),
             ra = quiet(compartment_ratios(cells, r, margin = 100)),
             gr = quiet(growth_pattern(cells, r)),
             tls = quiet(detect_tls(cells, regions = r))
@@ -167,12 +168,13 @@ test_that("phenotype, ratios and growth shares: one point or bar per image", {
     ph <- copy_images(a$ph, 84)
     p <- autoplot(ph)
     b <- builds(p)
-    expect_identical(nrow(ggplot2::layer_data(p, 4)),
+    # the points (layer 1, beneath the thresholds and labels)
+    expect_identical(nrow(ggplot2::layer_data(p, 1)),
                      sum(!is.na(ph$phenotype)))
     lab <- b$plot$scales$get_scales("colour")$get_labels()
     expect_match(lab, "\\([0-9]+\\)$")
     expect_identical(nrow(ggplot2::layer_data(autoplot(ph, images = 1:5),
-                                              4)), 5L)
+                                              1)), 5L)
 
     ra <- copy_images(a$ra, 84)
     p <- autoplot(ra)

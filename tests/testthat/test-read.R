@@ -177,20 +177,20 @@ test_that("HALO object data: bounding-box centres and positivity phenotypes", {
     # a list: first match wins, the rest is "other"
     rules <- list("CD8 T" = c("CD3", "CD8"), Treg = c("CD3", "FOXP3"),
                   Tumor = "PanCK")
-    typed <- quiet(read_cells(path, phenotypes = rules, pixel_size = 1))
+    typed <- quiet(read_cells(path, phenotypes = rules, pixel_size = 0.5))
     p <- function(m) raw[[paste(m, "Positive Classification")]] == 1
     want <- ifelse(p("CD3") & p("CD8"), "CD8 T",
                    ifelse(p("CD3") & p("FOXP3"), "Treg",
                           ifelse(p("PanCK"), "Tumor", "other")))
     expect_equal(as.character(typed$type), want)
     # negation and case-insensitive marker names
-    neg <- quiet(read_cells(path, pixel_size = 1, phenotypes = list(
+    neg <- quiet(read_cells(path, pixel_size = 0.5, phenotypes = list(
         "CD4-like T" = c("cd3", "CD8-", "FOXP3-"))))
     expect_equal(as.character(neg$type),
                  ifelse(p("CD3") & !p("CD8") & !p("FOXP3"), "CD4-like T",
                         "other"))
     # a function of the table as read
-    fun <- quiet(read_cells(path, pixel_size = 1, phenotypes = function(d) {
+    fun <- quiet(read_cells(path, pixel_size = 0.5, phenotypes = function(d) {
         ifelse(d$`CD3 Positive Classification` == 1, "T",
                d$`Classifier Label`)
     }))
@@ -350,9 +350,12 @@ test_that("several files and directories give one object", {
         class = "immunoscape_error_file"
     )
     # files naming the same images keep them apart
-    two_halo <- quiet(read_cells(c(fixture("halo_object_data.csv"),
-                                   fixture("qupath_measurements.tsv")),
-                                 pixel_size = 1))
+    # (pixel_size = 1 contradicts the HALO file's cell areas: a warning)
+    expect_warning(
+        two_halo <- quiet(read_cells(c(fixture("halo_object_data.csv"),
+                                       fixture("qupath_measurements.tsv")),
+                                     pixel_size = 1)),
+        "about 0.5 microns", class = "immunoscape_warning_pixel_size")
     expect_equal(nlevels(two_halo$image), 4L)
     # same file name in two directories: the directory names the image
     d1 <- file.path(dir, "s1")
@@ -428,10 +431,10 @@ test_that("bad input raises classed errors", {
     expect_error(read_cells(halo, phenotypes = list(c("CD3", "CD8"))),
                  class = "immunoscape_error_argument")
     expect_error(quiet(read_cells(halo, phenotypes = list(T = "CD4"),
-                                  pixel_size = 1)),
+                                  pixel_size = 0.5)),
                  "CD4", class = "immunoscape_error_argument")
     expect_error(quiet(read_cells(halo, phenotypes = function(d) "T",
-                                  pixel_size = 1)),
+                                  pixel_size = 0.5)),
                  class = "immunoscape_error_argument")
     expect_error(read_cells(fixture("xenium_cells.csv.gz"),
                             phenotypes = list(T = "CD3")),
