@@ -104,12 +104,42 @@ compartments <- function(cells, regions, margin = 500, ...,
     if (!identical(levels(res$image), lv)) {
         res$image <- factor(as.character(res$image), levels = lv)
     }
+    notes <- add_notes(regions_notes(regions, lv, windows, no_border = TRUE),
+                       shallow_notes(res, margin))
     structure(res,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
-              margin = margin, areas = areas,
-              notes = regions_notes(regions, lv, windows, no_border = TRUE),
+              margin = margin, areas = areas, notes = notes,
               cells_key = cells_key(cells))
+}
+
+# Images whose tumour is shallower than the margin: no cell is deeper
+# than `margin`, so there is no core (immune_phenotype() then takes the
+# core deeper than half the depth).
+shallow_notes <- function(res, margin) {
+    d <- res$border_distance
+    inside <- is.finite(d) & d < 0
+    if (!any(inside) || !(margin > 0)) {
+        return(data.frame(image = character(), note = character()))
+    }
+    depth <- -tapply(d[inside], droplevels(res$image[inside]), min)
+    sh <- depth[depth < margin]
+    data.frame(image = names(sh),
+               note = sprintf("tumour at most %.0f um deep, less than the margin (%g um): no core (immune_phenotype() takes the core deeper than half the depth)",
+                              sh, margin))
+}
+
+# Notes of `b` joined to those of `a` (one row per image; two notes of an
+# image separated by "; ").
+add_notes <- function(a, b) {
+    if (!nrow(b)) return(a)
+    both <- rbind(a, b)
+    im <- unique(as.character(both$image))
+    data.frame(image = im,
+               note = vapply(im, function(i) {
+                   paste(both$note[as.character(both$image) == i],
+                         collapse = "; ")
+               }, character(1), USE.NAMES = FALSE))
 }
 
 # A cheap fingerprint of the cells' positions, to tell a result of these

@@ -292,7 +292,12 @@ test_that("an image whose window has no area gets a note, not bare NAs", {
     comp <- compartments(cells, reg)
     n <- attr(comp, "notes")
     expect_match(n$note[n$image == "B"], "no area")
-    expect_false("A" %in% n$image)
+    expect_false(any(grepl("no area", n$note[n$image == "A"])))
+    # A's tumour (radius 300) is shallower than the margin: said
+    expect_match(n$note[n$image == "A"],
+                 "tumour at most [0-9]+ um deep, less than the margin")
+    expect_true(all(comp$compartment[comp$image == "A"] != "core",
+                    na.rm = TRUE))
     ph <- immune_phenotype(cells, reg)
     expect_match(ph$note[ph$image == "B"], "no area")
     expect_false(is.na(ph$phenotype[ph$image == "A"]))
