@@ -1209,14 +1209,6 @@ profile_values_plot <- function(values, ids, by) {
 #'                         features = profile_features(c("counts", "ratio")))
 #' aggregate_profile(prof, by = "patient")
 #' aggregate_profile(prof, by = "patient", rules = c(density_cd8_t = "min"))
-# The patient column of a profile: "patient", else the first group column
-# it carries (e.g. "patient_id" taken as the patient by read_cells()).
-patient_column <- function(profile) {
-    if ("patient" %in% names(profile)) return("patient")
-    g <- intersect(attr(profile, "image_groups"), names(profile))
-    if (length(g)) g[1] else "patient"
-}
-
 aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
     check_dots(...)
     if (!inherits(profile, "spatial_profile")) {
@@ -1376,4 +1368,12 @@ apply_rule <- function(rule, df, col, idx) {
         return(factor(unlist(lapply(res, as.character)), levels = lv))
     }
     as.numeric(unlist(res))
+}
+
+# The patient column of a profile: "patient", else the first group column
+# it carries (e.g. "patient_id" taken as the patient by read_cells()).
+patient_column <- function(profile) {
+    if ("patient" %in% names(profile)) return("patient")
+    g <- intersect(attr(profile, "image_groups"), names(profile))
+    if (length(g)) g[1] else "patient"
 }
