@@ -175,7 +175,8 @@ tls_preset <- function(name = NULL) {
 #'   * `tls`: one row per TLS: `image`, `tls_id` (1 = most seeds),
 #'     `n_cells` (members), `n_b` (B-cell members, `gc` included), `n_t`,
 #'     `n_fdc`, `n_gc`, `n_seeds`, `n_t_zone` (T cells within `t_radius`
-#'     of the seeds), `area_mm2`, centroid `x`, `y` (mean of the members),
+#'     of the seeds), `area_mm2` (of the outline, within the tissue
+#'     window), centroid `x`, `y` (mean of the members),
 #'     `bt_ratio` (`n_b / n_t`), `maturity`, `location`,
 #'     `border_distance` (of the centroid; um, negative inside the
 #'     tumour), `border_min`, `border_max` (range over the members);
@@ -636,6 +637,23 @@ tls_owners <- function(sub, rings) {
     list(owner = owner, area = area)
 }
 
+# Areas of the TLS outlines within the tissue window: an outline that
+# reaches beyond the window (a TLS at the edge of a field or core, whose
+# buffer overhangs it) counts only its part in the tissue.
+tls_window_area <- function(area, rings, windows, image, nthreads) {
+    if (is.null(windows) || !window_has_rings(window_rings(windows, image))) {
+        return(area)
+    }
+    for (k in seq_along(rings)) {
+        r <- rings[[k]]
+        if (all(window_inside(windows, image, r$x, r$y))) next
+        r$image <- factor(rep(image, nrow(r)))
+        a <- region_band_areas(r, windows, image, 0, nthreads = nthreads)
+        if (is.finite(a[1])) area[k] <- min(area[k], a[1])
+    }
+    area
+}
+
 # Outlines, members and the TLS table of the kept groups `ok` (seeds
 # s with group numbers g; T cells ti with their nearest group tg).
 tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
@@ -684,7 +702,8 @@ tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
         n_t_zone <- n_t_zone[o]
     }
     for (k in seq_along(rings)) rings[[k]]$tls_id <- rep(k, nrow(rings[[k]]))
-    area <- own$area
+    area <- tls_window_area(own$area, rings, attr(sub, "windows"), image,
+                            nth)
     mem <- which(owner > 0L)
     tid <- owner[mem]
     is_b <- sub$.seed[mem]

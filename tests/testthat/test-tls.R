@@ -635,3 +635,23 @@ test_that("hostile TLS inputs end in classed errors in a child process", {
     a <- tls_agreement(tls, big, pixel = need)
     expect_setequal(a$ref_id[!is.na(a$ref_id)], big$tls_id)
 })
+
+test_that("a TLS at the edge of the image counts its area in the tissue only", {
+    set.seed(2)
+    df <- tls_fixture(list(c(60, 500)), side = 1000)
+    sq <- data.frame(x = c(0, 1000, 1000, 0), y = c(0, 0, 1000, 1000))
+    cells <- suppressWarnings(spatial_cells(df, window = sq))
+    for (b in c(15, 100)) {
+        t <- detect_tls(cells, buffer = b, t_cells = "CD4 T")
+        o <- t$outlines[t$outlines$tls_id == 1, ]
+        expect_lt(min(o$x), 0)                       # overhangs the window
+        # brute force: grid points inside the outline and the window
+        h <- 1
+        g <- expand.grid(x = seq(min(o$x) + h / 2, max(o$x), by = h),
+                         y = seq(min(o$y) + h / 2, max(o$y), by = h))
+        inside <- immunoscape:::window_inside(o, "img", g$x, g$y)
+        want <- sum(inside & g$x >= 0) * h^2 / 1e6
+        expect_equal(t$tls$area_mm2, want, tolerance = 0.01)
+        expect_lt(t$tls$area_mm2, sum(inside) * h^2 / 1e6)
+    }
+})
