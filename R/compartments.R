@@ -104,13 +104,15 @@ compartments <- function(cells, regions, margin = 500, ...,
     if (!identical(levels(res$image), lv)) {
         res$image <- factor(as.character(res$image), levels = lv)
     }
-    notes <- add_notes(regions_notes(regions, lv, windows, no_border = TRUE),
-                       shallow_notes(res, margin))
+    rn <- regions_notes(regions, lv, windows, no_border = TRUE)
     structure(res,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
-              margin = margin, areas = areas, notes = notes,
-              cells_key = cells_key(cells))
+              margin = margin, areas = areas,
+              notes = add_notes(rn, shallow_notes(res, margin)),
+              # without the shallow-tumour notes, for immune_phenotype(),
+              # which has its own core then
+              region_notes = rn, cells_key = cells_key(cells))
 }
 
 # Images whose tumour is shallower than the margin: no cell is deeper

@@ -290,7 +290,7 @@ phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
     nthreads <- set$nthreads
     windows <- attr(cells, "windows")
     lv <- levels(cells$image)
-    notes <- attr(comp, "notes")
+    notes <- attr(comp, "region_notes") %||% attr(comp, "notes")
     rows <- lapply(lv, function(im) {
         i <- which(comp$image == im)
         sub <- cells$image == im

@@ -300,6 +300,10 @@ test_that("an image whose window has no area gets a note, not bare NAs", {
                     na.rm = TRUE))
     ph <- immune_phenotype(cells, reg)
     expect_match(ph$note[ph$image == "B"], "no area")
+    # immune_phenotype() says how it takes the core, not compartments()'
+    # "no core"
+    expect_match(ph$note[ph$image == "A"], "core taken deeper than")
+    expect_false(grepl("less than the margin", ph$note[ph$image == "A"]))
     expect_false(is.na(ph$phenotype[ph$image == "A"]))
     # counts and ratios need no area: kept; densities are NA
     cr <- compartment_ratios(cells, reg)
