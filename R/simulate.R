@@ -41,7 +41,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   with smooth random outlines (a Fourier series of the radius), covering
 #'   together 15 to 28% of the section and kept at least 250 microns from
 #'   its edge (or, with `merge_nodules = TRUE`, one mass of `n_nodules`
-#'   overlapping lobes). Inside: glandular tumour epithelium crossed by a network of
+#'   overlapping lobes). When the section cannot hold them all (40 tries,
+#'   each with smaller nodules), the nodules of the try that placed most
+#'   are kept and the others left out with a message. Inside: glandular
+#'   tumour epithelium crossed by a network of
 #'   stromal septa (fibroblasts, vessels) and small lumens. With
 #'   `necrosis = TRUE` each large nodule gets a central necrotic hole with
 #'   few cells (debris `"Other"`, dying tumour cells, macrophages).
@@ -80,10 +83,13 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   them), `"peritumoral"` (the whole TLS in the liver beyond the rim,
 #'   `radius + rim width + 250 <= d <= 1000`) or `"distal"` (`d >= 1250`).
 #'   When a location does not fit in the section another is tried, and a
-#'   TLS that fits nowhere is left out with a message. Decoys (`n_decoys`
-#'   per image): elongated patches (about 300-550 x 100-180 microns) of
-#'   T-cell-rich stroma without B cells, away from the TLS, in the liver
-#'   or (inflamed tumours only) in the tumour.
+#'   TLS that fits nowhere is left out. Decoys (`n_decoys` per image):
+#'   elongated patches (about 300-550 x 100-180 microns) of T-cell-rich
+#'   stroma without B cells, away from the TLS, in the liver or (inflamed
+#'   tumours only) in the tumour; a patch without room is left out.
+#'   Structures left out are counted in one message per image (e.g.
+#'   `no room for 5 of 9 TLS and 2 of 2 decoys`); once not even the
+#'   smallest TLS or decoy fits anywhere, the others are not tried.
 #'
 #' @section Truth:
 #' `true_border_distance` is the exact Euclidean distance (microns) from the
@@ -114,7 +120,9 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #' `set.seed()` makes the call reproducible; with a `seed` the caller's
 #' random stream is left untouched.
 #'
-#' @param n_images Number of images (sections).
+#' @param n_images Number of images (sections), at most 10000. A cohort
+#'   whose cells clearly exceed the memory of the machine is refused (an
+#'   `immunoscape_error_memory`).
 #' @param cells_per_mm2 Mean cell density over the section, between 200
 #'   and 20000 (real sections: 2000 to 5000 cells per mm^2).
 #' @param size Side of the square section in microns, or `c(width,
@@ -125,10 +133,18 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #' @param infiltration Immune phenotype: `"inflamed"`, `"excluded"` or
 #'   `"desert"`; recycled over the images.
 #' @param n_nodules Number of tumour nodules per image (0 for a section of
-#'   liver without tumour); recycled over the images.
+#'   liver without tumour); recycled over the images. At most 100, and at
+#'   most as many separate nodules as the section could hold (they keep 250
+#'   microns from its edge and 500 from each other): 4 in 1000 x 1000
+#'   microns, 9 in 1500 x 1500, 39 in 3000 x 3000.
 #' @param necrosis `TRUE` for a necrotic hole in each nodule larger than
 #'   400 microns in radius; recycled over the images.
-#' @param n_tls Number of TLS per image; recycled over the images.
+#' @param n_tls Number of TLS per image; recycled over the images. At most
+#'   as many as the section could hold (each at least 206 microns across,
+#'   336 for secondary follicles only, kept 150 microns apart and 40 from
+#'   the edge): 9 in 1000 x 1000 microns, 21 in 1500 x 1500, 83 in 3000 x
+#'   3000, and never more than 1000. Fewer usually find room (see the TLS
+#'   section).
 #' @param tls_maturity The maturities each TLS is drawn from (uniformly).
 #' @param seed `NULL` or one whole number: the seed of the simulation.
 #' @param ... Unused; a misspelled argument is an error.
@@ -138,7 +154,9 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #' @param tls_location The locations each TLS is drawn from (uniformly):
 #'   any of `"intratumoral"`, `"margin"`, `"peritumoral"`, `"distal"`.
 #' @param n_decoys Number of patches of T-cell-rich stroma (not TLS) per
-#'   image.
+#'   image. At most as many as the section could hold (each at least 220
+#'   microns long, kept 250 microns from other structures and 20 from the
+#'   edge): 7 in 1000 x 1000 microns, 51 in 3000 x 3000.
 #' @param merge_nodules `TRUE` to merge the `n_nodules` nodules of an image
 #'   into one multilobed mass (one polygon), as coalescent metastases;
 #'   recycled over the images.
@@ -171,7 +189,8 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'     stroma"` or `"portal tract"`), `x`, `y` (centre), `radius` (long
 #'     semi-axis, microns);
 #'   * `image_truth`: a data frame with one row per image: `image`,
-#'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules`,
+#'     `patient`, `pattern`, `infiltration`, `n_cells`, `n_nodules` (those
+#'     placed),
 #'     `merged`, `necrosis`, `n_tls`, `tumor_area_mm2`, `rim_width` (desmoplastic
 #'     rim, microns; `NA` otherwise), `seed` (of the image), and the
 #'     patient's simulated `risk` (log hazard), `survival_time` (months)
@@ -216,7 +235,7 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
                          n_decoys = 2, merge_nodules = FALSE, images = NULL,
                          nthreads = immunoscape_threads()) {
     check_dots(...)
-    n_images <- check_count(n_images)
+    n_images <- check_count(n_images, max = sim_max_images)
     check_number_in(cells_per_mm2, 200, 20000)
     size <- check_size(size)
     pattern <- check_choices(pattern, sim_patterns)
@@ -236,6 +255,8 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
             "i" = "Every patient needs at least one image."
         ), class = "argument")
     }
+    check_room(size, n_images, n_nodules, merge_nodules, n_tls, tls_maturity,
+               n_decoys)
     nthreads <- check_nthreads(nthreads)
     images <- if (is.null(images)) seq_len(n_images) else {
         if (!is.numeric(images) || !length(images) || anyNA(images) ||
@@ -248,6 +269,10 @@ simulate_tme <- function(n_images = 1, cells_per_mm2 = 3000, size = 3000,
         }
         sort(as.integer(images))
     }
+    # at least the cells of each image and the result
+    check_memory(sim_cell_bytes * length(images) * cells_per_mm2 *
+                     size[1] * size[2] / 1e6,
+                 if (length(images) > 1L) "n_images" else "size")
     if (is.null(seed)) {
         seed <- sample.int(.Machine$integer.max - 1L, 1L)
     } else if (!is.numeric(seed) || length(seed) != 1L || !is.finite(seed) ||
@@ -367,6 +392,96 @@ check_counts <- function(x, min = 0L, arg = rlang::caller_arg(x),
     as.integer(x)
 }
 
+# ---- how much a section can hold ------------------------------------------
+
+# Images in one call: the bookkeeping of a cohort (seeds, outlines, truth
+# tables) and its run time grow with them; 10,000 of the smallest sections
+# already take about 20 minutes.
+sim_max_images <- 10000L
+
+# Nodules (or lobes of one mass) per image: each has its outline drawn
+# and, in up to 40 attempts, its place sought among the others.
+sim_max_nodules <- 100L
+
+# TLS per image, far above real sections (tens): each one tried at the
+# invasive margin measures its outline against the whole tumour border.
+sim_max_tls <- 1000L
+
+# Memory a simulated cell needs at least: its columns while the images are
+# drawn (36 bytes) and in the result (48).
+sim_cell_bytes <- 84
+
+# The smallest TLS (follicle radius 60, 80 or 110 microns by maturity and a
+# T zone of 0.3 r + 25 around it) and decoy patch (50 x 2.2 microns).
+tls_min_radius <- function(maturity) {
+    1.3 * min(c(aggregate = 60, primary = 80, secondary = 110)[maturity]) + 25
+}
+decoy_min_radius <- 50 * 2.2
+
+# At most how many points at least `d` apart fit in a w x h rectangle:
+# Oler's inequality, N <= 2 / sqrt(3) * A / d^2 + P / (2 d) + 1 for a
+# convex region of area A and perimeter P.
+packing_bound <- function(w, h, d) {
+    if (w < 0 || h < 0) return(0)
+    floor(2 / sqrt(3) * w * h / d^2 + (w + h) / d + 1)
+}
+
+# How many nodules, TLS and decoys a section can hold. Their centres stay
+# a margin inside the section and farther apart than their smallest sizes
+# allow (see sim_nodules(), sim_place_tls(), sim_place_decoys()), so no
+# more than packing_bound() of them fit, whatever the tumour looks like.
+room_limits <- function(size, maturity) {
+    W <- size[1]
+    H <- size[2]
+    rt <- tls_min_radius(maturity)
+    rd <- decoy_min_radius
+    c(nodules = min(sim_max_nodules, packing_bound(W - 500, H - 500, 500)),
+      tls = min(sim_max_tls, packing_bound(W - 2 * (rt + 40),
+                                           H - 2 * (rt + 40), 2 * rt + 150)),
+      decoys = packing_bound(W - 2 * (rd + 20), H - 2 * (rd + 20),
+                             2 * rd + 250))
+}
+
+check_room <- function(size, n_images, n_nodules, merge_nodules, n_tls,
+                       maturity, n_decoys, call = rlang::caller_env()) {
+    lim <- room_limits(size, maturity)
+    section <- paste(format(size, scientific = FALSE, trim = TRUE),
+                     collapse = " x ")
+    nod <- rep_len(n_nodules, n_images)
+    merged <- rep_len(merge_nodules, n_images) & nod > 1L
+    cap <- ifelse(merged, sim_max_nodules, lim[["nodules"]])
+    if (any(nod > cap)) {
+        i <- which(nod > cap)[1]
+        stop_immunoscape(c(
+            "{.arg n_nodules} must be at most {cap[i]} per image in a {section} micron section, not {.val {nod[i]}}.",
+            "i" = if (cap[i] == sim_max_nodules) {
+                "At most {sim_max_nodules} nodules (or lobes of a merged mass) are drawn per image."
+            } else {
+                "Separate nodules keep 250 microns from the edge of the section and 500 from each other; use fewer nodules, a larger {.arg size}, or {.code merge_nodules = TRUE}."
+            }
+        ), class = "argument", call = call)
+    }
+    tls <- rep_len(n_tls, n_images)
+    if (any(tls > lim[["tls"]])) {
+        d <- round(2 * tls_min_radius(maturity))
+        stop_immunoscape(c(
+            "{.arg n_tls} must be at most {lim[['tls']]} per image in a {section} micron section, not {.val {max(tls)}}.",
+            "i" = if (lim[["tls"]] == sim_max_tls) {
+                "At most {sim_max_tls} TLS are drawn per image."
+            } else {
+                "Each TLS is at least {d} microns across and keeps 150 microns from the others and 40 from the edge; use fewer TLS or a larger {.arg size}."
+            }
+        ), class = "argument", call = call)
+    }
+    if (n_decoys > lim[["decoys"]]) {
+        stop_immunoscape(c(
+            "{.arg n_decoys} must be at most {lim[['decoys']]} per image in a {section} micron section, not {.val {n_decoys}}.",
+            "i" = "Each decoy patch is at least {2 * decoy_min_radius} microns long and keeps 250 microns from other structures and 20 from the edge; use fewer decoys or a larger {.arg size}."
+        ), class = "argument", call = call)
+    }
+    invisible()
+}
+
 # ---- random building blocks ---------------------------------------------
 
 # A smooth random field of unit variance and length scale `lambda`
@@ -459,10 +574,13 @@ lattice_near <- function(lat, cx, cy, r) {
 # ---- geometry of one section --------------------------------------------
 
 # Tumour nodules: star-shaped outlines that do not overlap and stay `edge`
-# microns inside the section; an optional necrotic hole in each.
+# microns inside the section; an optional necrotic hole in each. When 40
+# attempts, each with smaller nodules, could not place them all, those of
+# the attempt that placed most are kept; attribute "left_out" counts the
+# others.
 sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
                         edge = 250) {
-    if (n == 0L) return(list())
+    if (n == 0L) return(structure(list(), left_out = 0L))
     frac <- stats::runif(1, 0.15, 0.28)
     wts <- stats::runif(n, 0.5, 1.5)
     R <- sqrt(frac * width * height * wts / sum(wts) / pi)
@@ -470,6 +588,7 @@ sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
         # overlapping lobes cover more than their union: start larger
         R <- sort(R, decreasing = TRUE) * 0.85
     }
+    best <- list(placed = -1L)
     for (attempt in 1:40) {
         outlines <- if (merged && n > 1L) {
             list(merged_outline(R))
@@ -506,9 +625,20 @@ sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
             cy[k] <- y
         }
         if (ok) break
+        if (k - 1L > best$placed) {
+            best <- list(placed = k - 1L, outlines = outlines, cx = cx, cy = cy)
+        }
         R <- R * 0.88
     }
-    lapply(seq_along(outlines), function(k) {
+    left <- 0L
+    if (!ok) {
+        keep <- seq_len(best$placed)
+        left <- if (m == n) m - best$placed else n     # n lobes in one mass
+        outlines <- best$outlines[keep]
+        cx <- best$cx[keep]
+        cy <- best$cy[keep]
+    }
+    nodules <- lapply(seq_along(outlines), function(k) {
         o <- outlines[[k]]
         nod <- list(cx = cx[k], cy = cy[k], R = o$R,
                     x = cx[k] + o$r * cos(o$th), y = cy[k] + o$r * sin(o$th),
@@ -524,6 +654,7 @@ sim_nodules <- function(n, width, height, necrosis, merged = FALSE,
         }
         nod
     })
+    structure(nodules, left_out = left)
 }
 
 # One nodule's outline about its centre: angles, radii (a vertex every 12
@@ -685,6 +816,7 @@ sim_image <- function(spec, opts) {
     image <- spec$image
     nodules <- sim_nodules(spec$n_nodules, W, H, spec$necrosis,
                            spec$merge_nodules)
+    left_out <- c(nodules = attr(nodules, "left_out"))
     poly <- if (length(nodules)) nodule_polygons(nodules, image)
     rim_w <- if (spec$pattern == "desmoplastic") stats::runif(1, 120, 250) else 0
     ang <- stats::runif(1, 0, pi)
@@ -703,6 +835,8 @@ sim_image <- function(spec, opts) {
     # TLS first (they claim space), then portal tracts, veins and decoys
     pool <- sim_pool(W, H, poly, opts$nthreads)
     tls <- sim_place_tls(spec, opts, pool, rim_w, poly)
+    left_out[["tls"]] <- attr(tls, "left_out")
+    attr(tls, "left_out") <- NULL
     ctx$tls <- tls
     ctx$portal <- sim_place_grid(W, H, poly, opts$nthreads, spacing = 1100,
                                  rlim = c(70, 150),
@@ -716,6 +850,10 @@ sim_image <- function(spec, opts) {
         in_tumor = spec$infiltration == "inflamed",
         avoid = rbind(tls[xyr], ctx$portal[xyr], ctx$veins[xyr])
     )
+    left_out[["decoys"]] <- attr(ctx$decoys, "left_out")
+    attr(ctx$decoys, "left_out") <- NULL
+    inform_left_out(image, left_out,
+                    c(spec$n_nodules, spec$n_tls, opts$n_decoys))
     tls_cells <- sim_tls_cells(tls, opts$density)
 
     # The base lattice, denser than the target, is processed in bands of
@@ -787,9 +925,25 @@ sim_image <- function(spec, opts) {
         0
     }
     list(cells = cells, polygons = poly, tls = tls_tab, decoys = decoy_tab,
-         info = list(tumor_area_mm2 = abs(tumor_area),
+         info = list(n_nodules = spec$n_nodules - left_out[["nodules"]],
+                     tumor_area_mm2 = abs(tumor_area),
                      rim_width = if (rim_w > 0) rim_w else NA_real_,
                      n_tls = nrow(tls)))
+}
+
+# One message per image for the structures that found no room: `left`
+# and `wanted` count nodules, TLS and decoys.
+inform_left_out <- function(image, left, wanted) {
+    if (!any(left > 0L)) return(invisible())
+    what <- c("tumour nodule", "TLS", "decoy")
+    plural <- c("tumour nodules", "TLS", "decoys")
+    i <- which(left > 0L)
+    parts <- paste(left[i], "of", wanted[i],
+                   ifelse(wanted[i] == 1L, what[i], plural[i]))
+    verb <- if (sum(left) == 1L) "it is" else "they are"
+    inform_immunoscape(
+        "Image {.val {image}}: no room for {parts}; {verb} left out."
+    )
 }
 
 region_code <- function(d, hole) {
@@ -1003,33 +1157,70 @@ xyr <- c("x", "y", "radius")
 # pathologist draws runs around them. Its long axis follows the border
 # and its outline comes within 5 to 40 microns of it, never across.
 # Candidate centres are tried in random order; NULL when none fits.
-tls_at_front <- function(t, pool, cand, poly, nthreads) {
+tls_at_front <- function(t, pool, cand, poly, nthreads,
+                         boxes = polygon_boxes(poly)) {
     if (is.null(poly)) return(NULL)
     phi <- seq(0, 2 * pi, length.out = 49L)[-49L]
     cand <- cand[pool$d[cand] >= 0.5 * t$r * t$outer]
     if (length(cand) > 1L) cand <- cand[sample.int(length(cand))]
+    cand <- utils::head(cand, 60L)
+    if (!length(cand)) return(NULL)
     h <- 2
-    for (j in utils::head(cand, 60L)) {
-        x <- pool$x[j]
-        y <- pool$y[j]
-        g <- polygon_signed_distance(poly, x + c(h, -h, 0, 0),
-                                     y + c(0, 0, h, -h), nthreads)$d
-        t$x <- x
-        t$y <- y
-        t$angle <- atan2(g[3] - g[4], g[1] - g[2]) + pi / 2
-        # the outline: normalised radius outer * wave at each angle
-        wave <- 1 + t$a3 * cos(3 * phi + t$p3) + t$a5 * cos(5 * phi + t$p5)
-        u <- t$outer * wave * cos(phi) * t$r * t$aspect
-        v <- t$outer * wave * sin(phi) * t$r
-        ox <- x + u * cos(t$angle) - v * sin(t$angle)
-        oy <- y + u * sin(t$angle) + v * cos(t$angle)
-        gap <- min(polygon_signed_distance(poly, ox, oy, nthreads)$d)
-        if (is.finite(gap) && gap >= 5 && gap <= 40) {
-            t$d <- pool$d[j]
-            return(t)
-        }
-    }
-    NULL
+    x <- pool$x[cand]
+    y <- pool$y[cand]
+    # the outline: normalised radius outer * wave at each angle
+    wave <- 1 + t$a3 * cos(3 * phi + t$p3) + t$a5 * cos(5 * phi + t$p5)
+    u <- t$outer * wave * cos(phi) * t$r * t$aspect
+    v <- t$outer * wave * sin(phi) * t$r
+    # All candidates at once, two distance calls in all (the distance of a
+    # point does not depend on the others), then the first that fits; the
+    # polygons too far to hold the nearest edge of any point measured are
+    # left out of the calls, which changes no distance.
+    reach <- max(sqrt(u^2 + v^2), h) + 1
+    sub <- near_polygons(poly, boxes, x, y, abs(pool$d[cand]) + 2 * reach)
+    g <- matrix(polygon_signed_distance(sub,
+                                        rep(x, each = 4L) + c(h, -h, 0, 0),
+                                        rep(y, each = 4L) + c(0, 0, h, -h),
+                                        nthreads)$d, nrow = 4L)
+    angle <- atan2(g[3L, ] - g[4L, ], g[1L, ] - g[2L, ]) + pi / 2
+    ca <- rep(cos(angle), each = length(phi))
+    sa <- rep(sin(angle), each = length(phi))
+    ox <- rep(x, each = length(phi)) + u * ca - v * sa
+    oy <- rep(y, each = length(phi)) + u * sa + v * ca
+    gap <- apply(matrix(polygon_signed_distance(sub, ox, oy, nthreads)$d,
+                        nrow = length(phi)), 2L, min)
+    k <- which(is.finite(gap) & gap >= 5 & gap <= 40)
+    if (!length(k)) return(NULL)
+    k <- k[1L]
+    t$x <- x[k]
+    t$y <- y[k]
+    t$angle <- angle[k]
+    t$d <- pool$d[cand[k]]
+    t
+}
+
+# Bounding boxes of the tumour polygons (outline and holes together).
+polygon_boxes <- function(poly) {
+    if (is.null(poly) || !nrow(poly)) return(NULL)
+    data.frame(polygon = sort(unique(poly$polygon)),
+               xmin = as.vector(tapply(poly$x, poly$polygon, min)),
+               xmax = as.vector(tapply(poly$x, poly$polygon, max)),
+               ymin = as.vector(tapply(poly$y, poly$polygon, min)),
+               ymax = as.vector(tapply(poly$y, poly$polygon, max)))
+}
+
+# The polygons whose box lies within `lim[i]` of some point (x[i], y[i]).
+# A point within `reach` of (x[i], y[i]), where lim[i] is at least the
+# distance from (x[i], y[i]) to the tumour border plus 2 * reach, has its
+# nearest edge in them and lies in none of the others, so that its signed
+# distance to them is its signed distance to all polygons.
+near_polygons <- function(poly, boxes, x, y, lim) {
+    if (nrow(boxes) == 1L) return(poly)
+    dx <- pmax(outer(boxes$xmin, x, `-`), outer(-boxes$xmax, -x, `-`), 0)
+    dy <- pmax(outer(boxes$ymin, y, `-`), outer(-boxes$ymax, -y, `-`), 0)
+    keep <- rowSums(sqrt(dx^2 + dy^2) <= rep(lim, each = nrow(boxes))) > 0
+    if (all(keep)) return(poly)
+    poly[poly$polygon %in% boxes$polygon[keep], , drop = FALSE]
 }
 
 far_from <- function(x, y, radius, avoid, gap) {
@@ -1042,12 +1233,52 @@ far_from <- function(x, y, radius, avoid, gap) {
     ok
 }
 
+# Room left for a structure among those placed: `clear` holds, for each
+# pool point, the least over placed structures of (distance to its centre
+# minus its radius), updated as each is placed, so that a check costs the
+# same however many are placed. far_enough() decides as far_from() does
+# (bit for bit): `clear` settles every point but those within 1e-6 micron
+# of the limit, which far_from() settles against the structures themselves
+# (`avoid`, only evaluated then).
+clear_add <- function(clear, pool, x, y, radius) {
+    pmin(clear, sqrt((pool$x - x)^2 + (pool$y - y)^2) - radius)
+}
+
+far_enough <- function(clear, pool, radius, gap, avoid) {
+    lim <- radius + gap
+    ok <- clear > lim
+    near <- which(abs(clear - lim) <= 1e-6)
+    if (length(near)) {
+        ok[near] <- far_from(pool$x[near], pool$y[near], radius, avoid, gap)
+    }
+    ok
+}
+
+# The largest radius with which a structure could still be placed at some
+# pool point: its centre `margin` inside the section, `gap` clear of the
+# structures placed, and no larger than `zone_max` allows there (the
+# largest radius its location condition accepts at each point). A larger
+# one finds no candidate, so it need not be tried (1e-6 micron allows for
+# rounding; -Inf when no point is left).
+largest_fit <- function(pool, clear, margin, gap, zone_max = Inf) {
+    max(-Inf, pmin(pool$edge - margin, clear - gap, zone_max)) + 1e-6
+}
+
 # TLS: size by maturity, location drawn, centre in the location's zone.
+# A TLS larger than any that could still fit is only drawn, not tried (so
+# that the random stream, and all that follows, is as if it had been);
+# the number left out is attribute "left_out".
 sim_place_tls <- function(spec, opts, pool, rim_w, poly = NULL) {
     n <- spec$n_tls
-    if (n == 0L) return(no_tls())
-    rows <- list()
+    if (n == 0L) return(structure(no_tls(), left_out = 0L))
+    rows <- vector("list", n)
+    m <- 0L
+    px <- py <- pr <- numeric(n)
+    clear <- rep(Inf, length(pool$x))
     has_tumor <- any(is.finite(pool$d))
+    boxes <- polygon_boxes(poly)
+    fit <- largest_fit(pool, clear, 40, 150)
+    left <- 0L
     for (k in seq_len(n)) {
         maturity <- opts$maturity[sample.int(length(opts$maturity), 1L)]
         r <- switch(maturity, aggregate = stats::runif(1, 60, 110),
@@ -1062,6 +1293,14 @@ sim_place_tls <- function(spec, opts, pool, rim_w, poly = NULL) {
         wanted <- opts$location[sample.int(length(opts$location), 1L)]
         tries <- c(wanted, sample(setdiff(opts$location, wanted)))
         if (!has_tumor) tries <- intersect(tries, "distal")
+        if (radius > fit || !length(tries)) {
+            left <- left + 1L
+            next
+        }
+        i <- seq_len(m)
+        free <- pool$edge >= radius + 40 &
+            far_enough(clear, pool, radius, 150,
+                       data.frame(x = px[i], y = py[i], radius = pr[i]))
         placed <- FALSE
         for (loc in tries) {
             d <- pool$d
@@ -1070,10 +1309,7 @@ sim_place_tls <- function(spec, opts, pool, rim_w, poly = NULL) {
                 margin = d >= 0.8 * r * outer & d <= radius + 40,
                 peritumoral = d >= radius + 250 + rim_w & d <= 1000,
                 distal = d >= 1250)
-            ok <- ok & pool$edge >= radius + 40 &
-                far_from(pool$x, pool$y, radius,
-                         if (length(rows)) do.call(rbind, rows)[xyr], 150)
-            cand <- which(ok)
+            cand <- which(ok & free)
             if (!length(cand)) next
             j <- cand[sample.int(length(cand), 1L)]
             t <- data.frame(
@@ -1086,21 +1322,23 @@ sim_place_tls <- function(spec, opts, pool, rim_w, poly = NULL) {
                 shift_angle = stats::runif(1, 0, 2 * pi),
                 stringsAsFactors = FALSE)
             if (loc == "margin") {
-                t <- tls_at_front(t, pool, cand, poly, opts$nthreads)
+                t <- tls_at_front(t, pool, cand, poly, opts$nthreads, boxes)
                 if (is.null(t)) next
             }
-            rows[[length(rows) + 1L]] <- t
+            m <- m + 1L
+            rows[[m]] <- t
+            px[m] <- t$x
+            py[m] <- t$y
+            pr[m] <- t$radius
+            clear <- clear_add(clear, pool, t$x, t$y, t$radius)
+            fit <- largest_fit(pool, clear, 40, 150)
             placed <- TRUE
             break
         }
-        if (!placed) {
-            inform_immunoscape(
-                "Image {.val {spec$image}}: no room for TLS {k} of {n}; it is left out."
-            )
-        }
+        if (!placed) left <- left + 1L
     }
-    if (!length(rows)) return(no_tls())
-    do.call(rbind, rows)
+    out <- if (m) do.call(rbind, rows[seq_len(m)]) else no_tls()
+    structure(out, left_out = left)
 }
 
 # Portal tracts and central veins: one candidate per grid square (jittered),
@@ -1126,37 +1364,71 @@ sim_place_grid <- function(W, H, poly, nthreads, spacing, rlim, min_d,
                angle = angle)[ok, , drop = FALSE]
 }
 
+# Decoys: T-cell-rich patches in the liver, or in the tumour (inflamed
+# only), away from all other structures. As for TLS, a patch larger than
+# any that could still fit on its side (inside or outside the tumour) is
+# only drawn, not tried; attribute "left_out" counts those that found no
+# place.
 sim_place_decoys <- function(n, W, H, pool, rim_w, in_tumor, avoid) {
-    if (n == 0L) return(no_structures())
-    rows <- list()
+    if (n == 0L) return(structure(no_structures(), left_out = 0L))
+    rows <- vector("list", n)
+    m <- 0L
+    na <- nrow(avoid)
+    px <- c(avoid$x, numeric(n))
+    py <- c(avoid$y, numeric(n))
+    pr <- c(avoid$radius, numeric(n))
+    clear <- rep(Inf, length(pool$x))
+    for (k in seq_len(na)) clear <- clear_add(clear, pool, px[k], py[k], pr[k])
+    # the largest patch that still fits on each side
+    zone_max <- list(inside = if (in_tumor) -pool$d - 200 else -Inf,
+                     outside = pool$d - rim_w * 1.4 - 150)
+    fits <- function(clear) {
+        vapply(zone_max, function(z) largest_fit(pool, clear, 20, 250, z),
+               numeric(1))
+    }
+    fit <- fits(clear)
+    left <- 0L
     for (k in seq_len(n)) {
         r <- stats::runif(1, 50, 90)
         aspect <- stats::runif(1, 2.2, 3.2)
         radius <- r * aspect
         inside <- stats::runif(1) < 0.5 && in_tumor
+        side <- if (inside) "inside" else "outside"
+        if (radius > fit[[side]]) {
+            left <- left + 1L
+            next
+        }
         ok <- if (inside) pool$d <= -(radius + 200) else
             pool$d >= radius + rim_w * 1.4 + 150
+        i <- seq_len(na + m)
         ok <- ok & pool$edge >= radius + 20 &
-            far_from(pool$x, pool$y, radius,
-                     rbind(avoid, if (length(rows)) do.call(rbind, rows)[xyr]),
-                     250)
+            far_enough(clear, pool, radius, 250,
+                       data.frame(x = px[i], y = py[i], radius = pr[i]))
         cand <- which(ok)
-        if (!length(cand)) next
+        if (!length(cand)) {
+            left <- left + 1L
+            next
+        }
         j <- cand[sample.int(length(cand), 1L)]
-        rows[[length(rows) + 1L]] <- data.frame(
+        m <- m + 1L
+        rows[[m]] <- data.frame(
             x = pool$x[j], y = pool$y[j], r = r, radius = radius,
             aspect = aspect, angle = stats::runif(1, 0, pi))
+        px[na + m] <- pool$x[j]
+        py[na + m] <- pool$y[j]
+        pr[na + m] <- radius
+        clear <- clear_add(clear, pool, pool$x[j], pool$y[j], radius)
+        fit <- fits(clear)
     }
-    if (!length(rows)) return(no_structures())
-    do.call(rbind, rows)
+    out <- if (m) do.call(rbind, rows[seq_len(m)]) else no_structures()
+    structure(out, left_out = left)
 }
 
 # The cells of every TLS: a dense lattice in the ellipse, typed by the
 # normalised radius s (follicle s <= 1, T zone 1 < s <= outer).
 sim_tls_cells <- function(tls, density) {
     dens <- max(1.3 * density, min(2.5 * density, 9000))
-    out <- list(x = numeric(), y = numeric(), type = integer(),
-                tls_id = integer())
+    out <- list(x = list(), y = list(), type = list(), tls_id = list())
     for (k in seq_len(nrow(tls))) {
         t <- tls[k, ]
         R <- t$radius
@@ -1187,12 +1459,15 @@ sim_tls_cells <- function(tls, density) {
                 "GC B" = 0.55, FDC = 0.15, B = 0.18, "CD4 T" = 0.08,
                 Macrophage = 0.04))
         }
-        out$x <- c(out$x, x)
-        out$y <- c(out$y, y)
-        out$type <- c(out$type, type)
-        out$tls_id <- c(out$tls_id, rep(k, length(x)))
+        out$x[[k]] <- x
+        out$y[[k]] <- y
+        out$type[[k]] <- type
+        out$tls_id[[k]] <- rep(k, length(x))
     }
-    out
+    # pieces joined once (growing the vectors TLS by TLS is quadratic)
+    list(x = as.numeric(unlist(out$x)), y = as.numeric(unlist(out$y)),
+         type = as.integer(unlist(out$type)),
+         tls_id = as.integer(unlist(out$tls_id)))
 }
 
 # ---- assembling the cohort -------------------------------------------------
@@ -1258,7 +1533,7 @@ sim_assemble <- function(sims, spec, opts, seed, kinds) {
         pattern = factor(spec$pattern, levels = sim_patterns),
         infiltration = factor(spec$infiltration, levels = sim_infiltrations),
         n_cells = n_per,
-        n_nodules = spec$n_nodules,
+        n_nodules = vapply(sims, function(s) s$info$n_nodules, integer(1)),
         merged = spec$merge_nodules & spec$n_nodules > 1L,
         necrosis = spec$necrosis & spec$n_nodules > 0L,
         n_tls = vapply(sims, function(s) s$info$n_tls, integer(1)),
