@@ -298,7 +298,7 @@ test_that("small and oblong sections work; TLS without room are reported", {
     expect_message(
         crowded <- simulate_tme(size = 1000, seed = 18, n_tls = 4,
                                 tls_location = "intratumoral"),
-        "no room for TLS", class = "immunoscape_message"
+        "no room for [0-9]+ of 4 TLS", class = "immunoscape_message"
     )
     expect_lt(nrow(attr(crowded, "tls_truth")), 4)
 })
@@ -376,4 +376,130 @@ test_that("simulate_tme() bounds size and counts with classed errors (issue 12)"
                  class = "immunoscape_error_argument")
     expect_error(simulate_tme(size = 1000, n_tls = 1e300), "n_tls",
                  class = "immunoscape_error_argument")
+})
+
+test_that("counts a section cannot hold are refused up front", {
+    e <- "immunoscape_error_argument"
+    # the defects of the review: each ran for a minute or more
+    expect_error(simulate_tme(cells_per_mm2 = 300, size = 1000, seed = 1,
+                              n_tls = 1000),
+                 "`n_tls` must be at most 9 per image in a 1000 x 1000",
+                 class = e)
+    expect_error(simulate_tme(size = 1000, n_tls = 1e4), "n_tls", class = e)
+    expect_error(simulate_tme(n_nodules = 1e4), "n_nodules", class = e)
+    for (arg in c("n_images", "n_nodules", "n_tls", "n_decoys")) {
+        args <- stats::setNames(list(1e9), arg)
+        expect_error(do.call(simulate_tme, args), arg, class = e)
+    }
+    expect_error(simulate_tme(n_images = 10001), "at most 10,000", class = e)
+    # limits follow the section: 4 separate nodules in 1000 x 1000, 39 in
+    # 3000 x 3000; 100 at most, merged or not
+    expect_error(simulate_tme(size = 1000, n_nodules = 5),
+                 "`n_nodules` must be at most 4 per image", class = e)
+    expect_error(simulate_tme(n_nodules = 40),
+                 "`n_nodules` must be at most 39", class = e)
+    expect_error(simulate_tme(n_nodules = 101, merge_nodules = TRUE),
+                 "at most 100", class = e)
+    expect_error(simulate_tme(n_images = 2, n_nodules = c(1, 40)),
+                 "not 40", class = e)
+    expect_error(simulate_tme(size = c(1000, 4000), n_images = 2,
+                              n_tls = c(2, 40)),
+                 "at most 37 per image in a 1000 x 4000", class = e)
+    # the smallest TLS depends on the maturities drawn
+    expect_error(simulate_tme(size = 1000, n_tls = 6,
+                              tls_maturity = "secondary"),
+                 "at most 5 per image.*336 microns across", class = e)
+    expect_error(simulate_tme(size = 1000, n_decoys = 8),
+                 "`n_decoys` must be at most 7 per image", class = e)
+    expect_error(simulate_tme(n_decoys = 52), "at most 51", class = e)
+    # a cohort that cannot fit in memory
+    withr::local_options(immunoscape.max_memory = 1e8)
+    expect_error(simulate_tme(n_images = 100), "n_images",
+                 class = "immunoscape_error_memory")
+    expect_error(simulate_tme(size = 1e5), "size",
+                 class = "immunoscape_error_memory")
+})
+
+test_that("at the limits, what finds no room is summed up in one message", {
+    msgs <- character()
+    cells <- withCallingHandlers(
+        simulate_tme(cells_per_mm2 = 300, size = 1000, seed = 1, n_tls = 9,
+                     n_decoys = 7, n_nodules = 4),
+        immunoscape_message = function(m) {
+            msgs <<- c(msgs, conditionMessage(m))
+            invokeRestart("muffleMessage")
+        }
+    )
+    expect_length(msgs, 1L)
+    n_tls <- nrow(attr(cells, "tls_truth"))
+    dec <- attr(cells, "decoy_truth")
+    n_dec <- sum(dec$kind == "T-cell-rich stroma")
+    it <- attr(cells, "image_truth")
+    poly <- attr(cells, "tumor_polygons")
+    expect_lt(n_tls, 9)
+    expect_lt(it$n_nodules, 4)
+    expect_match(msgs, paste0("no room for ", 4 - it$n_nodules,
+                              " of 4 tumour nodules"), fixed = TRUE)
+    expect_match(msgs, paste0(9 - n_tls, " of 9 TLS"), fixed = TRUE)
+    expect_match(msgs, paste0(7 - n_dec, " of 7 decoys"), fixed = TRUE)
+    expect_match(msgs, "they are left out")
+    expect_equal(it$n_tls, n_tls)
+    # the nodules kept are whole, inside the section and 250 microns from
+    # its edge (they used to be left at the corner, across the edge)
+    expect_equal(length(unique(poly$polygon)), it$n_nodules)
+    expect_true(all(poly$x >= 250 & poly$x <= 750 &
+                        poly$y >= 250 & poly$y <= 750))
+    # one message per image, with the kinds left out only
+    msgs <- character()
+    withCallingHandlers(
+        simulate_tme(n_images = 2, cells_per_mm2 = 300, size = 1000,
+                     seed = 2, n_tls = 9, n_decoys = 0),
+        immunoscape_message = function(m) {
+            msgs <<- c(msgs, conditionMessage(m))
+            invokeRestart("muffleMessage")
+        }
+    )
+    expect_length(msgs, 2L)
+    expect_match(msgs, "^Image \"image[12]\": no room for [0-9] of 9 TLS;")
+    expect_false(any(grepl("decoys|nodules", msgs)))
+    # nothing left out, nothing said
+    expect_silent(simulate_tme(size = 2000, cells_per_mm2 = 300, seed = 3,
+                               n_tls = 1, n_decoys = 0))
+})
+
+test_that("placing structures by clearance decides as far_from() does", {
+    far_from <- immunoscape:::far_from
+    far_enough <- immunoscape:::far_enough
+    clear_add <- immunoscape:::clear_add
+    set.seed(20)
+    pool <- list(x = stats::runif(3000, 0, 2000),
+                 y = stats::runif(3000, 0, 2000))
+    avoid <- data.frame(x = c(500, 1500, 1000), y = c(500, 800, 1600),
+                        radius = c(120, 200, 90))
+    # points on and next to the limit distance of the first structure
+    ang <- stats::runif(200, 0, 2 * pi)
+    rho <- 120 + 103 + 150 + c(-1e-7, 0, 1e-7, 1e-9)
+    pool$x <- c(pool$x, 500 + rep(rho, 50) * cos(ang))
+    pool$y <- c(pool$y, 500 + rep(rho, 50) * sin(ang))
+    clear <- rep(Inf, length(pool$x))
+    expect_identical(far_enough(clear, pool, 103, 150, avoid[0, ]),
+                     rep(TRUE, length(pool$x)))
+    for (k in seq_len(nrow(avoid))) {
+        clear <- clear_add(clear, pool, avoid$x[k], avoid$y[k],
+                           avoid$radius[k])
+    }
+    for (r in c(103, 150.5, 280)) {
+        want <- far_from(pool$x, pool$y, r, avoid, 150)
+        expect_identical(far_enough(clear, pool, r, 150, avoid), want)
+        expect_true(any(want) && !all(want))
+    }
+    # no structure larger than largest_fit() has a place, a slightly
+    # smaller one has
+    pool$edge <- pmin(pool$x, 2000 - pool$x, pool$y, 2000 - pool$y)
+    fit <- immunoscape:::largest_fit(pool, clear, 40, 150)
+    fits <- function(r) {
+        any(pool$edge >= r + 40 & far_from(pool$x, pool$y, r, avoid, 150))
+    }
+    expect_false(fits(fit + 1e-5))
+    expect_true(fits(fit - 1e-3))
 })
