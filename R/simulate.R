@@ -87,9 +87,12 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   elongated patches (about 300-550 x 100-180 microns) of T-cell-rich
 #'   stroma without B cells, away from the TLS, in the liver or (inflamed
 #'   tumours only) in the tumour; a patch without room is left out.
-#'   Structures left out are counted in one message per image (e.g.
-#'   `no room for 5 of 9 TLS and 2 of 2 decoys`); once not even the
-#'   smallest TLS or decoy fits anywhere, the others are not tried.
+#'   Nodules and TLS left out are counted in one message per image (e.g.
+#'   `no room for 1 of 3 tumour nodules and 5 of 9 TLS`); decoys left out
+#'   are not (they are a test of TLS detection, not tissue, and a crowded
+#'   section often has no room for one: `attr(, "decoy_truth")` lists
+#'   those placed). Once not even the smallest TLS or decoy fits anywhere,
+#'   the others are not tried.
 #'
 #' @section Truth:
 #' `true_border_distance` is the exact Euclidean distance (microns) from the
@@ -852,8 +855,9 @@ sim_image <- function(spec, opts) {
     )
     left_out[["decoys"]] <- attr(ctx$decoys, "left_out")
     attr(ctx$decoys, "left_out") <- NULL
-    inform_left_out(image, left_out,
-                    c(spec$n_nodules, spec$n_tls, opts$n_decoys))
+    # decoys left out are not said (see the help)
+    inform_left_out(image, left_out[c("nodules", "tls")],
+                    c(spec$n_nodules, spec$n_tls))
     tls_cells <- sim_tls_cells(tls, opts$density)
 
     # The base lattice, denser than the target, is processed in bands of
@@ -935,8 +939,8 @@ sim_image <- function(spec, opts) {
 # and `wanted` count nodules, TLS and decoys.
 inform_left_out <- function(image, left, wanted) {
     if (!any(left > 0L)) return(invisible())
-    what <- c("tumour nodule", "TLS", "decoy")
-    plural <- c("tumour nodules", "TLS", "decoys")
+    what <- c("tumour nodule", "TLS")
+    plural <- c("tumour nodules", "TLS")
     i <- which(left > 0L)
     parts <- paste(left[i], "of", wanted[i],
                    ifelse(wanted[i] == 1L, what[i], plural[i]))
