@@ -377,14 +377,15 @@ check_nonneg <- function(x, arg = rlang::caller_arg(x),
 # Patterns of type names that probably mean a role under another name
 # (e.g. "CD8 T (CD8+)", "B cell (CD19+)", "FoxP3+ T").
 b_like <- "(^|[^a-z])b(cells?)?([^a-z]|$)|cd19|cd20"
+t_like <- "(^|[^a-z])t(cells?)?([^a-z]|$)|cd3|cd4|cd8|treg"
 role_patterns <- c(cd8 = "cd8", treg = "treg|foxp3", tls_b = b_like,
                    b_cells = b_like, aggregates = b_like, liver = "hepat",
-                   t_cells = "(^|[^a-z])t(cells?)?([^a-z]|$)|cd3|cd4|cd8|treg")
+                   t_cells = t_like, tls_t = t_like)
 
 role_what <- c(cd8 = "CD8 T-cell", treg = "regulatory T-cell",
                tls_b = "B-cell", b_cells = "B-cell", t_cells = "T-cell",
                aggregates = "B-cell (lymphoid aggregate)",
-               liver = "hepatocyte")
+               liver = "hepatocyte", tls_t = "T-cell (TLS T-cell zone)")
 role_effect <- c(cd8 = "the CD8 columns are NA",
                  treg = "the Treg columns are NA",
                  tls_b = "the TLS columns are NA and no lymphoid aggregate is left out of the phenotype",
@@ -392,7 +393,8 @@ role_effect <- c(cd8 = "the CD8 columns are NA",
                  aggregates = "no lymphoid aggregate is left out",
                  # most cohorts are not liver: no message
                  liver = NA,
-                 t_cells = "no group has a T-cell zone, so no TLS (or set `min_t = 0`)")
+                 t_cells = "no group has a T-cell zone, so no TLS (or set `min_t = 0`)",
+                 tls_t = "no TLS has a T-cell zone, so the TLS columns are 0")
 
 # roles that may be NULL (none in the panel)
 null_roles <- c("cd8", "treg", "tls_b", "aggregates", "liver")
@@ -423,12 +425,16 @@ check_role_types <- function(v, role, present, explicit, used,
     }
     like <- present[grepl(role_patterns[[role]], tolower(present))]
     if (explicit || length(like)) {
-        near <- unique(c(unlist(lapply(v, closest_names, present)), like))
+        # spelling neighbours of names of 3+ letters ("B", "T" are found
+        # in every name), then the role's look-alikes
+        near <- unique(c(unlist(lapply(v[nchar(v) >= 3L], closest_names,
+                                       present)), like))
         return(list(error = c(
             sprintf("`%s` (the %s type): %s", role, role_what[[role]], fmt(v)),
             if (length(near)) {
-                sprintf("Did you mean `%s = %s`?", role,
-                        fmt(utils::head(near, 3)))
+                sug <- fmt(utils::head(near, 3))
+                if (min(length(near), 3L) > 1L) sug <- paste0("c(", sug, ")")
+                sprintf("Did you mean `%s = %s`?", role, sug)
             } else {
                 "No type of the panel looks like it."
             })))

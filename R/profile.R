@@ -379,13 +379,19 @@ profile_options <- function(cells, groups, dots,
     present <- types_present(cells)
     uses <- list(cd8 = c("ratio", "distances", "phenotype"),
                  treg = "ratio", tls_b = c("tls", "phenotype"),
-                 liver = "growth")
-    checked <- lapply(names(uses), function(role) {
-        check_role_types(opts[[role]], role, present,
-                         explicit = role %in% nms,
-                         used = any(uses[[role]] %in% groups), call = call)
-    })
-    names(checked) <- names(uses)
+                 tls_t = "tls", liver = "growth")
+    checked <- list()
+    for (role in names(uses)) {
+        used <- any(uses[[role]] %in% groups)
+        # T cells matter for TLS only in a cohort with B cells
+        if (role == "tls_t") {
+            used <- used && (length(checked$tls_b$value) > 0L ||
+                                 !is.null(checked$tls_b$error))
+        }
+        checked[[role]] <- check_role_types(opts[[role]], role, present,
+                                            explicit = role %in% nms,
+                                            used = used, call = call)
+    }
     finish_role_types(checked, call)
     for (role in names(checked)) opts[[role]] <- checked[[role]]$value
     opts
@@ -927,9 +933,12 @@ profile_tls <- function(cells, ctx) {
         present_types(cells, t)
     reg <- if (length(present_types(cells, ctx$tumor)))
         profile_regions(cells, ctx)
-    t_cells <- present_types(cells, ctx$tls_t)
+    # the cohort's role types are checked (profile_options()); in one
+    # image a T-cell type may be absent (then no TLS has a T-cell zone)
+    old <- options(immunoscape.check_roles = FALSE)
+    on.exit(options(old), add = TRUE)
     tl <- detect_tls(cells, b_cells = b,
-                     t_cells = if (length(t_cells)) t_cells else ctx$tls_t,
+                     t_cells = if (length(ctx$tls_t)) ctx$tls_t else "T",
                      fdc = keep(ctx$tls_fdc), gc = keep(ctx$tls_gc),
                      regions = reg, nthreads = ctx$nthreads)
     im <- tl$images

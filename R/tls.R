@@ -285,13 +285,16 @@ detect_tls <- function(cells, b_cells = "B",
     # without them gets a note
     explicit <- c(names(match.call())[-1],
                   if (!is.null(preset)) names(tls_preset(preset)))
+    # (not when spatial_profile() calls it on one image of a cohort whose
+    # types it has checked: a type of the cohort may be absent there)
+    roles <- !isFALSE(getOption("immunoscape.check_roles"))
     b_role <- check_role_types(b_cells, "b_cells", present,
                                explicit = "b_cells" %in% explicit,
-                               used = !any(gc_types %in% present))
+                               used = roles && !any(gc_types %in% present))
     # T cells matter once there are seeds (or the B-cell type is wrong too)
     t_role <- check_role_types(t_cells, "t_cells", present,
                                explicit = "t_cells" %in% explicit,
-                               used = min_t > 0 &&
+                               used = roles && min_t > 0 &&
                                    (any(seed_types %in% present) ||
                                     !is.null(b_role$error)))
     finish_role_types(list(b_cells = b_role, t_cells = t_role),

@@ -575,3 +575,24 @@ test_that("aggregate_profile refuses rules that need numbers on categories", {
                            rules = c(architecture = "mode", n_cells = "max"))
     expect_equal(a$n_cells, as.vector(tapply(p$n_cells, p$patient, max)))
 })
+
+test_that("TLS group: T-cell types checked for the cohort, not per image", {
+    set.seed(9)
+    a <- tls_fixture(list(c(300, 300)), side = 800, image = "a")
+    b <- tls_fixture(list(c(300, 300)), side = 800, image = "b")
+    # image "b" has no T cell at all: no TLS there, and no error
+    b <- b[b$type != "CD4 T", ]
+    cells <- spatial_cells(rbind(a, b), image = "image")
+    p <- quiet(spatial_profile(cells, tumor = "Tumor", features = few("tls"),
+                               tls_t = "CD4 T"))
+    expect_equal(p$n_tls, c(1, 0))
+    expect_true(all(is.na(p$note) | !grepl("t_cells", p$note)))
+    # the panel names its T cells otherwise: the default is an error
+    # suggesting them
+    levels(cells$type)[levels(cells$type) == "CD4 T"] <- "CD4 T (CD4+)"
+    levels(cells$type)[levels(cells$type) == "CD8 T"] <- "CD8 T (CD8+)"
+    expect_error(spatial_profile(cells, tumor = "Tumor",
+                                 features = few("tls")),
+                 'tls_t = c("CD4 T (CD4+)", "CD8 T (CD8+)")', fixed = TRUE,
+                 class = "immunoscape_error_type")
+})
