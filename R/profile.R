@@ -127,7 +127,9 @@
 #'   `phenotype` group leaves out. `tls_b` follows the rule of `cd8`: `NULL`
 #'   for a panel without B cells (TLS columns `NA`); a default absent from
 #'   every image is an error when a type looks like B cells ("B cell",
-#'   "CD20+ B", ...), a message otherwise.
+#'   "CD20+ B", ...), a message otherwise. So does `tls_t` when none of its
+#'   types is in the cohort (a type such as "CD4 T (CD4+)" is suggested);
+#'   an image without them has no TLS.
 #' * `nthreads`: OpenMP threads per image (results do not depend on it).
 #' * `whole_slide = 1e6`: images with more cells than this take the
 #'   whole-slide path of the `kfunctions` and `interactions` groups (see
