@@ -136,12 +136,10 @@ shallow_notes <- function(res, margin) {
 add_notes <- function(a, b) {
     if (!nrow(b)) return(a)
     both <- rbind(a, b)
-    im <- unique(as.character(both$image))
-    data.frame(image = im,
-               note = vapply(im, function(i) {
-                   paste(both$note[as.character(both$image) == i],
-                         collapse = "; ")
-               }, character(1), USE.NAMES = FALSE))
+    im <- factor(as.character(both$image),
+                 levels = unique(as.character(both$image)))
+    note <- tapply(both$note, im, paste, collapse = "; ")
+    data.frame(image = levels(im), note = as.vector(note))
 }
 
 # A cheap fingerprint of the cells' positions, to tell a result of these

@@ -804,7 +804,10 @@ edge_samples <- function(x0, y0, x1, y1, xr, yr, step) {
     clip(-dy, y0 - yr[1])
     clip(dy, yr[2] - y0)
     miss <- miss | u0 > u1
-    len <- (u1 - u0) * sqrt(dx^2 + dy^2)
+    len <- ifelse(miss, 0, (u1 - u0) * sqrt(dx^2 + dy^2))
+    # at most about 1e7 points (hand-drawn outlines of long edges across a
+    # whole slide): a coarser step then
+    step <- max(step, sum(len) / 1e7)
     n <- ifelse(miss, 0L, pmax(2L, as.integer(ceiling(len / step)) + 1L))
     edge <- rep(seq_along(x0), n)
     # position of each point along its segment, 0 to 1 within [u0, u1]

@@ -627,8 +627,7 @@ tls_owners <- function(sub, rings) {
     area <- double(length(rings))
     for (k in seq_along(rings)) {
         w <- rings[[k]]
-        rs <- as.integer(c(0L, cumsum(rle(paste(w$polygon,
-                                                w$ring))$lengths)))
+        rs <- ring_starts(w)
         area[k] <- .Call(ffi_window_area, w$x, w$y, rs)
         cand <- tls_bucket_rows(buckets, range(w$x), range(w$y))
         cand <- cand[owner[cand] == 0L]
@@ -1029,7 +1028,7 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
                      (px - d$x)^2 + (py - d$y)^2 <= d$radius^2
                  })
         } else {
-            rs <- tls_ring_starts(d)
+            rs <- ring_starts(d)
             list(box = c(range(d$x), range(d$y)),
                  inside = function(px, py) {
                      .Call(ffi_window_inside, as.numeric(px),
@@ -1052,22 +1051,18 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
                                 reference$tls_id == k, ], "ref")
         })
         ab <- expand.grid(a = seq_along(ds), b = seq_along(rsh))
-        keep <- vapply(seq_len(nrow(ab)), function(q) {
-            A <- ds[[ab$a[q]]]$box
-            B <- rsh[[ab$b[q]]]$box
-            !(A[2] < B[1] || B[2] < A[1] || A[4] < B[3] || B[4] < A[3])
-        }, logical(1))
+        # boxes (xmin, xmax, ymin, ymax) of each side of each pair
+        box <- function(sh, i) {
+            v <- as.numeric(unlist(lapply(sh[i], `[[`, "box")))
+            matrix(v, ncol = 4L, byrow = TRUE)
+        }
+        A <- box(ds, ab$a)
+        B <- box(rsh, ab$b)
+        keep <- !(A[, 2] < B[, 1] | B[, 2] < A[, 1] | A[, 4] < B[, 3] |
+                      B[, 4] < A[, 3])
+        ab$w <- pmax(A[, 2], B[, 2]) - pmin(A[, 1], B[, 1])
+        ab$h <- pmax(A[, 4], B[, 4]) - pmin(A[, 3], B[, 3])
         ab <- ab[keep, , drop = FALSE]
-        ab$w <- vapply(seq_len(nrow(ab)), function(q) {
-            A <- ds[[ab$a[q]]]$box
-            B <- rsh[[ab$b[q]]]$box
-            max(A[2], B[2]) - min(A[1], B[1])
-        }, numeric(1))
-        ab$h <- vapply(seq_len(nrow(ab)), function(q) {
-            A <- ds[[ab$a[q]]]$box
-            B <- rsh[[ab$b[q]]]$box
-            max(A[4], B[4]) - min(A[3], B[3])
-        }, numeric(1))
         list(image = im, di = di, ri = ri, ds = ds, rsh = rsh, pairs = ab)
     })
     tls_check_raster(per_image, pixel, max_pixel)
@@ -1114,12 +1109,6 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
 
 # Largest raster of one pair of outlines in tls_agreement() (pixels).
 tls_max_raster <- 1e7
-
-# Ring starts (0-based, then the end) of the vertex rows of one polygon
-# set: consecutive rows of one polygon and ring form a ring.
-tls_ring_starts <- function(d) {
-    as.integer(c(0L, cumsum(rle(paste(d$polygon, d$ring))$lengths)))
-}
 
 # Describe rows as "1, 2, 3" (at most 5, then "...").
 tls_rows_text <- function(rows) {
@@ -1187,7 +1176,7 @@ tls_check_reference <- function(reference, circles,
     # polygon and ring within the rows of one TLS
     short <- vapply(split(seq_len(nrow(reference)),
                           factor(key, unique(key))), function(i) {
-        any(diff(tls_ring_starts(reference[i, , drop = FALSE])) < 3L)
+        any(diff(ring_starts(reference[i, , drop = FALSE])) < 3L)
     }, logical(1))
     if (any(short)) {
         i <- match(names(short)[short], key)

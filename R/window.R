@@ -267,9 +267,13 @@ window_rings <- function(w, image) {
     if (!nrow(s)) {
         return(list(x = double(), y = double(), ring_start = 0L))
     }
-    key <- paste(s$polygon, s$ring)
-    runs <- rle(key)$lengths
-    list(x = s$x, y = s$y, ring_start = as.integer(c(0L, cumsum(runs))))
+    list(x = s$x, y = s$y, ring_start = ring_starts(s))
+}
+
+# 0-based ring offsets (then the end) of vertex rows: consecutive rows of
+# one polygon and ring form a ring.
+ring_starts <- function(d) {
+    as.integer(c(0L, cumsum(rle(paste(d$polygon, d$ring))$lengths)))
 }
 
 #' Window area

@@ -63,3 +63,13 @@ ro_split_cells <- function(n, w, h, split, left = "Tumor", right = "Stroma",
     df$type <- ifelse(df$x < split, left, right)
     spatial_cells(df, window = "rectangle")
 }
+
+# `n` random cells over 1000 x 1000 microns, "Tumor" within `r` of the
+# centre and `other` elsewhere.
+ro_disc_cells <- function(n, r, seed, other = "Stroma") {
+    set.seed(seed)
+    df <- data.frame(x = stats::runif(n, 0, 1000),
+                     y = stats::runif(n, 0, 1000))
+    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < r^2, "Tumor", other)
+    df
+}

@@ -125,3 +125,14 @@ sim_tls_scores <- function(res, sim) {
          location = mean(as.character(d$location) ==
                              as.character(t$location)))
 }
+
+# detect_tls() of one TLS at (250, 250) and a circle reference of two TLS
+# (ids `ids`): the matching one and one at (700, 700) with no match.
+agreement_case <- function(ids) {
+    set.seed(21)
+    res <- detect_tls(spatial_cells(tls_fixture(list(c(250, 250))),
+                                    image = "image"))
+    ref <- data.frame(image = "img", tls_id = ids, x = c(250, 700),
+                      y = c(250, 700), radius = c(110, 60))
+    list(res = res, ref = ref)
+}

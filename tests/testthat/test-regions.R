@@ -407,11 +407,7 @@ test_that("narrow bands on a large slide keep their area", {
 })
 
 test_that("huge closing radii stay within the cells' hull", {
-    set.seed(12)
-    df <- data.frame(x = stats::runif(3000, 0, 1000),
-                     y = stats::runif(3000, 0, 1000))
-    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < 200^2, "Tumor",
-                      "Stroma")
+    df <- ro_disc_cells(3000, 200, seed = 12)
     cells <- spatial_cells(df)
     tum <- df[df$type == "Tumor", ]
     h <- grDevices::chull(tum$x, tum$y)
@@ -429,11 +425,7 @@ test_that("huge closing radii stay within the cells' hull", {
 })
 
 test_that("edited regions are refused with a classed error", {
-    set.seed(13)
-    df <- data.frame(x = stats::runif(2000, 0, 1000),
-                     y = stats::runif(2000, 0, 1000))
-    df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < 300^2, "Tumor",
-                      "Stroma")
+    df <- ro_disc_cells(2000, 300, seed = 13)
     cells <- spatial_cells(df)
     reg <- tumor_regions(cells)
     r1 <- reg
@@ -526,4 +518,25 @@ test_that("an outline outside the tissue is image edge, not a tumour border", {
     c2 <- compartments(cells, r2, margin = 100)
     o <- match(comp$cell_id, cells$cell_id)
     expect_equal(c2$border_distance, cells$x[o] - 500)
+})
+
+test_that("edge samples cover each segment's part in the box, every step", {
+    es <- immunoscape:::edge_samples
+    # a segment crossing the box [0, 10] x [0, 10], one inside, one missing
+    s <- es(c(-10, 2, 20), c(5, 2, 20), c(20, 8, 30), c(5, 8, 30),
+            c(0, 10), c(0, 10), step = 1)
+    expect_false(3L %in% s$edge)
+    a <- s$edge == 1L
+    expect_equal(range(s$x[a]), c(0, 10))
+    expect_true(all(s$y[a] == 5))
+    expect_lte(max(diff(s$x[a])), 1 + 1e-12)
+    b <- s$edge == 2L
+    expect_equal(c(s$x[b][1], s$y[b][1]), c(2, 2))
+    expect_equal(c(s$x[b][sum(b)], s$y[b][sum(b)]), c(8, 8))
+    expect_lte(max(sqrt(diff(s$x[b])^2 + diff(s$y[b])^2)), 1 + 1e-12)
+    # a vertical segment on the box edge is kept; a parallel one outside
+    # is not
+    v <- es(c(0, -1), c(-5, -5), c(0, -1), c(15, 15), c(0, 10), c(0, 10), 2)
+    expect_identical(unique(v$edge), 1L)
+    expect_equal(range(v$y), c(0, 10))
 })

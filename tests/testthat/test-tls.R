@@ -450,11 +450,9 @@ test_that("a misnamed B- or T-cell type is an error, not zero TLS", {
 })
 
 test_that("tls_agreement(): missing ids, short rings and duplicated circles are classed errors", {
-    set.seed(21)
-    res <- detect_tls(spatial_cells(tls_fixture(list(c(250, 250))),
-                                    image = "image"))
-    ref <- data.frame(image = "img", tls_id = c(4L, 5L), x = c(250, 700),
-                      y = c(250, 700), radius = c(110, 60))
+    a0 <- agreement_case(c(4L, 5L))
+    res <- a0$res
+    ref <- a0$ref
     ok <- tls_agreement(res, ref)
     expect_identical(ok$ref_id[!is.na(ok$tls_id)], 4L)
     # missing image or id: the column and the row are named
@@ -494,11 +492,9 @@ test_that("tls_agreement(): missing ids, short rings and duplicated circles are 
 })
 
 test_that("tls_agreement(): pixel is bounded by the smallest reference TLS", {
-    set.seed(21)
-    res <- detect_tls(spatial_cells(tls_fixture(list(c(250, 250))),
-                                    image = "image"))
-    ref <- data.frame(image = "img", tls_id = c(1L, 2L), x = c(250, 700),
-                      y = c(250, 700), radius = c(110, 60))
+    a0 <- agreement_case(c(1L, 2L))
+    res <- a0$res
+    ref <- a0$ref
     limit <- min(ref$radius) / 5
     a <- tls_agreement(res, ref, pixel = limit)
     expect_gt(a$jaccard[!is.na(a$tls_id)], 0.5)
