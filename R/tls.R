@@ -983,8 +983,9 @@ tls_overlay <- function(p, tls, images, call = rlang::caller_env()) {
 #' df <- rbind(df, data.frame(x = runif(800, 0, 600), y = runif(800, 0, 600),
 #'                            type = "CD4 T"))
 #' tls <- detect_tls(spatial_cells(df), t_cells = "CD4 T")
+#' # the reference outline: the B-cell follicle and its T-cell zone
 #' ref <- data.frame(image = "image1", tls_id = 1, x = 300, y = 300,
-#'                   radius = 70)
+#'                   radius = 110)
 #' tls_agreement(tls, ref)
 tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
     if (!inherits(tls, "immunoscape_tls")) {
