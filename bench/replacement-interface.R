@@ -19,30 +19,41 @@
 #   Gaussian of SD `window` / 2 um (window 0: unsmoothed). The smoothing
 #   does not know the true shape, as an estimate would not.
 #
+# - "sampled": the true outline again, but the front's offset along each
+#   normal estimated from the cells (tumour cells and hepatocytes within
+#   100 um, the equal-area step of the tumour share over `window` um of
+#   outline): what an estimate that knew the true shape could do with
+#   the cells at hand.
+#
 # For each it reports the share of the outline within 15 um (outline_*)
 # and the issue's figure, the share of cells more than 30 um from both
-# borders whose border distance is within 15 um of the truth (cells_*).
+# borders whose border distance is within 15 um of the truth (*_cells).
 # Beside them, the same figure for tumor_regions() + compartments() on
 # the cells. Medians over 15 sections (5 seeds, 2026-12-05; min in
 # brackets):
 #
-#   window (um)         0             100             200            400
-#   outline, frame   0.58 (0.52)   0.97 (0.95)   1.00 (0.99)   1.00
-#   cells, frame     0.29 (0.21)   0.97 (0.93)   1.00 (1.00)   1.00
-#   cells, smooth    0.29 (0.21)   0.99 (0.95)   0.56 (0.42)   0.20 (0.15)
-#   estimate from the cells: 0.81 (0.74)
+#   window (um)        0            100          200          400
+#   outline, frame  0.58 (0.52)  0.97 (0.95)  1.00 (0.99)  1.00
+#   cells, frame    0.29 (0.21)  0.97 (0.93)  1.00 (1.00)  1.00
+#   cells, smooth   0.29 (0.21)  0.99 (0.95)  0.56 (0.42)  0.20 (0.15)
+#   cells, sampled               0.57 (0.41)  0.64 (0.56)  0.89 (0.71)
+#                                 600: 0.95 (0.83)   1000: 1.00 (0.93)
+#   estimate from the cells (tumor_regions()): 0.81 (0.74)
 #
 # So the exact front, smoothed along its length with an SD of 50 um and
-# without knowing the true shape, meets the issue's 95%: the outline is
-# determined by the front. Wider smoothing cuts the outline's own curves
-# (0.56 at SD 100 um). What limits an estimate is the sampling: at the
-# default 3000 cells per mm^2 a 100-um stretch of front holds about 30
-# tumour and liver cells in the band where they mix, too few to place
-# the front within a few microns. A prototype that moved the estimated
-# border along its normals to the best tumour/host split of the cells
-# within 50 um of each point (2026-12-05, not kept) did worse (median
-# 0.57): the sinusoidal lining and Kupffer cells, host cells on both
-# sides of the front, pull the split inwards by about 25 um.
+# without knowing the true shape, meets the issue's 95%: the front fixes
+# the outline. Wider smoothing cuts the outline's own curves (0.56 at SD
+# 100 um). What falls short is the sampling: at the default 3000 cells
+# per mm^2 even an estimate told the true shape needs 600 um (median) to
+# 1 mm (every section) of border to place the front from the cells well
+# enough, and an estimate not told the shape cannot average over that
+# length without cutting the outline's curves. A prototype that moved
+# the border drawn by tumor_regions() along its normals to the best
+# tumour/host split of the cells within 50 um of each point (2026-12-05,
+# not kept) did worse (median 0.57): the sinusoidal lining and Kupffer
+# cells, host cells on both sides of the front, pull the split inwards
+# by about 25 um; ignoring them in tumor_regions() did not help either
+# (median 0.73 over 9 sections).
 #
 #   Rscript bench/replacement-interface.R [seeds]
 suppressMessages(library(immunoscape))
@@ -52,6 +63,8 @@ args <- commandArgs(TRUE)
 seeds <- if (length(args)) seq_len(as.integer(args[1])) else 1:3
 imm <- c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")
 windows <- c(0, 100, 200, 400)
+# windows of the third oracle (the true outline, offsets from the cells)
+cell_windows <- c(100, 200, 400, 600, 1000)
 # cell-level share within 15 um of the truth, for cells clear of both
 # borders
 cell_share <- function(est, sim, poly) {
@@ -83,7 +96,9 @@ for (infl in c("inflamed", "excluded", "desert")) for (s in seeds) {
     ctx <- captured
     poly <- attr(sim, "tumor_polygons")
     within <- list()
-    frame <- smooth <- list()
+    frame <- smooth <- sampled <- list()
+    tb <- sim$true_border_distance
+    use <- which(sim$type %in% c("Tumor", "Hepatocyte") & abs(tb) < 100)
     for (pk in unique(poly$polygon)) {
         r <- poly[poly$polygon == pk & !poly$hole, ]
         n <- nrow(r)
@@ -103,6 +118,27 @@ for (infl in c("inflamed", "excluded", "desert")) for (s in seeds) {
         out <- ns$polygon_signed_distance(poly, xx + 2 * nx, yy + 2 * ny, 2L)$d
         nx <- nx * sign(out)
         ny <- ny * sign(out)
+        # third oracle: each tumour cell or hepatocyte within 100 um of
+        # the outline goes to its nearest outline point; the front's
+        # offset there is the equal-area step of the tumour share among
+        # those of the window (100 * (2 * share - 1))
+        nn <- RANN::nn2(cbind(xx, yy), cbind(sim$x[use], sim$y[use]), k = 1)
+        own <- nn$nn.dists[, 1] <= abs(tb[use]) + 1
+        j <- nn$nn.idx[own, 1]
+        tum <- sim$type[use][own] == "Tumor"
+        for (w in cell_windows) {
+            h <- min(floor((m - 1) / 2), round(w / 2 / 4))
+            box <- function(v) {
+                cs <- cumsum(v[c((m - h + 1):m, 1:m, 1:h)])
+                cs[(2 * h + 1):(m + 2 * h)] - c(0, cs)[1:m]
+            }
+            share <- box(tabulate(j[tum], m)) / pmax(box(tabulate(j, m)), 1)
+            off <- 100 * (2 * share - 1)
+            key <- as.character(w)
+            sampled[[key]] <- rbind(sampled[[key]], data.frame(
+                image = r$image[1], polygon = pk, ring = 1L, hole = FALSE,
+                x = xx + off * nx, y = yy + off * ny))
+        }
         tt <- seq(-150, 150, by = 1)
         P <- matrix(0, m, length(tt))
         for (j in seq_along(tt)) {
@@ -144,6 +180,7 @@ for (infl in c("inflamed", "excluded", "desert")) for (s in seeds) {
         outline = t(vapply(within, mean, numeric(1))),
         frame_cells = t(vapply(frame, cell_share, numeric(1), sim, poly)),
         smooth_cells = t(vapply(smooth, cell_share, numeric(1), sim, poly)),
+        sampled_cells = t(vapply(sampled, cell_share, numeric(1), sim, poly)),
         estimate = mean(abs(bd - tb)[clear] <= 15), check.names = FALSE)
     print(rows[[length(rows)]], row.names = FALSE)
 }
