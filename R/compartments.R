@@ -104,7 +104,8 @@ compartments <- function(cells, regions, margin = 500, ...,
     if (!identical(levels(res$image), lv)) {
         res$image <- factor(as.character(res$image), levels = lv)
     }
-    rn <- regions_notes(regions, lv, windows, no_border = TRUE)
+    rn <- regions_notes(regions, lv, windows, no_border = TRUE,
+                        cells = cells)
     structure(res,
               class = c("immunoscape_compartments", "immunoscape_result",
                         "data.frame"),
@@ -172,14 +173,24 @@ check_margin <- function(margin, arg = rlang::caller_arg(margin),
 # outline is all image edge (distances -Inf / Inf: compartments without a
 # margin; the TLS and growth functions handle those images themselves).
 regions_notes <- function(regions, images, windows = NULL,
-                          no_border = FALSE) {
+                          no_border = FALSE, cells = NULL) {
     notes <- attr(regions, "notes")
     have <- unique(as.character(regions$image))
     miss <- setdiff(images, have)
     if (is.null(notes)) notes <- data.frame(image = character(),
                                             note = character())
-    extra <- setdiff(miss, notes$image)
-    out <- rbind(notes[notes$image %in% images, , drop = FALSE],
+    # with `cells`: an image left without cells (an unused level after
+    # subsetting) says so before anything else
+    empty <- if (!is.null(cells)) {
+        lv <- levels(cells$image)
+        intersect(images, lv[tabulate(cells$image, length(lv)) == 0L])
+    }
+    notes <- notes[!notes$image %in% empty, , drop = FALSE]
+    extra <- setdiff(miss, c(notes$image, empty))
+    out <- rbind(data.frame(image = empty,
+                            note = rep("no cells in this image",
+                                       length(empty))),
+                 notes[notes$image %in% images, , drop = FALSE],
                  data.frame(image = extra, note = rep("no tumour region",
                                                       length(extra))))
     if (no_border && !is.null(regions$image_edge)) {
@@ -237,6 +248,11 @@ summary.immunoscape_compartments <- function(object, ...) {
     n <- table(factor(key, levels = paste(grid$image, grid$compartment,
                                           grid$type, sep = "\r")))
     grid$n <- as.integer(n)
+    # an image without a tumour region has no compartments: its counts are
+    # unknown (NA, as in infiltration_profile()), not 0
+    img <- as.character(object$image)
+    unplaced <- setdiff(img, img[!is.na(object$compartment)])
+    grid$n[grid$image %in% unplaced] <- NA_integer_
     ai <- match(paste(grid$image, grid$compartment),
                 paste(areas$image, areas$compartment))
     grid$area_mm2 <- areas$area_mm2[ai]
@@ -442,6 +458,22 @@ infiltration_profile <- function(cells, regions, types = NULL,
                    band_no = rep(seq_len(nb), length(types)),
                    n = as.vector(n), area_mm2 = rep(a / 1e6, length(types)))
     }, BPPARAM = BPPARAM, label = "Infiltration profiles")
+    # every image has its rows: one without cells (or left out by an
+    # error) has unknown counts and areas
+    lv <- levels(cells$image)
+    miss <- setdiff(lv, as.character(res$image))
+    if (length(miss)) {
+        k <- nb * length(types)
+        res <- rbind(res[c("image", "type", "band_no", "n", "area_mm2")],
+                     data.frame(image = rep(miss, each = k),
+                                type = rep(rep(types, each = nb),
+                                           length(miss)),
+                                band_no = rep(seq_len(nb),
+                                              length(types) * length(miss)),
+                                n = NA_integer_, area_mm2 = NA_real_))
+        res <- res[order(match(as.character(res$image), lv)), ,
+                   drop = FALSE]
+    }
     labels <- sprintf("(%g, %g]", breaks[-(nb + 1L)], breaks[-1])
     out <- data.frame(
         image = factor(as.character(res$image), levels = levels(cells$image)),
@@ -460,7 +492,7 @@ infiltration_profile <- function(cells, regions, types = NULL,
                         "data.frame"),
               breaks = breaks, type_levels = levels(cells$type),
               notes = regions_notes(regions, levels(cells$image), windows,
-                                    no_border = TRUE))
+                                    no_border = TRUE, cells = cells))
 }
 
 check_breaks <- function(breaks, arg = rlang::caller_arg(breaks),

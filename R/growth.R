@@ -39,8 +39,10 @@ growth_levels <- c("desmoplastic", "replacement", "pushing")
 #' all of it) is desmoplastic, `"non-desmoplastic"` when any replacement or
 #' pushing growth is seen.
 #'
-#' An image without a tumour region, or without assessable interface,
-#' gives `NA` with a note.
+#' An image without a tumour region, without assessable interface, or
+#' with fewer than `min_cells` hepatocytes (a tumour in another organ, or
+#' a field of tumour only: a rim there would be any stroma) gives `NA`
+#' with a note.
 #'
 #' @inheritParams compartments
 #' @param tumor Tumour cell type(s).
@@ -137,8 +139,18 @@ growth_pattern <- function(cells, regions, tumor = "Tumor",
     names(border)[4:5] <- c("x", "y")
     border$image <- factor(as.character(border$image), levels = lv)
     rownames(border) <- NULL
+    # the patterns are those of a tumour-liver interface: an image without
+    # hepatocytes has none (a rim there would be any stroma)
+    n_liver <- tabulate(cells$image[cells$type %in% liver], length(lv))
+    no_liver <- lv[n_liver < max(1, min_cells)]
+    segs$pattern[segs$image %in% no_liver] <- NA
     out <- growth_calls(segs, lv, pure)
-    notes <- regions_notes(regions, lv)
+    i <- match(no_liver, lv)
+    out$note[i] <- sprintf(
+        "%s hepatocytes (%s) in the image: no tumour-liver interface to score",
+        ifelse(n_liver[i] == 0L, "no", "too few"),
+        paste(liver, collapse = ", "))
+    notes <- regions_notes(regions, lv, cells = cells)
     nm <- match(lv, notes$image)
     out$note[!is.na(nm)] <- notes$note[nm[!is.na(nm)]]
     out <- carry_groups(out, cells)

@@ -175,10 +175,39 @@ test_that("an image without tumour gives an NA row with a note", {
     expect_match(ph$note[2], "no tumour")
     comp <- compartments(cells, reg)
     expect_true(all(is.na(comp$border_distance[comp$image == "b"])))
+    # its counts by compartment are unknown, not 0; image a's add up
+    s <- summary(comp)
+    expect_true(all(is.na(s$n[s$image == "b"])))
+    expect_equal(sum(s$n[s$image == "a"]), sum(comp$image == "a"))
     rt <- compartment_ratios(cells, reg, denominator = "Stroma")
     expect_true(all(is.na(rt$ratio[rt$image == "b"])))
     g <- growth_pattern(cells, reg, liver = "Stroma")
     expect_true(is.na(g$pattern[2]))
+})
+
+test_that("an image left without cells keeps its rows and says so", {
+    df <- rbind(phenotype_cells("inside", "a"),
+                phenotype_cells("inside", "b"),
+                phenotype_cells("inside", "c"))
+    cells <- spatial_cells(df, image = "image")
+    reg <- tumor_regions(cells)
+    sub <- cells[cells$image != "b", ]
+    expect_identical(levels(sub$image), c("a", "b", "c"))
+    # regions of all three images, or of the two left
+    for (r in list(reg, tumor_regions(sub))) {
+        ip <- infiltration_profile(sub, r, breaks = c(-100, 0, 100))
+        expect_setequal(as.character(unique(ip$image)), c("a", "b", "c"))
+        expect_true(all(is.na(ip$n[ip$image == "b"])))
+        expect_false(anyNA(ip$n[ip$image != "b"]))
+        n <- attr(ip, "notes")
+        expect_identical(n$note[n$image == "b"], "no cells in this image")
+        ph <- immune_phenotype(sub, r, margin = 100)
+        expect_identical(ph$note[ph$image == "b"], "no cells in this image")
+        expect_false(is.na(ph$phenotype[ph$image == "a"]))
+        cr <- compartment_ratios(sub, r, denominator = "Stroma")
+        expect_identical(unique(cr$note[cr$image == "b"]),
+                         "no cells in this image")
+    }
 })
 
 test_that("compartment_ratios follow the zero-count rule", {
@@ -260,6 +289,24 @@ test_that("growth_pattern classifies rim, cords and a sharp border", {
                  class = "immunoscape_error_type")
     expect_error(growth_pattern(cells, reg, segment = 0),
                  class = "immunoscape_error_argument")
+})
+
+test_that("growth_pattern() scores no image without hepatocytes", {
+    # the pushing image with its hepatocytes renamed: a tumour in another
+    # organ has no tumour-liver interface (its stroma is not a rim)
+    a <- growth_cells("pushing")
+    b <- transform(growth_cells("desmoplastic"), image = "b")
+    a$image <- "a"
+    a$type[a$type == "Hepatocyte"] <- "Alveolar"
+    cells <- spatial_cells(rbind(a, b), image = "image")
+    g <- growth_pattern(cells, tumor_regions(cells))
+    expect_true(is.na(g$pattern[1]))
+    expect_true(is.na(g$desmoplastic[1]))
+    expect_match(g$note[1], "no hepatocytes \\(Hepatocyte\\)")
+    expect_equal(as.character(g$pattern[2]), "desmoplastic")
+    expect_true(is.na(g$note[2]))
+    segs <- attr(g, "segments")
+    expect_true(all(is.na(segs$pattern[segs$image == "a"])))
 })
 
 test_that("growth_pattern() leaves out the outline along the image edge", {
