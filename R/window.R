@@ -605,16 +605,16 @@ check_window_geometry <- function(w, call = rlang::caller_env()) {
                 bad("The hole {label[out[1]]} of the window of image {.val {im}} is not inside its outer ring.")
             }
         }
-        # an outer ring inside another polygon (and not inside one of its
-        # holes) overlaps it; pairwise, so only for up to 100 pieces (edge
+        # an outer ring inside another outer ring (of any polygon, its own
+        # too) and not inside one of the holes there overlaps it: its area
+        # would count twice; pairwise, so only for up to 100 pieces (edge
         # crossings are caught above whatever the number)
         if (length(outer) > 1L && length(outer) <= 100L) {
             for (k in outer) {
-                others <- seq_along(rows)[poly != poly[k]]
-                if (!length(others)) next
+                others <- seq_along(rows)[-k]
                 v <- rows[[k]]
                 if (all(rings_inside(s, rows[others], s$x[v], s$y[v]))) {
-                    bad("Polygons of the window of image {.val {im}} overlap: {label[k]} lies inside another polygon.",
+                    bad("Polygons of the window of image {.val {im}} overlap: {label[k]} lies inside another outer ring.",
                         "i" = "Give a hole {.code hole = TRUE} and the {.field polygon} number of the ring it lies in.")
                 }
             }

@@ -118,6 +118,49 @@ static inline int band_of(const band_ctx *c, double d) {
     return lo;
 }
 
+/* Share of a square where a linear function lies at or below a level:
+ * the function rises by a and b (>= 0) across the square's two sides, and
+ * s is the level above its least value on the square, so the share is the
+ * distribution function at s of the sum of a uniform on [0, a] and one on
+ * [0, b] (a trapezoid: quadratic at both ends, linear between). */
+static double linear_share(double a, double b, double s) {
+    if (a < b) { double t = a; a = b; b = t; }
+    if (s <= 0.0) return 0.0;
+    if (s >= a + b) return 1.0;
+    if (b <= 1e-12 * a) return s / a;
+    if (s <= b) return s * s / (2.0 * a * b);
+    if (s <= a) return (s - 0.5 * b) / a;
+    double r = a + b - s;
+    return 1.0 - r * r / (2.0 * a * b);
+}
+
+/* A leaf block (side L, centre distance d) across band limits, inside the
+ * window: its area shared among the bands by the plane through the
+ * distances at its corners (the distance is nearly linear over a leaf),
+ * instead of all to the centre's band, which errs by up to half a leaf
+ * along each limit that runs with the blocks (straight outlines parallel
+ * to the axes). */
+static void band_leaf_split(const band_ctx *c, double x, double y, double L,
+                            double d, double *acc) {
+    double q = 0.5 * L;
+    double d00 = signed_dist(c->reg, x - q, y - q);
+    double d10 = signed_dist(c->reg, x + q, y - q);
+    double d01 = signed_dist(c->reg, x - q, y + q);
+    double d11 = signed_dist(c->reg, x + q, y + q);
+    double a = fabs(0.5 * (d10 + d11 - d00 - d01));
+    double b = fabs(0.5 * (d01 + d11 - d00 - d10));
+    double lo = d - 0.5 * (a + b);
+    double area = L * L, prev = 0.0;
+    int k = 0;
+    for (; k < c->nb; k++) {
+        double f = linear_share(a, b, c->brk[k] - lo);
+        acc[k] += (f - prev) * area;
+        prev = f;
+        if (f >= 1.0) return;
+    }
+    acc[c->nb] += (1.0 - prev) * area;
+}
+
 /* Area of the square block centred at (x, y) with side L lying in the
  * window, added to acc[band].  Distances are 1-Lipschitz, so a block whose
  * centre is farther than half its diagonal from every band limit lies in
@@ -134,12 +177,25 @@ static void band_block(const band_ctx *c, double x, double y, double L,
     if (win_uniform && !win_in) return;
     double d = signed_dist(c->reg, x, y);
     int k = band_of(c, d);
-    int band_uniform = (k == 0 || d - c->brk[k - 1] > h) &&
-                       (k == c->nb || c->brk[k] - d > h);
+    int far_limits = (k == 0 || d - c->brk[k - 1] > h) &&
+                     (k == c->nb || c->brk[k] - d > h);
+    int band_uniform = far_limits;
     if (band_uniform && c->reg->partial)
         band_uniform = im_window_bdist(c->reg->reg, x, y) > h;
-    if ((win_uniform && band_uniform) || L <= c->leaf * 1.000001) {
+    if (win_uniform && band_uniform) {
         if (win_in) acc[k] += L * L;
+        return;
+    }
+    if (L <= c->leaf * 1.000001) {
+        if (!win_in) return;
+        /* near a band limit: the plane of the corners shares the leaf
+         * (next to an image-edge outline, where the sign of the distance
+         * jumps, the plane errs by at most the leaf, as the centre rule) */
+        if (!far_limits) {
+            band_leaf_split(c, x, y, L, d, acc);
+        } else {
+            acc[k] += L * L;
+        }
         return;
     }
     double q = L / 4.0, H = L / 2.0;

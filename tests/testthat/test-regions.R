@@ -406,6 +406,26 @@ test_that("narrow bands on a large slide keep their area", {
     expect_equal(a[1], (bx - 10) * L / 1e6, tolerance = 1e-4)
 })
 
+test_that("bands along straight outlines parallel to the axes are exact", {
+    # a 3000 x 2000 rectangle in a 6-mm field, 10-um bands: the band
+    # limits run with the area blocks, and a block across a limit is
+    # shared by the plane of its corners, not given to its centre's band
+    set.seed(1)
+    cells <- spatial_cells(
+        data.frame(x = stats::runif(3000, 0, 6000),
+                   y = stats::runif(3000, 0, 6000), type = "A"),
+        window = data.frame(x = c(0, 6000, 6000, 0), y = c(0, 0, 6000, 6000)))
+    rect <- data.frame(x = c(1500, 4500, 4500, 1500),
+                       y = c(2000, 2000, 4000, 4000))
+    br <- seq(-50, 50, 10)
+    ip <- infiltration_profile(cells, rect, breaks = br)
+    # oracle: the area within offset s of the rectangle (s < 0: inside)
+    f <- function(s) if (s <= 0) (3000 + 2 * s) * (2000 + 2 * s) else
+        6e6 + 2 * 5000 * s + pi * s^2
+    exact <- diff(vapply(br, f, numeric(1)))
+    expect_equal(ip$area_mm2 * 1e6, exact, tolerance = 1e-4)
+})
+
 test_that("huge closing radii stay within the cells' hull", {
     df <- ro_disc_cells(3000, 200, seed = 12)
     cells <- spatial_cells(df)

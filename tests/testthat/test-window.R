@@ -251,6 +251,22 @@ test_that("user polygons: closed rings accepted, malformed ones rejected", {
         data.frame(polygon = 1, x = c(0, 4, 4, 0), y = c(0, 0, 4, 4)),
         data.frame(polygon = 2, x = c(1, 2, 2, 1), y = c(1, 1, 2, 2)))
     expect_error(win(nested), class = err)
+    # the same two rings as rings of one polygon, the inner one not a hole:
+    # its area would count twice
+    nested1 <- transform(nested, polygon = 1, ring = rep(1:2, each = 4))
+    expect_error(win(nested1), class = err, regexp = "ring 2 of polygon 1")
+    # an island in a hole of its own polygon, and two pieces of one
+    # polygon side by side, are fine
+    island <- rbind(
+        data.frame(polygon = 1, ring = 1, hole = FALSE, x = c(0, 6, 6, 0),
+                   y = c(0, 0, 6, 6)),
+        data.frame(polygon = 1, ring = 2, hole = TRUE, x = c(1, 5, 5, 1),
+                   y = c(1, 1, 5, 5)),
+        data.frame(polygon = 1, ring = 3, hole = FALSE, x = c(2, 3, 3, 2),
+                   y = c(2, 2, 3, 3)))
+    expect_equal(unname(window_area(win(island))), 36 - 16 + 1)
+    apart <- transform(nested1, x = x + ifelse(ring == 2, 10, 0))
+    expect_equal(unname(window_area(win(apart))), 17)
     expect_error(win(data.frame(x = c(0, 1, NA), y = c(0, 1, 1))), class = err)
     expect_error(win(data.frame(x = c(0, 1, 1), y = c(0, 0, 1), hole = NA)),
                  class = err)
