@@ -80,8 +80,12 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #' describe, and one of them holds as many T cells as a square millimetre
 #' of infiltrated tissue: immune cells with at least `aggregate_b` cells
 #' of the `aggregates` types (B cells) within `aggregate_radius` microns
-#' (the T-cell zone around a follicle) are left out, everywhere. Scattered
-#' B cells do not reach that count; `aggregates = NULL` keeps every cell.
+#' (the T-cell zone around a follicle) are left out, everywhere, and so is
+#' the area where that many lie within that distance (on a grid of
+#' `aggregate_radius / 30`; column `aggregate_area_mm2`, in the core and
+#' margin): the densities are those of the tissue around the aggregates.
+#' Scattered B cells do not reach that count; `aggregates = NULL` keeps
+#' every cell and all the area.
 #' When the default type `"B"` is in no image (a panel with other type
 #' names), nothing is left out and a message says so: name the panel's
 #' B-cell type.
@@ -123,7 +127,9 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #'   over tiles): which core density the call uses.
 #' @param tile Side of the tiles in microns.
 #' @param tumor Tumour cell type(s) for the contact rule (`NULL`: no
-#'   rule). Default: the types `regions` were built from.
+#'   rule). Default: the types `regions` were built from; polygons (e.g.
+#'   [as_regions()] of a pathologist's outlines) name none, and then the
+#'   rule is off, with a message.
 #' @param contact Distance (microns) within which an immune cell of the
 #'   core counts as in contact with a tumour cell.
 #' @param aggregates Cell type(s) that mark lymphoid aggregates (B cells),
@@ -138,9 +144,11 @@ compartment_counts <- function(cells, regions, types, margin, groups,
 #'   split into compartments twice).
 #' @returns An `immunoscape_phenotype` data frame, one row per image:
 #'   `image`, `n_core`, `n_margin` (immune cells), `core_area_mm2`,
-#'   `margin_area_mm2`, `density_core`, `density_margin` (count / area, per
-#'   mm^2), `tile_core`, `tile_margin` (median tile densities),
-#'   `n_tiles_core`, `n_tiles_margin`, `core_depth` (microns), `note`,
+#'   `margin_area_mm2` (without the lymphoid aggregates), `density_core`,
+#'   `density_margin` (count / area, per mm^2), `tile_core`, `tile_margin`
+#'   (median tile densities), `n_tiles_core`, `n_tiles_margin`,
+#'   `core_depth` (microns), `aggregate_area_mm2` (lymphoid aggregates in
+#'   the core and margin, left out of their areas), `note`,
 #'   `phenotype` (factor:
 #'   `inflamed`, `excluded`, `desert`).
 #' @references
@@ -197,6 +205,14 @@ immune_phenotype <- function(cells, regions, immune = "CD8 T", margin = 500,
     check_positive(tile, allow_null = FALSE, min = 0.5)
     check_tile_count(cells, tile)
     if (!is.null(tumor)) tumor <- check_types(cells, tumor)
+    if (is.null(tumor) && missing(tumor)) {
+        # polygons (as_regions(), a pathologist's outlines) name no tumour
+        # type: the contact rule cannot default to it, and says so
+        inform_immunoscape(c(
+            "{.arg regions} name no tumour cell type (polygons): the core counts every {.val {immune}} cell, in contact with tumour cells or not.",
+            "i" = "Give {.arg tumor} (e.g. {.code tumor = \"Tumor\"}) to count only those within {contact} microns of a tumour cell, or {.code tumor = NULL} for this without the message."
+        ))
+    }
     check_positive(contact, allow_null = FALSE)
     aggregates <- check_aggregates(cells, aggregates, missing(aggregates))
     check_nonneg(aggregate_b)
@@ -316,9 +332,15 @@ phenotype_calls <- function(cells, regions, comp, immune, tumor, aggregates,
                                     nthreads) >= set$aggregate_b
             d[agg] <- NA_real_
         }
+        # ... nor does their area
+        agg_pts <- if (length(aggregates)) {
+            aggregate_points(cells$x[sub][ci], cells$y[sub][ci],
+                             comp$type[i] %in% aggregates,
+                             set$aggregate_radius, set$aggregate_b, nthreads)
+        }
         phenotype_image(regions, windows, im, d[imm],
                         cells$x[sub][ci][imm], cells$y[sub][ci][imm],
-                        set$margin, depth, set$tile, nthreads)
+                        set$margin, depth, set$tile, nthreads, agg_pts)
     })
     out <- do.call(rbind, rows)
     out <- cbind(data.frame(image = factor(lv, levels = lv)), out)
@@ -380,6 +402,37 @@ count_type <- function(x, y, to, from, r, nthreads) {
     out
 }
 
+# The lymphoid aggregates of one image as area: the centres of the
+# squares (side r / `s`) of a grid in which at least `b_min` cells of
+# `is_b` lie within `r` microns, the rule by which an immune cell is in an
+# aggregate. Any point of an aggregate lies within r of a cell with b_min
+# of them within 2 r, so only the squares of the cells (side r) of a
+# coarse lattice next to such cells are tried. NULL when there is none;
+# else list(x, y, w = square area).
+aggregate_points <- function(x, y, is_b, r, b_min, nthreads, s = 30L) {
+    nb <- sum(is_b)
+    if (nb < max(1, b_min)) return(NULL)
+    bx <- x[is_b]
+    by <- y[is_b]
+    all_b <- rep(TRUE, nb)
+    seeds <- count_type(bx, by, all_b, all_b, 2 * r, nthreads) >= b_min
+    if (!any(seeds)) return(NULL)
+    key <- unique(data.frame(cx = floor(bx[seeds] / r),
+                             cy = floor(by[seeds] / r)))
+    nbr <- expand.grid(dx = -1:1, dy = -1:1)
+    key <- unique(data.frame(cx = rep(key$cx, each = 9L) + nbr$dx,
+                             cy = rep(key$cy, each = 9L) + nbr$dy))
+    f <- (seq_len(s) - 0.5) / s
+    px <- (rep(key$cx, each = s * s) + rep(f, times = s)) * r
+    py <- (rep(key$cy, each = s * s) + rep(f, each = s)) * r
+    n <- length(px)
+    cnt <- count_type(c(bx, px), c(by, py), c(all_b, rep(FALSE, n)),
+                      c(!all_b, rep(TRUE, n)), r, nthreads)[nb + seq_len(n)]
+    k <- cnt >= b_min
+    if (!any(k)) return(NULL)
+    list(x = px[k], y = py[k], w = (r / s)^2)
+}
+
 # Depth of the tumour: the largest distance inside it over the cells.
 depth_of <- function(d) {
     d <- d[!is.na(d) & d < 0]
@@ -393,13 +446,14 @@ depth_of <- function(d) {
 # half the tumour's depth when that is less (small nodules); the margin
 # is (-core_depth, margin], for the cells as for the areas.
 phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
-                            tile, nthreads) {
+                            tile, nthreads, agg = NULL) {
     na_row <- data.frame(n_core = NA_integer_, n_margin = NA_integer_,
                          core_area_mm2 = NA_real_, margin_area_mm2 = NA_real_,
                          density_core = NA_real_, density_margin = NA_real_,
                          tile_core = NA_real_, tile_margin = NA_real_,
                          n_tiles_core = NA_integer_,
                          n_tiles_margin = NA_integer_, core_depth = NA_real_,
+                         aggregate_area_mm2 = NA_real_,
                          note = NA_character_)
     if (!(depth > 0)) return(na_row)
     core_depth <- min(margin, depth / 2)
@@ -416,6 +470,24 @@ phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
     # beyond (right-closed, as region_band_areas()); 0 not counted
     code <- findInterval(d, breaks, left.open = TRUE) + 1L
     code[is.na(code)] <- 0L
+    # the area of the lymphoid aggregates (in the window) leaves each band
+    # and tile, as their cells leave the counts
+    agg_area <- 0
+    if (!is.null(agg)) {
+        inw <- window_inside(windows, image, agg$x, agg$y)
+        ax <- agg$x[inw]
+        ay <- agg$y[inw]
+        ab <- findInterval(region_signed_distance(regions, image, ax, ay,
+                                                  nthreads),
+                           breaks, left.open = TRUE) + 1L
+        at <- pmin(dims[1] - 1L, floor((ax - min(w$x)) / tile)) +
+            pmin(dims[2] - 1L, floor((ay - min(w$y)) / tile)) * dims[1] + 1L
+        ok <- !is.na(ab)
+        lost <- matrix(tabulate((at[ok] - 1L) * nrow(a) + ab[ok],
+                                length(a)) * agg$w, nrow(a))
+        a <- pmax(a - lost, 0)
+        agg_area <- sum(lost[1:3, ]) / 1e6
+    }
     one <- function(bands) {
         area <- colSums(a[bands, , drop = FALSE]) / 1e6
         n_tile <- tabulate(tid[code %in% bands], ncol(a))
@@ -440,7 +512,8 @@ phenotype_image <- function(regions, windows, image, d, x, y, margin, depth,
                density_core = core$mean, density_margin = mar$mean,
                tile_core = core$tile, tile_margin = mar$tile,
                n_tiles_core = core$n_tiles, n_tiles_margin = mar$n_tiles,
-               core_depth = core_depth, note = note)
+               core_depth = core_depth, aggregate_area_mm2 = agg_area,
+               note = note)
 }
 
 #' @export

@@ -716,7 +716,8 @@ region_signed_distance <- function(regions, image, x, y,
 # quadtree whose distance range cannot straddle a band limit or the window
 # edge are counted whole; the rest are split down to `leaf` microns
 # (default: 1/4000 of the window's extent, at least 0.25, and at most a
-# quarter of the narrowest band, not below 0.05), whose centre decides.
+# quarter of the narrowest band, not below 0.05); a leaf across a band
+# limit is shared among the bands by the plane of its corner distances.
 # With `tile` > 0: a matrix of the same areas per square tile of that side
 # laid from the window's lower-left corner (attribute "tiles": columns,
 # rows; tile k = column + row * columns, 0-based).

@@ -223,3 +223,40 @@ test_that("comp must come from these cells, regions from their place", {
     expect_error(compartments(cells), "regions",
                  class = "immunoscape_error_regions")
 })
+
+test_that("the area of lymphoid aggregates leaves the densities", {
+    # a tumour disc (radius 700) with a B-cell follicle in its core; the
+    # aggregate is where at least 30 B cells lie within 150 um
+    g <- disc_cells(12000, 2000, 700, seed = 3)
+    df <- g$df
+    r <- sqrt((df$x - 1000)^2 + (df$y - 1000)^2)
+    df$type[r < 90] <- "B"
+    cells <- spatial_cells(df, window = "rectangle")
+    reg <- as_regions(g$disc, cells)
+    ph <- immune_phenotype(cells, reg, immune = "CD8 T", tumor = NULL,
+                           margin = 200, aggregates = "B")
+    ph0 <- immune_phenotype(cells, reg, immune = "CD8 T", tumor = NULL,
+                            margin = 200, aggregates = NULL)
+    # oracle: a 4-um raster; B counts within 150 um by brute force
+    h <- 4
+    gx <- seq(h / 2, 2000, by = h)
+    grid <- expand.grid(x = gx, y = gx)
+    bx <- df$x[df$type == "B"]
+    by <- df$y[df$type == "B"]
+    nb <- vapply(seq_len(nrow(grid)), function(k) {
+        sum((bx - grid$x[k])^2 + (by - grid$y[k])^2 <= 150^2)
+    }, integer(1))
+    d <- ro_signed_distance(grid$x, grid$y, g$disc)
+    agg <- nb >= 30
+    core <- d <= -200
+    marg <- d > -200 & d <= 200
+    expect_gt(sum(agg), 0)
+    expect_equal(ph$aggregate_area_mm2, sum(agg & (core | marg)) * h^2 / 1e6,
+                 tolerance = 0.03)
+    expect_equal(ph$core_area_mm2, sum(core & !agg) * h^2 / 1e6,
+                 tolerance = 0.01)
+    expect_equal(ph$core_area_mm2 + ph$aggregate_area_mm2,
+                 ph0$core_area_mm2, tolerance = 0.01)
+    expect_equal(ph0$aggregate_area_mm2, 0)
+    expect_equal(ph$density_core, ph$n_core / ph$core_area_mm2)
+})
