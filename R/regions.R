@@ -206,7 +206,9 @@
 #'   (the tumour types, unless built from `tissue`),
 #'   `parameters` (per image) and `extent` (the cells' bounding box per
 #'   image, to catch regions used with other cells). `summary()` gives the
-#'   number of polygons, the tumour area (mm^2) and the share of the
+#'   number of polygons, the tumour area (mm^2: of the polygons, also
+#'   where polygons given to [as_regions()] reach beyond the tissue window;
+#'   [compartments()] gives the areas within it) and the share of the
 #'   outline that is image edge (`image_edge_frac`) per image.
 #' @seealso [compartments()], [plot_cells()] (`regions =`),
 #'   [tissue_window()].
