@@ -47,7 +47,10 @@ sim_locations <- c("intratumoral", "margin", "peritumoral", "distal")
 #'   tumour epithelium crossed by a network of
 #'   stromal septa (fibroblasts, vessels) and small lumens. With
 #'   `necrosis = TRUE` each large nodule gets a central necrotic hole with
-#'   few cells (debris `"Other"`, dying tumour cells, macrophages).
+#'   few cells (debris `"Other"`, dying tumour cells, macrophages); its
+#'   edge is no invasive front (immune cells gather at the tumour's outer
+#'   outline, and the liver plates of the replacement pattern stop there),
+#'   though it is a border of the true polygons.
 #' * **Interface** (histopathological growth pattern, van Dam et al. 2017):
 #'   `"desmoplastic"`: a fibroblast-rich rim, 120 to 250 microns wide
 #'   (varying along the border), with immune cells, separates the tumour
@@ -783,8 +786,9 @@ immune_mix <- list(
 )
 
 # Probability that a cell of a zone is an immune cell, by infiltration.
-# `e` is the distance (microns, >= 0) to the interface the immune cells
-# gather at.
+# `d`: signed distance to the invasive front (inside the tumour: to its
+# outline, necrotic holes left out); `e` is the distance (microns, >= 0)
+# to the interface the immune cells gather at outside.
 immune_probability <- function(zone, d, e, infiltration) {
     k <- match(infiltration, sim_infiltrations)
     q <- numeric(length(zone))
@@ -834,6 +838,9 @@ sim_image <- function(spec, opts) {
         f_gland = rff_params(130), f_rim = rff_params(400),
         f_hot = rff_params(300), f_fing = rff_params(90)
     )
+
+    # the outlines without their necrotic holes: the invasive front
+    if (ctx$has_tumor && any(poly$hole)) ctx$outer <- poly[!poly$hole, ]
 
     # TLS first (they claim space), then portal tracts, veins and decoys
     pool <- sim_pool(W, H, poly, opts$nthreads)
@@ -1006,7 +1013,14 @@ sim_zones <- function(lat, ctx) {
     if (ctx$pattern == "replacement" && ctx$has_tumor) {
         # within 250 microns of the border, on both sides, the liver plate
         # architecture continues and tumour cells take hepatocyte places
-        ib <- which(abs(dd) < 250 & !sd$hole)
+        # (of the invasive front: not about a necrotic hole)
+        front <- dd
+        if (!is.null(ctx$outer)) {
+            i <- which(dd < 0 & dd > -250)
+            front[i] <- polygon_signed_distance(ctx$outer, x[i], y[i],
+                                                ctx$nthreads)$d
+        }
+        ib <- which(abs(front) < 250 & !sd$hole)
         ph <- liver_phase(ctx, x[ib], y[ib])
         zone[ib] <- ifelse(cos(2 * pi * ph) > -0.3, Z$ifplate, Z$sinus)
     }
@@ -1061,7 +1075,15 @@ sim_cell_types <- function(b, p_keep, ctx) {
         out <- which(dd >= 0)
         e[out] <- abs(dd[out] - ctx$rim_w)
     }
-    q <- immune_probability(zone, dd, e, ctx$infiltration)
+    # inside the tumour, at its invasive front: the edge of a necrotic
+    # hole is no front (T cells do not gather around necrosis)
+    front <- dd
+    if (!is.null(ctx$outer)) {
+        i <- which(dd < 0 | zone == Z$necrosis)
+        front[i] <- -abs(polygon_signed_distance(ctx$outer, x[i], y[i],
+                                                 ctx$nthreads)$d)
+    }
+    q <- immune_probability(zone, front, e, ctx$infiltration)
     # immune patches vary the density, except in the decoy patches and
     # portal tracts, which keep theirs
     hot <- exp(0.5 * rff_eval(ctx$f_hot, x, y) - 0.125)
@@ -1088,7 +1110,7 @@ sim_cell_types <- function(b, p_keep, ctx) {
         # cells in the plates a little beyond it, hepatocytes trapped a
         # little inside (van Dam et al. 2017, Latacz et al. 2022)
         fing <- rff_eval(ctx$f_fing, x[i], y[i])
-        p_tumor <- stats::plogis((-dd[i] + 35 * fing) / 12)
+        p_tumor <- stats::plogis((-front[i] + 35 * fing) / 12)
         type[i] <- ifelse(stats::runif(length(i)) < p_tumor,
                           match("Tumor", sim_types),
                           match("Hepatocyte", sim_types))

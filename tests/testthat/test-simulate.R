@@ -117,6 +117,34 @@ test_that("true_border_distance is the exact signed distance to the polygons", {
     expect_true(all(d[cells$true_region == "necrosis"] > 0))
 })
 
+test_that("immune cells gather at the invasive front, not at necrosis", {
+    # excluded tumours with a necrotic centre (seed 2100 of the review:
+    # T cells had ringed the necrosis, which made the core inflamed)
+    cells <- suppressMessages(simulate_tme(
+        n_images = 3, pattern = c("desmoplastic", "replacement", "pushing"),
+        infiltration = "excluded", seed = 2100, size = 2000,
+        necrosis = TRUE))
+    poly <- attr(cells, "tumor_polygons")
+    expect_true(any(poly$hole))
+    for (im in levels(cells$image)) {
+        s <- cells[cells$image == im & cells$true_region == "tumor", ]
+        p <- poly[poly$image == im, ]
+        front <- -oracle_polygon(p[!p$hole, ], s$x, s$y)
+        near_hole <- s$true_border_distance > -80 & front > 200
+        near_front <- front < 80
+        cd8 <- s$type == "CD8 T"
+        expect_gt(sum(near_hole), 100)
+        # the T cells are at the outer front, not around the necrosis
+        expect_gt(mean(cd8[near_front]), 3 * mean(cd8[near_hole]))
+        # no liver plates about the necrosis (replacement pattern)
+        expect_lt(mean(s$type[near_hole] == "Hepatocyte"), 0.01)
+    }
+    reg <- suppressMessages(tumor_regions(
+        cells, ignore = c("CD8 T", "CD4 T", "Treg", "B", "Macrophage")))
+    ph <- suppressMessages(immune_phenotype(cells, reg))
+    expect_equal(as.character(ph$phenotype), rep("excluded", 3))
+})
+
 test_that("TLS truth matches the cells", {
     cells <- small_sim(seed = 5, n_tls = 3, size = 3000,
                        tls_maturity = c("primary", "secondary"))
