@@ -13,9 +13,15 @@
 #'   (so features in different units compare), with `per = "unit"` one
 #'   unit of the feature as documented in [spatial_profile()] (one cell
 #'   per mm^2, one micron, ...). `lo`, `hi` are the Wald confidence limits
-#'   at `level`, `p` the Wald p-value, `fdr` the Benjamini-Hochberg
-#'   adjusted p over all rows. A categorical feature (e.g. `architecture`)
-#'   gets one row per level against its first level (`term`).
+#'   at `level`; `p` is the likelihood-ratio p-value for a numeric feature
+#'   (valid also when the Wald test is not: a feature that orders the
+#'   events almost perfectly has a huge standard error and a Wald p near
+#'   1) and the Wald p-value of each level of a categorical one; `fdr` the
+#'   Benjamini-Hochberg adjusted p over all rows. A categorical feature
+#'   (e.g. `architecture`) gets one row per level against its first level
+#'   (`term`). A numeric feature that separates the outcomes (the model's
+#'   coefficient runs off to infinity) keeps its likelihood-ratio `p`, with
+#'   `NA` hazard ratio and a note.
 #' * **Categorical outcome** (`group`): a numeric feature is compared
 #'   between the groups with the Wilcoxon rank-sum test (two groups) or
 #'   the Kruskal-Wallis test (more); a categorical feature with Fisher's
@@ -24,25 +30,31 @@
 #' A feature gets `NA` and a `note` when it is constant over the patients,
 #' has fewer than two distinct values, when fewer than `min_events` events
 #' (or, for group tests, fewer than two groups with data) remain after
-#' leaving out missing values, or when the model does not converge
-#' (the warning is kept in `note`).
+#' leaving out missing values, when it has no value at all, or when the
+#' model fails (the warning is kept in `note`).
 #'
 #' @param profile A `spatial_profile` (one row per patient, or per image
-#'   when images are independent units).
+#'   when images are independent units: a profile with several images of
+#'   one patient, by its carried patient column, is refused).
 #' @param clinical A data frame with the outcome and the `by` column(s);
 #'   `NULL` when the outcome columns are already in `profile` (carried
-#'   with `carry`).
+#'   with `carry`). Its outcome columns are used even when `profile` has
+#'   columns of the same names; its patients without a row in `profile`
+#'   (no images) are named in a message.
 #' @param time,event Names of the survival time and event columns (event:
 #'   1/`TRUE` = event, 0/`FALSE` = censored).
 #' @param group Name of a categorical outcome column (instead of `time` and
-#'   `event`).
+#'   `event`); a numeric column with more than 10 values is refused (cut
+#'   it into classes).
 #' @param by Column(s) joining `profile` and `clinical`; default the
 #'   profile's grouping (`"patient"` after `aggregate_profile(by =
 #'   "patient")`), else the columns they share. Each value must occur once
 #'   in the joined table.
 #' @param features Feature columns to test; default every feature column
-#'   of the profile except raw counts (`n_*`, `*_cells`, pair counts) and
-#'   columns identical to an earlier one.
+#'   of the profile except raw counts and totals that grow with the tissue
+#'   imaged (`n_*`, `*_cells`, pair counts, `tls_n_b`, and the columns
+#'   [aggregate_profile()] sums: areas, interface length) and columns
+#'   identical to an earlier one.
 #' @param per `"sd"` or `"unit"`: the unit of the hazard ratio.
 #' @param min_events Fewest events for a Cox model.
 #' @param level Confidence level.
@@ -131,7 +143,15 @@ associate_outcome <- function(profile, clinical = NULL, time = NULL,
         kind <- "cox"
     } else {
         check_column(data, group, "group")
-        rows <- lapply(feats, function(f) group_test(data[[f]], data[[group]], f))
+        g <- data[[group]]
+        ng <- length(unique(g[!is.na(g)]))
+        if (is.numeric(g) && ng > 10L) {
+            stop_immunoscape(c(
+                "{.arg group} column {.field {group}} is numeric with {ng} distinct values: a categorical outcome is needed.",
+                "i" = "Cut it into classes first, e.g. {.code clinical${group}_class <- cut(clinical${group}, c(-Inf, 65, Inf))}."
+            ), class = "column")
+        }
+        rows <- lapply(feats, function(f) group_test(data[[f]], g, f))
         out <- do.call(rbind, rows)
         kind <- "group"
     }
@@ -151,7 +171,7 @@ outcome_features <- function(profile, features, drop = NULL,
         setdiff(names(profile), c("image", "note"))
     all <- intersect(all, names(profile))
     if (is.null(features)) {
-        feats <- setdiff(all[!grepl("^n_|_cells$|_pairs$", all)],
+        feats <- setdiff(all[!count_feature(all, attr(profile, "aggregate"))],
                          c(drop, attr(profile, "image_groups")))
         feats <- feats[vapply(feats, function(f) {
             v <- profile[[f]]
@@ -162,11 +182,26 @@ outcome_features <- function(profile, features, drop = NULL,
                      anyDuplicated(v[!is.na(v)]) > 0L)
         }, logical(1))]
         # a column equal to an earlier one (e.g. tumor_density and
-        # density_tumor when the tumour is one type named "Tumor")
-        dup <- duplicated(lapply(feats, function(f) profile[[f]]))
+        # density_tumor when the tumour is one type named "Tumor"); columns
+        # without any value stay, to be reported as such
+        vals <- lapply(feats, function(f) profile[[f]])
+        dup <- duplicated(vals) &
+            !vapply(vals, function(v) all(is.na(v)), logical(1))
         return(feats[!dup])
     }
     check_choice_multi(features, all, "features", call = call)
+}
+
+# Raw counts and totals that grow with the tissue imaged, not features to
+# relate to outcome: counts (n_*, *_cells but densities, *_pairs, *_n_*)
+# and what is pooled over a patient's images by summing (areas, interface
+# length, TLS counts) when the rules are known.
+count_feature <- function(cols, rules = NULL) {
+    pattern <- grepl("^n_|_cells$|_pairs$|_n_[a-z0-9]+$", cols) &
+        !grepl("^density_", cols)
+    r <- if (is.null(rules)) rep(NA_character_, length(cols)) else
+        unname(rules[cols])
+    pattern | (!is.na(r) & r == "sum")
 }
 
 # Join profile and clinical table, one row per unit.
@@ -177,12 +212,23 @@ outcome_data <- function(profile, clinical, by, outcome,
         data <- df
         by <- by %||% attr(profile, "by") %||% "image"
         by <- intersect(by, names(df))
+        # images of one patient are not independent units
+        pc <- patient_column(profile)
+        per_image <- identical(attr(profile, "by") %||% "image", "image")
+        if (per_image && "image" %in% names(df) && pc %in% names(df) &&
+            anyDuplicated(df[[pc]][!is.na(df[[pc]])])) {
+            stop_immunoscape(c(
+                "{.arg profile} has several images per {.field {pc}}: the units of an outcome model must be independent.",
+                "i" = "Pool the images of a patient first: {.code aggregate_profile(profile, by = \"{pc}\")}."
+            ), class = "argument", call = call)
+        }
     } else {
         check_data_frame(clinical, "clinical", call = call)
         by <- by %||% {
             b <- attr(profile, "by")
+            # (not the outcome, which may be carried in the profile too)
             if (!is.null(b) && all(b %in% names(clinical))) b else
-                intersect(names(df), names(clinical))
+                setdiff(intersect(names(df), names(clinical)), outcome)
         }
         if (!length(by)) {
             stop_immunoscape(c(
@@ -193,6 +239,16 @@ outcome_data <- function(profile, clinical, by, outcome,
         for (b in by) {
             check_column(df, b, "by", call = call)
             check_column(clinical, b, "by", call = call)
+        }
+        # the outcome is the clinical table's: same-named columns carried
+        # in the profile give way (with a message)
+        shadow <- setdiff(intersect(intersect(outcome, names(clinical)),
+                                    names(df)), by)
+        if (length(shadow)) {
+            inform_immunoscape(c(
+                "i" = "{.arg profile} has outcome column{?s} {.field {shadow}} too: {?it is/they are} taken from {.arg clinical}."
+            ))
+            df <- df[setdiff(names(df), shadow)]
         }
         clinical <- clinical[c(by, setdiff(names(clinical), names(df)))]
         if (anyDuplicated(clinical[by])) {
@@ -250,6 +306,12 @@ check_outcome_match <- function(at, keys, clinical_keys, by, call) {
             "i" = "{length(miss)} {.field {by}} value{?s} of {.arg profile} {?has/have} no row in {.arg clinical} and {?is/are} left out of the models: {shown(miss)}."
         ))
     }
+    unseen <- setdiff(clinical_keys, keys)
+    if (length(unseen)) {
+        inform_immunoscape(c(
+            "i" = "{length(unseen)} {.field {by}} value{?s} of {.arg clinical} {?has/have} no row in {.arg profile} (no images) and {?is/are} left out of the models: {shown(unseen)}."
+        ))
+    }
     invisible()
 }
 
@@ -270,6 +332,10 @@ cox_feature <- function(x, time, event, feature, per, min_events, level) {
     x <- x[ok]
     if (is.factor(x)) x <- droplevels(x)
     distinct <- if (is.factor(x)) nlevels(x) else length(unique(x))
+    if (!n) {
+        return(cox_row(feature, n = n, n_events = nev,
+                       note = "no value (missing for every patient)"))
+    }
     if (distinct < 2L) {
         return(cox_row(feature, n = n, n_events = nev,
                        note = "constant (fewer than two distinct values)"))
@@ -303,9 +369,23 @@ cox_feature <- function(x, time, event, feature, per, min_events, level) {
     } else NA_character_
     note <- if (length(warn)) paste(unique(gsub("\\s+", " ", warn)),
                                     collapse = "; ") else NA_character_
+    hr <- exp(b)
+    lo <- exp(b - q * se)
+    hi <- exp(b + q * se)
+    p <- co[, "Pr(>|z|)"]
+    if (is.numeric(x)) {
+        # the likelihood-ratio test: valid where the Wald test is not (a
+        # feature that orders the events (nearly) perfectly has a huge
+        # coefficient and a huger standard error, and a Wald p near 1)
+        lr <- 2 * (fit$loglik[2] - fit$loglik[1])
+        p <- stats::pchisq(max(lr, 0), df = 1, lower.tail = FALSE)
+        if (any(grepl("infinite|converge", warn))) {
+            hr <- lo <- hi <- NA_real_
+            note <- "the feature separates the outcomes (the hazard ratio is infinite or zero): no hazard ratio; p from the likelihood-ratio test"
+        }
+    }
     cox_row(feature, term = term, n = n, n_events = nev, scale = scale,
-            hr = exp(b), lo = exp(b - q * se), hi = exp(b + q * se),
-            p = co[, "Pr(>|z|)"], note = note)
+            hr = hr, lo = lo, hi = hi, p = p, note = note)
 }
 
 group_test <- function(x, g, feature) {
@@ -322,6 +402,7 @@ group_test <- function(x, g, feature) {
     cat_x <- is.factor(x)
     test <- if (cat_x) "fisher" else if (nlevels(g) == 2L) "wilcoxon" else
         "kruskal"
+    if (!length(x)) return(row(test, note = "no value (missing for every patient)"))
     if (nlevels(g) < 2L) return(row(test, note = "fewer than two groups with data"))
     distinct <- if (cat_x) nlevels(droplevels(x)) else length(unique(x))
     if (distinct < 2L) {
@@ -385,12 +466,18 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
                        untested, "not tested")) +
                    ggplot2::theme_void())
     }
+    # features whose hazard ratio is infinite have a p but no estimate
+    no_hr <- if (attr(object, "kind") == "cox") {
+        unique(df$feature[is.na(df$hr)])
+    }
+    if (length(no_hr)) df <- df[!is.na(df$hr), , drop = FALSE]
     n_all <- nrow(df)
     df <- utils::head(df[order(df$p), , drop = FALSE], limit)
     caption <- c(
         if (n_all > nrow(df)) sprintf(
             "the %d smallest p of %d (see `limit`)", nrow(df), n_all),
-        missing_caption(untested, "not tested (see the note column)"))
+        missing_caption(untested, "not tested (see the note column)"),
+        missing_caption(no_hr, "without a hazard ratio (they separate the outcomes)"))
     caption <- if (length(caption)) paste(caption, collapse = "; ")
     term <- if (is.null(df$term)) rep(NA_character_, nrow(df)) else df$term
     df$label <- ifelse(is.na(term), df$feature,
@@ -418,9 +505,10 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
                                                               "level"))),
                           y = NULL,
                           title = "Spatial features and survival",
-                          subtitle = sprintf(
-                              "univariable Cox models; n = %d, %d events",
-                              max(df$n), max(df$n_events)),
+                          subtitle = paste0(
+                              "univariable Cox models; ",
+                              span_text("n", df$n), ", ",
+                              span_text("events", df$n_events)),
                           caption = caption) +
             ggplot2::theme_minimal()
     } else {
@@ -434,9 +522,17 @@ autoplot.outcome_association <- function(object, limit = 40, ...) {
             ggplot2::labs(x = "-log10 p", y = NULL,
                           title = sprintf("Spatial features by %s",
                                           attr(object, "outcome")),
-                          subtitle = sprintf("n = %d; dashed: p = 0.05",
-                                             max(df$n)),
+                          subtitle = paste0(span_text("n", df$n),
+                                            "; dashed: p = 0.05"),
                           caption = caption) +
             ggplot2::theme_minimal()
     }
+}
+
+# "n = 50", or "n = 23 to 50" when the models drawn differ.
+span_text <- function(what, v) {
+    v <- v[!is.na(v)]
+    if (!length(v)) return(sprintf("%s = NA", what))
+    if (min(v) == max(v)) sprintf("%s = %d", what, max(v)) else
+        sprintf("%s = %d to %d (by feature)", what, min(v), max(v))
 }

@@ -1036,7 +1036,7 @@ summary.spatial_profile <- function(object, ...) {
 
 #' @rdname spatial_profile
 #' @param columns Feature columns to draw (default: every numeric feature
-#'   column except counts).
+#'   column except counts and totals, as [associate_outcome()] tests).
 #' @param images For `autoplot()`: rows to draw (names, or positions among
 #'   the rows, of the first `by` column: images, or patients after
 #'   [aggregate_profile()]); `NULL` (default) for all.
@@ -1059,7 +1059,8 @@ autoplot.spatial_profile <- function(object, columns = NULL, images = NULL,
         feats <- all_feats[vapply(all_feats,
                                   function(f) is.numeric(object[[f]]),
                                   logical(1))]
-        feats <- feats[!grepl("^n_", feats)]
+        # counts and totals, as associate_outcome() leaves them out
+        feats <- feats[!count_feature(feats, attr(object, "aggregate"))]
     } else {
         feats <- check_choice_multi(columns, all_feats, "columns")
     }
@@ -1267,8 +1268,9 @@ aggregate_profile <- function(profile, by = "patient", rules = NULL, ...) {
             "i" = "{sum(unknown)} image{?s} with {.val NA} in {.field {by}} {?is/are} pooled as one group of unknown {.field {by}}."
         ))
     }
+    # (a separator no id holds: "A.1" + "x" is not "A" + "1.x")
     key <- interaction(lapply(profile[by], factor, exclude = NULL),
-                       drop = TRUE, lex.order = TRUE)
+                       drop = TRUE, lex.order = TRUE, sep = "\r")
     idx <- split(seq_len(nrow(profile)), key)
     idx <- idx[lengths(idx) > 0L]
     df <- as.data.frame(profile)

@@ -45,7 +45,8 @@ test_that("Cox results equal direct coxph() fits", {
         expect_equal(row$hr, unname(exp(coef(fit))), tolerance = 1e-10)
         expect_equal(c(row$lo, row$hi), unname(as.vector(ci)),
                      tolerance = 1e-10)
-        expect_equal(row$p, unname(summary(fit)$coefficients[, "Pr(>|z|)"]),
+        # the likelihood-ratio p of a numeric feature
+        expect_equal(row$p, unname(summary(fit)$logtest[["pvalue"]]),
                      tolerance = 1e-10)
         expect_equal(row$scale, s)
         expect_equal(row$n_events, sum(d$event))
@@ -295,4 +296,68 @@ test_that("ids are not features, infinite times are refused", {
     clin$os[3] <- Inf
     expect_error(associate_outcome(prof, clin, time = "os", event = "dead"),
                  "finite", class = "immunoscape_error_column")
+})
+
+test_that("review of the cohort step: separation, pseudo-replicates, joins", {
+    set.seed(8)
+    ids <- sprintf("p%02d", 1:40)
+    time <- rexp(40) * 100
+    event <- rep(1L, 40)
+    # a feature that orders the deaths perfectly: no finite hazard ratio,
+    # but a likelihood-ratio p far below the Wald p near 1
+    prof <- data.frame(patient = ids, sep = -rank(time), f = rnorm(40),
+                       empty = NA_real_, area_mm2 = runif(40))
+    attr(prof, "aggregate") <- c(sep = "mean", f = "mean", empty = "mean",
+                                 area_mm2 = "sum")
+    clin <- data.frame(patient = ids, os = time, dead = event)
+    a <- suppressWarnings(associate_outcome(prof, clin, time = "os",
+                                            event = "dead"))
+    s <- a[a$feature == "sep", ]
+    expect_true(is.na(s$hr))
+    expect_lt(s$p, 1e-6)
+    expect_match(s$note, "separates the outcomes")
+    fit <- suppressWarnings(survival::coxph(survival::Surv(time, event) ~
+                                                prof$sep))
+    expect_equal(s$p, unname(summary(fit)$logtest[["pvalue"]]))
+    expect_gt(summary(fit)$coefficients[, "Pr(>|z|)"], 0.5)
+    # a feature without any value is said so, not "constant"; a summed
+    # total (area) is not tested by default
+    expect_match(a$note[a$feature == "empty"], "no value")
+    expect_false("area_mm2" %in% a$feature)
+    expect_s3_class(autoplot(a), "ggplot")
+    # outcome columns carried in the profile give way to clinical's
+    prof2 <- prof
+    prof2$os <- 1
+    expect_message(b <- suppressWarnings(associate_outcome(
+        prof2, clin, time = "os", event = "dead")), "taken from")
+    expect_equal(b$p[b$feature == "f"], a$p[a$feature == "f"])
+    # clinical patients without images are named
+    clin3 <- rbind(clin, data.frame(patient = "p99", os = 5, dead = 1))
+    expect_message(suppressWarnings(associate_outcome(
+        prof, clin3, time = "os", event = "dead")), "p99")
+    # a numeric group with many values is no category
+    clin$age <- round(runif(40, 40, 90), 1)
+    expect_error(associate_outcome(prof, clin, group = "age"),
+                 class = "immunoscape_error_column")
+    # images of one patient are not independent units, carried or joined
+    img <- data.frame(image = sprintf("i%02d", 1:40),
+                      patient_id = rep(ids[1:20], each = 2), f = rnorm(40),
+                      os = rep(time[1:20], each = 2),
+                      dead = rep(event[1:20], each = 2))
+    img <- structure(img, class = c("spatial_profile", "immunoscape_result",
+                                    "data.frame"),
+                     aggregate = c(f = "mean"), image_groups = "patient_id")
+    expect_error(associate_outcome(img, time = "os", event = "dead"),
+                 "aggregate_profile", class = "immunoscape_error_argument")
+})
+
+test_that("aggregate_profile() keeps groups whose pasted ids coincide", {
+    p <- data.frame(image = paste0("i", 1:4), a = c("A.1", "A.1", "A", "A"),
+                    b = c("x", "x", "1.x", "1.x"), f = c(1, 3, 10, 30))
+    p <- structure(p, class = c("spatial_profile", "immunoscape_result",
+                                "data.frame"),
+                   aggregate = c(f = "mean"))
+    g <- aggregate_profile(p, by = c("a", "b"))
+    expect_equal(nrow(g), 2L)
+    expect_setequal(g$f, c(2, 20))
 })
