@@ -931,8 +931,12 @@ profile_tls <- function(cells, ctx) {
     df[1, ] <- 0
     df$tls_per_mm2 <- 0
     if (!length(b)) return(with_note(df, NULL, agg))
-    keep <- function(t) if (length(present_types(cells, t)))
-        present_types(cells, t)
+    # the staging markers of the cohort: an image without FDC or GC cells
+    # is staged (its TLS are aggregates), not unstaged
+    keep <- function(t) {
+        t <- intersect(t, ctx$present)
+        if (length(t)) t
+    }
     reg <- if (length(present_types(cells, ctx$tumor)))
         profile_regions(cells, ctx)
     # the cohort's role types are checked (profile_options()); in one

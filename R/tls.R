@@ -81,7 +81,10 @@ tls_preset <- function(name = NULL) {
 #'    outline is the closing of these cells with a disc of radius
 #'    `max(link, buffer)` (the concave window of [tissue_window()]: gaps
 #'    the linkage bridged are filled, holes wider than the disc stay),
-#'    grown by `buffer` microns. Every cell inside the outline (of any
+#'    grown by `buffer` microns, traced on a raster of `max(link,
+#'    buffer) / 10` microns (2 at the defaults): the outline lies up to
+#'    about a third of a pixel outside the exact one (TLS areas 1 to 3%
+#'    larger, a cell or two more per TLS). Every cell inside the outline (of any
 #'    type) is a member. A TLS whose seeds fall inside the outline of a
 #'    larger one is merged into it; otherwise a cell inside two outlines
 #'    belongs to the TLS with more seeds.
@@ -307,9 +310,7 @@ detect_tls <- function(cells, b_cells = "B",
         # (as_regions() for polygon data frames, which marks the outline
         # along the image edge, not a tumour border)
         regions <- check_regions(regions, cells)
-        lv <- levels(cells$image)
-        notes <- regions_notes(regions,
-                               lv[tabulate(cells$image, length(lv)) > 0L])
+        notes <- regions_notes(regions, levels(cells$image), cells = cells)
     }
     par <- list(seed_types = seed_types, t_types = t_cells, link = link,
                 min_b = min_b, min_t = min_t, t_radius = t_radius,
@@ -357,6 +358,21 @@ detect_tls <- function(cells, b_cells = "B",
                                    y = double())),
         images = pick("images", tls_empty_images(!is.null(regions)))
     )
+    # every image has its row: one without cells (or left out by an error,
+    # see attr "problems") has NA counts, and a note when empty
+    lv <- levels(cells$image)
+    miss <- setdiff(lv, as.character(out$images$image))
+    if (length(miss)) {
+        na <- out$images[rep(NA_integer_, length(miss)), , drop = FALSE]
+        na$image <- factor(miss, levels = lv)
+        im <- rbind(out$images, na)
+        out$images <- im[order(as.integer(im$image)), , drop = FALSE]
+        rownames(out$images) <- NULL
+    }
+    empty <- lv[tabulate(cells$image, length(lv)) == 0L]
+    notes <- notes %||% data.frame(image = empty,
+                                   note = rep("no cells in this image",
+                                              length(empty)))
     out <- lapply(out, carry_groups, cells)
     structure(out, class = "immunoscape_tls",
               settings = par[setdiff(names(par), "nthreads")],
@@ -656,12 +672,35 @@ tls_window_area <- function(area, rings, windows, image, nthreads) {
     area
 }
 
+# For each group of seeds (a list of row numbers of `sub`), the T cells
+# (rows `ti`) within `r` microns of one of its seeds; T cells are looked up
+# in squares of side r around the group's box, not over the image.
+tls_near_t <- function(sub, seeds, ti, r, nthreads) {
+    if (!length(ti)) return(lapply(seeds, function(k) integer()))
+    b <- tls_buckets(sub$x[ti], sub$y[ti], max(r, 1))
+    lapply(seeds, function(k) {
+        sx <- sub$x[k]
+        sy <- sub$y[k]
+        cand <- tls_bucket_rows(b, range(sx) + c(-r, r), range(sy) + c(-r, r))
+        if (!length(cand)) return(integer())
+        ns <- length(k)
+        near <- near_type(c(sx, sub$x[ti[cand]]), c(sy, sub$y[ti[cand]]),
+                          to = rep(c(TRUE, FALSE), c(ns, length(cand))),
+                          from = rep(c(FALSE, TRUE), c(ns, length(cand))),
+                          r = r, nthreads = nthreads)
+        sort(ti[cand][near[ns + seq_along(cand)]])
+    })
+}
+
 # Outlines, members and the TLS table of the kept groups `ok` (seeds
 # s with group numbers g; T cells ti with their nearest group tg).
 tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
     nth <- par$nthreads
     seeds <- unname(split(s, factor(g, levels = ok)))
-    tz <- unname(split(ti, factor(tg, levels = ok)))
+    # the T cells within t_radius of each group's seeds, whichever other
+    # group they are near too (the zone does not depend on the order of
+    # the cells)
+    tz <- tls_near_t(sub, seeds, ti, par$t_radius, nth)
     zones <- lapply(seq_along(ok), function(k) {
         tls_zone(sub, seeds[[k]], tz[[k]], par$link, nth)
     })
@@ -692,14 +731,21 @@ tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
         merged <- unique(root[root != seq_len(n_tls)])
         f <- factor(root)
         seeds <- lapply(split(seeds, f), unlist, use.names = FALSE)
-        zones <- lapply(split(zones, f), unlist, use.names = FALSE)
+        zones <- lapply(split(zones, f), function(z) {
+            unique(unlist(z, use.names = FALSE))
+        })
+        tz <- lapply(split(tz, f), function(z) {
+            unique(unlist(z, use.names = FALSE))
+        })
         rings <- rings[as.integer(levels(f))]
-        n_t_zone <- as.numeric(tapply(n_t_zone, f, sum))
+        # T cells near two merged parts count once
+        n_t_zone <- lengths(tz)
         redo <- which(as.integer(levels(f)) %in% merged)
         rings[redo] <- lapply(redo, outline)
         o <- order(-lengths(seeds), seq_along(seeds))
         seeds <- unname(seeds[o])
         zones <- unname(zones[o])
+        tz <- unname(tz[o])
         rings <- unname(rings[o])
         n_t_zone <- n_t_zone[o]
     }
@@ -760,7 +806,7 @@ tls_image_summary <- function(sub, image, tls, area, regions) {
                     frac_b_in_tls = if (n_b > 0) sum(tls$n_b) / n_b else
                         NA_real_)
     if (!is.null(regions)) {
-        ta <- tls_tumor_area(regions, image)
+        ta <- tls_tumor_area(regions, image, attr(sub, "windows"))
         loc <- as.character(tls$location)
         d$tumor_area_mm2 <- ta
         d$tls_per_mm2_tumor <- sum(loc %in% "intratumoral") / ta
@@ -769,10 +815,15 @@ tls_image_summary <- function(sub, image, tls, area, regions) {
     d
 }
 
-# Tumour area (mm^2) of one image: the area of its regions.
-tls_tumor_area <- function(regions, image) {
+# Tumour area (mm^2) of one image: the area of its regions within the
+# tissue window (polygons drawn to the edge of a slide reach beyond it).
+tls_tumor_area <- function(regions, image, windows = NULL) {
     r <- window_rings(regions, image)
     if (!window_has_rings(r)) return(NA_real_)
+    if (!is.null(windows) && window_has_rings(window_rings(windows, image))) {
+        a <- region_band_areas(regions, windows, image, 0)[1]
+        if (is.finite(a)) return(a / 1e6)
+    }
     .Call(ffi_window_area, r$x, r$y, r$ring_start) / 1e6
 }
 
@@ -783,7 +834,7 @@ print.immunoscape_tls <- function(x, ...) {
     mat <- table(factor(t$maturity, levels = tls_maturity_levels))
     cat(sprintf("<immunoscape_tls> %d TLS in %d image%s (%d with any)\n",
                 nrow(t), nimg, if (nimg == 1) "" else "s",
-                sum(x$images$n_tls > 0)))
+                sum(x$images$n_tls > 0, na.rm = TRUE)))
     if (nrow(t) && any(!is.na(t$maturity))) {
         cat(sprintf("maturity: %s\n", paste(names(mat), mat, sep = " ",
                                              collapse = ", ")))
@@ -795,8 +846,15 @@ print.immunoscape_tls <- function(x, ...) {
     }
     notes <- attr(x, "notes")
     if (!is.null(notes) && nrow(notes)) {
-        cat(sprintf("%d image%s without tumour region: location NA (see attr(, \"notes\"))\n",
-                    nrow(notes), if (nrow(notes) == 1L) "" else "s"))
+        empty <- notes$note == "no cells in this image"
+        if (any(empty)) {
+            cat(sprintf("%d image%s without cells (see attr(, \"notes\"))\n",
+                        sum(empty), if (sum(empty) == 1L) "" else "s"))
+        }
+        if (any(!empty)) {
+            cat(sprintf("%d image%s without tumour region: location NA (see attr(, \"notes\"))\n",
+                        sum(!empty), if (sum(!empty) == 1L) "" else "s"))
+        }
     }
     if (nrow(t)) {
         cols <- c("image", "tls_id", "n_cells", "n_b", "n_t", "area_mm2",
@@ -973,7 +1031,8 @@ tls_overlay <- function(p, tls, images, call = rlang::caller_env()) {
 #' @returns A data frame with one row per detected TLS (`tls_id`, with
 #'   `ref_id` `NA` when unmatched) and one per unmatched reference TLS
 #'   (`tls_id` `NA`): `image`, `tls_id`, `ref_id`, `jaccard`. Attributes
-#'   `precision` (matched / detected) and `recall` (matched / reference).
+#'   `precision` (matched / detected; `NA` when nothing is detected) and
+#'   `recall` (matched / reference; `NA` without reference TLS).
 #' @export
 #' @examples
 #' set.seed(1)
@@ -1103,8 +1162,11 @@ tls_agreement <- function(tls, reference, jaccard = 0.5, pixel = 2) {
         data.frame(image = character(), tls_id = integer(),
                    ref_id = integer(), jaccard = double())
     n_match <- sum(!is.na(out$tls_id) & !is.na(out$ref_id))
-    attr(out, "precision") <- n_match / max(1, nrow(det_ids))
-    attr(out, "recall") <- n_match / max(1, nrow(ref_ids))
+    # 0 / 0 is no measure (nothing detected, or no reference TLS): NA
+    attr(out, "precision") <- if (nrow(det_ids)) n_match / nrow(det_ids) else
+        NA_real_
+    attr(out, "recall") <- if (nrow(ref_ids)) n_match / nrow(ref_ids) else
+        NA_real_
     out
 }
 

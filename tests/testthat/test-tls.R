@@ -178,8 +178,13 @@ test_that("location from the signed distance to the tumour regions", {
     expect_identical(as.character(t$location),
                      c("intratumoral", "margin", "distal"))
     s <- summary(res)
-    expect_equal(s$tumor_area_mm2, 520 * 1200 / 1e6)
-    expect_equal(s$tls_per_mm2_tumor, 1 / (520 * 1200 / 1e6))
+    # the square within the tissue window (the cells' hull): a 1-um raster
+    g <- expand.grid(x = seq(0.5, 519.5, by = 1), y = seq(0.5, 1199.5, by = 1))
+    inw <- immunoscape:::window_inside(attr(cells, "windows"), "img", g$x,
+                                       g$y)
+    expect_equal(s$tumor_area_mm2, sum(inw) / 1e6, tolerance = 1e-3)
+    expect_lt(s$tumor_area_mm2, 520 * 1200 / 1e6)
+    expect_equal(s$tls_per_mm2_tumor, 1 / s$tumor_area_mm2)
     # an image without regions gets NA
     other <- spatial_cells(rbind(df, transform(df, image = "b")),
                            image = "image")
@@ -390,6 +395,8 @@ test_that("tls_agreement() checks its inputs; no TLS detected is not an error (i
     expect_equal(nrow(a), nrow(truth))
     expect_true(all(is.na(a$tls_id)))
     expect_equal(attr(a, "recall"), 0)
+    # nothing detected: no precision (0 / 0), not 0
+    expect_true(is.na(attr(a, "precision")))
     tls <- detect_tls(sim, min_b = 5, min_t = 5, link = 40)
     # an empty polygon reference (no TLS found by another run)
     b <- tls_agreement(tls, as.data.frame(none))
@@ -649,5 +656,102 @@ test_that("a TLS at the edge of the image counts its area in the tissue only", {
         want <- sum(inside & g$x >= 0) * h^2 / 1e6
         expect_equal(t$tls$area_mm2, want, tolerance = 0.01)
         expect_lt(t$tls$area_mm2, sum(inside) * h^2 / 1e6)
+    }
+})
+
+# Two B-cell follicles (hexagonal packing, 8 um) whose T-cell cuffs touch,
+# on a sparse background; centres `sep` apart.
+twin_follicles <- function(sep, seed = 1) {
+    hexdisc <- function(cx, cy, r, sp = 8) {
+        g <- expand.grid(i = -40:40, j = -40:40)
+        x <- cx + sp * (g$i + 0.5 * (g$j %% 2))
+        y <- cy + sp * sqrt(3) / 2 * g$j
+        k <- (x - cx)^2 + (y - cy)^2 <= r^2
+        data.frame(x = x[k], y = y[k])
+    }
+    set.seed(seed)
+    cuff <- function(cx, r0, r1, n) {
+        a <- stats::runif(n, 0, 2 * pi)
+        r <- sqrt(stats::runif(n, r0^2, r1^2))
+        data.frame(x = cx + r * cos(a), y = 300 + r * sin(a))
+    }
+    rbind(cbind(hexdisc(250, 300, 50), type = "B"),
+          cbind(hexdisc(250 + sep, 300, 65), type = "B"),
+          cbind(cuff(250, 55, 110, 220), type = "CD4 T"),
+          cbind(cuff(250 + sep, 70, 125, 260), type = "CD4 T"),
+          data.frame(x = stats::runif(300, 0, 800), y = stats::runif(300, 0, 600),
+                     type = "Other"))
+}
+
+test_that("TLS do not depend on the order of the cells; zones count once", {
+    for (sep in c(200, 230)) {
+        df <- twin_follicles(sep)
+        df$id <- seq_len(nrow(df))
+        a <- detect_tls(spatial_cells(df, cell_id = "id"), t_cells = "CD4 T")
+        b <- detect_tls(spatial_cells(df[nrow(df):1, ], cell_id = "id"),
+                        t_cells = "CD4 T")
+        cols <- c("n_cells", "n_b", "n_t", "n_seeds", "n_t_zone", "area_mm2")
+        ta <- a$tls[order(a$tls$x), cols]
+        tb <- b$tls[order(b$tls$x), cols]
+        rownames(ta) <- rownames(tb) <- NULL
+        expect_equal(ta, tb)
+        # n_t_zone: the T cells within t_radius (100) of the TLS's seeds,
+        # each once (brute force over the members' seeds)
+        for (k in a$tls$tls_id) {
+            ids <- a$members$cell_id[a$members$tls_id == k]
+            s <- df[df$id %in% ids & df$type == "B", ]
+            t <- df[df$type == "CD4 T", ]
+            near <- vapply(seq_len(nrow(t)), function(i) {
+                min((s$x - t$x[i])^2 + (s$y - t$y[i])^2) <= 100^2
+            }, logical(1))
+            expect_equal(a$tls$n_t_zone[a$tls$tls_id == k], sum(near))
+        }
+    }
+})
+
+test_that("an image without cells keeps its row; 0/0 agreement is NA", {
+    sim <- quiet(simulate_tme(n_images = 3, size = 1500, seed = 3, n_tls = 1))
+    sub <- sim[sim$image != "image2", ]
+    res <- detect_tls(sub, preset = "simulated")
+    expect_identical(as.character(res$images$image),
+                     c("image1", "image2", "image3"))
+    expect_true(is.na(res$images$n_tls[2]))
+    n <- attr(res, "notes")
+    expect_named(n, c("image", "note"))
+    expect_identical(n$note[n$image == "image2"], "no cells in this image")
+    expect_output(print(res), "1 image without cells")
+    empty <- detect_tls(sim, min_b = 1e4)
+    ag <- tls_agreement(empty, attr(sim, "tls_truth")[0, ])
+    expect_true(is.na(attr(ag, "precision")))
+    expect_true(is.na(attr(ag, "recall")))
+})
+
+test_that("TLS densities use the tumour area within the window", {
+    # a tumour polygon drawn beyond the tissue (to the slide edge)
+    set.seed(4)
+    df <- data.frame(x = stats::runif(4000, 0, 1000),
+                     y = stats::runif(4000, 0, 1000), type = "Other")
+    cells <- spatial_cells(df, window = data.frame(x = c(0, 1000, 1000, 0),
+                                                   y = c(0, 0, 1000, 1000)))
+    big <- data.frame(x = c(-2000, 400, 400, -2000),
+                      y = c(-2000, -2000, 3000, 3000))
+    reg <- as_regions(big, cells)
+    res <- detect_tls(cells, b_cells = "Other", min_b = 1e5, regions = reg)
+    expect_equal(res$images$tumor_area_mm2, 0.4, tolerance = 1e-3)
+})
+
+test_that("profile TLS maturity: an image without staging cells is staged", {
+    sim <- quiet(simulate_tme(n_images = 2, seed = 42, n_tls = c(3, 2),
+                              size = 2500))
+    sim$type[sim$image == "image2" & sim$type %in% c("FDC", "GC B")] <- "B"
+    pr <- quiet(spatial_profile(sim, features = profile_features("tls")))
+    tl <- detect_tls(sim, preset = "simulated")
+    for (m in c("aggregate", "primary", "secondary")) {
+        got <- pr[[paste0("n_tls_", m)]]
+        want <- as.vector(table(factor(tl$tls$image, levels(sim$image)),
+                                factor(tl$tls$maturity,
+                                       levels = c("aggregate", "primary",
+                                                  "secondary")))[, m])
+        expect_equal(got, want)
     }
 })
