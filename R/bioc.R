@@ -75,6 +75,14 @@ as_spe <- function(cells, assay_columns = NULL, assay_name = "intensities",
     df$y <- NULL
     sample_id <- as.character(df$image)
     df$image <- NULL
+    # the image is the SpatialExperiment's sample_id: a column of that name
+    # in the cells is kept under another name
+    if ("sample_id" %in% names(df)) {
+        inform_immunoscape(c(
+            "i" = "Column {.field sample_id} of {.arg cells} is stored as {.field sample_id_input}: {.field sample_id} holds the image."
+        ))
+        names(df)[names(df) == "sample_id"] <- "sample_id_input"
+    }
     spe <- SpatialExperiment::SpatialExperiment(
         assays = parts$assays,
         colData = S4Vectors::DataFrame(df, check.names = FALSE,

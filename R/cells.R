@@ -398,6 +398,13 @@ as.data.frame.spatial_cells <- function(x, ...) {
     px <- attr(x, "pixel_size")
     groups <- attr(x, "groups")
     df <- as.data.frame(x)
+    # rows selected by NA are dropped (as subset() does): a cell without
+    # coordinates, type or id is no cell
+    if (!missing(i) && !is.character(i) && !is.matrix(i) && anyNA(i)) {
+        i <- if (is.logical(i)) {
+            i & !is.na(rep_len(i, nrow(df)))
+        } else i[!is.na(i)]
+    }
     # the same rules as base data frames: one column drops to a vector,
     # one row with several columns stays a data frame
     out <- if (missing(j)) {
@@ -411,6 +418,13 @@ as.data.frame.spatial_cells <- function(x, ...) {
         return(out)
     }
     rownames(out) <- NULL
+    # (only positive row numbers can select a cell twice)
+    if (!missing(i) && is.numeric(i) && anyDuplicated(i[i > 0])) {
+        stop_immunoscape(c(
+            "{.arg i} selects some cells more than once: cell ids must stay unique within an image.",
+            "i" = "Select each cell once (e.g. {.code unique(i)}), or rebuild the table with {.fn spatial_cells} to number copies anew."
+        ), class = "argument")
+    }
     if (!is.null(windows) && !missing(i)) {
         img <- out$image
         present <- levels(img)[tabulate(img, nlevels(img)) > 0L]
@@ -418,6 +432,14 @@ as.data.frame.spatial_cells <- function(x, ...) {
         rownames(windows) <- NULL
     }
     new_spatial_cells(out, windows, px %||% 1, groups = groups)
+}
+
+#' @export
+rbind.spatial_cells <- function(..., deparse.level = 1) {
+    stop_immunoscape(c(
+        "{.fn rbind} would keep only the first object's tissue windows.",
+        "i" = "Combine the tables and build the object again: {.code spatial_cells(rbind(as.data.frame(a), as.data.frame(b)), image = \"image\")} (pass {.arg window} for user windows)."
+    ), class = "argument")
 }
 
 #' @export

@@ -88,6 +88,11 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     problems <- data.frame(image = images[!is.na(errs)],
                            message = errs[!is.na(errs)],
                            stringsAsFactors = FALSE)
+    # images without cells (levels a subset kept) are not analysed: said
+    # in "problems" (no warning: subsetting is deliberate), so that no
+    # image goes missing from a result unexplained
+    lv <- levels(cells$image)
+    empty <- setdiff(lv, images)
     if (nrow(problems)) {
         warn_immunoscape(c(
             "{nrow(problems)} image{?s} could not be analysed and {?is/are} left out: {.val {utils::head(problems$image, 5)}}.",
@@ -103,6 +108,15 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     rownames(out) <- NULL
     # the image-level groups of the cells (e.g. patient) after `image`
     out <- carry_groups(out, cells)
+    if (length(empty)) {
+        problems <- rbind(problems, data.frame(
+            image = empty, message = rep("no cells in this image",
+                                         length(empty)),
+            stringsAsFactors = FALSE))
+        problems <- problems[order(match(problems$image, lv)), ,
+                             drop = FALSE]
+        rownames(problems) <- NULL
+    }
     attr(out, "problems") <- problems
     out
 }

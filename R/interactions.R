@@ -46,6 +46,10 @@ perm_rows <- function(res, image, lv, types, ntype, nperm, alpha) {
         v
     }
     absent <- ntype[from] == 0L | ntype[to] == 0L
+    # a type with itself when the image has one cell of it: the count is
+    # 0 (as imcRtools gives) but no permutation can change it, so there is
+    # nothing to test (p, z and call NA)
+    single <- from == to & ntype[from] == 1L
     obs <- na(res[[1]])
     obs[absent] <- NA
     out <- data.frame(image = rep(image, length(w)),
@@ -57,7 +61,7 @@ perm_rows <- function(res, image, lv, types, ntype, nperm, alpha) {
         mean <- na(res[[2]])
         sd <- na(res[[3]])
         nval <- res[[6]][w]
-        ok <- !is.na(obs) & nval > 0
+        ok <- !is.na(obs) & nval > 0 & !single
         p_greater <- ifelse(ok, (1 + res[[4]][w]) / (1 + nval), NA_real_)
         p_less <- ifelse(ok, (1 + res[[5]][w]) / (1 + nval), NA_real_)
         z <- ifelse(ok & !is.na(sd) & sd > 0, (obs - mean) / sd, NA_real_)
@@ -154,9 +158,12 @@ finish_pairs <- function(out, cells, types, nperm) {
 #' about a fraction `alpha` of the calls are non-zero. (imcRtools instead
 #' calls at `min(p_gt, p_lt) < p_threshold`, one-sided in either
 #' direction.) A pair with a type absent from an image gives `NA`
-#' throughout.
+#' throughout; the pair of a type with itself in an image with one cell
+#' of it has `observed` 0 (as in imcRtools) but `NA` permutation results
+#' and `call` (no permutation can change it: nothing to test).
 #'
-#' Reproducible with [set.seed()] and identical for any `nthreads`: R's
+#' Reproducible with [set.seed()] (for the same cells in the same row
+#' order: the permutations shuffle rows) and identical for any `nthreads`: R's
 #' random number generator draws one seed per permutation (two uniform
 #' draws, images in order, on the main thread), and each permutation is a
 #' Fisher-Yates shuffle driven by a xoshiro256** generator started from

@@ -150,7 +150,20 @@ mixing_table <- function(cells, reference, target, radius, nthreads,
                           n_target = integer(), n_reference_target = double(),
                           n_reference_reference = double())
     }
-    out$image <- factor(as.character(out$image), levels = levels(cells$image))
+    # one row per image: an image without cells gets its row too
+    lv <- levels(cells$image)
+    empty <- setdiff(lv, as.character(out$image))
+    if (length(empty)) {
+        out <- rbind(out[c("image", "n_reference", "n_target",
+                           "n_reference_target", "n_reference_reference")],
+                     data.frame(image = empty, n_reference = 0L,
+                                n_target = 0L, n_reference_target = 0,
+                                n_reference_reference = 0))
+        out <- out[order(match(as.character(out$image), lv)), ,
+                   drop = FALSE]
+        rownames(out) <- NULL
+    }
+    out$image <- factor(as.character(out$image), levels = lv)
     rt <- out$n_reference_target
     rr <- out$n_reference_reference
     out$mixing_score <- ifelse(rr > 0, rt / rr, ifelse(rt > 0, Inf, NA_real_))
@@ -158,6 +171,7 @@ mixing_table <- function(cells, reference, target, radius, nthreads,
                            2 * out$n_target / (out$n_reference - 1), NA_real_)
     out$normalized_mixing_score <- out$mixing_score / out$expected
     out$note <- mixing_note(out$n_reference, out$n_target, rt, rr, radius)
+    out$note[as.character(out$image) %in% empty] <- "no cells in this image"
     attr(out, "problems") <- problems
     out
 }
@@ -296,6 +310,7 @@ classify_architecture <- function(cells, tumor, immune, radius = 10,
                    mixing_note(m$n_reference, m$n_target,
                                m$n_reference_target, m$n_reference_reference,
                                radius, c("immune", "tumour")))
+    note[m$note %in% "no cells in this image"] <- "no cells in this image"
     out <- data.frame(image = m$image, n_tumor = m$n_target,
                       n_immune = m$n_reference, area_mm2 = area,
                       immune_density = dens,

@@ -403,29 +403,48 @@ count_type <- function(x, y, to, from, r, nthreads) {
 }
 
 # The lymphoid aggregates of one image as area: the centres of the
-# squares (side r / `s`) of a grid in which at least `b_min` cells of
-# `is_b` lie within `r` microns, the rule by which an immune cell is in an
-# aggregate. Any point of an aggregate lies within r of a cell with b_min
-# of them within 2 r, so only the squares of the cells (side r) of a
-# coarse lattice next to such cells are tried. NULL when there is none;
-# else list(x, y, w = square area).
-aggregate_points <- function(x, y, is_b, r, b_min, nthreads, s = 30L) {
+# squares of a grid in which at least `b_min` cells of `is_b` lie within
+# `r` microns, the rule by which an immune cell is in an aggregate. Only
+# the cells (side r) of a coarse lattice whose 3 x 3 block holds b_min of
+# them are tried (the disc of radius r about any point of a cell lies in
+# its block); each is cut into s x s squares, s = 30 (r / 30 microns)
+# unless that would make more than `max_points` squares in all (B-cell-rich
+# tissue over a whole slide), then fewer. NULL when there is none; else
+# list(x, y, w = square area).
+aggregate_points <- function(x, y, is_b, r, b_min, nthreads, s = 30L,
+                             max_points = 4e6) {
     nb <- sum(is_b)
     if (nb < max(1, b_min)) return(NULL)
     bx <- x[is_b]
     by <- y[is_b]
-    all_b <- rep(TRUE, nb)
-    seeds <- count_type(bx, by, all_b, all_b, 2 * r, nthreads) >= b_min
-    if (!any(seeds)) return(NULL)
-    key <- unique(data.frame(cx = floor(bx[seeds] / r),
-                             cy = floor(by[seeds] / r)))
-    nbr <- expand.grid(dx = -1:1, dy = -1:1)
-    key <- unique(data.frame(cx = rep(key$cx, each = 9L) + nbr$dx,
-                             cy = rep(key$cy, each = 9L) + nbr$dy))
+    cx <- floor(bx / r)
+    cy <- floor(by / r)
+    cx0 <- min(cx) - 1
+    cy0 <- min(cy) - 1
+    nx <- max(cx) - cx0 + 2
+    ny <- max(cy) - cy0 + 2
+    if (nx * ny > 1e8) return(NULL)
+    cnt <- matrix(tabulate((cy - cy0) * nx + (cx - cx0) + 1, nx * ny), nx)
+    # 3 x 3 block sums
+    blk <- cnt
+    for (dx in -1:1) for (dy in -1:1) {
+        if (dx == 0 && dy == 0) next
+        sh <- matrix(0, nx, ny)
+        xi <- max(1, 1 + dx):min(nx, nx + dx)
+        yi <- max(1, 1 + dy):min(ny, ny + dy)
+        sh[xi - dx, yi - dy] <- cnt[xi, yi]
+        blk <- blk + sh
+    }
+    cand <- which(blk >= b_min)
+    if (!length(cand)) return(NULL)
+    kx <- (cand - 1) %% nx + cx0
+    ky <- (cand - 1) %/% nx + cy0
+    s <- max(5L, min(s, floor(sqrt(max_points / length(cand)))))
     f <- (seq_len(s) - 0.5) / s
-    px <- (rep(key$cx, each = s * s) + rep(f, times = s)) * r
-    py <- (rep(key$cy, each = s * s) + rep(f, each = s)) * r
+    px <- (rep(kx, each = s * s) + rep(f, times = s)) * r
+    py <- (rep(ky, each = s * s) + rep(f, each = s)) * r
     n <- length(px)
+    all_b <- rep(TRUE, nb)
     cnt <- count_type(c(bx, px), c(by, py), c(all_b, rep(FALSE, n)),
                       c(!all_b, rep(TRUE, n)), r, nthreads)[nb + seq_len(n)]
     k <- cnt >= b_min

@@ -239,8 +239,9 @@ read_cells <- function(path, format = "auto", ..., x = NULL, y = NULL,
         ), class = "file", call = call)
     }
     pieces <- pieces[ok]
-    sources <- do.call(rbind, lapply(pieces, attr, "source"))
+    # (the sources after the images shared by files are renamed)
     pieces <- dedup_images(pieces)
+    sources <- do.call(rbind, lapply(pieces, attr, "source"))
     data <- bind_tables(pieces)
 
     if (!is.null(types_table)) {

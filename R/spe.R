@@ -130,16 +130,30 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
         colnames(a) <- rownames(x) %||% paste0("feature", seq_len(ncol(a)))
         df <- cbind(df, as.data.frame(a, optional = TRUE))
     }
-    # windows stored by as_sce() / as_spe(), when the images still match
+    # windows stored by as_sce() / as_spe() (microns, as the coordinates
+    # there), when the images still match and the coordinates are not
+    # rescaled; and the image order stored with them
+    meta <- tryCatch(S4Vectors::metadata(x)$immunoscape,
+                     error = function(e) NULL)
+    present <- if (!is.null(sel$image)) {
+        as.character(unique(df[[sel$image]]))
+    }
+    if (!is.null(present) && is.character(meta$image_levels) &&
+        all(present %in% meta$image_levels)) {
+        df[[sel$image]] <- factor(as.character(df[[sel$image]]),
+                                  levels = intersect(meta$image_levels,
+                                                     present))
+    }
     if (missing(window)) {
-        meta <- tryCatch(S4Vectors::metadata(x)$immunoscape,
-                         error = function(e) NULL)
         w <- meta$windows
-        if (is.data.frame(w) && !is.null(sel$image) &&
-            setequal(as.character(unique(df[[sel$image]])),
-                     as.character(unique(w$image))) &&
-            identical(meta$pixel_size %||% 1, pixel_size)) {
-            window <- w
+        if (is.data.frame(w) && !is.null(present) && pixel_size == 1) {
+            class(w) <- "data.frame"
+            w <- w[as.character(w$image) %in% present, , drop = FALSE]
+            if (setequal(present, as.character(unique(w$image)))) {
+                w$image <- as.character(w$image)
+                rownames(w) <- NULL
+                window <- w
+            }
         }
     }
     # image-level groups stored by as_sce() / as_spe(), else a patient
@@ -149,9 +163,16 @@ as_spatial_cells.SingleCellExperiment <- function(x, ..., type = NULL,
                       error = function(e) NULL)
         if (is.character(g) && length(g) && all(g %in% names(df))) groups <- g
     }
-    spatial_cells(df, x = sel$x, y = sel$y, type = sel$type,
-                  image = sel$image, cell_id = sel$cell_id,
-                  pixel_size = pixel_size, window = window, groups = groups)
+    out <- spatial_cells(df, x = sel$x, y = sel$y, type = sel$type,
+                         image = sel$image, cell_id = sel$cell_id,
+                         pixel_size = pixel_size, window = window,
+                         groups = groups)
+    # the pixel size the cells were read with (their coordinates in the
+    # object are microns already)
+    if (missing(pixel_size) && is.numeric(meta$pixel_size)) {
+        attr(out, "pixel_size") <- meta$pixel_size
+    }
+    out
 }
 
 # The columns of a (Spatial/SingleCell)Experiment's colData that

@@ -88,8 +88,19 @@ make_windows <- function(cells, method, radius = NULL,
     idx <- split(seq_len(nrow(cells)), cells$image)
     # images without cells (a subset kept the factor level) get no window
     used <- lv[lengths(idx[lv]) > 0L]
+    # fewer than three cells or all on a line: no window, whatever the
+    # method (a rectangle or a closing would make up an area)
+    flat <- used[vapply(used, function(im) {
+        cells_collinear(cells$x[idx[[im]]], cells$y[idx[[im]]])
+    }, logical(1))]
     pieces <- lapply(used, function(im) {
         i <- idx[[im]]
+        if (im %in% flat) {
+            # a zero-area ring, left out below with the warning
+            return(data.frame(polygon = 1L, ring = 1L, hole = FALSE,
+                              x = cells$x[i][c(1, 1, 1)],
+                              y = cells$y[i][c(1, 1, 1)], image = im))
+        }
         w <- switch(method,
             rectangle = window_rectangle(cells$x[i], cells$y[i]),
             convex = window_convex(cells$x[i], cells$y[i]),
@@ -117,6 +128,19 @@ make_windows <- function(cells, method, radius = NULL,
         rownames(w) <- NULL
     }
     w
+}
+
+# Whether points span no area: fewer than three distinct points, or all
+# on one line (every point's distance from the line through the first
+# point and the point farthest from it is below 1e-9 of that length).
+cells_collinear <- function(x, y) {
+    if (length(x) < 3L) return(TRUE)
+    d2 <- (x - x[1])^2 + (y - y[1])^2
+    k <- which.max(d2)
+    L <- sqrt(d2[k])
+    if (!(L > 0)) return(TRUE)
+    cross <- (x[k] - x[1]) * (y - y[1]) - (y[k] - y[1]) * (x - x[1])
+    max(abs(cross)) / L <= 1e-9 * L
 }
 
 window_rectangle <- function(x, y) {
@@ -435,14 +459,24 @@ build_windows <- function(cells, window, call = rlang::caller_env()) {
         return(make_windows(cells, window, call = call))
     }
     w <- as_window(window, images = levels(cells$image), call = call)
-    missing_img <- setdiff(levels(cells$image), unique(as.character(w$image)))
+    # images without cells (unused levels after subsetting) need no window
+    lv <- levels(cells$image)
+    present <- lv[tabulate(cells$image, length(lv)) > 0L]
+    if (length(present) < length(lv)) {
+        keep <- as.character(w$image) %in% present
+        if (!all(keep)) {
+            w <- w[keep, , drop = FALSE]
+            rownames(w) <- NULL
+        }
+    }
+    missing_img <- setdiff(present, unique(as.character(w$image)))
     if (length(missing_img)) {
         stop_immunoscape(c(
             "The window polygon has no vertices for image{?s} {.val {missing_img}}.",
             "i" = "Give an {.field image} column in the polygon data frame, one set of rings per image."
         ), class = "window", call = call)
     }
-    check_window_area(w, call = call)
+    check_window_area(w, images = present, call = call)
     w
 }
 

@@ -226,3 +226,34 @@ test_that("add_cell_results() writes per-cell results into colData, nothing else
     expect_error(add_cell_results(sce, two[two$to == "B", ], columns = "nope"),
                  class = "immunoscape_error_column")
 })
+
+test_that("SpatialExperiment round trips keep windows, image order, subsets", {
+    skip_if_not_installed("SpatialExperiment")
+    df <- data.frame(x = c(1, 5, 3, 10, 12, 11, 20, 25, 22),
+                     y = c(1, 1, 5, 1, 1, 6, 1, 2, 8),
+                     type = c("T", "B", "T", "B", "T", "B", "T", "T", "B"),
+                     image = factor(rep(c("b", "a", "c"), each = 3),
+                                    levels = c("a", "b", "c")))
+    # read with a pixel size: the object's coordinates are microns, and
+    # the window comes back with them
+    px <- spatial_cells(df, pixel_size = 2, window = "rectangle")
+    back <- suppressMessages(as_spatial_cells(as_spe(px)))
+    expect_equal(window_area(back), window_area(px))
+    expect_identical(attr(back, "pixel_size"), 2)
+    sc <- spatial_cells(df)
+    back <- suppressMessages(as_spatial_cells(as_spe(sc)))
+    expect_identical(levels(back$image), c("a", "b", "c"))
+    # a subset (unused level kept) goes there and back
+    sub <- sc[sc$image %in% c("a", "b"), ]
+    back <- suppressMessages(as_spatial_cells(as_spe(sub)))
+    expect_identical(levels(back$image), c("a", "b"))
+    expect_equal(unname(window_area(back)),
+                 unname(window_area(sub)[c("a", "b")]))
+    # a column named sample_id does not take the image's place
+    d7 <- df
+    d7$sample_id <- "S1"
+    expect_message(spe <- as_spe(spatial_cells(d7)), "sample_id_input")
+    back <- suppressMessages(as_spatial_cells(spe))
+    expect_equal(as.vector(table(back$image)), c(3L, 3L, 3L))
+    expect_true(all(back$sample_id_input == "S1"))
+})

@@ -172,3 +172,44 @@ test_that("immunoscape_threads follows the option", {
     withr::local_options(immunoscape.threads = 1L)
     expect_identical(immunoscape_threads(), 1L)
 })
+
+test_that("subsetting drops NA rows, refuses repeats; rbind is refused", {
+    df <- data.frame(x = c(1, 5, 3, 10, 12, 11), y = c(1, 1, 5, 1, 1, 6),
+                     type = c("T", "B", "T", "B", "T", "B"),
+                     image = rep(c("a", "b"), each = 3),
+                     flag = c(TRUE, NA, TRUE, TRUE, NA, FALSE))
+    sc <- spatial_cells(df, image = "image")
+    s <- sc[sc$flag, ]
+    expect_equal(nrow(s), 3L)
+    expect_false(anyNA(s$x))
+    expect_equal(nrow(sc[c(1, NA, 4), ]), 2L)
+    expect_error(sc[c(1, 1), ], class = "immunoscape_error_argument")
+    expect_error(rbind(sc[sc$image == "a", ], sc[sc$image == "b", ]),
+                 "as.data.frame", class = "immunoscape_error_argument")
+    # a window for the images with cells, after subsetting
+    a <- sc[sc$image == "a", ]
+    w <- set_window(a, data.frame(x = c(0, 30, 30, 0), y = c(0, 0, 10, 10)))
+    expect_equal(unname(window_area(w)["a"]), 300)
+    expect_output(print(w), "window area 3e-04 mm\\^2")
+    w2 <- set_window(a, data.frame(image = "a", x = c(0, 30, 30, 0),
+                                   y = c(0, 0, 10, 10)))
+    expect_equal(unname(window_area(w2)["a"]), 300)
+})
+
+test_that("no window for two cells or a line, whatever the method", {
+    deg <- rbind(data.frame(x = c(0, 10, 10, 0), y = c(0, 0, 10, 10),
+                            type = "A", image = "ok"),
+                 data.frame(x = c(1, 2), y = c(1, 2), type = "A",
+                            image = "two"),
+                 data.frame(x = 1:5, y = 1:5 * 0.5 + 2, type = "A",
+                            image = "line"))
+    for (m in c("convex", "rectangle", "concave")) {
+        expect_warning(cells <- spatial_cells(deg, image = "image",
+                                              window = m),
+                       class = "immunoscape_warning_window")
+        a <- window_area(cells)
+        expect_gt(a[["ok"]], 0)
+        expect_true(is.na(a[["two"]]))
+        expect_true(is.na(a[["line"]]))
+    }
+})

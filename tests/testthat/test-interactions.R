@@ -226,7 +226,9 @@ test_that("one- and two-cell images give defined or NA results, no error", {
     expect_true(is.na(colocalization_quotient(one, nperm = 9)$clq))
     it2 <- interaction_test(two, radius = 20, nperm = 9, method = "classic")
     expect_identical(it2$observed, c(0, 1, 1, 0))
-    expect_identical(it2$p_greater, c(1, 1, 1, 1))
+    # A -> A and B -> B with one cell each: nothing to test
+    expect_identical(it2$p_greater, c(NA, 1, 1, NA))
+    expect_identical(it2$call, c(NA, 0L, 0L, NA))
     cl2 <- colocalization_quotient(two)
     expect_identical(cl2$clq, c(NA, 1, 1, NA))
     expect_identical(mixing_score(two, "A", "B")$mixing_score, Inf)
@@ -408,4 +410,21 @@ test_that("autoplot(interaction_test) selects and pages images", {
                  ggplot2::layer_data(autoplot(sel))$fill)
     expect_error(autoplot(it, images = "nope"),
                  class = "immunoscape_error_argument")
+})
+
+test_that("an image without cells is not lost without a word", {
+    set.seed(3)
+    df <- data.frame(x = stats::runif(300, 0, 300), y = stats::runif(300, 0, 300),
+                     type = sample(c("A", "B"), 300, TRUE),
+                     image = rep(c("p", "gone", "q"), each = 100))
+    cells <- spatial_cells(df, image = "image")
+    sub <- cells[cells$image != "gone", ]
+    m <- mixing_score(sub, "A", "B")
+    expect_identical(as.character(m$image), c("p", "gone", "q"))
+    expect_true(is.na(m$mixing_score[2]))
+    expect_identical(m$note[2], "no cells in this image")
+    it <- interaction_test(sub, nperm = 0)
+    expect_false("gone" %in% as.character(it$image))
+    pr <- attr(it, "problems")
+    expect_identical(pr$message[pr$image == "gone"], "no cells in this image")
 })

@@ -260,3 +260,19 @@ test_that("the area of lymphoid aggregates leaves the densities", {
     expect_equal(ph0$aggregate_area_mm2, 0)
     expect_equal(ph$density_core, ph$n_core / ph$core_area_mm2)
 })
+
+test_that("aggregate area over B-cell-rich tissue stays within a point budget", {
+    # B cells everywhere (1000 per mm^2): every point is in an aggregate
+    set.seed(6)
+    x <- stats::runif(4000, 0, 2000)
+    y <- stats::runif(4000, 0, 2000)
+    a <- immunoscape:::aggregate_points(x, y, rep(TRUE, 4000), 150, 30, 1L)
+    b <- immunoscape:::aggregate_points(x, y, rep(TRUE, 4000), 150, 30, 1L,
+                                        max_points = 1e4)
+    # the area where 30 B cells lie within 150 um: nearly all of the
+    # 2 x 2 mm field and up to about 100 um beyond it
+    expect_gt(length(a$x) * a$w, 3.9e6)
+    expect_equal(length(b$x) * b$w, length(a$x) * a$w, tolerance = 0.05)
+    expect_lte(length(b$x), 1e4 * 1.01)
+    expect_gt(b$w, a$w)
+})

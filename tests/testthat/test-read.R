@@ -357,6 +357,8 @@ test_that("several files and directories give one object", {
                                      pixel_size = 1)),
         "about 0.5 microns", class = "immunoscape_warning_pixel_size")
     expect_equal(nlevels(two_halo$image), 4L)
+    # the sources name the images as renamed
+    expect_setequal(attr(two_halo, "source")$image, levels(two_halo$image))
     # same file name in two directories: the directory names the image
     d1 <- file.path(dir, "s1")
     d2 <- file.path(dir, "s2")
