@@ -580,8 +580,9 @@ profile_assemble <- function(res, cells, features, carry) {
     # images that failed outside the groups (map_images problems)
     probs <- attr(res, "problems")
     if (!is.null(probs) && nrow(probs)) {
+        # (images without cells have no row: they stay in "problems")
         k <- match(probs$image, present)
-        note[k] <- probs$message
+        note[k[!is.na(k)]] <- probs$message[!is.na(k)]
     }
     df$note <- note
     rownames(df) <- NULL
