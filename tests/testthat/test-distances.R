@@ -104,7 +104,7 @@ test_that("count_neighbors matches brute force, ties at radius counted", {
         expect_identical(res$cell_id, rep(ic, each = 2))
     }
     # a 3-4-5 triangle: the neighbour at exactly the radius counts
-    df <- data.frame(x = c(0, 3, 6), y = c(0, 4, 8), type = c("A", "B", "B"))
+    df <- data.frame(x = c(0, 3, 6), y = c(0, 4, 0), type = c("A", "B", "B"))
     res <- count_neighbors(spatial_cells(df, window = "rectangle"), radius = 5,
                            from = "A", to = "B")
     expect_identical(res$count, 1L)
