@@ -460,20 +460,13 @@ infiltration_profile <- function(cells, regions, types = NULL,
     }, BPPARAM = BPPARAM, label = "Infiltration profiles")
     # every image has its rows: one without cells (or left out by an
     # error) has unknown counts and areas
-    lv <- levels(cells$image)
-    miss <- setdiff(lv, as.character(res$image))
-    if (length(miss)) {
+    res <- complete_images(res, levels(cells$image), function(miss) {
         k <- nb * length(types)
-        res <- rbind(res[c("image", "type", "band_no", "n", "area_mm2")],
-                     data.frame(image = rep(miss, each = k),
-                                type = rep(rep(types, each = nb),
-                                           length(miss)),
-                                band_no = rep(seq_len(nb),
-                                              length(types) * length(miss)),
-                                n = NA_integer_, area_mm2 = NA_real_))
-        res <- res[order(match(as.character(res$image), lv)), ,
-                   drop = FALSE]
-    }
+        data.frame(image = rep(miss, each = k),
+                   type = rep(rep(types, each = nb), length(miss)),
+                   band_no = rep(seq_len(nb), length(types) * length(miss)),
+                   n = NA_integer_, area_mm2 = NA_real_)
+    })
     labels <- sprintf("(%g, %g]", breaks[-(nb + 1L)], breaks[-1])
     out <- data.frame(
         image = factor(as.character(res$image), levels = levels(cells$image)),

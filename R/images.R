@@ -121,6 +121,20 @@ map_images <- function(cells, fun, BPPARAM = NULL, label = "Images",
     out
 }
 
+# Rows for the images of `lv` that a per-image table `out` lacks (no cells,
+# or left out by an error): `fill(images)` gives them (its columns those
+# of `out`); the table comes back in the order of `lv`, image a character
+# column as in `out`.
+complete_images <- function(out, lv, fill) {
+    miss <- setdiff(lv, as.character(out$image))
+    if (!length(miss)) return(out)
+    add <- fill(miss)
+    out <- rbind(out[names(add)], add)
+    out <- out[order(match(as.character(out$image), lv)), , drop = FALSE]
+    rownames(out) <- NULL
+    out
+}
+
 # The per-image tables one under the other: the result of
 # do.call(rbind, vals), built column by column when every table is a
 # non-empty plain data frame with the same named columns of the same

@@ -153,16 +153,10 @@ mixing_table <- function(cells, reference, target, radius, nthreads,
     # one row per image: an image without cells gets its row too
     lv <- levels(cells$image)
     empty <- setdiff(lv, as.character(out$image))
-    if (length(empty)) {
-        out <- rbind(out[c("image", "n_reference", "n_target",
-                           "n_reference_target", "n_reference_reference")],
-                     data.frame(image = empty, n_reference = 0L,
-                                n_target = 0L, n_reference_target = 0,
-                                n_reference_reference = 0))
-        out <- out[order(match(as.character(out$image), lv)), ,
-                   drop = FALSE]
-        rownames(out) <- NULL
-    }
+    out <- complete_images(out, lv, function(miss) {
+        data.frame(image = miss, n_reference = 0L, n_target = 0L,
+                   n_reference_target = 0, n_reference_reference = 0)
+    })
     out$image <- factor(as.character(out$image), levels = lv)
     rt <- out$n_reference_target
     rr <- out$n_reference_reference

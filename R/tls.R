@@ -361,14 +361,11 @@ detect_tls <- function(cells, b_cells = "B",
     # every image has its row: one without cells (or left out by an error,
     # see attr "problems") has NA counts, and a note when empty
     lv <- levels(cells$image)
-    miss <- setdiff(lv, as.character(out$images$image))
-    if (length(miss)) {
+    out$images <- complete_images(out$images, lv, function(miss) {
         na <- out$images[rep(NA_integer_, length(miss)), , drop = FALSE]
         na$image <- factor(miss, levels = lv)
-        im <- rbind(out$images, na)
-        out$images <- im[order(as.integer(im$image)), , drop = FALSE]
-        rownames(out$images) <- NULL
-    }
+        na
+    })
     empty <- lv[tabulate(cells$image, length(lv)) == 0L]
     notes <- notes %||% data.frame(image = empty,
                                    note = rep("no cells in this image",
@@ -592,8 +589,7 @@ tls_image <- function(sub, image, par, area, regions) {
             ok <- ok[order(-nb[big[ok]], ok)]
             n_tls <- length(ok)
             if (n_tls) {
-                parts <- tls_extent(sub, image, s, g, ok, nt[ok], ti,
-                                    tz[[2]], par)
+                parts <- tls_extent(sub, image, s, g, ok, nt[ok], ti, par)
                 tls <- parts$tls
                 members <- parts$members
                 outlines <- parts$outlines
@@ -693,8 +689,8 @@ tls_near_t <- function(sub, seeds, ti, r, nthreads) {
 }
 
 # Outlines, members and the TLS table of the kept groups `ok` (seeds
-# s with group numbers g; T cells ti with their nearest group tg).
-tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, tg, par) {
+# s with group numbers g; T cells ti; n_t_zone: T cells within t_radius).
+tls_extent <- function(sub, image, s, g, ok, n_t_zone, ti, par) {
     nth <- par$nthreads
     seeds <- unname(split(s, factor(g, levels = ok)))
     # the T cells within t_radius of each group's seeds, whichever other

@@ -73,3 +73,13 @@ ro_disc_cells <- function(n, r, seed, other = "Stroma") {
     df$type <- ifelse((df$x - 500)^2 + (df$y - 500)^2 < r^2, "Tumor", other)
     df
 }
+
+# `n` uniform cells of type "Other" in a `side`-micron square that is
+# their window.
+square_cells <- function(n, side = 1000, seed = 1) {
+    set.seed(seed)
+    df <- data.frame(x = stats::runif(n, 0, side),
+                     y = stats::runif(n, 0, side), type = "Other")
+    spatial_cells(df, window = data.frame(x = c(0, side, side, 0),
+                                          y = c(0, 0, side, side)))
+}

@@ -479,11 +479,7 @@ test_that("maps draw the outline along the image edge apart", {
 })
 
 test_that("image-edge flags: all edges, NA and integer 0", {
-    set.seed(3)
-    df <- data.frame(x = stats::runif(3000, 0, 1000),
-                     y = stats::runif(3000, 0, 1000), type = "Other")
-    cells <- spatial_cells(df, window = data.frame(x = c(0, 1000, 1000, 0),
-                                                   y = c(0, 0, 1000, 1000)))
+    cells <- square_cells(3000, seed = 3)
     # a strip along the left side: every edge within 50 um of the window
     reg <- as_regions(data.frame(x = c(0, 37.3, 37.3, 0),
                                  y = c(0, 0, 1000, 1000)), cells,

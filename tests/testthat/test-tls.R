@@ -728,11 +728,7 @@ test_that("an image without cells keeps its row; 0/0 agreement is NA", {
 
 test_that("TLS densities use the tumour area within the window", {
     # a tumour polygon drawn beyond the tissue (to the slide edge)
-    set.seed(4)
-    df <- data.frame(x = stats::runif(4000, 0, 1000),
-                     y = stats::runif(4000, 0, 1000), type = "Other")
-    cells <- spatial_cells(df, window = data.frame(x = c(0, 1000, 1000, 0),
-                                                   y = c(0, 0, 1000, 1000)))
+    cells <- square_cells(4000, seed = 4)
     big <- data.frame(x = c(-2000, 400, 400, -2000),
                       y = c(-2000, -2000, 3000, 3000))
     reg <- as_regions(big, cells)
